@@ -1,0 +1,1 @@
+"""Telecenter: admin_web."""

@@ -1,0 +1,1 @@
+"""Telecenter: dialplan."""

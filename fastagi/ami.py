@@ -1,0 +1,97 @@
+"""The one AMI connection the server owns (panoramisk), with reconnect and backoff.
+
+Used for what a call session cannot do itself: reloading Asterisk after a
+render now; originating calls, live state and listen-in later. If Asterisk
+restarts, the connection comes back by itself, waiting longer after each
+failed attempt (1 s, 2 s, 4 s … at most 30 s) and starting over once logged in.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from panoramisk import Manager
+
+log = logging.getLogger(__name__)
+
+
+class AmiError(Exception):
+    """Asterisk refused an AMI action, or AMI is not reachable."""
+
+
+class _BackoffManager(Manager):
+    """panoramisk's Manager, but each failed (re)connect waits longer."""
+
+    def __init__(self, base_delay: float, max_delay: float, **config):
+        self._base_delay = base_delay
+        self._max_delay = max_delay
+        self._failures = 0
+        self.logged_in = asyncio.Event()
+        super().__init__(**config)
+
+    @property
+    def reconnect_timeout(self) -> float:
+        return min(self._max_delay, self._base_delay * 2 ** self._failures)
+
+    @reconnect_timeout.setter
+    def reconnect_timeout(self, _value) -> None:
+        """panoramisk sets a fixed delay; the backoff above replaces it."""
+
+    def connection_made(self, f):
+        if f.exception() is not None:
+            log.warning("AMI %s:%s unreachable, next try in %.0f s",
+                        self.config["host"], self.config["port"], self.reconnect_timeout)
+            self._failures += 1
+        super().connection_made(f)
+
+    def connection_lost(self, exc):
+        self.logged_in.clear()
+        super().connection_lost(exc)
+        self._failures += 1
+
+    def login(self, future):
+        ok = super().login(future)
+        if ok:
+            self._failures = 0
+            self.logged_in.set()
+            log.info("AMI logged in to %s:%s", self.config["host"], self.config["port"])
+        else:
+            log.error("AMI login to %s:%s refused: check the AMI user and secret",
+                      self.config["host"], self.config["port"])
+        return ok
+
+
+class AmiClient:
+    def __init__(self, host: str, port: int, user: str, secret: str,
+                 base_delay: float = 1.0, max_delay: float = 30.0):
+        self.manager = _BackoffManager(
+            base_delay, max_delay, host=host, port=port, username=user, secret=secret,
+            events="off", ping_delay=10, log=logging.getLogger("panoramisk"),
+            loop=asyncio.get_event_loop(),
+        )
+
+    def start(self) -> None:
+        self.manager.connect()
+
+    async def ready(self, timeout: float = 10) -> None:
+        """Wait until logged in, or raise AmiError."""
+        try:
+            await asyncio.wait_for(self.manager.logged_in.wait(), timeout)
+        except asyncio.TimeoutError:
+            raise AmiError("AMI is not connected") from None
+
+    async def action(self, action: dict) -> dict:
+        await self.ready()
+        reply = await self.manager.send_action(action)
+        if not reply.success:
+            raise AmiError(f"{action['Action']} refused: {reply.get('Message', reply)}")
+        return reply
+
+    async def reload(self, *modules: str) -> None:
+        """Reload the named modules, e.g. pbx_config.so, res_pjsip.so."""
+        for module in modules:
+            await self.action({"Action": "Reload", "Module": module})
+
+    def close(self) -> None:
+        self.manager.close()

@@ -1,0 +1,147 @@
+"""The `telecenter` command: serve, migrate, render, create-admin, demo."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+
+import click
+
+from fastagi.settings import Settings, current_settings, use_settings
+
+log = logging.getLogger("telecenter")
+
+
+@click.group()
+@click.option("-v", "--verbose", is_flag=True, help="Log debug messages too.")
+def main(verbose: bool) -> None:
+    """Telecenter: the telephone side of a contact center on Asterisk."""
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    logging.getLogger("pgserver").setLevel(logging.WARNING)
+
+
+def _agi_options(func):
+    func = click.option("--agi-port", type=click.IntRange(0, 65535), default=None,
+                        help="FastAGI port (TELECENTER_AGI_PORT, default 4573).")(func)
+    return click.option("--agi-host", default=None,
+                        help="FastAGI address (TELECENTER_AGI_HOST, default 127.0.0.1).")(func)
+
+
+def _settings(agi_host: str | None = None, agi_port: int | None = None) -> Settings:
+    settings = current_settings()
+    if agi_host is not None:
+        settings = settings.but(agi_host=agi_host)
+    if agi_port is not None:
+        settings = settings.but(agi_port=agi_port)
+    use_settings(settings)
+    return settings
+
+
+@main.command()
+def migrate() -> None:
+    """Create or update the database schema."""
+    from fastagi.database import database_url
+    from fastagi.migrations import apply_migrations
+
+    settings = _settings()
+    with database_url(settings) as url:
+        applied = apply_migrations(url, settings.sql_dir)
+    click.echo(f"applied: {', '.join(applied)}" if applied else "schema is up to date")
+
+
+@main.command()
+@_agi_options
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None,
+              help="Directory for the include files (default var/asterisk/include).")
+@click.option("--reload/--no-reload", default=True, help="Reload Asterisk through AMI afterwards.")
+def render(agi_host, agi_port, out_dir, reload) -> None:
+    """Write the Asterisk include files, then reload Asterisk."""
+    from pathlib import Path
+
+    from dialplan.render import render_all, write_files
+
+    settings = _settings(agi_host, agi_port)
+    target = Path(out_dir) if out_dir else settings.include_dir
+    for path in write_files(target, render_all(settings)):
+        click.echo(f"wrote {path}")
+    if reload:
+        if not settings.ami_configured:
+            raise click.ClickException("AMI is not configured: set TELECENTER_AMI_USER and "
+                                       "TELECENTER_AMI_SECRET, or pass --no-reload")
+        asyncio.run(_reload(settings))
+        click.echo("Asterisk reloaded")
+
+
+async def _reload(settings: Settings) -> None:
+    from fastagi.ami import AmiClient, AmiError
+
+    ami = AmiClient(settings.ami_host, settings.ami_port, settings.ami_user, settings.ami_secret)
+    ami.start()
+    try:
+        await ami.reload("pbx_config.so", "res_pjsip.so")
+    except AmiError as exc:
+        raise click.ClickException(f"Asterisk was not reloaded: {exc}") from None
+    finally:
+        ami.close()
+
+
+@main.command()
+@_agi_options
+def serve(agi_host, agi_port) -> None:
+    """Run the FastAGI server (migrating the database first)."""
+    settings = _settings(agi_host, agi_port)
+    sys.exit(_serve(settings))
+
+
+def _serve(settings: Settings) -> int:
+    from fastagi import reactor
+    from fastagi.database import database_url
+    from fastagi.migrations import apply_migrations
+
+    reactor.install()
+    from fastagi.service import start_services
+
+    with database_url(settings) as url:
+        apply_migrations(url, settings.sql_dir)
+
+        async def main_services():
+            services = await start_services(settings, url)
+            return services.stop
+
+        return reactor.run(main_services)
+
+
+@main.command("create-admin")
+@click.option("--login", prompt=True, help="The administrator's login name.")
+@click.password_option(help="Asked twice when not given.")
+def create_admin(login: str, password: str) -> None:
+    """Create the first administrator (or reset an administrator's password)."""
+    from fastagi.database import database_url
+    from fastagi.migrations import apply_migrations
+    from admin_web.users import UserError, save_administrator
+
+    settings = _settings()
+    with database_url(settings) as url:
+        apply_migrations(url, settings.sql_dir)
+        try:
+            created = save_administrator(url, login, password)
+        except UserError as exc:
+            raise click.ClickException(str(exc)) from None
+    click.echo(f"administrator {login} {'created' if created else 'updated'}")
+
+
+@main.command()
+@_agi_options
+@click.option("--sip-port", type=click.IntRange(1, 65535), default=5060, show_default=True)
+@click.option("--ami-port", type=click.IntRange(1, 65535), default=5038, show_default=True)
+def demo(agi_host, agi_port, sip_port, ami_port) -> None:
+    """Run everything on this machine: database, Asterisk, FastAGI server."""
+    from fastagi.demo import run_demo
+
+    settings = _settings(agi_host, agi_port)
+    sys.exit(run_demo(settings, sip_port=sip_port, ami_port=ami_port))

@@ -1,0 +1,172 @@
+"""The FastAGI wire format: pure parsing and quoting, no I/O.
+
+Asterisk opens a TCP connection, sends `agi_name: value` lines ending with a
+blank line, then waits for one command at a time and answers each with one
+reply line (or a multi-line 520 block). A bare `HANGUP` line may arrive at
+any moment when the caller hangs up.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from urllib.parse import parse_qsl, urlsplit
+
+from fastagi.errors import (
+    ChannelFailure,
+    DeadChannel,
+    InvalidCommand,
+    ProtocolError,
+    UnsafeArgument,
+    UsageError,
+)
+
+HANGUP_LINE = "HANGUP"
+USAGE_START = "520-"
+USAGE_END = "520 "
+
+
+@dataclass(frozen=True)
+class AGIEnv:
+    """The call's environment as Asterisk sent it, `agi_` prefix removed."""
+
+    values: dict[str, str]
+    args: tuple[str, ...] = ()
+    route: str = ""
+    query: dict[str, str] = field(default_factory=dict)
+
+    def get(self, name: str, default: str = "") -> str:
+        return self.values.get(name, default)
+
+    @property
+    def caller(self) -> str:
+        """Caller id number; Asterisk says `unknown` when there is none."""
+        value = self.get("callerid")
+        return "" if value == "unknown" else value
+
+    @property
+    def unique_id(self) -> str:
+        return self.get("uniqueid")
+
+    @property
+    def channel(self) -> str:
+        return self.get("channel")
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A successful `200` reply: `result`, optional `(data)` and `key=value` extras."""
+
+    result: int
+    data: str | None = None
+    extras: dict[str, str] = field(default_factory=dict)
+    raw: str = ""
+
+
+def parse_env(lines: list[str]) -> AGIEnv:
+    """Build the environment from the `agi_*` lines before the blank line.
+
+    Handles lines such as `agi_network_script: ivr?lang=ru`,
+    `agi_accountcode: ` (empty value) and `agi_arg_1: 90000`. Splits on the
+    first colon only, since values may contain colons and may be empty.
+    """
+    values: dict[str, str] = {}
+    numbered_args: dict[int, str] = {}
+    for line in lines:
+        name, sep, value = line.partition(":")
+        if not sep or not name.startswith("agi_"):
+            raise ProtocolError(f"not an AGI environment line: {line!r}", line)
+        key = name[len("agi_"):]
+        value = value[1:] if value.startswith(" ") else value
+        if key.startswith("arg_") and key[len("arg_"):].isdigit():
+            numbered_args[int(key[len("arg_"):])] = value
+        else:
+            values[key] = value
+    args = tuple(numbered_args[n] for n in sorted(numbered_args))
+    script = values.get("network_script") or urlsplit(values.get("request", "")).path
+    path = urlsplit(script)
+    return AGIEnv(
+        values=values,
+        args=args,
+        route=path.path.strip("/"),
+        query=dict(parse_qsl(path.query)),
+    )
+
+
+_RESULT = re.compile(r"^200 result=(-?\d+)(.*)$")
+_EXTRA = re.compile(r"\s*(?:\(([^)]*)\)|(\w+)=(\S*))")
+
+
+def parse_result(line: str) -> Reply:
+    """Turn one reply into a `Reply`, or raise the matching AGIError.
+
+    Real lines it handles:
+    `200 result=1`, `200 result=-1` (ChannelFailure), `200 result=49 (timeout)`,
+    `200 result=0 endpos=3520`, `200 result=1 (ru)`,
+    `510 Invalid or unknown command`,
+    `511 Command Not Permitted on a dead channel or intercept routine`,
+    `520 Invalid command syntax.  Proper usage not available.` and a whole
+    `520-…\\n…\\n520 End of proper usage.` block joined by newlines.
+    """
+    if line.startswith("510"):
+        raise InvalidCommand(line[4:] or "invalid or unknown command", line)
+    if line.startswith("511"):
+        raise DeadChannel(line[4:] or "command not permitted on a dead channel", line)
+    if line.startswith("520"):
+        raise UsageError(line.split("\n", 1)[0][4:] or "invalid command syntax", line)
+    match = _RESULT.match(line)
+    if not match:
+        raise ProtocolError(f"unexpected reply: {line!r}", line)
+    result = int(match.group(1))
+    if result == -1:
+        raise ChannelFailure("command failed on the channel", line)
+    data = None
+    extras: dict[str, str] = {}
+    rest = match.group(2)
+    while rest.strip():
+        extra = _EXTRA.match(rest)
+        if not extra:
+            raise ProtocolError(f"unexpected reply: {line!r}", line)
+        if extra.group(1) is not None:
+            data = extra.group(1)
+        else:
+            extras[extra.group(2)] = extra.group(3)
+        rest = rest[extra.end():]
+    return Reply(result=result, data=data, extras=extras, raw=line)
+
+
+def quote_arg(value: object) -> str:
+    """Quote one command argument the way Asterisk's `parse_args` reads it.
+
+    Double quotes group, a backslash escapes the next character; a line
+    break would end the command and start another, so it is refused.
+    """
+    text = str(value)
+    if any(ch in text for ch in "\r\n\0"):
+        raise UnsafeArgument(f"line break or NUL in AGI argument: {text!r}")
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def format_command(verb: str, *args: object) -> str:
+    """One command line: the fixed verb, then every argument quoted."""
+    return " ".join([verb, *(quote_arg(a) for a in args)])
+
+
+_APP_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+_APP_ARG = re.compile(r"^[\w .:/@+*#=-]*$")
+
+
+def app_args(app: str, *args: object) -> tuple[str, str]:
+    """Check an application name and join its arguments for `EXEC`.
+
+    Applications split their argument string on commas and read quotes,
+    backslashes, brackets and `$` specially, so those never pass through
+    from caller-supplied text: an argument holding one is refused.
+    """
+    if not _APP_NAME.match(app):
+        raise UnsafeArgument(f"not an application name: {app!r}")
+    texts = [str(a) for a in args]
+    for text in texts:
+        if not _APP_ARG.match(text):
+            raise UnsafeArgument(f"unsafe character in {app} argument: {text!r}")
+    return app, ",".join(texts)

@@ -1,0 +1,174 @@
+"""The FastAGI server: one Twisted protocol instance and one task per call.
+
+Theory of operation. A connection starts in state ENV: lines are collected
+up to the blank line and parsed into an `AGIEnv`. The route named by the
+script path is looked up; an unknown route goes straight to the failure
+path. Otherwise the call is logged as started and its handler runs as an
+asyncio task (state COMMANDS), sending one command at a time; each reply
+fires the oldest pending Deferred. A `HANGUP` line or a dropped connection
+cancels the task: pending Deferreds fail, the handler unwinds, and the call
+ends with outcome "caller hung up". Any other exception is logged once with
+the call id and the call leaves through the failure path: the channel
+variable `TELECENTER_STATUS=FAILED`, which the generated dialplan tests.
+The connection is closed when the task is done, which ends AGI() in
+Asterisk.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+from collections import deque
+
+from twisted.internet import defer, protocol
+from twisted.protocols.basic import LineOnlyReceiver
+
+from dialplan import names
+from fastagi.errors import AGIError, CallerHungUp, ProtocolError
+from fastagi.protocol import HANGUP_LINE, USAGE_END, USAGE_START, AGIEnv, parse_env
+from fastagi.routing import Router
+from fastagi.session import AGICall
+from ivr.call_log import CallLog, CallStore
+
+log = logging.getLogger(__name__)
+
+OUTCOME_COMPLETED = "completed"
+OUTCOME_HUNG_UP = "caller hung up"
+OUTCOME_FAILED = "failed"
+OUTCOME_NO_ROUTE = "no route"
+
+_call_numbers = itertools.count(1)
+
+
+class AGIProtocol(LineOnlyReceiver):
+    """Reads the environment, then pairs each reply with the command sent."""
+
+    delimiter = b"\n"
+
+    def __init__(self, server: AGIServerFactory):
+        self.server = server
+        self.call_id = f"agi-{next(_call_numbers)}"
+        self.env_lines: list[str] = []
+        self.env: AGIEnv | None = None
+        self.pending: deque[defer.Deferred] = deque()
+        self.usage_lines: list[str] | None = None
+        self.hung_up = False
+        self.task: asyncio.Task | None = None
+
+    def lineReceived(self, data: bytes) -> None:
+        line = data.decode("utf-8", errors="replace").rstrip("\r")
+        if self.env is None:
+            self._env_line(line)
+        elif line == HANGUP_LINE:
+            self._caller_hung_up()
+        elif self.usage_lines is not None:
+            self.usage_lines.append(line)
+            if line.startswith(USAGE_END):
+                block, self.usage_lines = "\n".join(self.usage_lines), None
+                self._reply(block)
+        elif line.startswith(USAGE_START):
+            self.usage_lines = [line]
+        else:
+            self._reply(line)
+
+    def _env_line(self, line: str) -> None:
+        if line:
+            self.env_lines.append(line)
+            return
+        try:
+            self.env = parse_env(self.env_lines)
+        except ProtocolError as exc:
+            log.warning("%s: bad AGI environment, closing: %s", self.call_id, exc)
+            self.transport.loseConnection()
+            return
+        self.task = asyncio.ensure_future(self.server.run_call(self, self.env))
+        self.task.add_done_callback(lambda _: self.transport.loseConnection())
+
+    def _reply(self, line: str) -> None:
+        if not self.pending:
+            log.warning("%s: reply with no command pending: %r", self.call_id, line)
+            return
+        waiting = self.pending.popleft()
+        if not waiting.called:
+            waiting.callback(line)
+
+    def send_command(self, line: str) -> asyncio.Future:
+        """Write one command line; the future gets the raw reply."""
+        if self.hung_up:
+            raise CallerHungUp("the caller has hung up")
+        waiting: defer.Deferred = defer.Deferred()
+        self.pending.append(waiting)
+        self.sendLine(line.encode("utf-8"))
+        return waiting.asFuture(asyncio.get_event_loop())
+
+    def _caller_hung_up(self) -> None:
+        if self.hung_up:
+            return
+        self.hung_up = True
+        while self.pending:
+            waiting = self.pending.popleft()
+            if not waiting.called:
+                waiting.errback(CallerHungUp("the caller hung up"))
+        if self.task is not None and not self.task.done():
+            self.task.cancel()
+
+    def connectionLost(self, reason=protocol.connectionDone) -> None:
+        if self.task is not None and not self.task.done():
+            self._caller_hung_up()
+
+
+class AGIServerFactory(protocol.ServerFactory):
+    """Holds what every call shares: the routes, the call store, the active calls."""
+
+    def __init__(self, router: Router, store: CallStore | None):
+        self.router = router
+        self.store = store
+        self.active: set[str] = set()
+
+    def buildProtocol(self, addr) -> AGIProtocol:
+        return AGIProtocol(self)
+
+    async def run_call(self, connection: AGIProtocol, env: AGIEnv) -> str:
+        """Run one call from start to end; the one place a call's errors are caught."""
+        call_id = connection.call_id
+        call_log = CallLog(self.store, call_id)
+        call = AGICall(env, connection.send_command, call_log, call_id)
+        self.active.add(call_id)
+        started = asyncio.get_event_loop().time()
+        outcome = OUTCOME_FAILED
+        try:
+            await call_log.start(env)
+            handler = self.router.find(env.route)
+            if handler is None:
+                log.warning("%s: no route %r, sending the call to the fallback",
+                            call_id, env.route)
+                outcome = OUTCOME_NO_ROUTE
+                await self._signal_failure(call)
+            else:
+                await handler(call, env.args)
+                outcome = OUTCOME_COMPLETED
+        except (asyncio.CancelledError, CallerHungUp):
+            if not connection.hung_up:
+                raise
+            outcome = OUTCOME_HUNG_UP
+        except Exception as exc:
+            raw = f" (Asterisk said {exc.raw!r})" if isinstance(exc, AGIError) else ""
+            log.exception("%s: route %r failed%s, sending the call to the fallback",
+                          call_id, env.route, raw)
+            call_log.event("error", f"{type(exc).__name__}: {exc}")
+            await self._signal_failure(call)
+        finally:
+            self.active.discard(call_id)
+        await call_log.finish(outcome)
+        log.info("%s: call from %r to route %r ended: %s after %.1f s; %d calls active",
+                 call_id, env.caller, env.route, outcome,
+                 asyncio.get_event_loop().time() - started, len(self.active))
+        return outcome
+
+    async def _signal_failure(self, call: AGICall) -> None:
+        """Tell the dialplan to take its fallback route, if the channel still listens."""
+        try:
+            await call.set_variable(names.VAR_STATUS, names.STATUS_FAILED)
+        except (AGIError, asyncio.CancelledError) as exc:
+            log.info("%s: could not signal the failure: %s", call.call_id, exc)

@@ -1,0 +1,48 @@
+"""The running Telecenter process: database pool, FastAGI listener and AMI."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from fastagi.ami import AmiClient
+from fastagi.database import open_pool
+from fastagi.routes import build_router
+from fastagi.server import AGIServerFactory
+from fastagi.settings import Settings
+from ivr.call_log import PgCallStore
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Services:
+    factory: AGIServerFactory
+    ami: AmiClient | None
+    _pool: object
+    _port: object
+
+    async def stop(self) -> None:
+        """Stop taking calls, then close AMI and the database."""
+        await self._port.stopListening()
+        if self.ami is not None:
+            self.ami.close()
+        await self._pool.close()
+
+
+async def start_services(settings: Settings, db_url: str) -> Services:
+    from twisted.internet import reactor
+
+    pool = await open_pool(db_url)
+    factory = AGIServerFactory(build_router(), PgCallStore(pool))
+    port = reactor.listenTCP(settings.agi_port, factory, interface=settings.agi_host)
+    log.info("FastAGI server listening on %s:%s (routes: %s)", settings.agi_host,
+             port.getHost().port, ", ".join(factory.router.names()))
+    ami = None
+    if settings.ami_configured:
+        ami = AmiClient(settings.ami_host, settings.ami_port, settings.ami_user, settings.ami_secret)
+        ami.start()
+    else:
+        log.warning("AMI is not configured (TELECENTER_AMI_USER/TELECENTER_AMI_SECRET): "
+                    "reloads and originates are unavailable")
+    return Services(factory, ami, pool, port)

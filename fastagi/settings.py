@@ -1,0 +1,76 @@
+"""Telecenter's settings: environment variables with working defaults.
+
+Everything has a default that runs on one machine (embedded database, local
+Asterisk); a deployment overrides by environment. Secrets (AMI, database)
+come only from the environment or from files under the var/ folder, never
+from the repository.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class Settings:
+    var_dir: Path = PROJECT_ROOT / "var"
+    database_url: str | None = None
+    agi_host: str = "127.0.0.1"
+    agi_port: int = 4573
+    ami_host: str = "127.0.0.1"
+    ami_port: int = 5038
+    ami_user: str = ""
+    ami_secret: str = ""
+    sounds_dir: Path = PROJECT_ROOT / "sounds"
+    sql_dir: Path = PROJECT_ROOT / "sql"
+    language: str = "ru"
+
+    @property
+    def include_dir(self) -> Path:
+        """Where `render` writes the Asterisk include files."""
+        return self.var_dir / "asterisk" / "include"
+
+    @property
+    def ami_configured(self) -> bool:
+        return bool(self.ami_user and self.ami_secret)
+
+    @classmethod
+    def from_env(cls, environ=os.environ) -> Settings:
+        env = environ.get
+        defaults = cls()
+        return cls(
+            var_dir=Path(env("TELECENTER_VAR", defaults.var_dir)),
+            database_url=env("DATABASE_URL") or None,
+            agi_host=env("TELECENTER_AGI_HOST", defaults.agi_host),
+            agi_port=int(env("TELECENTER_AGI_PORT", defaults.agi_port)),
+            ami_host=env("TELECENTER_AMI_HOST", defaults.ami_host),
+            ami_port=int(env("TELECENTER_AMI_PORT", defaults.ami_port)),
+            ami_user=env("TELECENTER_AMI_USER", ""),
+            ami_secret=env("TELECENTER_AMI_SECRET", ""),
+            sounds_dir=Path(env("TELECENTER_SOUNDS", defaults.sounds_dir)),
+            language=env("TELECENTER_LANGUAGE", defaults.language),
+        )
+
+    def but(self, **changes) -> Settings:
+        return replace(self, **changes)
+
+
+_current: Settings | None = None
+
+
+def current_settings() -> Settings:
+    """The settings of this process, read from the environment once."""
+    global _current
+    if _current is None:
+        _current = Settings.from_env()
+    return _current
+
+
+def use_settings(settings: Settings) -> None:
+    """Make `settings` the process's settings (the command line does this)."""
+    global _current
+    _current = settings

@@ -1,0 +1,98 @@
+"""The record of each call: one `calls` row and its ordered `call_events`.
+
+The row is written when the call starts, so a live call is visible at once;
+its steps are kept in memory and written with the outcome when it ends, one
+round trip instead of one per command. A database that is down never stops
+a call: the failure is logged and the caller goes on being served.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Protocol
+
+from fastagi.protocol import AGIEnv
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class CallEvent:
+    seq: int
+    at: datetime
+    kind: str
+    detail: str
+
+
+class CallStore(Protocol):
+    async def start_call(self, call_id: str, env: AGIEnv) -> int: ...
+    async def finish_call(self, row_id: int, outcome: str, events: list[CallEvent]) -> None: ...
+
+
+class CallLog:
+    """Collects one call's steps and hands them to the store."""
+
+    def __init__(self, store: CallStore | None, call_id: str):
+        self.store = store
+        self.call_id = call_id
+        self.row_id: int | None = None
+        self.events: list[CallEvent] = []
+
+    def event(self, kind: str, detail: str) -> None:
+        self.events.append(CallEvent(len(self.events) + 1, datetime.now(timezone.utc), kind, detail))
+
+    async def start(self, env: AGIEnv) -> None:
+        if self.store is None:
+            return
+        try:
+            self.row_id = await self.store.start_call(self.call_id, env)
+        except Exception as exc:  # the call goes on without its record
+            log.error("%s: could not record the call start: %s", self.call_id, exc)
+
+    async def finish(self, outcome: str) -> None:
+        if self.store is None or self.row_id is None:
+            return
+        try:
+            await self.store.finish_call(self.row_id, outcome, self.events)
+        except Exception as exc:
+            log.error("%s: could not record the call end: %s", self.call_id, exc)
+
+
+class PgCallStore:
+    """`calls` and `call_events` in PostgreSQL, through an async pool."""
+
+    def __init__(self, pool):
+        self.pool = pool
+
+    async def start_call(self, call_id: str, env: AGIEnv) -> int:
+        async with self.pool.connection() as conn:
+            cur = await conn.execute(
+                "INSERT INTO calls (agi_call_id, unique_id, channel, caller, called, route)"
+                " VALUES (%s, %s, %s, %s, %s, %s) RETURNING id",
+                (call_id, env.unique_id, env.channel, env.caller, called_number(env), env.route),
+            )
+            return (await cur.fetchone())[0]
+
+    async def finish_call(self, row_id: int, outcome: str, events: list[CallEvent]) -> None:
+        async with self.pool.connection() as conn:
+            async with conn.transaction():
+                await conn.execute(
+                    "UPDATE calls SET ended_at = now(), outcome = %s WHERE id = %s",
+                    (outcome, row_id),
+                )
+                async with conn.cursor() as cur:
+                    await cur.executemany(
+                        "INSERT INTO call_events (call_id, seq, at, kind, detail)"
+                        " VALUES (%s, %s, %s, %s, %s)",
+                        [(row_id, e.seq, e.at, e.kind, e.detail) for e in events],
+                    )
+
+
+def called_number(env: AGIEnv) -> str:
+    """The number the caller dialed: the first AGI argument when the dialplan
+    passes it (inside a Gosub the extension is `s`), else the DNID/extension."""
+    if env.args and env.args[0]:
+        return env.args[0]
+    return env.get("dnid") if env.get("dnid") not in ("", "unknown") else env.get("extension")
