@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import secrets
 from collections import deque
 
 from twisted.internet import defer, protocol
@@ -39,6 +40,8 @@ OUTCOME_FAILED = "failed"
 OUTCOME_NO_ROUTE = "no route"
 
 _call_numbers = itertools.count(1)
+# Tells apart the call ids of successive server runs in the log and the calls table.
+_RUN_TAG = secrets.token_hex(2)
 
 
 class AGIProtocol(LineOnlyReceiver):
@@ -48,7 +51,7 @@ class AGIProtocol(LineOnlyReceiver):
 
     def __init__(self, server: AGIServerFactory):
         self.server = server
-        self.call_id = f"agi-{next(_call_numbers)}"
+        self.call_id = f"agi-{_RUN_TAG}-{next(_call_numbers)}"
         self.env_lines: list[str] = []
         self.env: AGIEnv | None = None
         self.pending: deque[defer.Deferred] = deque()

@@ -1,0 +1,124 @@
+"""The test bed: real PostgreSQL, real Asterisk, the real FastAGI server.
+
+One of each per test session. Tests that need Asterisk or SIPp are skipped
+when they are missing, unless TELECENTER_REQUIRE_ASTERISK=1 (CI), where a
+missing part fails the run instead.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import warnings
+from pathlib import Path
+
+import psycopg
+import pytest
+from psycopg.rows import dict_row
+
+from dialplan.render import render_all, write_files
+from fastagi.migrations import apply_migrations
+from fastagi.settings import PROJECT_ROOT, Settings
+from tests.testbed.agi_server import AgiServer
+from tests.testbed.ports import free_port
+
+REQUIRE_ASTERISK = os.environ.get("TELECENTER_REQUIRE_ASTERISK") == "1"
+
+
+def require(*programs: str) -> None:
+    """Skip (or, when required, fail) unless every program is installed."""
+    missing = [p for p in programs if shutil.which(p) is None]
+    if not missing:
+        return
+    message = f"not installed: {', '.join(missing)}"
+    if REQUIRE_ASTERISK:
+        pytest.fail(message + " (TELECENTER_REQUIRE_ASTERISK=1)")
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def pg_url(tmp_path_factory) -> str:
+    """A migrated database: DATABASE_URL when set, else an embedded PostgreSQL."""
+    url = os.environ.get("DATABASE_URL")
+    if not url:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            import pgserver
+        server = pgserver.get_server(tmp_path_factory.mktemp("pg"), cleanup_mode="delete")
+        url = server.get_uri()
+    apply_migrations(url, PROJECT_ROOT / "sql")
+    return url
+
+
+@pytest.fixture
+def db(pg_url):
+    with psycopg.connect(pg_url, autocommit=True, row_factory=dict_row) as conn:
+        yield conn
+
+
+@pytest.fixture(scope="session")
+def testbed(tmp_path_factory, pg_url):
+    """Asterisk + `telecenter serve`, wired together as in production."""
+    require("asterisk")
+    from dialplan.instance import AsteriskInstance
+    from tests.testbed.callers import CALLER_DIALPLAN
+    from tests.testbed.sipp import PJSIP_TEST_ENDPOINT
+
+    root = tmp_path_factory.mktemp("bed")
+    agi_port = free_port()
+    instance = AsteriskInstance(
+        root=root / "asterisk", include_dir=root / "include",
+        sip_port=free_port(), ami_port=free_port(),
+        rtp_start=free_port(), extra_extensions=CALLER_DIALPLAN,
+        extra_pjsip=PJSIP_TEST_ENDPOINT(SIP_USER, SIP_PASSWORD),
+    )
+    instance.rtp_end = instance.rtp_start + 200
+    settings = Settings(agi_host="127.0.0.1", agi_port=agi_port)
+    write_files(instance.include_dir, render_all(settings))
+    instance.write_config()
+    instance.start()
+    server = AgiServer(agi_port, root / "var", {
+        "DATABASE_URL": pg_url,
+        "TELECENTER_AMI_PORT": str(instance.ami_port),
+        "TELECENTER_AMI_USER": instance.ami_user,
+        "TELECENTER_AMI_SECRET": instance.ami_secret,
+    })
+    server.start()
+    yield Testbed(instance, server, pg_url)
+    server.stop()
+    instance.stop()
+
+
+SIP_USER = "7001"
+SIP_PASSWORD = "Sipp-test-7001-secret"
+
+
+class Testbed:
+    def __init__(self, asterisk, server: AgiServer, pg_url: str):
+        self.asterisk = asterisk
+        self.server = server
+        self.pg_url = pg_url
+
+    def mark(self) -> int:
+        """The newest calls row now; rows after it belong to the test that asked."""
+        with psycopg.connect(self.pg_url) as conn:
+            return conn.execute("SELECT coalesce(max(id), 0) FROM calls").fetchone()[0]
+
+    def finished_call(self, caller: str, after: int, timeout: float = 30) -> dict:
+        """The calls row of `caller`'s call once it has ended (poll with deadline)."""
+        from tests.testbed.callers import wait_for
+
+        def ended():
+            with psycopg.connect(self.pg_url, row_factory=dict_row) as conn:
+                return conn.execute(
+                    "SELECT * FROM calls WHERE caller = %s AND id > %s AND outcome IS NOT NULL"
+                    " ORDER BY id DESC LIMIT 1", (caller, after)).fetchone()
+
+        return wait_for(ended, timeout, what=f"the call from {caller} to end")
+
+    def events(self, call_row: dict, kind: str | None = None) -> list[str]:
+        with psycopg.connect(self.pg_url) as conn:
+            rows = conn.execute(
+                "SELECT kind, detail FROM call_events WHERE call_id = %s ORDER BY seq",
+                (call_row["id"],)).fetchall()
+        return [detail for k, detail in rows if kind is None or k == kind]
