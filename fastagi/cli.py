@@ -99,21 +99,11 @@ def serve(agi_host, agi_port) -> None:
 
 
 def _serve(settings: Settings) -> int:
-    from fastagi import reactor
     from fastagi.database import database_url
-    from fastagi.migrations import apply_migrations
-
-    reactor.install()
-    from fastagi.service import start_services
+    from fastagi.service import serve_forever
 
     with database_url(settings) as url:
-        apply_migrations(url, settings.sql_dir)
-
-        async def main_services():
-            services = await start_services(settings, url)
-            return services.stop
-
-        return reactor.run(main_services)
+        return serve_forever(settings, url)
 
 
 @main.command("create-admin")

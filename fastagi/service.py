@@ -46,3 +46,17 @@ async def start_services(settings: Settings, db_url: str) -> Services:
         log.warning("AMI is not configured (TELECENTER_AMI_USER/TELECENTER_AMI_SECRET): "
                     "reloads and originates are unavailable")
     return Services(factory, ami, pool, port)
+
+
+def serve_forever(settings: Settings, db_url: str) -> int:
+    """Migrate, then take calls until SIGINT/SIGTERM; returns the exit code."""
+    from fastagi import reactor
+    from fastagi.migrations import apply_migrations
+
+    apply_migrations(db_url, settings.sql_dir)
+    reactor.install()
+
+    async def main():
+        return (await start_services(settings, db_url)).stop
+
+    return reactor.run(main)

@@ -122,3 +122,22 @@ class Testbed:
                 "SELECT kind, detail FROM call_events WHERE call_id = %s ORDER BY seq",
                 (call_row["id"],)).fetchall()
         return [detail for k, detail in rows if kind is None or k == kind]
+
+
+_asterisk_outcomes: list[str] = []
+
+
+def pytest_runtest_logreport(report):
+    if "asterisk" in report.keywords and (report.when == "call" or report.skipped):
+        _asterisk_outcomes.append(report.outcome)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """With TELECENTER_REQUIRE_ASTERISK=1 a skipped or absent real-Asterisk test fails the run."""
+    if not REQUIRE_ASTERISK or session.config.option.collectonly:
+        return
+    if "skipped" in _asterisk_outcomes or not _asterisk_outcomes:
+        session.config.pluginmanager.get_plugin("terminalreporter").write_line(
+            "FAILED: real-Asterisk tests were skipped or none ran (TELECENTER_REQUIRE_ASTERISK=1)",
+            red=True)
+        session.exitstatus = 1
