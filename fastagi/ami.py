@@ -27,7 +27,9 @@ class _BackoffManager(Manager):
         self._base_delay = base_delay
         self._max_delay = max_delay
         self._failures = 0
-        self.logged_in = asyncio.Event()
+        # Set once a login was answered; `refused` says how.
+        self.answered = asyncio.Event()
+        self.refused = False
         super().__init__(**config)
 
     @property
@@ -46,15 +48,16 @@ class _BackoffManager(Manager):
         super().connection_made(f)
 
     def connection_lost(self, exc):
-        self.logged_in.clear()
+        self.answered.clear()
         super().connection_lost(exc)
         self._failures += 1
 
     def login(self, future):
         ok = super().login(future)
+        self.refused = not ok
+        self.answered.set()
         if ok:
             self._failures = 0
-            self.logged_in.set()
             log.info("AMI logged in to %s:%s", self.config["host"], self.config["port"])
         else:
             log.error("AMI login to %s:%s refused: check the AMI user and secret",
@@ -77,9 +80,11 @@ class AmiClient:
     async def ready(self, timeout: float = 10) -> None:
         """Wait until logged in, or raise AmiError."""
         try:
-            await asyncio.wait_for(self.manager.logged_in.wait(), timeout)
+            await asyncio.wait_for(self.manager.answered.wait(), timeout)
         except asyncio.TimeoutError:
             raise AmiError("AMI is not connected") from None
+        if self.manager.refused:
+            raise AmiError("AMI login refused: check the AMI user and secret")
 
     async def action(self, action: dict) -> dict:
         await self.ready()

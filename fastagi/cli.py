@@ -8,7 +8,7 @@ import sys
 
 import click
 
-from fastagi.settings import Settings, current_settings, use_settings
+from fastagi.settings import Settings, use_settings
 
 log = logging.getLogger("telecenter")
 
@@ -33,7 +33,7 @@ def _agi_options(func):
 
 
 def _settings(agi_host: str | None = None, agi_port: int | None = None) -> Settings:
-    settings = current_settings()
+    settings = Settings.from_env()
     if agi_host is not None:
         settings = settings.but(agi_host=agi_host)
     if agi_port is not None:
