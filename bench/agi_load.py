@@ -17,7 +17,9 @@ For each target the bench prints:
 - think p50/p99: "server think time per command", seen from the client:
   the time from sending a reply (or the blank line that ends the
   environment) to receiving the next command line;
-- connect p99: time for the TCP connect (a small listen backlog shows here);
+- connect p99: time for the TCP connect; a listen backlog smaller than the
+  burst shows here as about one second (the SYN retransmit), and in the
+  "accept-queue overflows" line (TcpExt ListenOverflows, system-wide);
 - failed: sessions that errored, timed out, or sent a different number of
   commands than the fixed script;
 - peak RSS: for telecenter, VmHWM of the server process (the Python process
@@ -26,14 +28,17 @@ For each target the bench prints:
   /proc/self/clear_refs just before the run (ru_maxrss if that is refused).
 
 It prints ratios telecenter/raw.  It never asserts timing: figures depend on
-the machine, and the raw responder shares one event loop (and one CPU) with
-the client, while telecenter runs in its own process.
+the machine.  Read the think-time ratios with care: the raw responder shares
+one event loop (and one CPU) with the client, so at high concurrency its
+think time is mostly the client's own scheduling delay, while telecenter runs
+in its own process.  --by-step splits telecenter's think time by command.
 
 How to run
 ----------
     .venv/bin/python bench/agi_load.py                  # N=100, then N=1000
     .venv/bin/python bench/agi_load.py --sessions 100
     .venv/bin/python bench/agi_load.py --sessions 1000 --concurrency 200
+    .venv/bin/python bench/agi_load.py --by-step        # where the time goes
     .venv/bin/python bench/agi_load.py --self-check     # client vs raw only
 
 The server is started as `telecenter serve --agi-host 127.0.0.1 --agi-port P`
@@ -104,6 +109,18 @@ def agi_environment(port, index):
     return "".join(line + "\n" for line in lines) + "\n"
 
 
+REPLIES = [
+    ("ANSWER", "200 result=0"),
+    ("STREAM FILE", "200 result=0 endpos=16000"),
+    ("SAY DIGITS", "200 result=0"),
+    ("SET VARIABLE", "200 result=1"),
+    ("GET VARIABLE", "200 result=0"),
+    ("VERBOSE", "200 result=1"),
+    ("HANGUP", "200 result=1"),
+    ("EXEC", "200 result=0"),
+]
+
+
 class FakeChannel:
     """Answers AGI commands like Asterisk does for a caller who presses 1, 2.
 
@@ -124,18 +141,6 @@ class FakeChannel:
             if verb == prefix or verb.startswith(prefix + " "):
                 return answer
         return "510 Invalid or unknown command"
-
-
-REPLIES = [
-    ("ANSWER", "200 result=0"),
-    ("STREAM FILE", "200 result=0 endpos=16000"),
-    ("SAY DIGITS", "200 result=0"),
-    ("SET VARIABLE", "200 result=1"),
-    ("GET VARIABLE", "200 result=0"),
-    ("VERBOSE", "200 result=1"),
-    ("HANGUP", "200 result=1"),
-    ("EXEC", "200 result=0"),
-]
 
 
 @dataclass
@@ -297,6 +302,19 @@ def proc_status_kib(pid, key):
     return 0
 
 
+def listen_overflows():
+    """System-wide count of connections dropped because an accept queue was full.
+
+    A listen backlog smaller than the burst of connects shows here, and as a
+    connect time of about one second (the client's SYN retransmit).
+    """
+    lines = Path("/proc/net/netstat").read_text().splitlines()
+    for names, values in zip(lines[::2], lines[1::2]):
+        if names.startswith("TcpExt:"):
+            return int(dict(zip(names.split(), values.split()))["ListenOverflows"])
+    return 0
+
+
 def reset_own_peak_rss():
     """Reset this process's VmHWM so the next reading covers one run only.
 
@@ -332,6 +350,7 @@ class Figures:
     failed: int
     peak_rss_mib: float
     errors: list
+    listen_overflows: int = 0
 
 
 def percentile(values, pct):
@@ -357,8 +376,7 @@ def summarize(target, results, wall, script, peak_rss_kib):
         sessions_per_s=len(results) / wall,
         think_p50_ms=percentile(think, 50) * 1000,
         think_p99_ms=percentile(think, 99) * 1000,
-        connect_p99_ms=percentile([r.connect for r in results if not r.error
-                                   or r.connect], 99) * 1000,
+        connect_p99_ms=percentile([r.connect for r in results if r.connect], 99) * 1000,
         failed=len(errors),
         peak_rss_mib=peak_rss_kib / 1024,
         errors=errors,
@@ -380,6 +398,8 @@ def print_table(sessions, concurrency, rows):
         print(f"telecenter/raw: sessions/s {tc.sessions_per_s / raw.sessions_per_s:.2f}x, "
               f"think p50 {tc.think_p50_ms / raw.think_p50_ms:.1f}x, "
               f"think p99 {tc.think_p99_ms / raw.think_p99_ms:.1f}x")
+    print("accept-queue overflows (system-wide TcpExt ListenOverflows): "
+          + ", ".join(f"{f.target} {f.listen_overflows}" for f in rows))
     for f in rows:
         for error in sorted(set(f.errors))[:5]:
             print(f"  {f.target} failure ({f.errors.count(error)}x): {error}")
@@ -393,17 +413,31 @@ async def bench_raw(script, sessions, concurrency, timeout):
     reset = reset_own_peak_rss()
     server = await start_raw_responder(script, backlog=max(100, concurrency))
     port = server.sockets[0].getsockname()[1]
+    overflows = listen_overflows()
     results, wall = await run_sessions(port, sessions, concurrency, timeout)
+    overflows = listen_overflows() - overflows
     server.close()
     await server.wait_closed()
     if reset:
         peak = proc_status_kib(os.getpid(), "VmHWM")
     else:
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return summarize("raw", results, wall, script, peak)
+    figures = summarize("raw", results, wall, script, peak)
+    figures.listen_overflows = overflows
+    return figures
+
+
+def print_steps(target, results, script):
+    """Think time per step of the script: shows which command carries the cost."""
+    print(f"{target} think ms by step (p50 / p99):")
+    for step, command in enumerate(script):
+        times = [r.think[step] for r in results if len(r.think) > step]
+        print(f"  {step + 1:>2} {percentile(times, 50) * 1000:9.3f} "
+              f"{percentile(times, 99) * 1000:9.3f}  {command.split(' ')[0]}")
 
 
 def print_script(script, source):
+    """Show the fixed script, so a changed route is visible in the output."""
     print(f"fixed script: {len(script)} commands, {source}")
     for command in script:
         print(f"  {command}")
@@ -444,18 +478,21 @@ async def full_bench(args, sizes):
                              f"commands {first.commands}\n" + server.log_tail())
         script = first.commands
         print_script(script, "recorded from the first telecenter session")
-        print("  replies: " + " | ".join(FakeChannel().reply(c) for c in []) if False
-              else "", end="")
         for sessions in sizes:
             concurrency = args.concurrency or sessions
+            overflows = listen_overflows()
             results, wall = await run_sessions(port, sessions, concurrency, args.timeout)
+            overflows = listen_overflows() - overflows
             if server.proc.poll() is not None:
                 raise SystemExit(f"telecenter serve died during N={sessions}:\n"
                                  + server.log_tail())
             telecenter = summarize("telecenter", results, wall, script,
                                    server.status_kib("VmHWM"))
+            telecenter.listen_overflows = overflows
             raw = await bench_raw(script, sessions, concurrency, args.timeout)
             print_table(sessions, concurrency, [telecenter, raw])
+            if args.by_step:
+                print_steps("telecenter", results, script)
         ok = True
     finally:
         print(f"\ntelecenter serve {server.stop()}")
@@ -481,6 +518,8 @@ def main():
                         help="seconds to wait for the server to listen")
     parser.add_argument("--keep-var", action="store_true",
                         help="keep the server's TELECENTER_VAR directory")
+    parser.add_argument("--by-step", action="store_true",
+                        help="also print telecenter's think time for each step")
     parser.add_argument("--self-check", action="store_true",
                         help="run the client against the raw responder only")
     args = parser.parse_args()

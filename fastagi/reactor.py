@@ -51,3 +51,10 @@ def run(main: Callable[[], Awaitable[Callable[[], Awaitable[None]]]]) -> int:
     reactor.addSystemEventTrigger("before", "shutdown", before_shutdown)
     reactor.run()
     return state["code"]
+
+
+def as_future(result) -> asyncio.Future:
+    """A Deferred (or a plain value) as something an asyncio task can await."""
+    from twisted.internet import defer
+
+    return defer.maybeDeferred(lambda: result).asFuture(asyncio.get_event_loop())

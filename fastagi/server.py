@@ -141,7 +141,7 @@ class AGIServerFactory(protocol.ServerFactory):
         started = asyncio.get_event_loop().time()
         outcome = OUTCOME_FAILED
         try:
-            await call_log.start(env)
+            call_log.start(env)
             handler = self.router.find(env.route)
             if handler is None:
                 log.warning("%s: no route %r, sending the call to the fallback",

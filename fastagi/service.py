@@ -7,12 +7,17 @@ from dataclasses import dataclass
 
 from fastagi.ami import AmiClient
 from fastagi.database import open_pool
+from fastagi.reactor import as_future
 from fastagi.routes import build_router
 from fastagi.server import AGIServerFactory
 from fastagi.settings import Settings
 from ivr.call_log import PgCallStore
 
 log = logging.getLogger(__name__)
+
+# Calls arrive in bursts (a queue releasing, a campaign starting); Twisted's
+# default of 50 pending connections drops some of them.
+LISTEN_BACKLOG = 1024
 
 
 @dataclass
@@ -24,7 +29,7 @@ class Services:
 
     async def stop(self) -> None:
         """Stop taking calls, then close AMI and the database."""
-        await self._port.stopListening()
+        await as_future(self._port.stopListening())
         if self.ami is not None:
             self.ami.close()
         await self._pool.close()
@@ -35,7 +40,8 @@ async def start_services(settings: Settings, db_url: str) -> Services:
 
     pool = await open_pool(db_url)
     factory = AGIServerFactory(build_router(), PgCallStore(pool))
-    port = reactor.listenTCP(settings.agi_port, factory, interface=settings.agi_host)
+    port = reactor.listenTCP(settings.agi_port, factory, interface=settings.agi_host,
+                             backlog=LISTEN_BACKLOG)
     log.info("FastAGI server listening on %s:%s (routes: %s)", settings.agi_host,
              port.getHost().port, ", ".join(factory.router.names()))
     ami = None

@@ -1,13 +1,15 @@
 """The record of each call: one `calls` row and its ordered `call_events`.
 
-The row is written when the call starts, so a live call is visible at once;
-its steps are kept in memory and written with the outcome when it ends, one
-round trip instead of one per command. A database that is down never stops
+The row is written when the call starts, so a live call is visible at once,
+but in the background: the caller's first prompt never waits for the
+database. Steps are kept in memory and written with the outcome when the
+call ends, one round trip instead of one per command. A database that is down never stops
 a call: the failure is logged and the caller goes on being served.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -37,25 +39,27 @@ class CallLog:
     def __init__(self, store: CallStore | None, call_id: str):
         self.store = store
         self.call_id = call_id
-        self.row_id: int | None = None
+        self._row: asyncio.Task | None = None
         self.events: list[CallEvent] = []
 
     def event(self, kind: str, detail: str) -> None:
         self.events.append(CallEvent(len(self.events) + 1, datetime.now(timezone.utc), kind, detail))
 
-    async def start(self, env: AGIEnv) -> None:
-        if self.store is None:
-            return
-        try:
-            self.row_id = await self.store.start_call(self.call_id, env)
-        except Exception as exc:  # the call goes on without its record
-            log.error("%s: could not record the call start: %s", self.call_id, exc)
+    def start(self, env: AGIEnv) -> None:
+        """Begin writing the call's row; `finish` waits for it."""
+        if self.store is not None:
+            self._row = asyncio.ensure_future(self.store.start_call(self.call_id, env))
 
     async def finish(self, outcome: str) -> None:
-        if self.store is None or self.row_id is None:
+        if self._row is None:
             return
         try:
-            await self.store.finish_call(self.row_id, outcome, self.events)
+            row_id = await self._row
+        except Exception as exc:  # the call went on without its record
+            log.error("%s: could not record the call: %s", self.call_id, exc)
+            return
+        try:
+            await self.store.finish_call(row_id, outcome, self.events)
         except Exception as exc:
             log.error("%s: could not record the call end: %s", self.call_id, exc)
 
