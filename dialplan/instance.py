@@ -2,9 +2,9 @@
 
 Telecenter does not touch the system's /etc/asterisk.  It runs Asterisk
 from a directory of its own (``root``): configuration in ``etc/``, control
-socket and pid in ``run/``, logs in ``log/``, plus ``spool/``, ``db/`` and
-``cache/``.  Modules, sounds and music on hold are shared read-only with the
-system package.  Every port is a parameter and modules that would bind a
+socket in ``run/``, logs in ``log/``, plus ``spool/``, ``db/`` (astdb),
+``keys/`` and ``cache/``.  Modules, sounds and AGI scripts are shared
+read-only with the system package.  Every port is a parameter and modules that would bind a
 fixed port are not loaded, so the end-to-end tests and ``telecenter demo``
 can run several instances on one machine at the same time.
 
@@ -42,6 +42,7 @@ CONFIG_FILES = (
     "logger.conf",
     "manager.conf",
     "rtp.conf",
+    "indications.conf",
     "pjsip.conf",
     "extensions.conf",
 )
@@ -162,9 +163,13 @@ class AsteriskInstance:
             problems.append("ami_secret is empty or has blanks or ';'")
         for name in ("root", "include_dir", "bind_host"):
             if _UNSAFE_IN_CONFIG.search(str(getattr(self, name))):
-                problems.append(f"{name} has ';', '\"' or a line break, which config files cannot hold")
+                problems.append(
+                    f"{name} has ';', '\"' or a line break, which config files cannot hold"
+                )
         if len(str(self.socket_path).encode()) > _MAX_SOCKET_PATH:
-            problems.append(f"root is too deep: {self.socket_path} exceeds {_MAX_SOCKET_PATH} bytes")
+            problems.append(
+                f"root is too deep: {self.socket_path} exceeds {_MAX_SOCKET_PATH} bytes"
+            )
         return problems
 
     def _context(self) -> dict:
@@ -216,7 +221,7 @@ class AsteriskInstance:
         files appear or disappear: includes are resolved at write time.
         """
         files = self.render()
-        for sub in ("etc", "run", "log", "spool", "db", "cache"):
+        for sub in ("etc", "run", "log", "spool", "db", "cache", "keys"):
             (self.root / sub).mkdir(parents=True, exist_ok=True)
         for name, text in files.items():
             (self.etc_dir / name).write_text(text)
@@ -280,7 +285,9 @@ class AsteriskInstance:
         )
         output = result.stdout + result.stderr
         if result.returncode != 0 or output.startswith("Unable to connect to remote asterisk"):
-            raise AsteriskError(f"asterisk -rx {command!r} failed ({result.returncode}): {output.strip()}")
+            raise AsteriskError(
+                f"asterisk -rx {command!r} failed ({result.returncode}): {output.strip()}"
+            )
         return output
 
     def stop(self, timeout: float = 10) -> None:
@@ -289,16 +296,19 @@ class AsteriskInstance:
         if process is None:
             return
         if process.poll() is None:
+            asked = False
+            if self.socket_path.exists():
+                try:
+                    self.rx("core stop now", timeout=timeout)
+                    asked = True
+                except (AsteriskError, subprocess.TimeoutExpired):
+                    pass  # Not answering: signals below.
             try:
-                self.rx("core stop now", timeout=timeout)
-            except (AsteriskError, subprocess.TimeoutExpired):
-                pass  # Signals below; the process may also be gone already.
-            try:
-                process.wait(timeout)
+                process.wait(timeout if asked else 0)
             except subprocess.TimeoutExpired:
                 process.terminate()
                 try:
-                    process.wait(5)
+                    process.wait(timeout)
                 except subprocess.TimeoutExpired:
                     process.kill()
                     process.wait()

@@ -11,18 +11,24 @@ DTMF (0-9, *, #), ``h`` hangs up.  ``w1/d1/w0.5/d2/w5/h`` waits 1 s, presses
 hang up keeps the line open for another minute, then hangs up.
 
 The caller id the Telecenter side sees (``agi_callerid``, ``CALLERID(num)``)
-is the ``caller`` given to ``place_call``: AMI Originate's CallerID becomes
-the connected line of the ";1" half, which the Local channel hands to the
-";2" half as its caller id.
+is the ``caller`` given to ``place_call``: AMI Originate's CallerID reaches
+the ";2" half (test_instance_smoke checks it through a FastAGI request).
+The Local channel also copies the caller's channel variables, so the
+Telecenter side sees ``TC_SCRIPT`` too; nothing there should read it.
+
+Originate is asynchronous: ``place_call`` returns as soon as Asterisk has
+queued the call, and does not learn whether it was answered.  Assert on
+what the Telecenter side did instead.
 """
 
 from __future__ import annotations
 
 import re
 import time
-from typing import Callable
+from contextlib import contextmanager
+from typing import Callable, Iterator
 
-from asterisk.manager import Manager
+from asterisk.manager import Manager, ManagerSocketException
 
 from dialplan.instance import AsteriskInstance
 from dialplan.names import CONTEXT_ENTRY
@@ -52,8 +58,8 @@ exten => step-d,1,SendDTMF(${{TC_STEP:1}})
 exten => step-h,1,Hangup()
 """
 
-_STEP = re.compile(r"w\d+(\.\d+)?|d[0-9*#]+|h")
-_DIGITS = re.compile(r"\d+")
+_STEP = re.compile(r"w[0-9]+(\.[0-9]+)?|d[0-9*#]+|h")
+_DIGITS = re.compile(r"[0-9]+")
 
 
 def check_script(script: str) -> list[str]:
@@ -84,10 +90,7 @@ def place_call(
     for name, value in (("number", number), ("caller", caller)):
         if not _DIGITS.fullmatch(value):
             raise ValueError(f"{name} must be digits, got {value!r}")
-    manager = Manager()
-    manager.connect(instance.bind_host, instance.ami_port)
-    try:
-        manager.login(instance.ami_user, instance.ami_secret)
+    with ami_session(instance) as manager:
         response = manager.originate(
             channel=f"Local/{number}@{CONTEXT_ENTRY}",
             context=CALLER_CONTEXT,
@@ -98,9 +101,41 @@ def place_call(
             variables={VAR_SCRIPT: script},
             run_async=True,
         )
-        if response.get_header("Response") != "Success":
-            raise RuntimeError(f"Originate to {number} refused: {response.get_header('Message')}")
+    if response.get_header("Response") != "Success":
+        raise RuntimeError(f"Originate to {number} refused: {response.get_header('Message')}")
+
+
+@contextmanager
+def ami_session(instance: AsteriskInstance, secret: str | None = None) -> Iterator[Manager]:
+    """A logged-in pyst2 Manager for ``instance``, closed cleanly afterwards.
+
+    ``secret`` overrides the instance's AMI secret (to test a refused login:
+    ManagerAuthException).
+    """
+    manager = Manager()
+    manager.connect(instance.bind_host, instance.ami_port)
+    try:
+        manager.login(instance.ami_user, instance.ami_secret if secret is None else secret)
+        yield manager
     finally:
+        _close(manager)
+
+
+def _close(manager: Manager) -> None:
+    """Close a pyst2 Manager even when Asterisk already dropped the connection.
+
+    pyst2's close() sends Logoff first; when Asterisk has just closed the
+    socket (it does after a failed login) that write fails before pyst2 has
+    noticed, and its threads stay up.  Wait until it notices, then close again.
+    """
+    try:
+        manager.close()
+    except (ManagerSocketException, ValueError, OSError):
+        wait_for(
+            lambda: not manager.connected(),
+            timeout=5,
+            what="pyst2 to notice that the AMI connection closed",
+        )
         manager.close()
 
 

@@ -1,0 +1,41 @@
+"""Free local ports for test instances of Asterisk, SIPp and FastAGI servers.
+
+A port is "free" when it can be bound on 127.0.0.1 for both TCP and UDP: the
+same number serves as a SIP (UDP) or AMI/FastAGI (TCP) port.  The port is
+released before it is returned, so another process could take it first;
+with ports from the kernel's ephemeral range that is rare enough for tests.
+"""
+
+from __future__ import annotations
+
+import socket
+
+HOST = "127.0.0.1"
+
+
+def free_ports(count: int) -> list[int]:
+    """``count`` distinct ports, each free for TCP and UDP on 127.0.0.1."""
+    held: list[socket.socket] = []
+    ports: list[int] = []
+    try:
+        while len(ports) < count:
+            tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            held.append(tcp)
+            tcp.bind((HOST, 0))
+            port = tcp.getsockname()[1]
+            udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            held.append(udp)
+            try:
+                udp.bind((HOST, port))
+            except OSError:
+                continue  # Busy for UDP; keep both held so it is not offered again.
+            ports.append(port)
+    finally:
+        for sock in held:
+            sock.close()
+    return ports
+
+
+def free_port() -> int:
+    """One port free for TCP and UDP on 127.0.0.1."""
+    return free_ports(1)[0]
