@@ -26,7 +26,7 @@ from twisted.internet import defer, protocol
 from twisted.protocols.basic import LineOnlyReceiver
 
 from dialplan import names
-from fastagi.errors import AGIError, CallerHungUp, ProtocolError
+from fastagi.errors import AGIError, CallerHungUp, ChannelFailure, DeadChannel, ProtocolError
 from fastagi.protocol import HANGUP_LINE, USAGE_END, USAGE_START, AGIEnv, parse_env
 from fastagi.routing import Router
 from fastagi.session import AGICall
@@ -139,39 +139,53 @@ class AGIServerFactory(protocol.ServerFactory):
         call = AGICall(env, connection.send_command, call_log, call_id)
         self.active.add(call_id)
         started = asyncio.get_event_loop().time()
-        outcome = OUTCOME_FAILED
+        failure: Exception | None = None
         try:
             call_log.start(env)
             handler = self.router.find(env.route)
             if handler is None:
-                log.warning("%s: no route %r, sending the call to the fallback",
-                            call_id, env.route)
-                outcome = OUTCOME_NO_ROUTE
-                await self._signal_failure(call)
+                failure = LookupError(f"no route {env.route!r}")
             else:
                 await handler(call, env.args)
-                outcome = OUTCOME_COMPLETED
         except (asyncio.CancelledError, CallerHungUp):
             if not connection.hung_up:
                 raise
-            outcome = OUTCOME_HUNG_UP
         except Exception as exc:
-            raw = f" (Asterisk said {exc.raw!r})" if isinstance(exc, AGIError) else ""
-            log.exception("%s: route %r failed%s, sending the call to the fallback",
-                          call_id, env.route, raw)
+            failure = exc
             call_log.event("error", f"{type(exc).__name__}: {exc}")
-            await self._signal_failure(call)
         finally:
             self.active.discard(call_id)
+        outcome = await self._outcome(call, connection, failure)
         await call_log.finish(outcome)
         log.info("%s: call from %r to route %r ended: %s after %.1f s; %d calls active",
                  call_id, env.caller, env.route, outcome,
                  asyncio.get_event_loop().time() - started, len(self.active))
         return outcome
 
-    async def _signal_failure(self, call: AGICall) -> None:
-        """Tell the dialplan to take its fallback route, if the channel still listens."""
+    async def _outcome(self, call: AGICall, connection: AGIProtocol,
+                       failure: Exception | None) -> str:
+        """Name how the call ended; a failed call is sent to the dialplan's fallback.
+
+        Asterisk answers `200 result=-1` to a command cut short by a hangup
+        and only then sends `HANGUP`, so a failure counts as a hangup when the
+        channel turns out to be gone while we signal the failure.
+        """
+        if connection.hung_up:
+            return OUTCOME_HUNG_UP
+        if failure is None:
+            return OUTCOME_COMPLETED
         try:
             await call.set_variable(names.VAR_STATUS, names.STATUS_FAILED)
-        except (AGIError, asyncio.CancelledError) as exc:
-            log.info("%s: could not signal the failure: %s", call.call_id, exc)
+        except (DeadChannel, ChannelFailure):
+            return OUTCOME_HUNG_UP
+        except (AGIError, asyncio.CancelledError):
+            pass
+        if connection.hung_up:
+            return OUTCOME_HUNG_UP
+        if isinstance(failure, LookupError):
+            log.warning("%s: %s, sent the call to the fallback", call.call_id, failure)
+            return OUTCOME_NO_ROUTE
+        raw = f" (Asterisk said {failure.raw!r})" if isinstance(failure, AGIError) else ""
+        log.error("%s: route %r failed%s, sent the call to the fallback",
+                  call.call_id, call.env.route, raw, exc_info=failure)
+        return OUTCOME_FAILED

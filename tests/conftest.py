@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 import warnings
 from pathlib import Path
 
@@ -37,17 +38,25 @@ def require(*programs: str) -> None:
 
 
 @pytest.fixture(scope="session")
-def pg_url(tmp_path_factory) -> str:
+def pg_url():
     """A migrated database: DATABASE_URL when set, else an embedded PostgreSQL."""
     url = os.environ.get("DATABASE_URL")
     if not url:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             import pgserver
-        server = pgserver.get_server(tmp_path_factory.mktemp("pg"), cleanup_mode="delete")
-        url = server.get_uri()
+        # Run as root, pgserver drops to its own user, which must reach the
+        # data directory: pytest's own temporary folders are root-only.
+        parent = Path(tempfile.mkdtemp(prefix="telecenter-test-pg-"))
+        parent.chmod(0o755)
+        server = pgserver.get_server(parent / "pgdata", cleanup_mode="delete")
+        apply_migrations(server.get_uri(), PROJECT_ROOT / "sql")
+        yield server.get_uri()
+        server.cleanup()
+        shutil.rmtree(parent, ignore_errors=True)
+        return
     apply_migrations(url, PROJECT_ROOT / "sql")
-    return url
+    yield url
 
 
 @pytest.fixture

@@ -139,6 +139,40 @@ def test_dropped_connection_is_a_hangup():
     assert line.factory.active == set()
 
 
+def test_failed_command_then_hangup_is_a_hangup_not_a_failure(caplog):
+    """Asterisk answers -1 to the cut-short command, then sends HANGUP."""
+    async def handler(call, args):
+        await call.wait_for_digit(5000)
+
+    async def walk():
+        line = Line(handler)
+        await line.command()
+        line.reply("200 result=-1")
+        assert (await line.command()).startswith("SET VARIABLE")
+        line.reply("HANGUP")
+        return line, await line.outcome()
+
+    with caplog.at_level(logging.INFO, logger="fastagi.server"):
+        line, outcome = run(walk())
+    assert outcome == "caller hung up"
+    assert [r.levelname for r in caplog.records] == ["INFO"]
+
+
+def test_dead_channel_while_signalling_is_a_hangup():
+    async def handler(call, args):
+        await call.wait_for_digit(5000)
+
+    async def walk():
+        line = Line(handler)
+        await line.command()
+        line.reply("200 result=-1")
+        await line.command()
+        line.reply("511 Command Not Permitted on a dead channel or intercept routine")
+        return await line.outcome()
+
+    assert run(walk()) == "caller hung up"
+
+
 def test_commands_after_hangup_raise_caller_hung_up():
     seen = []
 
@@ -164,7 +198,7 @@ def test_commands_after_hangup_raise_caller_hung_up():
 
 @pytest.mark.parametrize("reply, error_name", [
     ("510 Invalid or unknown command", "InvalidCommand"),
-    ("511 Command Not Permitted on a dead channel or intercept routine", "DeadChannel"),
+    ("520 Invalid command syntax.  Proper usage not available.", "UsageError"),
     ("200 result=-1", "ChannelFailure"),
 ])
 def test_error_reply_sends_call_to_failure_path(reply, error_name, caplog):

@@ -36,6 +36,7 @@ SIPP_PCAP_DIR = Path("/usr/share/sip-tester")
 
 SCENARIO_TEMPLATE = Path(__file__).resolve().parent / "scenarios" / "uac_dtmf.xml"
 DTMF_MARKER = "<!--@DTMF@-->"
+BEFORE_BYE_MARKER = "<!--@BEFORE_BYE@-->"
 
 # Payload type of the telephone-event packets in the sip-tester captures
 # (read from the files themselves); the scenario's SDP offers the same.
@@ -210,8 +211,9 @@ def render_scenario(
     if pause_ms < MIN_PAUSE_MS:
         raise ValueError(f"pause_ms must be at least {MIN_PAUSE_MS} (a digit plays ~{DTMF_PLAY_MS} ms)")
     template = SCENARIO_TEMPLATE.read_text(encoding="iso-8859-1")
-    if DTMF_MARKER not in template:
-        raise SippError(f"{SCENARIO_TEMPLATE} has no {DTMF_MARKER} marker")
+    for marker in (DTMF_MARKER, BEFORE_BYE_MARKER):
+        if marker not in template:
+            raise SippError(f"{SCENARIO_TEMPLATE} has no {marker} marker")
 
     steps = []
     if initial_pause_ms > 0:
@@ -228,12 +230,12 @@ def render_scenario(
             f"<nop><action><exec play_pcap_audio=\"{_xml_attr(str(pcap))}\" /></action></nop>"
             f"<!-- digit {digit} -->"
         )
-    if digits:
-        # Let the last digit's packets go out before hanging up / waiting.
-        steps.append(f'<pause milliseconds="{max(int(after_digits_ms), DTMF_PLAY_MS)}" />')
-    elif after_digits_ms > 0:
-        steps.append(f'<pause milliseconds="{int(after_digits_ms)}" />')
-    return template.replace(DTMF_MARKER, "\n  ".join(steps) or "<!-- no digits -->")
+    text = template.replace(DTMF_MARKER, "\n  ".join(steps) or "<!-- no digits -->")
+    # Only when the phone hangs up: let the last digit finish first.  (When
+    # Asterisk hangs up, the phone must already be waiting for its BYE: an
+    # IVR may hang up right after the last digit.)
+    before_bye = max(int(after_digits_ms), DTMF_PLAY_MS if digits else 0)
+    return text.replace(BEFORE_BYE_MARKER, f'<pause milliseconds="{before_bye}" />' if before_bye else "")
 
 
 def _xml_attr(text: str) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import socket
 import subprocess
 import time
 from dataclasses import dataclass
@@ -98,7 +99,9 @@ class PrivateAsterisk:
         parts = []
         for path in (self.messages_log, self.root / "stdout.txt"):
             if path.exists():
-                parts.append(f"--- {path} (tail) ---\n{path.read_text(errors='replace')[-6000:]}")
+                lines = path.read_text(errors="replace").splitlines()[-60:]
+                parts.append(f"--- {path} (last lines) ---\n" + "\n".join(lines))
+                break
         return "\n".join(parts)
 
     def active_channels(self) -> int | None:
@@ -229,20 +232,21 @@ def asterisk(tmp_path_factory):
 
 @pytest.fixture
 def phone_ports():
-    """(SIP port, media port) for one SIPp run; media port+2 is free too."""
+    """(SIP port, media port) for one SIPp run.
+
+    SIPp binds the media port for audio and media port + 2 for video.
+    """
     for _ in range(50):
         sip, media = free_ports(2)
-        if media % 2 == 0 and free_ports_include(media + 2):
+        if media + 2 != sip and _udp_free(media + 2):
             return sip, media
-    pytest.fail("no free port pair for SIPp")
+    pytest.fail("no free ports for SIPp")
 
 
-def free_ports_include(port: int) -> bool:
-    import socket
-
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+def _udp_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
         try:
-            s.bind(("127.0.0.1", port))
+            sock.bind(("127.0.0.1", port))
         except OSError:
             return False
     return True
