@@ -10,11 +10,11 @@ become ``play_pcap_audio`` actions with pauses between them) and runs one
 
 The DTMF comes from the RFC 2833 captures shipped by Debian's ``sip-tester``
 package (``dtmf_2833_<digit>.pcap``, ``_star``, ``_pound``).  They all carry
-one SSRC and fixed, unrelated sequence numbers and timestamps, and every
-capture of the same digit has the same timestamp, so a repeated digit ("11")
-would look like a retransmission of the first one to the receiver.  The
-captures are therefore copied per call with the RTP sequence numbers and
-timestamps rewritten to run on from one digit to the next.
+one SSRC and the sequence numbers and timestamps of the one session they were
+cut from, so a repeated digit or a digit "earlier" in that session looks like
+an old or repeated event to the receiver: played as they are, "1*11" reached
+Asterisk 16 as "1*".  The captures are therefore copied per call with the RTP
+sequence numbers and timestamps rewritten to run on from digit to digit.
 
 ``PJSIP_TEST_ENDPOINT`` gives the matching ``pjsip.conf`` text for the phone.
 """
@@ -46,7 +46,8 @@ LOCAL_IP = "127.0.0.1"
 
 _PCAP_NAMES = {**{d: d for d in "0123456789"}, "*": "star", "#": "pound"}
 
-# Each capture lasts about 140 ms (8 packets 20 ms apart, then 3 end packets).
+# Each capture lasts about 140 ms (8 packets 20 ms apart, the last, with the
+# end bit, sent 3 times).
 # A digit is played asynchronously by SIPp, so the pause after it must cover
 # that, or two digits' packets would overlap.
 DTMF_PLAY_MS = 160
@@ -69,28 +70,32 @@ class SippTimeout(SippError):
 
 @dataclass
 class SippResult:
-    """What one SIPp run left behind.  ``returncode`` 0 means the call passed."""
+    """What one SIPp run left behind.  ``ok``: the call went as scripted."""
 
     returncode: int
     stdout: str
     stderr: str
     messages: str  # SIP message trace (-trace_msg)
     errors: str  # unexpected messages and other errors (-trace_err)
-    log: str  # <log> actions (-trace_logs); empty with this scenario
+    log: str  # <log> actions (-trace_logs), e.g. "call refused: ..."
     message_trace: Path
     error_trace: Path
     scenario: Path
     command: list[str] = field(default_factory=list)
     duration: float = 0.0
+    # Killed at the deadline.  Then ``returncode`` says little: SIPp exits 0
+    # on SIGTERM when no call has failed yet.
+    timed_out: bool = False
 
     @property
     def ok(self) -> bool:
-        return self.returncode == 0
+        return self.returncode == 0 and not self.timed_out
 
     def describe(self) -> str:
         """Everything useful for an assertion message."""
         parts = [
-            f"sipp exit code: {self.returncode} (after {self.duration:.1f} s)",
+            f"sipp exit code: {self.returncode} (after {self.duration:.1f} s"
+            + (", killed at the deadline)" if self.timed_out else ")"),
             f"command: {' '.join(self.command)}",
             f"scenario: {self.scenario}",
             f"message trace: {self.message_trace}",
@@ -136,8 +141,8 @@ _PCAP_RECORD_HEADER = 16
 _LINKTYPE_HEADER = {1: 14, 113: 16, 0: 4, 101: 0}  # Ethernet, Linux SLL, loopback, raw
 
 
-def _rtp_packets(data: bytes):
-    """Yield (offset of the RTP header in ``data``, RTP length) per packet."""
+def iter_rtp_packets(data: bytes):
+    """Yield (UDP header offset, RTP header offset, RTP length) per packet."""
     magic = data[:4]
     if magic == b"\xd4\xc3\xb2\xa1":
         endian = "<"
@@ -174,7 +179,7 @@ def renumber_dtmf_pcap(source: Path, target: Path, *, first_seq: int, timestamp:
     data = bytearray(source.read_bytes())
     seq = first_seq
     previous_source_seq = None
-    for udp, rtp, rtp_len in _rtp_packets(bytes(data)):
+    for udp, rtp, rtp_len in iter_rtp_packets(bytes(data)):
         if rtp_len < 12:
             raise SippError(f"{source}: UDP payload too short for RTP")
         source_seq = struct.unpack(">H", data[rtp + 2 : rtp + 4])[0]
@@ -190,7 +195,7 @@ def renumber_dtmf_pcap(source: Path, target: Path, *, first_seq: int, timestamp:
 def pcap_rtp_payload_types(path: Path) -> set[int]:
     """RTP payload types found in a capture (for checks and diagnostics)."""
     data = path.read_bytes()
-    return {data[rtp + 1] & 0x7F for _udp, rtp, _len in _rtp_packets(data)}
+    return {data[rtp + 1] & 0x7F for _udp, rtp, _len in iter_rtp_packets(data)}
 
 
 # --- scenario -------------------------------------------------------------
@@ -267,7 +272,9 @@ def run_sip_call(
     ``pause_ms`` is the time from one digit's start to the next one's,
     ``initial_pause_ms`` the wait after the ACK before the first digit,
     ``after_digits_ms`` the wait after the last digit before the phone sends
-    BYE (``caller_hangs_up=True``) or starts waiting for Asterisk's BYE.
+    BYE (``caller_hangs_up=True`` only; otherwise it waits for Asterisk's BYE
+    right after starting the last digit, so an early BYE is not "unexpected").
+    A BYE from Asterisk before the last digit has started fails the call.
 
     Logs and the rendered scenario go to ``workdir`` (a new temporary folder
     by default; it is kept for post-mortems).  A call SIPp considers failed
@@ -352,8 +359,9 @@ def run_sip_call(
         message_trace=message_trace,
         error_trace=error_trace,
         scenario=scenario,
-        command=[("***" if arg == password and i and command[i - 1] == "-ap" else arg) for i, arg in enumerate(command)],
+        command=[("***" if i and command[i - 1] == "-ap" else arg) for i, arg in enumerate(command)],
         duration=time.monotonic() - started,
+        timed_out=timed_out,
     )
     if timed_out:
         raise SippTimeout(f"sipp did not finish the call within {timeout} s and was killed", result)
@@ -400,7 +408,6 @@ rewrite_contact=yes
 identify_by=username
 auth={user}-auth
 aors={user}
-callerid={user} <{user}>
 
 [{user}-auth]
 type=auth

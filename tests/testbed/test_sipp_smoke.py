@@ -23,9 +23,13 @@ from tests.testbed.ports import free_ports
 from tests.testbed.sipp import (
     DTMF_PAYLOAD_TYPE,
     PJSIP_TEST_ENDPOINT,
+    SippError,
     SippResult,
+    SippTimeout,
     dtmf_pcap,
+    iter_rtp_packets,
     pcap_rtp_payload_types,
+    render_scenario,
     run_sip_call,
 )
 
@@ -217,17 +221,29 @@ def asterisk(tmp_path_factory):
         )
         yield ast
     finally:
-        if proc.poll() is None:
-            try:
-                ast.rx("core stop now", timeout=10)
-            except subprocess.TimeoutExpired:
-                pass
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=10)
+        problem = _stop_asterisk(ast)
         out.close()
+    if problem:
+        pytest.fail(f"{problem}\n{ast.logs()}")
+
+
+def _stop_asterisk(ast: PrivateAsterisk) -> str | None:
+    """``core stop now`` and wait; the problem as text, or None if it stopped cleanly."""
+    if ast.proc.poll() is not None:
+        return f"asterisk had already exited, with {ast.proc.returncode}"
+    try:
+        ast.rx("core stop now", timeout=10)
+    except subprocess.TimeoutExpired:
+        pass
+    try:
+        returncode = ast.proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        ast.proc.kill()
+        ast.proc.wait(timeout=10)
+        return "asterisk did not stop within 20 s of 'core stop now' and was killed"
+    if returncode != 0:
+        return f"asterisk exited with {returncode} after 'core stop now'"
+    return None
 
 
 @pytest.fixture
@@ -282,7 +298,7 @@ def test_pcaps_carry_payload_type_101():
     for digit in "0123456789*#":
         try:
             path = dtmf_pcap(digit)
-        except Exception as exc:  # noqa: BLE001
+        except SippError as exc:
             if os.environ.get("TELECENTER_REQUIRE_ASTERISK") == "1":
                 raise
             pytest.skip(str(exc))
@@ -333,3 +349,44 @@ def test_repeated_digits_and_star(asterisk, phone_ports, tmp_path):
     result = _call(asterisk, phone_ports, tmp_path, number=NUMBER_READ_FOUR, digits="1*11")
     assert result.returncode == 0, result.describe() + "\n" + asterisk.logs()
     assert _digits(asterisk, NUMBER_READ_FOUR) == "1*11", asterisk.logs()
+
+
+def test_timeout_kills_sipp_and_reports_logs(asterisk, phone_ports, tmp_path):
+    # 99998 waits 30 s for the phone's BYE; a phone waiting for Asterisk's BYE
+    # instead never finishes, so run_sip_call must kill it at the deadline.
+    started = time.monotonic()
+    with pytest.raises(SippTimeout) as caught:
+        _call(asterisk, phone_ports, tmp_path, number=NUMBER_READ_THEN_WAIT, digits="56", timeout=4)
+    assert time.monotonic() - started < 15
+    result = caught.value.result
+    assert result is not None and result.timed_out and not result.ok
+    assert "SIP/2.0 200 OK" in result.messages  # the call was up when it was killed
+    assert "messages" in str(caught.value)  # the logs are in the exception text
+    assert _digits(asterisk, NUMBER_READ_THEN_WAIT) == "56"
+    asterisk.rx("channel request hangup all")
+    _no_channels(asterisk)
+
+
+def test_render_scenario_renumbers_dtmf_captures(tmp_path):
+    try:
+        dtmf_pcap("1")
+    except SippError as exc:
+        if os.environ.get("TELECENTER_REQUIRE_ASTERISK") == "1":
+            raise
+        pytest.skip(str(exc))
+    text = render_scenario("1*1", workdir=tmp_path, pause_ms=300, initial_pause_ms=100, after_digits_ms=0)
+    played = re.findall(r'play_pcap_audio="([^"]+)"', text)
+    assert len(played) == 3
+    assert "<!--@" not in text
+    header = []  # (first seq, last seq, timestamp) per digit
+    for path in map(Path, played):
+        data = path.read_bytes()
+        assert pcap_rtp_payload_types(path) == {DTMF_PAYLOAD_TYPE}
+        offsets = [rtp for _udp, rtp, _len in iter_rtp_packets(data)]
+        seqs = [int.from_bytes(data[o + 2 : o + 4], "big") for o in offsets]
+        stamps = {int.from_bytes(data[o + 4 : o + 8], "big") for o in offsets}
+        assert len(stamps) == 1
+        header.append((seqs[0], seqs[-1], stamps.pop()))
+    for before, after in zip(header, header[1:]):
+        assert after[0] == before[1] + 1  # sequence numbers run on
+        assert after[2] == before[2] + 8 * 300  # one event per pause, 8 kHz clock
