@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 import tempfile
 import warnings
 from pathlib import Path
@@ -17,10 +18,9 @@ import psycopg
 import pytest
 from psycopg.rows import dict_row
 
-from dialplan.render import render_all, write_files
 from fastagi.migrations import apply_migrations
-from fastagi.settings import PROJECT_ROOT, Settings
-from tests.testbed.agi_server import AgiServer
+from fastagi.settings import PROJECT_ROOT
+from tests.testbed.agi_server import TELECENTER, AgiServer
 from tests.testbed.ports import free_port
 
 REQUIRE_ASTERISK = os.environ.get("TELECENTER_REQUIRE_ASTERISK") == "1"
@@ -82,18 +82,17 @@ def testbed(tmp_path_factory, pg_url):
         extra_pjsip=PJSIP_TEST_ENDPOINT(SIP_USER, SIP_PASSWORD),
     )
     instance.rtp_end = instance.rtp_start + 200
-    settings = Settings(agi_host="127.0.0.1", agi_port=agi_port)
-    write_files(instance.include_dir, render_all(settings))
+    render = subprocess.run(
+        [str(TELECENTER), "render", "--out", str(instance.include_dir), "--no-reload",
+         "--agi-host", "127.0.0.1", "--agi-port", str(agi_port)],
+        capture_output=True, text=True, env={**os.environ, "TELECENTER_VAR": str(root / "var")})
+    assert render.returncode == 0, render.stderr
     instance.write_config()
     instance.start()
-    server = AgiServer(agi_port, root / "var", {
-        "DATABASE_URL": pg_url,
-        "TELECENTER_AMI_PORT": str(instance.ami_port),
-        "TELECENTER_AMI_USER": instance.ami_user,
-        "TELECENTER_AMI_SECRET": instance.ami_secret,
-    })
+    bed = Testbed(instance, None, pg_url)
+    bed.server = server = AgiServer(agi_port, root / "var", {"DATABASE_URL": pg_url, **bed.ami_env()})
     server.start()
-    yield Testbed(instance, server, pg_url)
+    yield bed
     server.stop()
     instance.stop()
 
@@ -107,6 +106,14 @@ class Testbed:
         self.asterisk = asterisk
         self.server = server
         self.pg_url = pg_url
+
+    def ami_env(self) -> dict[str, str]:
+        """Environment for a `telecenter` command that talks to this Asterisk."""
+        return {
+            "TELECENTER_AMI_PORT": str(self.asterisk.ami_port),
+            "TELECENTER_AMI_USER": self.asterisk.ami_user,
+            "TELECENTER_AMI_SECRET": self.asterisk.ami_secret,
+        }
 
     def mark(self) -> int:
         """The newest calls row now; rows after it belong to the test that asked."""

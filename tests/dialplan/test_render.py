@@ -1,9 +1,15 @@
 """The generated dialplan, compared as text, and written atomically."""
 
+import os
 import re
+import subprocess
 
+import pytest
+
+from dialplan import names
 from dialplan.render import render_all, write_files
 from fastagi.settings import Settings
+from tests.testbed.agi_server import TELECENTER
 
 
 def squash(text: str) -> list[str]:
@@ -42,3 +48,23 @@ def test_write_files_replaces_whole_files(tmp_path):
     assert [p.name for p in written] == ["a.conf", "b.conf"]
     assert (tmp_path / "a.conf").read_text() == "new\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.conf", "b.conf"]
+
+
+@pytest.mark.asterisk
+def test_render_reloads_the_running_asterisk(testbed):
+    """`telecenter render` rewrites the files and Asterisk serves the new dialplan."""
+    def render(port: int) -> str:
+        done = subprocess.run(
+            [str(TELECENTER), "render", "--out", str(testbed.asterisk.include_dir),
+             "--agi-port", str(port)],
+            capture_output=True, text=True, env={**os.environ, **testbed.ami_env()}, timeout=60)
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    def agi_line() -> str:
+        return testbed.asterisk.rx(f"dialplan show s@{names.CONTEXT_AGI}")
+
+    assert "Asterisk reloaded" in render(4999)
+    assert "agi://127.0.0.1:4999/" in agi_line()
+    render(testbed.server.port)
+    assert f"agi://127.0.0.1:{testbed.server.port}/" in agi_line()
