@@ -1,1 +1,1 @@
-"""Telecenter: admin_web."""
+"""The web admin (Flask): users and roles now, configuration sections as they arrive."""

@@ -1,1 +1,1 @@
-"""Telecenter: dialplan."""
+"""Configuration -> Asterisk files: names shared with the server, rendering, the private instance."""

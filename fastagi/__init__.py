@@ -1,1 +1,1 @@
-"""Telecenter: fastagi."""
+"""The AGI wire: protocol parsing, per-call sessions, the server, routes, AMI, and the `telecenter` command."""

@@ -25,14 +25,21 @@ def test_each_failed_attempt_waits_longer_up_to_the_cap():
     assert asyncio.run(attempts()) == [1, 2, 4, 8, 8, 8]
 
 
-@pytest.mark.asterisk
-def test_connects_once_asterisk_comes_up_and_after_a_restart(tmp_path):
+@pytest.fixture
+def instance(tmp_path):
+    """An Asterisk with its configuration written, not started."""
     require("asterisk")
     from dialplan.instance import AsteriskInstance
 
     instance = AsteriskInstance(root=tmp_path / "ast", include_dir=tmp_path / "inc",
                                 sip_port=free_port(), ami_port=free_port())
     instance.write_config()
+    yield instance
+    instance.stop()
+
+
+@pytest.mark.asterisk
+def test_connects_once_asterisk_comes_up_and_after_a_restart(instance):
 
     async def scenario():
         client = AmiClient("127.0.0.1", instance.ami_port, instance.ami_user, instance.ami_secret,
@@ -49,20 +56,11 @@ def test_connects_once_asterisk_comes_up_and_after_a_restart(tmp_path):
         await client.reload("pbx_config.so")
         client.close()
 
-    try:
-        asyncio.run(scenario())
-    finally:
-        instance.stop()
+    asyncio.run(scenario())
 
 
 @pytest.mark.asterisk
-def test_wrong_secret_is_reported(tmp_path):
-    require("asterisk")
-    from dialplan.instance import AsteriskInstance
-
-    instance = AsteriskInstance(root=tmp_path / "ast", include_dir=tmp_path / "inc",
-                                sip_port=free_port(), ami_port=free_port())
-    instance.write_config()
+def test_wrong_secret_is_reported(instance):
     instance.start()
 
     async def scenario():
@@ -74,7 +72,4 @@ def test_wrong_secret_is_reported(tmp_path):
         finally:
             client.close()
 
-    try:
-        asyncio.run(scenario())
-    finally:
-        instance.stop()
+    asyncio.run(scenario())
