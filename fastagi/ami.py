@@ -54,6 +54,8 @@ class _BackoffManager(Manager):
 
     def login(self, future):
         ok = super().login(future)
+        if self.answered.is_set() and not self.refused:
+            return ok  # panoramisk may report one login twice when Asterisk has just booted
         self.refused = not ok
         self.answered.set()
         if ok:

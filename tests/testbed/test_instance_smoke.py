@@ -6,10 +6,8 @@ generated dialplan, so a failure here points at the bed, not at the product.
 
 from __future__ import annotations
 
-import os
 import queue
 import re
-import shutil
 import socketserver
 import threading
 
@@ -25,6 +23,7 @@ from tests.testbed.callers import (
     place_call,
     wait_for,
 )
+from tests.testbed.conftest import active_channels, global_var
 from tests.testbed.ports import free_port, free_ports
 
 pytestmark = [
@@ -43,52 +42,6 @@ exten => {SELFTEST_NUMBER},1,Answer()
  same => n,Wait(30)
  same => n,Hangup()
 """
-
-
-def require_asterisk() -> None:
-    """Skip without Asterisk, unless TELECENTER_REQUIRE_ASTERISK=1 (then fail)."""
-    if shutil.which("asterisk"):
-        return
-    if os.environ.get("TELECENTER_REQUIRE_ASTERISK") == "1":
-        pytest.fail("asterisk is not installed but TELECENTER_REQUIRE_ASTERISK=1")
-    pytest.skip("asterisk is not installed")
-
-
-@pytest.fixture
-def make_instance(tmp_path):
-    """Factory: a configured, started instance on free ports; stopped after the test."""
-    require_asterisk()
-    started: list[AsteriskInstance] = []
-
-    def make(name: str = "pbx", **kwargs) -> AsteriskInstance:
-        sip_port, ami_port = free_ports(2)
-        instance = AsteriskInstance(
-            root=tmp_path / name,
-            include_dir=tmp_path / f"{name}-include",
-            sip_port=sip_port,
-            ami_port=ami_port,
-            **kwargs,
-        )
-        instance.include_dir.mkdir(parents=True, exist_ok=True)
-        instance.write_config()
-        instance.start()
-        started.append(instance)
-        return instance
-
-    yield make
-    for instance in started:
-        instance.stop()
-
-
-def global_var(instance: AsteriskInstance, name: str) -> str | None:
-    """A dialplan global variable's value, or None while it is unset."""
-    match = re.search(rf"^\s*{name}=(.*)$", instance.rx("dialplan show globals"), re.M)
-    return match.group(1) if match else None
-
-
-def active_channels(instance: AsteriskInstance) -> int:
-    output = instance.rx("core show channels count")
-    return int(re.search(r"(\d+) active channels?", output).group(1))
 
 
 # -- the instance -----------------------------------------------------------

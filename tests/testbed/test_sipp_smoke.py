@@ -1,24 +1,25 @@
 """The SIPp phone (tests/testbed/sipp.py) against a private, real Asterisk.
 
-Asterisk is started by hand here, with a minimal configuration in a
-temporary folder, so that a failure points at the phone, not at the rest of
-the test bed.  Skipped without ``sipp`` or ``asterisk`` unless
-TELECENTER_REQUIRE_ASTERISK=1 (then failed).
+Asterisk runs with a stand-in ``[telecenter]`` context that records the
+digits it reads, not Telecenter's dialplan, so that a failure points at the
+phone, not at the rest of the test bed.  Skipped without ``sipp`` or
+``asterisk`` unless TELECENTER_REQUIRE_ASTERISK=1 (then failed).
 """
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 import socket
-import subprocess
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from dialplan.instance import AsteriskInstance
+from dialplan.names import CONTEXT_ENTRY
+from tests.conftest import REQUIRE_ASTERISK, require
+from tests.testbed.callers import wait_for
+from tests.testbed.conftest import active_channels, global_var
 from tests.testbed.ports import free_ports
 from tests.testbed.sipp import (
     DTMF_PAYLOAD_TYPE,
@@ -42,208 +43,47 @@ NUMBER_READ = "99999"  # reads 2 digits, writes them down, hangs up
 NUMBER_READ_THEN_WAIT = "99998"  # reads 2 digits, writes them down, waits for the caller's BYE
 NUMBER_READ_FOUR = "99997"  # reads 4 digits (no '#' terminator), hangs up
 
-
-def _which_asterisk() -> str | None:
-    extra = os.pathsep.join(["/usr/sbin", "/usr/local/sbin"])
-    return shutil.which("asterisk") or shutil.which(
-        "asterisk", path=os.environ.get("PATH", "") + os.pathsep + extra
-    )
-
-
-def _require_tools() -> str:
-    missing = [name for name, path in (("sipp", shutil.which("sipp")), ("asterisk", _which_asterisk())) if not path]
-    if missing:
-        reason = f"not installed: {', '.join(missing)}"
-        if os.environ.get("TELECENTER_REQUIRE_ASTERISK") == "1":
-            pytest.fail(f"{reason} but TELECENTER_REQUIRE_ASTERISK=1")
-        pytest.skip(reason)
-    return _which_asterisk()
-
-
-def poll(predicate, *, timeout: float, interval: float = 0.05, what: str = "condition"):
-    """Call ``predicate`` until it returns something truthy; fail at the deadline."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() >= deadline:
-            pytest.fail(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(interval)  # polling interval, not synchronisation
-
-
-@dataclass
-class PrivateAsterisk:
-    binary: str
-    root: Path
-    sip_port: int
-    proc: subprocess.Popen
-
-    @property
-    def conf(self) -> Path:
-        return self.root / "etc" / "asterisk.conf"
-
-    @property
-    def messages_log(self) -> Path:
-        return self.root / "log" / "messages"
-
-    def digits_file(self, number: str) -> Path:
-        return self.root / f"digits-{number}"
-
-    def rx(self, command: str, timeout: float = 10.0) -> subprocess.CompletedProcess:
-        return subprocess.run(
-            [self.binary, "-C", str(self.conf), "-rx", command],
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-        )
-
-    def logs(self) -> str:
-        parts = []
-        for path in (self.messages_log, self.root / "stdout.txt"):
-            if path.exists():
-                lines = path.read_text(errors="replace").splitlines()[-60:]
-                parts.append(f"--- {path} (last lines) ---\n" + "\n".join(lines))
-                break
-        return "\n".join(parts)
-
-    def active_channels(self) -> int | None:
-        out = self.rx("core show channels count").stdout
-        match = re.search(r"(\d+) active channels?", out)
-        return int(match.group(1)) if match else None
-
-
-def _write_config(root: Path, sip_port: int) -> None:
-    etc = root / "etc"
-    for sub in ("etc", "lib", "db", "keys", "spool", "run", "log", "agi-bin"):
-        (root / sub).mkdir(parents=True, exist_ok=True)
-    (etc / "asterisk.conf").write_text(
-        f"""[directories]
-astetcdir => {etc}
-astmoddir => /usr/lib/asterisk/modules
-astvarlibdir => {root / 'lib'}
-astdbdir => {root / 'db'}
-astkeydir => {root / 'keys'}
-astdatadir => /usr/share/asterisk
-astagidir => {root / 'agi-bin'}
-astspooldir => {root / 'spool'}
-astrundir => {root / 'run'}
-astlogdir => {root / 'log'}
-astsbindir => /usr/sbin
-
-[options]
-verbose = 3
-nocolor = yes
-defaultlanguage = en
-"""
-    )
-    noload = [
-        "chan_sip.so", "chan_dahdi.so", "chan_mobile.so", "chan_console.so", "chan_alsa.so",
-        "chan_oss.so", "chan_skinny.so", "chan_mgcp.so", "chan_unistim.so", "chan_iax2.so",
-        "res_config_ldap.so", "cdr_radius.so", "cel_radius.so", "res_hep.so", "res_hep_pjsip.so",
-        "res_hep_rtcp.so", "pbx_dundi.so",
-    ]  # fmt: skip
-    (etc / "modules.conf").write_text(
-        "[modules]\nautoload=yes\n" + "".join(f"noload => {m}\n" for m in noload)
-    )
-    (etc / "logger.conf").write_text(
-        "[general]\n[logfiles]\nmessages => notice,warning,error,verbose(5)\n"
-    )
-    (etc / "pjsip.conf").write_text(
-        f"""[transport-udp]
-type=transport
-protocol=udp
-bind=127.0.0.1:{sip_port}
-{PJSIP_TEST_ENDPOINT(USER, PASSWORD)}"""
-    )
-
-    def record(number: str) -> str:
-        path = root / f"digits-{number}"
-        return (
-            f" same => n,Log(NOTICE,TELECENTER_DIGITS {number} [${{D}}])\n"
-            f" same => n,System(echo '${{D}}' > {path}.tmp && mv {path}.tmp {path})\n"
-        )
-
-    (etc / "extensions.conf").write_text(
-        f"""[general]
-static=yes
-writeprotect=yes
-
-[telecenter]
+# Stand-in for Telecenter's entry context: each number writes the digits it
+# read down in the global variable DIGITS_<number>.
+RECORDING_DIALPLAN = f"""
+[{CONTEXT_ENTRY}]
 exten => {NUMBER_READ},1,Answer()
  same => n,Read(D,beep,2,,,10)
-{record(NUMBER_READ)} same => n,Hangup()
+ same => n,Set(GLOBAL(DIGITS_${{EXTEN}})=${{D}})
+ same => n,Hangup()
 
 exten => {NUMBER_READ_THEN_WAIT},1,Answer()
  same => n,Read(D,beep,2,,,10)
-{record(NUMBER_READ_THEN_WAIT)} same => n,Wait(30)
+ same => n,Set(GLOBAL(DIGITS_${{EXTEN}})=${{D}})
+ same => n,Wait(30)
  same => n,Hangup()
 
 exten => {NUMBER_READ_FOUR},1,Answer()
  same => n,Read(D,,4,,,10)
-{record(NUMBER_READ_FOUR)} same => n,Hangup()
+ same => n,Set(GLOBAL(DIGITS_${{EXTEN}})=${{D}})
+ same => n,Hangup()
 """
+
+
+def require_dtmf_captures() -> None:
+    """Skip (or, when required, fail) unless sip-tester's DTMF captures are installed."""
+    try:
+        for digit in "0123456789*#":
+            dtmf_pcap(digit)
+    except SippError as exc:
+        if REQUIRE_ASTERISK:
+            pytest.fail(f"{exc} (TELECENTER_REQUIRE_ASTERISK=1)")
+        pytest.skip(str(exc))
+
+
+@pytest.fixture
+def asterisk(make_instance) -> AsteriskInstance:
+    """An instance that knows the SIPp phone USER and runs RECORDING_DIALPLAN."""
+    require("sipp")
+    return make_instance(
+        extra_pjsip=PJSIP_TEST_ENDPOINT(USER, PASSWORD),
+        extra_extensions=RECORDING_DIALPLAN,
     )
-
-
-@pytest.fixture(scope="module")
-def asterisk(tmp_path_factory):
-    binary = _require_tools()
-    root = tmp_path_factory.mktemp("ast")
-    (sip_port,) = free_ports(1)
-    _write_config(root, sip_port)
-    out = open(root / "stdout.txt", "wb")
-    proc = subprocess.Popen(
-        [binary, "-C", str(root / "etc" / "asterisk.conf"), "-f", "-n"],
-        stdin=subprocess.DEVNULL,
-        stdout=out,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    ast = PrivateAsterisk(binary=binary, root=root, sip_port=sip_port, proc=proc)
-    try:
-
-        def booted():
-            if proc.poll() is not None:
-                pytest.fail(f"asterisk exited with {proc.returncode}\n{ast.logs()}")
-            try:
-                return ast.rx("core waitfullybooted", timeout=30).returncode == 0
-            except subprocess.TimeoutExpired:
-                return False
-
-        poll(booted, timeout=60, interval=0.1, what="asterisk to boot")
-        poll(
-            lambda: f"127.0.0.1:{sip_port}" in ast.rx("pjsip show transports").stdout
-            and USER in ast.rx("pjsip show endpoints").stdout,
-            timeout=20,
-            what="the PJSIP transport and endpoint",
-        )
-        yield ast
-    finally:
-        problem = _stop_asterisk(ast)
-        out.close()
-    if problem:
-        pytest.fail(f"{problem}\n{ast.logs()}")
-
-
-def _stop_asterisk(ast: PrivateAsterisk) -> str | None:
-    """``core stop now`` and wait; the problem as text, or None if it stopped cleanly."""
-    if ast.proc.poll() is not None:
-        return f"asterisk had already exited, with {ast.proc.returncode}"
-    try:
-        ast.rx("core stop now", timeout=10)
-    except subprocess.TimeoutExpired:
-        pass
-    try:
-        returncode = ast.proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        ast.proc.kill()
-        ast.proc.wait(timeout=10)
-        return "asterisk did not stop within 20 s of 'core stop now' and was killed"
-    if returncode != 0:
-        return f"asterisk exited with {returncode} after 'core stop now'"
-    return None
 
 
 @pytest.fixture
@@ -268,7 +108,7 @@ def _udp_free(port: int) -> bool:
     return True
 
 
-def _call(asterisk: PrivateAsterisk, phone_ports, tmp_path: Path, **kwargs) -> SippResult:
+def _call(asterisk: AsteriskInstance, phone_ports, tmp_path: Path, **kwargs) -> SippResult:
     sip, media = phone_ports
     params = dict(
         target_host="127.0.0.1",
@@ -284,24 +124,26 @@ def _call(asterisk: PrivateAsterisk, phone_ports, tmp_path: Path, **kwargs) -> S
     return run_sip_call(**params)
 
 
-def _digits(asterisk: PrivateAsterisk, number: str) -> str:
-    path = asterisk.digits_file(number)
-    poll(path.exists, timeout=10, what=f"{path}")
-    return path.read_text().strip()
+def _report(result: SippResult, asterisk: AsteriskInstance) -> str:
+    """Both sides' logs, for an assertion message."""
+    return result.describe() + "\n" + asterisk.describe_failure()
 
 
-def _no_channels(asterisk: PrivateAsterisk):
-    poll(lambda: asterisk.active_channels() == 0, timeout=10, what="no active channels")
+def _digits(asterisk: AsteriskInstance, number: str) -> str:
+    """The digits ``number`` read, once it has written them down."""
+    name = f"DIGITS_{number}"
+    wait_for(lambda: global_var(asterisk, name) is not None, timeout=10, what=f"{name} to be set")
+    return global_var(asterisk, name)
+
+
+def _no_channels(asterisk: AsteriskInstance):
+    wait_for(lambda: active_channels(asterisk) == 0, timeout=10, what="no active channels")
 
 
 def test_pcaps_carry_payload_type_101():
+    require_dtmf_captures()
     for digit in "0123456789*#":
-        try:
-            path = dtmf_pcap(digit)
-        except SippError as exc:
-            if os.environ.get("TELECENTER_REQUIRE_ASTERISK") == "1":
-                raise
-            pytest.skip(str(exc))
+        path = dtmf_pcap(digit)
         assert pcap_rtp_payload_types(path) == {DTMF_PAYLOAD_TYPE}, path
 
 
@@ -309,8 +151,8 @@ def test_call_keys_digits_and_asterisk_hangs_up(asterisk, phone_ports, tmp_path)
     started = time.monotonic()
     result = _call(asterisk, phone_ports, tmp_path, number=NUMBER_READ, digits="12")
     elapsed = time.monotonic() - started
-    assert result.returncode == 0, result.describe() + "\n" + asterisk.logs()
-    assert _digits(asterisk, NUMBER_READ) == "12", result.describe() + "\n" + asterisk.logs()
+    assert result.returncode == 0, _report(result, asterisk)
+    assert _digits(asterisk, NUMBER_READ) == "12", _report(result, asterisk)
     # The flow really was: challenge, authenticated INVITE, Asterisk's BYE.
     assert "SIP/2.0 401 Unauthorized" in result.messages
     assert "Authorization: Digest" in result.messages
@@ -337,7 +179,7 @@ def test_caller_hangs_up_after_digits(asterisk, phone_ports, tmp_path):
     result = _call(
         asterisk, phone_ports, tmp_path, number=NUMBER_READ_THEN_WAIT, digits="34", caller_hangs_up=True
     )
-    assert result.returncode == 0, result.describe() + "\n" + asterisk.logs()
+    assert result.returncode == 0, _report(result, asterisk)
     assert _digits(asterisk, NUMBER_READ_THEN_WAIT) == "34"
     assert re.search(r"^BYE sip:", result.messages, re.M)
     # Asterisk's Wait(30) was cut short by the phone's BYE.
@@ -347,8 +189,8 @@ def test_caller_hangs_up_after_digits(asterisk, phone_ports, tmp_path):
 
 def test_repeated_digits_and_star(asterisk, phone_ports, tmp_path):
     result = _call(asterisk, phone_ports, tmp_path, number=NUMBER_READ_FOUR, digits="1*11")
-    assert result.returncode == 0, result.describe() + "\n" + asterisk.logs()
-    assert _digits(asterisk, NUMBER_READ_FOUR) == "1*11", asterisk.logs()
+    assert result.returncode == 0, _report(result, asterisk)
+    assert _digits(asterisk, NUMBER_READ_FOUR) == "1*11", asterisk.describe_failure()
 
 
 def test_timeout_kills_sipp_and_reports_logs(asterisk, phone_ports, tmp_path):
@@ -368,12 +210,7 @@ def test_timeout_kills_sipp_and_reports_logs(asterisk, phone_ports, tmp_path):
 
 
 def test_render_scenario_renumbers_dtmf_captures(tmp_path):
-    try:
-        dtmf_pcap("1")
-    except SippError as exc:
-        if os.environ.get("TELECENTER_REQUIRE_ASTERISK") == "1":
-            raise
-        pytest.skip(str(exc))
+    require_dtmf_captures()
     text = render_scenario("1*1", workdir=tmp_path, pause_ms=300, initial_pause_ms=100, after_digits_ms=0)
     played = re.findall(r'play_pcap_audio="([^"]+)"', text)
     assert len(played) == 3
