@@ -24,3 +24,24 @@ ROUTE_SELFTEST = "selftest"
 # Shipped prompts, by name without extension, under sounds/<language>/.
 PROMPT_UNAVAILABLE = "telecenter-unavailable"
 PROMPT_SELFTEST = "telecenter-selftest"
+
+# Digest realm of the phones' SIP passwords: the phones table keeps only
+# md5("number:realm:password"), so changing it invalidates every password.
+SIP_REALM = "telecenter"
+
+# Context of the phones' endpoints: Telecenter numbers first, then the lines.
+CONTEXT_PHONES = "telecenter-phones"
+# Numbers that are not Telecenter numbers leave through the lines' regexes.
+CONTEXT_OUTBOUND = "telecenter-outbound"
+# Calls arriving on line <name> start in context telecenter-from-<name>.
+CONTEXT_FROM_LINE_PREFIX = "telecenter-from-"
+# One extension whose NoOp names the revision Asterisk serves (Apply checks it).
+CONTEXT_REVISION = "telecenter-revision"
+
+# Set on calls that arrived on an external line: its name and its flag.
+VAR_LINE = "TELECENTER_LINE"
+VAR_EXTERNAL = "TELECENTER_EXTERNAL"
+
+# How long Dial() rings a phone, and a line's far end, in seconds.
+PHONE_RING_SECONDS = 30
+LINE_RING_SECONDS = 60

@@ -1,4 +1,4 @@
-"""The `telecenter` command: serve, migrate, render, create-admin, demo."""
+"""The `telecenter` command: serve, migrate, render, apply, create-admin, demo."""
 
 from __future__ import annotations
 
@@ -88,6 +88,51 @@ async def _reload(settings: Settings) -> None:
         raise click.ClickException(f"Asterisk was not reloaded: {exc}") from None
     finally:
         ami.close()
+
+
+@main.command()
+@_agi_options
+@click.option("--user", "who", default="cli", show_default=True,
+              help="Who applies, as recorded in the revision and the change history.")
+@click.option("--rollback", "rollback_to", type=int, default=None,
+              help="Apply the files of this earlier revision again instead.")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None,
+              help="Directory for the include files (default var/asterisk/include).")
+def apply(agi_host, agi_port, who, rollback_to, out_dir) -> None:
+    """Validate the configuration, render it, reload Asterisk, keep a revision."""
+    from pathlib import Path
+
+    import psycopg
+
+    from fastagi.database import database_url
+    from fastagi.migrations import apply_migrations
+
+    settings = _settings(agi_host, agi_port)
+    if not settings.ami_configured:
+        raise click.ClickException("AMI is not configured: set TELECENTER_AMI_USER and "
+                                   "TELECENTER_AMI_SECRET")
+    include_dir = Path(out_dir) if out_dir else None
+    with database_url(settings) as url:
+        apply_migrations(url, settings.sql_dir)
+        with psycopg.connect(url, autocommit=True) as conn:
+            revision = _apply_or_roll_back(conn, settings, who, rollback_to, include_dir)
+    click.echo(f"revision {revision.id} applied ({revision.files_hash[:12]})")
+
+
+def _apply_or_roll_back(conn, settings, who, rollback_to, include_dir):
+    """Run one Apply (or rollback) and turn its refusals into command-line errors."""
+    from dialplan import apply as applying
+
+    try:
+        if rollback_to is None:
+            return applying.apply_now(conn, settings, who, include_dir)
+        return applying.rollback_now(conn, settings, rollback_to, who, include_dir)
+    except applying.ApplyRefused as refused:
+        for problem in refused.problems:
+            click.echo(f"problem: {problem}", err=True)
+        raise click.ClickException("nothing applied: fix the problems above") from None
+    except (applying.ApplyError, LookupError) as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 @main.command()

@@ -39,3 +39,25 @@ def free_ports(count: int) -> list[int]:
 def free_port() -> int:
     """One port free for TCP and UDP on 127.0.0.1."""
     return free_ports(1)[0]
+
+
+def sipp_ports(host: str = HOST) -> tuple[int, int]:
+    """(SIP port, media port) for one SIPp run on ``host``.
+
+    SIPp binds the media port for audio and media port + 2 for video, so
+    that one must be free too.
+    """
+    for _ in range(50):
+        sip, media = free_ports(2)
+        if media + 2 != sip and all(_udp_free(host, port) for port in (sip, media, media + 2)):
+            return sip, media
+    raise RuntimeError("no free ports for SIPp")
+
+
+def _udp_free(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True

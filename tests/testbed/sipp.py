@@ -17,6 +17,14 @@ Asterisk 16 as "1*".  The captures are therefore copied per call with the RTP
 sequence numbers and timestamps rewritten to run on from digit to digit.
 
 ``PJSIP_TEST_ENDPOINT`` gives the matching ``pjsip.conf`` text for the phone.
+
+The other SIP parts of the test bed, each one scenario in ``scenarios/``:
+``register`` (REGISTER with digest auth, ``register.xml``), ``start_uas``
+(a phone or provider that answers one call and waits for the BYE,
+``uas_answer.xml``) and ``start_plain_call`` (a provider's call, which
+Asterisk recognises by address and does not challenge, ``uac_plain.xml``).
+The last two run in the background as a ``SippProcess``; all use ``-aa`` so
+Asterisk's qualify OPTIONS are answered.
 """
 
 from __future__ import annotations
@@ -34,7 +42,8 @@ from pathlib import Path
 # Where Debian's sip-tester package puts its RFC 2833 DTMF captures.
 SIPP_PCAP_DIR = Path("/usr/share/sip-tester")
 
-SCENARIO_TEMPLATE = Path(__file__).resolve().parent / "scenarios" / "uac_dtmf.xml"
+SCENARIO_DIR = Path(__file__).resolve().parent / "scenarios"
+SCENARIO_TEMPLATE = SCENARIO_DIR / "uac_dtmf.xml"
 DTMF_MARKER = "<!--@DTMF@-->"
 BEFORE_BYE_MARKER = "<!--@BEFORE_BYE@-->"
 
@@ -299,12 +308,6 @@ def run_sip_call(
         ),
         encoding="iso-8859-1",
     )
-    message_trace = workdir / "messages.log"
-    error_trace = workdir / "errors.log"
-    log_file = workdir / "actions.log"
-    stdout_path = workdir / "stdout.txt"
-    stderr_path = workdir / "stderr.txt"
-
     command = [
         binary,
         f"{target_host}:{target_port}",
@@ -321,51 +324,175 @@ def run_sip_call(
         "-mi", LOCAL_IP,
         "-p", str(local_port),
         "-mp", str(media_port),
-        "-trace_msg", "-message_file", str(message_trace),
-        "-trace_err", "-error_file", str(error_trace),
-        "-trace_logs", "-log_file", str(log_file),
     ]  # fmt: skip
+    return SippProcess(command, workdir, scenario).wait(timeout)
 
-    started = time.monotonic()
-    with open(stdout_path, "wb") as out, open(stderr_path, "wb") as err:
-        proc = subprocess.Popen(
-            command,
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=err,
-            cwd=workdir,
-            start_new_session=True,  # its own process group, killed as one
-        )
+
+class SippProcess:
+    """One ``sipp`` run in the background, its traces in ``workdir``.
+
+    ``wait`` returns its SippResult, or kills it at the deadline and raises
+    SippTimeout.  Passwords (``-ap``) are masked in the recorded command.
+    """
+
+    def __init__(self, command: list[str], workdir: Path, scenario: Path):
+        self.workdir = workdir
+        self.scenario = scenario
+        self.message_trace = workdir / "messages.log"
+        self.error_trace = workdir / "errors.log"
+        self.log_file = workdir / "actions.log"
+        self.stdout_path = workdir / "stdout.txt"
+        self.stderr_path = workdir / "stderr.txt"
+        self.command = command + [
+            "-trace_msg", "-message_file", str(self.message_trace),
+            "-trace_err", "-error_file", str(self.error_trace),
+            "-trace_logs", "-log_file", str(self.log_file),
+        ]  # fmt: skip
+        self.started = time.monotonic()
+        with open(self.stdout_path, "wb") as out, open(self.stderr_path, "wb") as err:
+            self.proc = subprocess.Popen(
+                self.command,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=err,
+                cwd=workdir,
+                start_new_session=True,  # its own process group, killed as one
+            )
+
+    def messages(self) -> str:
+        """The SIP messages traced so far (to poll for a received INVITE)."""
+        return _read(self.message_trace)
+
+    def wait(self, timeout: float) -> SippResult:
         timed_out = False
         try:
-            proc.wait(timeout=timeout)
+            self.proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             timed_out = True
-            _stop(proc)
+            _stop(self.proc)
+        command = self.command
+        result = SippResult(
+            returncode=self.proc.returncode,
+            stdout=_read(self.stdout_path),
+            stderr=_read(self.stderr_path),
+            messages=_read(self.message_trace),
+            errors=_read(self.error_trace),
+            log=_read(self.log_file),
+            message_trace=self.message_trace,
+            error_trace=self.error_trace,
+            scenario=self.scenario,
+            command=[("***" if i and command[i - 1] == "-ap" else arg) for i, arg in enumerate(command)],
+            duration=time.monotonic() - self.started,
+            timed_out=timed_out,
+        )
+        if timed_out:
+            raise SippTimeout(f"sipp did not finish within {timeout} s and was killed", result)
+        return result
 
-    def read(path: Path) -> str:
-        try:
-            return path.read_text(encoding="utf-8", errors="replace")
-        except FileNotFoundError:
-            return ""
+    def stop(self) -> None:
+        """Kill it if it still runs (cleanup after a failed test)."""
+        if self.proc.poll() is None:
+            _stop(self.proc)
 
-    result = SippResult(
-        returncode=proc.returncode,
-        stdout=read(stdout_path),
-        stderr=read(stderr_path),
-        messages=read(message_trace),
-        errors=read(error_trace),
-        log=read(log_file),
-        message_trace=message_trace,
-        error_trace=error_trace,
-        scenario=scenario,
-        command=[("***" if i and command[i - 1] == "-ap" else arg) for i, arg in enumerate(command)],
-        duration=time.monotonic() - started,
-        timed_out=timed_out,
-    )
-    if timed_out:
-        raise SippTimeout(f"sipp did not finish the call within {timeout} s and was killed", result)
-    return result
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8", errors="replace")
+    except FileNotFoundError:
+        return ""
+
+
+def _workdir(workdir: Path | str | None, prefix: str) -> Path:
+    workdir = Path(workdir) if workdir is not None else Path(tempfile.mkdtemp(prefix=prefix))
+    workdir.mkdir(parents=True, exist_ok=True)
+    return workdir
+
+
+def register(
+    *,
+    target_host: str,
+    target_port: int,
+    user: str,
+    password: str,
+    local_port: int,
+    local_ip: str = LOCAL_IP,
+    timeout: float = 15.0,
+    workdir: Path | str | None = None,
+) -> SippResult:
+    """REGISTER ``user`` with digest auth from ``local_ip:local_port`` (scenarios/register.xml).
+
+    ``returncode`` 0: Asterisk accepted the registration; non-zero: refused.
+    The contact stays registered (Expires 3600) after SIPp exits.
+    """
+    workdir = _workdir(workdir, "sipp-register-")
+    scenario = SCENARIO_DIR / "register.xml"
+    command = [
+        sipp_binary(), f"{target_host}:{target_port}",
+        "-sf", str(scenario),
+        "-au", user, "-ap", password,
+        "-key", "user", user,
+        "-m", "1", "-aa", "-nostdin",
+        "-i", local_ip, "-p", str(local_port),
+    ]  # fmt: skip
+    return SippProcess(command, workdir, scenario).wait(timeout)
+
+
+def start_uas(
+    *,
+    local_port: int,
+    media_port: int,
+    local_ip: str = LOCAL_IP,
+    workdir: Path | str | None = None,
+) -> SippProcess:
+    """A SIP peer that answers one call and waits for its BYE (scenarios/uas_answer.xml).
+
+    It plays a registered phone (start it on the port the phone registered
+    from) or a provider behind an external line.  ``wait()`` returns once the
+    call is over; ``messages()`` shows the INVITE when it has arrived.
+    """
+    workdir = _workdir(workdir, "sipp-uas-")
+    scenario = SCENARIO_DIR / "uas_answer.xml"
+    command = [
+        sipp_binary(),
+        "-sf", str(scenario),
+        "-m", "1", "-aa", "-nostdin",
+        "-i", local_ip, "-mi", local_ip,
+        "-p", str(local_port), "-mp", str(media_port),
+    ]  # fmt: skip
+    return SippProcess(command, workdir, scenario)
+
+
+def start_plain_call(
+    *,
+    target_host: str,
+    target_port: int,
+    number: str,
+    caller: str,
+    local_port: int,
+    media_port: int,
+    local_ip: str = LOCAL_IP,
+    hold_ms: int = 3000,
+    workdir: Path | str | None = None,
+) -> SippProcess:
+    """Call ``number`` without credentials, as a provider does (scenarios/uac_plain.xml).
+
+    The call is held ``hold_ms`` ms and then hung up, unless Asterisk hangs
+    up first.  ``caller`` is the From user (the caller id Asterisk sees).
+    """
+    workdir = _workdir(workdir, "sipp-plain-")
+    scenario = workdir / "uac_plain.xml"
+    template = (SCENARIO_DIR / "uac_plain.xml").read_text(encoding="iso-8859-1")
+    scenario.write_text(template.replace("@HOLD_MS@", str(int(hold_ms))), encoding="iso-8859-1")
+    command = [
+        sipp_binary(), f"{target_host}:{target_port}",
+        "-sf", str(scenario),
+        "-s", str(number),
+        "-key", "caller_user", caller,
+        "-m", "1", "-aa", "-nostdin",
+        "-i", local_ip, "-mi", local_ip,
+        "-p", str(local_port), "-mp", str(media_port),
+    ]  # fmt: skip
+    return SippProcess(command, workdir, scenario)
 
 
 def _stop(proc: subprocess.Popen) -> None:

@@ -1,0 +1,375 @@
+"""Apply: the configuration in the database becomes what Asterisk serves.
+
+Theory of operation
+-------------------
+
+One Apply at a time (a PostgreSQL advisory lock), in these steps::
+
+    LOAD      one snapshot of phones and lines (REPEATABLE READ)
+      |
+    VALIDATE  every problem, with where it is --> refused: ApplyRefused(problems),
+      |                                            nothing written, nothing reloaded
+    RENDER    every include file, headed with the new revision's number
+      |
+    CONNECT   Asterisk answers over AMI --> else ApplyFailed, nothing written
+      |
+    WRITE     each file atomically (temporary file + rename) into the include dir
+      |
+    RELOAD    pbx_config.so and res_pjsip.so through AMI; a reload keeps calls in
+      |       progress (a restart would not, so Apply never restarts)
+    CHECK     Asterisk serves the new files: [telecenter-revision] names the new
+      |       revision, every endpoint in the files exists and no dropped one is left
+      |   rejected --> ROLL BACK: the active revision's files (or, before the first
+      |                Apply, the files of an empty configuration) are written and
+      |                reloaded again; ApplyFailed(reason); the active revision stays
+    STORE     a revisions row (files as JSON, sha256, who, active; the only active
+              one) and a change_log 'apply' row, in one transaction
+
+``rollback(revision_id)`` runs CONNECT..STORE with an earlier revision's
+files as they were stored; the new row has ``rollback_of`` set and its
+change_log row says 'rollback'.  ``diff(a, b)`` compares two revisions file
+by file.  ``current_files`` is what to write at start-up.
+
+The database work is synchronous psycopg: Apply runs from the command line
+or a web request, never on the FastAGI server's reactor.  Asterisk is reached
+through ``AsteriskControl`` (AMI in production, a recording fake in tests);
+``apply_now`` and ``rollback_now`` run the coroutines for synchronous callers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import difflib
+import hashlib
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Protocol
+
+from psycopg import Connection
+from psycopg.rows import class_row, tuple_row
+from psycopg.types.json import Jsonb
+
+from dialplan import names
+from dialplan.configuration import load_configuration
+from dialplan.render import render_all, write_files
+from dialplan.validate import Problem, validate
+from fastagi.ami import AmiClient, AmiError
+from fastagi.settings import Settings
+
+# pg_advisory_lock key: one Apply (or rollback) at a time.
+APPLY_LOCK = 0x7E1EC0
+
+# How long Apply keeps checking after a reload before it counts as rejected.
+RELOAD_SETTLE_SECONDS = 5.0
+
+# Modules whose reload picks up the generated files.
+RELOAD_MODULES = ("pbx_config.so", "res_pjsip.so")
+
+_REVISION_MARK = re.compile(r"NoOp\(Telecenter revision (\S+)\)")
+_ENDPOINT_SECTION = re.compile(r"^\[([^\]\s]+)\]\s*\ntype = endpoint$", re.M)
+# "pjsip list endpoints" lines: " Endpoint:  201/201   Unavailable   0 of inf" (id/caller id)
+_LISTED_ENDPOINT = re.compile(r"^\s*Endpoint:\s+([^<\s/][^\s/]*)", re.M)
+
+
+class ApplyError(Exception):
+    """Apply did not change what Asterisk serves."""
+
+
+class ApplyRefused(ApplyError):
+    """The configuration has problems; nothing was written."""
+
+    def __init__(self, problems: list[Problem]):
+        super().__init__("the configuration has problems: " + "; ".join(map(str, problems)))
+        self.problems = problems
+
+
+class ApplyFailed(ApplyError):
+    """Asterisk did not take the new files; the previous revision was put back."""
+
+
+class AsteriskControl(Protocol):
+    """What Apply needs from Asterisk."""
+
+    async def reload(self) -> None:
+        """Reload the dialplan and pjsip; AmiError when Asterisk refuses."""
+
+    async def command(self, command: str) -> str:
+        """Run one CLI command and return its output."""
+
+
+class AmiAsterisk:
+    """AsteriskControl over AMI (fastagi.ami.AmiClient)."""
+
+    def __init__(self, client):
+        self.client = client
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> AmiAsterisk:
+        client = AmiClient(settings.ami_host, settings.ami_port, settings.ami_user,
+                           settings.ami_secret)
+        client.start()
+        return cls(client)
+
+    async def reload(self) -> None:
+        await self.client.reload(*RELOAD_MODULES)
+
+    async def command(self, command: str) -> str:
+        reply = await self.client.action({"Action": "Command", "Command": command})
+        output = reply.get("Output", "")  # a list when Asterisk sent several lines
+        if isinstance(output, list):
+            output = "\n".join(output)
+        return str(output)
+
+    def close(self) -> None:
+        self.client.close()
+
+
+@dataclass(frozen=True)
+class Revision:
+    """One stored Apply."""
+
+    id: int
+    created_by: str
+    files: dict[str, str]
+    files_hash: str
+    rollback_of: int | None
+    active: bool
+    created_at: datetime | None = None
+
+
+def files_hash(files: dict[str, str]) -> str:
+    """sha256 over the file names and texts, in name order."""
+    digest = hashlib.sha256()
+    for name in sorted(files):
+        for part in (name, files[name]):
+            data = part.encode("utf-8")
+            digest.update(len(data).to_bytes(8, "big") + data)
+    return digest.hexdigest()
+
+
+def endpoints_in(files: dict[str, str]) -> set[str]:
+    """The pjsip endpoint ids the generated files define."""
+    return {m.group(1) for text in files.values() for m in _ENDPOINT_SECTION.finditer(text)}
+
+
+def revision_mark(files: dict[str, str]) -> str:
+    """What [telecenter-revision] says in these files ("none" for a plain render)."""
+    for text in files.values():
+        match = _REVISION_MARK.search(text)
+        if match:
+            return match.group(1)
+    raise ValueError("the files have no [telecenter-revision] mark")
+
+
+def diff(a: Revision, b: Revision) -> dict[str, str]:
+    """Unified diff per file from revision ``a`` to ``b``; unchanged files are left out."""
+    result = {}
+    for name in sorted(set(a.files) | set(b.files)):
+        old, new = a.files.get(name, ""), b.files.get(name, "")
+        if old == new:
+            continue
+        result[name] = "".join(difflib.unified_diff(
+            old.splitlines(keepends=True), new.splitlines(keepends=True),
+            fromfile=f"revision {a.id}/{name}", tofile=f"revision {b.id}/{name}"))
+    return result
+
+
+def get_revision(conn: Connection, revision_id: int) -> Revision:
+    """One stored revision; LookupError when there is none with that id."""
+    with conn.cursor(row_factory=class_row(Revision)) as cur:
+        revision = cur.execute(
+            "SELECT id, created_by, files, files_hash, rollback_of, active, created_at"
+            " FROM revisions WHERE id = %s", (revision_id,)).fetchone()
+    if revision is None:
+        raise LookupError(f"no revision {revision_id}")
+    return revision
+
+
+def list_revisions(conn: Connection) -> list[Revision]:
+    """Every stored revision, newest first (for the admin's list and diff pages)."""
+    with conn.cursor(row_factory=class_row(Revision)) as cur:
+        return cur.execute(
+            "SELECT id, created_by, files, files_hash, rollback_of, active, created_at"
+            " FROM revisions ORDER BY id DESC").fetchall()
+
+
+def active_revision(conn: Connection) -> Revision | None:
+    """The revision Asterisk serves, if any Apply has succeeded."""
+    active = _scalar(conn, "SELECT id FROM revisions WHERE active")
+    return get_revision(conn, active) if active is not None else None
+
+
+async def apply_configuration(conn: Connection, asterisk: AsteriskControl, settings: Settings,
+                              who: str, include_dir: Path | None = None) -> Revision:
+    """Load, validate, render, write, reload and store: the new active revision.
+
+    ``conn`` is a connection outside any transaction (autocommit or idle).
+    """
+    with _one_apply_at_a_time(conn):
+        config = load_configuration(conn)
+        problems = validate(config)
+        if problems:
+            raise ApplyRefused(problems)
+        revision_id = _next_revision_id(conn)
+        files = render_all(settings, config, revision=revision_id)
+        return await _install(conn, asterisk, settings, include_dir, who, revision_id, files,
+                              rollback_of=None)
+
+
+async def rollback(conn: Connection, asterisk: AsteriskControl, settings: Settings,
+                   revision_id: int, who: str, include_dir: Path | None = None) -> Revision:
+    """Apply an earlier revision's files again, as a new revision."""
+    with _one_apply_at_a_time(conn):
+        earlier = get_revision(conn, revision_id)
+        return await _install(conn, asterisk, settings, include_dir, who,
+                              _next_revision_id(conn), earlier.files, rollback_of=earlier.id)
+
+
+def apply_now(conn: Connection, settings: Settings, who: str,
+              include_dir: Path | None = None) -> Revision:
+    """apply_configuration for synchronous callers (CLI, a Flask view), over AMI.
+
+    The AMI address and credentials come from ``settings``.  Raises
+    ApplyRefused (with ``problems``) or ApplyFailed (with the reason).
+    """
+    return _with_ami(settings, lambda asterisk: apply_configuration(
+        conn, asterisk, settings, who, include_dir=include_dir))
+
+
+def rollback_now(conn: Connection, settings: Settings, revision_id: int, who: str,
+                 include_dir: Path | None = None) -> Revision:
+    """rollback for synchronous callers, over AMI; LookupError for an unknown revision."""
+    return _with_ami(settings, lambda asterisk: rollback(
+        conn, asterisk, settings, revision_id, who, include_dir=include_dir))
+
+
+def current_files(conn: Connection, settings: Settings) -> dict[str, str]:
+    """The files Asterisk should serve now: the active revision's, else an empty configuration.
+
+    What to write at start-up (demo, render), so that a restart does not
+    forget the last Apply.
+    """
+    active = active_revision(conn)
+    return active.files if active is not None else render_all(settings)
+
+
+def _with_ami(settings: Settings, make_coroutine):
+    async def main():
+        asterisk = AmiAsterisk.from_settings(settings)
+        try:
+            return await make_coroutine(asterisk)
+        finally:
+            asterisk.close()
+
+    return asyncio.run(main())
+
+
+def _scalar(conn: Connection, query: str):
+    """The first column of the first row, or None; whatever the connection's row factory."""
+    with conn.cursor(row_factory=tuple_row) as cur:
+        row = cur.execute(query).fetchone()
+    return row[0] if row else None
+
+
+@contextmanager
+def _one_apply_at_a_time(conn: Connection) -> Iterator[None]:
+    """Hold Apply's advisory lock (session level) for the with block."""
+    conn.execute("SELECT pg_advisory_lock(%s)", (APPLY_LOCK,))
+    conn.commit()
+    try:
+        yield
+    finally:
+        if not conn.closed:
+            conn.rollback()
+            conn.execute("SELECT pg_advisory_unlock(%s)", (APPLY_LOCK,))
+            conn.commit()
+
+
+def _next_revision_id(conn: Connection) -> int:
+    """Reserve the id of the revision being made (ids of failed Applies are skipped)."""
+    value = _scalar(conn, "SELECT nextval(pg_get_serial_sequence('revisions', 'id'))")
+    conn.commit()
+    return value
+
+
+async def _install(conn, asterisk, settings, include_dir, who, revision_id, files,
+                   rollback_of) -> Revision:
+    include_dir = Path(include_dir) if include_dir is not None else settings.include_dir
+    previous = active_revision(conn)
+    conn.commit()
+    before = previous.files if previous else render_all(settings)
+    try:
+        await asterisk.command(f"dialplan show s@{names.CONTEXT_REVISION}")
+    except AmiError as exc:
+        raise ApplyFailed(f"Asterisk is not reachable, nothing was changed: {exc}") from None
+    write_files(include_dir, files)
+    reason = await _reload_and_check(asterisk, files, gone=endpoints_in(before) - endpoints_in(files))
+    if reason:
+        write_files(include_dir, before)
+        undo = await _reload_and_check(asterisk, before, gone=endpoints_in(files) - endpoints_in(before))
+        state = ("the previous files are back" if not undo
+                 else f"putting the previous files back failed too: {undo}")
+        raise ApplyFailed(f"Asterisk did not take the new configuration: {reason}; {state}")
+    revision = Revision(revision_id, who, files, files_hash(files), rollback_of, True)
+    _store(conn, revision)
+    return get_revision(conn, revision_id)
+
+
+async def _reload_and_check(asterisk: AsteriskControl, files: dict[str, str],
+                            gone: set[str]) -> str | None:
+    """Reload, then why Asterisk does not serve ``files`` (None when it does).
+
+    res_pjsip finishes a reload on its own thread, so the check is repeated
+    for up to RELOAD_SETTLE_SECONDS before it counts as a rejection.
+    """
+    try:
+        await asterisk.reload()
+    except AmiError as exc:
+        return f"reload refused: {exc}"
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + RELOAD_SETTLE_SECONDS
+    while True:
+        try:
+            reason = await _not_served(asterisk, files, gone)
+        except AmiError as exc:
+            return f"Asterisk did not answer after the reload: {exc}"
+        if reason is None or loop.time() >= deadline:
+            return reason
+        await asyncio.sleep(0.2)  # poll interval while pjsip settles
+
+
+async def _not_served(asterisk: AsteriskControl, files: dict[str, str],
+                      gone: set[str]) -> str | None:
+    mark = revision_mark(files)
+    shown = await asterisk.command(f"dialplan show s@{names.CONTEXT_REVISION}")
+    if f"Telecenter revision {mark})" not in shown:
+        return f"the dialplan was not reloaded (expected revision {mark}): {shown.strip()[:300]}"
+    listed = set(_LISTED_ENDPOINT.findall(await asterisk.command("pjsip list endpoints")))
+    missing = sorted(endpoints_in(files) - listed)
+    if missing:
+        return f"pjsip did not load endpoints {', '.join(missing)}"
+    left = sorted(gone & listed)
+    if left:
+        return f"pjsip still has removed endpoints {', '.join(left)}"
+    return None
+
+
+def _store(conn: Connection, revision: Revision) -> None:
+    action = "rollback" if revision.rollback_of is not None else "apply"
+    with conn.transaction():
+        conn.execute("UPDATE revisions SET active = false WHERE active")
+        conn.execute(
+            "INSERT INTO revisions (id, created_by, files, files_hash, rollback_of, active)"
+            " VALUES (%s, %s, %s, %s, %s, true)",
+            (revision.id, revision.created_by, Jsonb(revision.files), revision.files_hash,
+             revision.rollback_of))
+        conn.execute(
+            "INSERT INTO change_log (user_login, action, object_type, object_id, new_value)"
+            " VALUES (%s, %s, 'revision', %s, %s)",
+            (revision.created_by, action, str(revision.id),
+             Jsonb({"files_hash": revision.files_hash, "rollback_of": revision.rollback_of})))
+    conn.commit()

@@ -1,0 +1,246 @@
+"""Apply against the real Asterisk: SIPp phones register and call, lines route.
+
+Rows go straight into the test database, then Apply (the library or the
+`telecenter apply` command) renders them into the test bed's Asterisk.
+SIPp plays the phones (REGISTER, then a UAS on the registered port), the
+caller (tests/testbed/sipp.py's UAC) and a provider on 127.0.0.2.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+from concurrent.futures import ThreadPoolExecutor
+
+import psycopg
+import pytest
+
+from dialplan import apply as applying
+from dialplan import names
+from dialplan.apply import ApplyFailed
+from fastagi.settings import Settings
+from tests.conftest import require
+from tests.dialplan.conftest import add_line, add_phone
+from tests.testbed.agi_server import TELECENTER
+from tests.testbed.callers import wait_for
+from tests.testbed.conftest import active_channels
+from tests.testbed.ports import sipp_ports
+from tests.testbed.sipp import register, run_sip_call, start_plain_call, start_uas
+
+pytestmark = [pytest.mark.asterisk, pytest.mark.sipp]
+
+PROVIDER_IP = "127.0.0.2"
+PASSWORDS = {"201": "Phone-201-secret", "202": "Phone-202-secret", "203": "Phone-203-secret"}
+
+
+class Bed:
+    """The test bed plus Apply's settings for it."""
+
+    def __init__(self, testbed, conn, tmp_path):
+        self.testbed = testbed
+        self.asterisk = testbed.asterisk
+        self.conn = conn
+        self.tmp_path = tmp_path
+        a = self.asterisk
+        self.settings = Settings(agi_port=testbed.server.port, ami_port=a.ami_port,
+                                 ami_user=a.ami_user, ami_secret=a.ami_secret)
+
+    def apply(self) -> applying.Revision:
+        return applying.apply_now(self.conn, self.settings, "test",
+                                  include_dir=self.asterisk.include_dir)
+
+    def phone(self, number: str) -> None:
+        add_phone(self.conn, number, PASSWORDS[number])
+
+    def register(self, number: str, port: int, password: str | None = None):
+        return register(target_host="127.0.0.1", target_port=self.asterisk.sip_port, user=number,
+                        password=password or PASSWORDS[number], local_port=port,
+                        workdir=self.tmp_path / f"register-{number}-{port}")
+
+    def call(self, caller: str, number: str, hold_ms: int = 1000, timeout: float = 30):
+        sip, media = sipp_ports()
+        return run_sip_call(target_host="127.0.0.1", target_port=self.asterisk.sip_port,
+                            number=number, user=caller, password=PASSWORDS[caller], digits="",
+                            local_port=sip, media_port=media, caller_hangs_up=True,
+                            initial_pause_ms=0, after_digits_ms=hold_ms, timeout=timeout,
+                            workdir=self.tmp_path / f"call-{caller}-{number}")
+
+    def answering_phone(self, number: str):
+        """``number`` registered from a port where a SIPp UAS then waits for a call."""
+        sip, media = sipp_ports()
+        registered = self.register(number, sip)
+        assert registered.ok, registered.describe()
+        return start_uas(local_port=sip, media_port=media, workdir=self.tmp_path / f"uas-{number}")
+
+    def report(self, *results) -> str:
+        return "\n".join(r.describe() for r in results) + "\n" + self.asterisk.describe_failure()
+
+
+@pytest.fixture
+def bed(testbed, config_db, tmp_path):
+    require("sipp")
+    yield Bed(testbed, config_db, tmp_path)
+    config_db.execute("DELETE FROM phones")
+    config_db.execute("DELETE FROM lines")
+    Bed(testbed, config_db, tmp_path).apply()  # leave Asterisk without test phones
+
+
+def contacts(bed) -> str:
+    return bed.asterisk.rx("pjsip show contacts")
+
+
+def test_phone_registers_with_its_password_and_a_wrong_one_is_refused(bed):
+    bed.phone("201")
+    bed.phone("202")
+    bed.apply()
+    port, _media = sipp_ports()
+    result = bed.register("201", port)
+    assert result.ok, bed.report(result)
+    # Avail: the phone answered the qualify OPTIONS Asterisk sends a new contact.
+    assert re.search(rf"Contact:\s+201/sip:201@127\.0\.0\.1:{port}\s+\S+\s+Avail",
+                     contacts(bed)), contacts(bed)
+
+    wrong = bed.register("202", sipp_ports()[0], password="not-the-password")
+    assert not wrong.ok, wrong.describe()
+    after_auth = wrong.messages.split("Authorization: Digest", 1)[1]
+    assert re.search(r"SIP/2.0 (401|403) ", after_auth), wrong.describe()
+    assert "202/sip:" not in contacts(bed)
+
+
+def test_phone_calls_phone(bed):
+    bed.phone("201")
+    bed.phone("202")
+    bed.apply()
+    phone_b = bed.answering_phone("202")
+    try:
+        caller = bed.call("201", "202", hold_ms=1000)
+        answered = phone_b.wait(timeout=15)
+    finally:
+        phone_b.stop()
+    assert caller.ok and answered.ok, bed.report(caller, answered)
+    assert "INVITE sip:202@127.0.0.1" in answered.messages
+    assert re.search(r"^BYE sip:", answered.messages, re.M)
+
+
+def test_lines_route_out_by_regex_in_order_and_in_by_address(bed):
+    """84951234567 matches both lines' regexes; prov1 comes first and takes it."""
+    provider_port, provider_media = sipp_ports(PROVIDER_IP)
+    bed.phone("201")
+    add_line(bed.conn, "prov1", PROVIDER_IP, port=provider_port, outbound_regex=r"^8\d{10}$",
+             position=1, inbound_number=names.SELFTEST_NUMBER)
+    add_line(bed.conn, "later", "127.0.0.3", port=provider_port, outbound_regex="^8", position=2,
+             reg_username="tc", reg_password="Reg-secret-1")
+    bed.apply()
+    assert f"line-later/sip:127.0.0.3:{provider_port}" in bed.asterisk.rx("pjsip show registrations")
+
+    provider = start_uas(local_ip=PROVIDER_IP, local_port=provider_port,
+                         media_port=provider_media, workdir=bed.tmp_path / "provider")
+    try:
+        caller = bed.call("201", "84951234567")
+        received = provider.wait(timeout=15)
+    finally:
+        provider.stop()
+    assert caller.ok and received.ok, bed.report(caller, received)
+    assert f"INVITE sip:84951234567@{PROVIDER_IP}:{provider_port}" in received.messages
+
+    nowhere = bed.call("201", "5551234")  # no line's regex matches
+    assert not nowhere.ok and "SIP/2.0 404" in nowhere.messages, nowhere.describe()
+
+    after = bed.testbed.mark()
+    sip, media = sipp_ports(PROVIDER_IP)
+    incoming = start_plain_call(target_host="127.0.0.1", target_port=bed.asterisk.sip_port,
+                                number="4950000000", caller="4951112233", local_ip=PROVIDER_IP,
+                                local_port=sip, media_port=media, hold_ms=3000,
+                                workdir=bed.tmp_path / "incoming")
+    try:
+        result = incoming.wait(timeout=20)
+    finally:
+        incoming.stop()
+    assert result.ok, bed.report(result)
+    row = bed.testbed.finished_call("4951112233", after)
+    assert row["called"] == names.SELFTEST_NUMBER and row["route"] == names.ROUTE_SELFTEST
+    assert row["channel"].startswith("PJSIP/line-prov1-"), row
+
+
+def test_apply_during_a_connected_call_does_not_drop_it(bed):
+    bed.phone("201")
+    bed.phone("202")
+    bed.apply()
+    phone_b = bed.answering_phone("202")
+    with ThreadPoolExecutor(1) as pool:
+        try:
+            caller = pool.submit(bed.call, "201", "202", 8000)
+            wait_for(lambda: active_channels(bed.asterisk) == 2, 10, what="the call to connect")
+            wait_for(lambda: "ACK sip:" in phone_b.messages(), 10, what="B to get the ACK")
+            bed.phone("203")
+            revision = bed.apply()
+            assert "203" in bed.asterisk.rx("pjsip list endpoints")
+            assert active_channels(bed.asterisk) == 2
+            result = caller.result(timeout=30)
+            answered = phone_b.wait(timeout=15)
+        finally:
+            phone_b.stop()
+    assert result.ok and answered.ok, bed.report(result, answered)
+    # The phone hung up after its 8 s, well after the Apply: the call was not dropped.
+    assert result.duration > 7
+    assert revision.active
+
+
+def test_cli_apply_and_rollback_restore_files_that_asterisk_serves(bed):
+    env = {**os.environ, **bed.testbed.ami_env(), "DATABASE_URL": bed.testbed.pg_url,
+           "TELECENTER_VAR": str(bed.tmp_path / "var")}
+
+    def telecenter(*args) -> str:
+        done = subprocess.run(
+            [str(TELECENTER), "apply", "--out", str(bed.asterisk.include_dir),
+             "--agi-port", str(bed.testbed.server.port), *args],
+            capture_output=True, text=True, env=env, timeout=60)
+        assert done.returncode == 0, done.stdout + done.stderr
+        return int(re.search(r"revision (\d+) applied", done.stdout).group(1))
+
+    bed.phone("201")
+    first = telecenter()
+    bed.phone("202")
+    second = telecenter("--user", "chief")
+    assert "202/" in bed.asterisk.rx("pjsip list endpoints")
+
+    back = telecenter("--rollback", str(first))
+    with psycopg.connect(bed.testbed.pg_url) as conn:
+        first_files = applying.get_revision(conn, first).files
+        rolled = applying.get_revision(conn, back)
+    assert rolled.rollback_of == first and rolled.active and back > second
+    on_disk = {name: (bed.asterisk.include_dir / name).read_text() for name in first_files}
+    assert on_disk == first_files
+    endpoints = bed.asterisk.rx("pjsip list endpoints")
+    assert "201/" in endpoints and "202/" not in endpoints
+    assert f"Telecenter revision {first})" in bed.asterisk.rx(
+        f"dialplan show s@{names.CONTEXT_REVISION}")
+    assert "202" not in bed.asterisk.rx(f"dialplan show {names.CONTEXT_ENTRY}")
+
+
+def test_rejected_reload_keeps_the_previous_revision_active(bed, monkeypatch):
+    bed.phone("201")
+    good = bed.apply()
+    real_render = applying.render_all
+
+    def render_something_asterisk_rejects(settings, config=None, revision=None):
+        files = real_render(settings, config, revision)
+        if revision is not None:  # the new revision, not the empty fallback
+            internal = "pjsip_telecenter_internal.conf"
+            files[internal] = files[internal].replace("dtmf_mode = rfc4733", "dtmf_mode = bogus")
+        return files
+
+    monkeypatch.setattr(applying, "render_all", render_something_asterisk_rejects)
+    bed.phone("202")
+    with pytest.raises(ApplyFailed, match="pjsip did not load endpoints .*202.*previous files are back"):
+        bed.apply()
+
+    active = bed.conn.execute("SELECT id FROM revisions WHERE active").fetchone()[0]
+    assert active == good.id
+    on_disk = {name: (bed.asterisk.include_dir / name).read_text() for name in good.files}
+    assert on_disk == good.files
+    endpoints = bed.asterisk.rx("pjsip list endpoints")
+    assert "201/" in endpoints and "202/" not in endpoints
+    assert f"Telecenter revision {good.id})" in bed.asterisk.rx(
+        f"dialplan show s@{names.CONTEXT_REVISION}")
