@@ -1,1 +1,68 @@
-"""The web admin (Flask): users and roles now, configuration sections as they arrive."""
+"""The web admin (Flask): users and roles, change history, configuration sections.
+
+`create_app` is the application factory (Flask's flaskr tutorial is the
+model). Settings come from the same environment as the server's
+(`fastagi.settings`); `test_config` overrides them.
+"""
+
+from __future__ import annotations
+
+import os
+from contextlib import ExitStack
+from pathlib import Path
+
+from flask import Flask
+from flask_bootstrap import Bootstrap5
+from flask_wtf import CSRFProtect
+
+csrf = CSRFProtect()
+bootstrap = Bootstrap5()
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    from admin_web import auth, db, errors, history, home, i18n, navigation, user_pages
+    from admin_web.secret_key import load_or_create
+    from fastagi.settings import current_settings
+
+    app = Flask(__name__)
+    settings = current_settings()
+    app.config.from_mapping(
+        VAR_DIR=str(settings.var_dir),
+        DATABASE_URL=settings.database_url,
+        LOGIN_RATE_LIMIT="5 per minute",  # per address and login
+        LOGIN_RATE_LIMIT_PER_ADDRESS="30 per minute",
+        BOOTSTRAP_SERVE_LOCAL=True,
+        BOOTSTRAP_BTN_STYLE="primary",
+        SESSION_COOKIE_SAMESITE="Lax",
+        HISTORY_PAGE_SIZE=50,
+        DISPLAY_TIMEZONE=os.environ.get("TELECENTER_TIMEZONE", "UTC"),
+    )
+    if os.environ.get("TELECENTER_SECRET_KEY"):
+        app.config["SECRET_KEY"] = os.environ["TELECENTER_SECRET_KEY"]
+    if test_config:
+        app.config.from_mapping(test_config)
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = load_or_create(Path(app.config["VAR_DIR"]))
+    if not app.config["DATABASE_URL"]:
+        app.config["DATABASE_URL"] = _embedded_database(app, settings)
+    app.config["BABEL_DEFAULT_TIMEZONE"] = app.config["DISPLAY_TIMEZONE"]
+
+    db.init_app(app)
+    csrf.init_app(app)
+    bootstrap.init_app(app)
+    i18n.init_app(app)
+    auth.init_app(app)
+    navigation.init_app(app)
+    errors.init_app(app)
+    for section in (home, history, user_pages):
+        app.register_blueprint(section.bp)
+    return app
+
+
+def _embedded_database(app: Flask, settings) -> str:
+    """The embedded PostgreSQL's URL, started (and left running) when no URL is set."""
+    from fastagi.database import database_url
+
+    stack = ExitStack()
+    app.extensions["telecenter_database"] = stack
+    return stack.enter_context(database_url(settings, keep_running=True))

@@ -1,0 +1,19 @@
+"""Error pages in the admin's layout and language, not Werkzeug's bare ones."""
+
+from __future__ import annotations
+
+from flask import render_template
+from werkzeug.exceptions import HTTPException
+
+SHOWN = (400, 403, 404, 405, 429)
+
+
+def error_page(error: HTTPException):
+    """The error page for `error`, with its status code."""
+    return render_template("error.html", code=error.code), error.code
+
+
+def init_app(app) -> None:
+    """Use `error_page` for the codes a user can meet."""
+    for code in SHOWN:
+        app.register_error_handler(code, error_page)

@@ -1,0 +1,104 @@
+"""The History section (managers and administrators): the change_log, newest first.
+
+Filters by period (dates in the display time zone, both days included),
+user and object type; pages of HISTORY_PAGE_SIZE rows.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from flask import Blueprint, current_app, render_template, request
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import DateField, SelectField, SubmitField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import Optional, ValidationError
+
+from admin_web.auth import role_required
+from admin_web.db import get_db
+
+bp = Blueprint("history", __name__, url_prefix="/history")
+
+ACTION_TITLES = {
+    "create": _l("created"),
+    "update": _l("changed"),
+    "delete": _l("deleted"),
+    "apply": _l("applied"),
+    "rollback": _l("rolled back"),
+}
+
+
+class FilterForm(FlaskForm):
+    """A GET form: it changes nothing, so it carries no CSRF token."""
+
+    class Meta:
+        csrf = False
+
+    since = DateField(_l("From"), validators=[Optional()],
+                      render_kw={"type": "date"})
+    until = DateField(_l("To"), validators=[Optional()], render_kw={"type": "date"})
+    user = SelectField(_l("User"), validators=[Optional()],
+                       invalid_choice_message=_l("Nobody by this login changed anything."))
+    object_type = SelectField(_l("Object"), validators=[Optional()],
+                              invalid_choice_message=_l("No changes of this kind."))
+    submit = SubmitField(_l("Show"))
+
+    def validate_until(self, field):
+        if field.data and self.since.data and field.data < self.since.data:
+            raise ValidationError(_l("The end of the period is before its start."))
+
+
+@bp.app_template_filter("as_json")
+def as_json(value) -> str:
+    """A stored old/new value as readable JSON (Cyrillic as is; the template escapes it)."""
+    return "" if value is None else json.dumps(value, ensure_ascii=False, sort_keys=True)
+
+
+def _choices(conn, column: str) -> list[tuple[str, str]]:
+    rows = conn.execute(f"SELECT DISTINCT {column} AS v FROM change_log ORDER BY 1").fetchall()
+    return [SelectChoice("", _l("all"))] + [SelectChoice(r["v"]) for r in rows]
+
+
+def _conditions(form: FilterForm) -> tuple[str, list]:
+    zone = ZoneInfo(current_app.config["DISPLAY_TIMEZONE"])
+    where, params = [], []
+    if form.since.data:
+        where.append("at >= %s")
+        params.append(datetime.combine(form.since.data, time(), zone))
+    if form.until.data:
+        where.append("at < %s")
+        params.append(datetime.combine(form.until.data + timedelta(days=1), time(), zone))
+    if form.user.data:
+        where.append("user_login = %s")
+        params.append(form.user.data)
+    if form.object_type.data:
+        where.append("object_type = %s")
+        params.append(form.object_type.data)
+    return (" WHERE " + " AND ".join(where)) if where else "", params
+
+
+@bp.route("/")
+@role_required("manager")
+def index():
+    """One page of the history under the filters in the query string."""
+    conn = get_db()
+    form = FilterForm(request.args)
+    form.user.choices = _choices(conn, "user_login")
+    form.object_type.choices = _choices(conn, "object_type")
+    page = max(request.args.get("page", 1, type=int), 1)
+    size = current_app.config["HISTORY_PAGE_SIZE"]
+    rows, total = [], 0
+    if form.validate():
+        where, params = _conditions(form)
+        total = conn.execute(f"SELECT count(*) AS n FROM change_log{where}", params).fetchone()["n"]
+        rows = conn.execute(
+            f"SELECT id, at, user_login, action, object_type, object_id, old_value, new_value"
+            f" FROM change_log{where} ORDER BY at DESC, id DESC LIMIT %s OFFSET %s",
+            [*params, size, (page - 1) * size]).fetchall()
+    pages = max((total + size - 1) // size, 1)
+    args = {k: v for k, v in request.args.items() if k != "page"}
+    return render_template("history/list.html", form=form, rows=rows, page=page, pages=pages,
+                           total=total, args=args, action_titles=ACTION_TITLES)

@@ -1,0 +1,43 @@
+"""Languages of the admin: Russian by default, English on request.
+
+The choice is kept in the session, set by the switch in the navbar. Texts
+are gettext catalogs in admin_web/translations (English msgids; the .mo
+files are committed next to their .po, see translations/README).
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, redirect, request, session, url_for
+from flask_babel import Babel
+
+LANGUAGES = {"ru": "Русский", "en": "English"}
+DEFAULT_LANGUAGE = "ru"
+
+bp = Blueprint("language", __name__)
+babel = Babel()
+
+
+def current_language() -> str:
+    """The language of this request: the session's choice, else Russian."""
+    chosen = session.get("language")
+    return chosen if chosen in LANGUAGES else DEFAULT_LANGUAGE
+
+
+@bp.route("/language/<code>", methods=("POST",))
+def choose(code: str):
+    """Remember the language and go back to the page the switch was pressed on."""
+    if code not in LANGUAGES:
+        abort(404)
+    session["language"] = code
+    back = request.form.get("next", "")
+    if not back.startswith("/") or back.startswith("//") or "\\" in back:
+        back = url_for("home.index")
+    return redirect(back)
+
+
+def init_app(app) -> None:
+    """Flask-Babel with our selector, the switch route and template helpers."""
+    app.config.setdefault("BABEL_DEFAULT_LOCALE", DEFAULT_LANGUAGE)
+    babel.init_app(app, locale_selector=current_language)
+    app.register_blueprint(bp)
+    app.jinja_env.globals.update(LANGUAGES=LANGUAGES, current_language=current_language)

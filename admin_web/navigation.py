@@ -1,0 +1,24 @@
+"""The navbar's sections: endpoint and title, in the order shown.
+
+A section appears once its blueprint is registered, and only to users
+whose role its view accepts (see `auth.may_see`).
+"""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+
+SECTIONS = (
+    ("phones.index", _l("Phones")),
+    ("lines.index", _l("External lines")),
+    ("apply.index", _l("Apply")),
+    ("history.index", _l("History")),
+    ("user_pages.index", _l("Users")),
+)
+
+
+def init_app(app) -> None:
+    """Give templates the sections and the role check."""
+    from admin_web.auth import may_see
+
+    app.jinja_env.globals.update(SECTIONS=SECTIONS, may_see=may_see)

@@ -1,0 +1,36 @@
+"""Serving the admin from the running server process: Twisted's WSGI container.
+
+The Flask app runs in its own Twisted thread pool, so a slow page or query
+holds a worker thread and never the reactor that carries the calls.
+"""
+
+from __future__ import annotations
+
+import logging
+
+log = logging.getLogger(__name__)
+
+MAX_THREADS = 10
+
+
+def listen_admin(settings, db_url: str):
+    """Start serving the admin on settings.admin_host:admin_port; returns the listening port.
+
+    Call with the reactor installed (running or about to run); the thread
+    pool stops when the reactor shuts down.
+    """
+    from twisted.internet import reactor
+    from twisted.python.threadpool import ThreadPool
+    from twisted.web.server import Site
+    from twisted.web.wsgi import WSGIResource
+
+    from admin_web import create_app
+
+    app = create_app({"DATABASE_URL": db_url, "VAR_DIR": str(settings.var_dir)})
+    pool = ThreadPool(minthreads=1, maxthreads=MAX_THREADS, name="admin_web")
+    reactor.callWhenRunning(pool.start)
+    reactor.addSystemEventTrigger("after", "shutdown", pool.stop)
+    site = Site(WSGIResource(reactor, pool, app))
+    port = reactor.listenTCP(settings.admin_port, site, interface=settings.admin_host)
+    log.info("web admin on http://%s:%s/", settings.admin_host, port.getHost().port)
+    return port
