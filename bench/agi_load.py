@@ -248,7 +248,7 @@ class TelecenterServer:
         script = Path(sys.executable).parent / "telecenter"
         self.log = open(self.log_path, "wb")
         self.proc = subprocess.Popen(
-            [str(script), "serve", "--agi-host", HOST, "--agi-port", str(port)],
+            [str(script), "serve", "--agi-host", HOST, "--agi-port", str(port), "--admin-port", "0"],
             env=env, stdout=self.log, stderr=subprocess.STDOUT)
 
     def log_tail(self, lines=30):

@@ -32,8 +32,15 @@ def _agi_options(func):
                         help="FastAGI address (TELECENTER_AGI_HOST, default 127.0.0.1).")(func)
 
 
-def _settings(agi_host: str | None = None, agi_port: int | None = None) -> Settings:
-    settings = Settings.from_env()
+def _admin_options(func):
+    func = click.option("--admin-port", type=click.IntRange(0, 65535), default=None,
+                        help="Web admin port (TELECENTER_ADMIN_PORT, default 8080).")(func)
+    return click.option("--admin-host", default=None,
+                        help="Web admin address (TELECENTER_ADMIN_HOST, default 127.0.0.1).")(func)
+
+
+def _settings(agi_host: str | None = None, agi_port: int | None = None, **admin) -> Settings:
+    settings = Settings.from_env().but(**{k: v for k, v in admin.items() if v is not None})
     if agi_host is not None:
         settings = settings.but(agi_host=agi_host)
     if agi_port is not None:
@@ -137,9 +144,10 @@ def _apply_or_roll_back(conn, settings, who, rollback_to, include_dir):
 
 @main.command()
 @_agi_options
-def serve(agi_host, agi_port) -> None:
-    """Run the FastAGI server (migrating the database first)."""
-    settings = _settings(agi_host, agi_port)
+@_admin_options
+def serve(agi_host, agi_port, admin_host, admin_port) -> None:
+    """Run the FastAGI server and the web admin (migrating the database first)."""
+    settings = _settings(agi_host, agi_port, admin_host=admin_host, admin_port=admin_port)
     sys.exit(_serve(settings))
 
 
@@ -172,11 +180,12 @@ def create_admin(login: str, password: str) -> None:
 
 @main.command()
 @_agi_options
+@_admin_options
 @click.option("--sip-port", type=click.IntRange(1, 65535), default=5060, show_default=True)
 @click.option("--ami-port", type=click.IntRange(1, 65535), default=5038, show_default=True)
-def demo(agi_host, agi_port, sip_port, ami_port) -> None:
-    """Run everything on this machine: database, Asterisk, FastAGI server."""
+def demo(agi_host, agi_port, admin_host, admin_port, sip_port, ami_port) -> None:
+    """Run everything on this machine: database, Asterisk, FastAGI server, web admin."""
     from fastagi.demo import run_demo
 
-    settings = _settings(agi_host, agi_port)
+    settings = _settings(agi_host, agi_port, admin_host=admin_host, admin_port=admin_port)
     sys.exit(run_demo(settings, sip_port=sip_port, ami_port=ami_port))

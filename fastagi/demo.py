@@ -1,8 +1,9 @@
 """`telecenter demo`: the whole thing on one machine, on the embedded defaults.
 
-Starts the embedded PostgreSQL, renders the dialplan, runs a private
-Asterisk instance from var/asterisk (the system's /etc/asterisk is left
-alone) and then the FastAGI server, until Ctrl-C stops all of it.
+Starts the embedded PostgreSQL, writes the last applied configuration (or
+the bare self-test on a fresh install), runs a private Asterisk instance
+from var/asterisk (the system's /etc/asterisk is left alone), then the
+FastAGI server and the web admin, until Ctrl-C stops all of it.
 """
 
 from __future__ import annotations
@@ -14,8 +15,12 @@ import click
 
 from dialplan.instance import AsteriskInstance
 from dialplan.names import CONTEXT_ENTRY, SELFTEST_NUMBER
-from dialplan.render import render_all, write_files
+import psycopg
+
+from dialplan.apply import current_files
+from dialplan.render import write_files
 from fastagi.database import database_url
+from fastagi.migrations import apply_migrations
 from fastagi.service import serve_forever
 from fastagi.settings import Settings, use_settings
 
@@ -31,21 +36,26 @@ def run_demo(settings: Settings, sip_port: int, ami_port: int) -> int:
     settings = settings.but(ami_host=instance.bind_host, ami_port=ami_port,
                             ami_user=instance.ami_user, ami_secret=instance.ami_secret)
     use_settings(settings)
-    write_files(settings.include_dir, render_all(settings))
-    instance.write_config()
-    instance.start()
-    try:
-        with database_url(settings) as url:
-            _tell_how_to_try(instance)
+    with database_url(settings) as url:
+        apply_migrations(url, settings.sql_dir)
+        with psycopg.connect(url) as conn:
+            # The last Apply survives a restart; a fresh install gets the self-test only.
+            write_files(settings.include_dir, current_files(conn, settings))
+        instance.write_config()
+        instance.start()
+        try:
+            _tell_how_to_try(instance, settings)
             return serve_forever(settings, url)
-    finally:
-        instance.stop()
+        finally:
+            instance.stop()
 
 
-def _tell_how_to_try(instance: AsteriskInstance) -> None:
+def _tell_how_to_try(instance: AsteriskInstance, settings: Settings) -> None:
     console = f"asterisk -C {instance.conf_path} -r"
     click.echo(
         "\nTelecenter demo is running. Ctrl-C stops it.\n"
+        f"  Web admin:         http://{settings.admin_host}:{settings.admin_port}/"
+        " (first: telecenter create-admin)\n"
         f"  Asterisk console:  {console}\n"
         f"  Generated dialplan: {console}x 'dialplan show {CONTEXT_ENTRY}'\n"
         f"  Line self-test call ({SELFTEST_NUMBER}):\n"

@@ -26,10 +26,12 @@ class Services:
     ami: AmiClient | None
     _pool: object
     _port: object
+    _admin_port: object
 
     async def stop(self) -> None:
         """Stop taking calls, then close AMI and the database."""
         await as_future(self._port.stopListening())
+        await as_future(self._admin_port.stopListening())
         if self.ami is not None:
             self.ami.close()
         await self._pool.close()
@@ -51,7 +53,10 @@ async def start_services(settings: Settings, db_url: str) -> Services:
     else:
         log.warning("AMI is not configured (TELECENTER_AMI_USER/TELECENTER_AMI_SECRET): "
                     "reloads and originates are unavailable")
-    return Services(factory, ami, pool, port)
+    from admin_web.serving import listen_admin
+
+    admin_port = listen_admin(settings, db_url)
+    return Services(factory, ami, pool, port, admin_port)
 
 
 def serve_forever(settings: Settings, db_url: str) -> int:

@@ -28,6 +28,8 @@ class Settings:
     sounds_dir: Path = PROJECT_ROOT / "sounds"
     sql_dir: Path = PROJECT_ROOT / "sql"
     language: str = "ru"
+    admin_host: str = "127.0.0.1"
+    admin_port: int = 8080
 
     @property
     def include_dir(self) -> Path:
@@ -53,6 +55,8 @@ class Settings:
             ami_secret=env("TELECENTER_AMI_SECRET", ""),
             sounds_dir=Path(env("TELECENTER_SOUNDS", defaults.sounds_dir)),
             language=env("TELECENTER_LANGUAGE", defaults.language),
+            admin_host=env("TELECENTER_ADMIN_HOST", defaults.admin_host),
+            admin_port=int(env("TELECENTER_ADMIN_PORT", defaults.admin_port)),
         )
 
     def but(self, **changes) -> Settings:

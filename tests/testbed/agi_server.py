@@ -27,7 +27,8 @@ class AgiServer:
         self.var_dir.mkdir(parents=True, exist_ok=True)
         log = open(self.log_path, "ab")
         self.process = subprocess.Popen(
-            [str(TELECENTER), "serve", "--agi-host", "127.0.0.1", "--agi-port", str(self.port)],
+            [str(TELECENTER), "serve", "--agi-host", "127.0.0.1", "--agi-port", str(self.port),
+             "--admin-port", "0"],
             env={**os.environ, "TELECENTER_VAR": str(self.var_dir), **self.env},
             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
         )
