@@ -20,7 +20,8 @@ bootstrap = Bootstrap5()
 
 
 def create_app(test_config: dict | None = None) -> Flask:
-    from admin_web import auth, db, errors, history, home, i18n, navigation, user_pages
+    from admin_web import (apply_pages, auth, db, errors, history, home, i18n, line_pages,
+                           navigation, phone_pages, user_pages)
     from admin_web.secret_key import load_or_create
     from fastagi.settings import current_settings
 
@@ -36,6 +37,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         SESSION_COOKIE_SAMESITE="Lax",
         HISTORY_PAGE_SIZE=50,
         DISPLAY_TIMEZONE=os.environ.get("TELECENTER_TIMEZONE", "UTC"),
+        TELECENTER_SETTINGS=settings,  # AMI address and credentials (tests put a fake one)
     )
     if os.environ.get("TELECENTER_SECRET_KEY"):
         app.config["SECRET_KEY"] = os.environ["TELECENTER_SECRET_KEY"]
@@ -54,9 +56,17 @@ def create_app(test_config: dict | None = None) -> Flask:
     auth.init_app(app)
     navigation.init_app(app)
     errors.init_app(app)
-    for section in (home, history, user_pages):
+    for section in (home, phone_pages, line_pages, apply_pages, history, user_pages):
         app.register_blueprint(section.bp)
     return app
+
+
+def site_settings():
+    """The settings of this app: the process's, with the app's VAR_DIR (so its include dir)."""
+    from flask import current_app
+
+    return current_app.config["TELECENTER_SETTINGS"].but(
+        var_dir=Path(current_app.config["VAR_DIR"]))
 
 
 def _embedded_database(app: Flask, settings) -> str:

@@ -14,10 +14,16 @@ TELECENTER = Path(sys.executable).with_name("telecenter")
 
 
 class AgiServer:
-    """Starts and stops one `telecenter serve` on a fixed port; its log is a file."""
+    """Starts and stops one `telecenter serve` on a fixed port; its log is a file.
 
-    def __init__(self, port: int, var_dir: Path, env: dict[str, str]):
+    The web admin listens on `admin_port` when given (a browser test reaches
+    it there), else on a port of the kernel's choosing.
+    """
+
+    def __init__(self, port: int, var_dir: Path, env: dict[str, str],
+                 admin_port: int | None = None):
         self.port = port
+        self.admin_port = admin_port
         self.var_dir = var_dir
         self.env = env
         self.log_path = var_dir / "serve.log"
@@ -28,20 +34,24 @@ class AgiServer:
         log = open(self.log_path, "ab")
         self.process = subprocess.Popen(
             [str(TELECENTER), "serve", "--agi-host", "127.0.0.1", "--agi-port", str(self.port),
-             "--admin-port", "0"],
+             "--admin-port", str(self.admin_port or 0)],
             env={**os.environ, "TELECENTER_VAR": str(self.var_dir), **self.env},
             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
         )
         log.close()
         deadline = time.monotonic() + timeout
+        waiting_for = [self.port] + ([self.admin_port] if self.admin_port else [])
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"telecenter serve exited:\n{self.log_text()[-3000:]}")
             try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
-                return
+                socket.create_connection(("127.0.0.1", waiting_for[0]), timeout=0.5).close()
             except OSError:
                 time.sleep(0.05)  # poll interval for the port to open
+                continue
+            waiting_for.pop(0)
+            if not waiting_for:
+                return
         self.stop()
         raise RuntimeError(f"telecenter serve did not listen in {timeout} s:\n{self.log_text()[-3000:]}")
 

@@ -1,0 +1,97 @@
+"""The Apply section (administrators only): apply, revisions, diff, rollback.
+
+The button runs ``dialplan.apply.apply_now`` as the logged-in user, with the
+include dir and AMI of this app's settings; a refusal lists every problem,
+a failure says why (nothing changed), a success names the new revision.
+Apply itself stores the revision and its change_log row.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from wtforms import SubmitField
+
+from admin_web import site_settings
+from admin_web.auth import role_required
+from admin_web.db import get_db
+from dialplan import apply
+
+bp = Blueprint("apply", __name__, url_prefix="/apply")
+
+
+class ApplyForm(FlaskForm):
+    """Carries only the CSRF token."""
+    submit = SubmitField(_l("Apply"))
+
+
+class RollbackForm(FlaskForm):
+    """Carries only the CSRF token."""
+    submit = SubmitField(_l("Roll back"))
+
+
+def _page(status=200, problems=None, failure=None):
+    revisions = apply.list_revisions(get_db())
+    return render_template("apply/index.html", revisions=revisions, problems=problems,
+                           failure=failure, apply_form=ApplyForm(),
+                           rollback_form=RollbackForm()), status
+
+
+@bp.route("/")
+@role_required("administrator")
+def index():
+    """The Apply button and every revision, newest first."""
+    return _page()
+
+
+@bp.route("/run", methods=("POST",))
+@role_required("administrator")
+def run():
+    """Apply the configuration now."""
+    if not ApplyForm().validate_on_submit():
+        abort(400)
+    try:
+        revision = apply.apply_now(get_db(), site_settings(), current_user.login)
+    except apply.ApplyRefused as refused:
+        return _page(422, problems=refused.problems)
+    except apply.ApplyFailed as failed:
+        return _page(502, failure=str(failed))
+    flash(_("Applied: revision %(id)d is active.", id=revision.id), "success")
+    return redirect(url_for(".index"))
+
+
+@bp.route("/rollback/<int:revision_id>", methods=("POST",))
+@role_required("administrator")
+def rollback(revision_id: int):
+    """Apply an earlier revision's files again, as a new revision."""
+    if not RollbackForm().validate_on_submit():
+        abort(400)
+    try:
+        revision = apply.rollback_now(get_db(), site_settings(), revision_id,
+                                      current_user.login)
+    except LookupError:
+        abort(404)
+    except apply.ApplyFailed as failed:
+        return _page(502, failure=str(failed))
+    flash(_("Rolled back to revision %(old)d: revision %(id)d is active.",
+            old=revision_id, id=revision.id), "success")
+    return redirect(url_for(".index"))
+
+
+@bp.route("/diff")
+@role_required("administrator")
+def diff():
+    """The unified diff, file by file, from revision ``a`` to revision ``b``."""
+    a, b = request.args.get("a", type=int), request.args.get("b", type=int)
+    if a is None or b is None:
+        abort(400)
+    conn = get_db()
+    try:
+        old, new = apply.get_revision(conn, a), apply.get_revision(conn, b)
+    except LookupError:
+        abort(404)
+    return render_template("apply/diff.html", old=old, new=new,
+                           files=apply.diff(old, new))
