@@ -1,4 +1,4 @@
-"""The configuration Apply renders: phones and external lines, as loaded rows.
+"""The configuration Apply renders: phones, lines, menus and what they play, as loaded rows.
 
 ``load_configuration`` reads one consistent snapshot (a REPEATABLE READ,
 read-only transaction), so an admin saving a form in the middle of an Apply
@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from psycopg import Connection
 from psycopg.pq import TransactionStatus
-from psycopg.rows import class_row
+from psycopg.rows import class_row, tuple_row
 
 from dialplan import names
 
@@ -55,11 +55,95 @@ class Line:
 
 
 @dataclass(frozen=True)
+class AudioFile:
+    """An uploaded recording, stored converted as <audio dir>/<id>.wav (spec 3)."""
+
+    id: int
+    name: str
+    duration_ms: int = 0
+
+
+@dataclass(frozen=True)
+class PlaylistItem:
+    """One entry of a playlist: audio, TTS text, or a dynamic item said per caller."""
+
+    kind: str  # audio | tts | queue_position | greeting | estimated_wait
+    audio_id: int | None = None
+    text: str = ""
+
+
+@dataclass(frozen=True)
+class Playlist:
+    """What a caller hears while waiting (spec 5); ``mode`` in_order or random."""
+
+    id: int
+    name: str
+    mode: str = "in_order"
+    items: tuple[PlaylistItem, ...] = ()
+
+
+@dataclass(frozen=True)
+class Handler:
+    """What a key press, a timeout or a digit sequence does in a menu item (spec 6).
+
+    ``target`` is the number to go to; empty hangs up.
+    """
+
+    kind: str  # key | timeout | sequence
+    target: str = ""
+    key: str = ""
+    seconds: int | None = None
+    pattern: str = ""
+
+
+@dataclass(frozen=True)
+class MenuItem:
+    """One voice menu item, reached by its own number (spec 6)."""
+
+    id: int
+    menu_id: int
+    number: str
+    kind: str  # audio | tts | playlist | scenario
+    audio_id: int | None = None
+    playlist_id: int | None = None
+    text: str = ""
+    scenario: str = ""
+    handlers: tuple[Handler, ...] = ()
+
+
+@dataclass(frozen=True)
+class Menu:
+    """A named group of items, as the admin shows them."""
+
+    id: int
+    name: str
+
+
+@dataclass(frozen=True)
+class TtsSettings:
+    """Which speech engine speaks texts, and each engine's voice (spec 4)."""
+
+    engine: str = "festival"
+    festival_voice: str = "msu_ru_nsh_clunits"
+    espeak_voice: str = "ru"
+    yandex_voice: str = "alena"
+    yandex_service_account_id: str = ""
+    yandex_key_id: str = ""
+    yandex_folder_id: str = ""
+    yandex_private_key_path: str = ""
+
+
+@dataclass(frozen=True)
 class Configuration:
-    """Everything Apply renders.  Lines are kept in outbound order."""
+    """Everything Apply renders.  Lines are kept in outbound order, items by number."""
 
     phones: tuple[Phone, ...] = ()
     lines: tuple[Line, ...] = ()
+    audio_files: tuple[AudioFile, ...] = ()
+    playlists: tuple[Playlist, ...] = ()
+    menus: tuple[Menu, ...] = ()
+    menu_items: tuple[MenuItem, ...] = ()
+    tts: TtsSettings = TtsSettings()
 
 
 _PHONES = "SELECT id, number, md5_cred, kind, description FROM phones ORDER BY number"
@@ -68,10 +152,21 @@ _LINES = (
     " outbound_regex, position, inbound_number, external"
     " FROM lines ORDER BY position, name"
 )
+_AUDIO = "SELECT id, name, duration_ms FROM audio_files ORDER BY id"
+_PLAYLISTS = "SELECT id, name, mode FROM playlists ORDER BY id"
+_PLAYLIST_ITEMS = ("SELECT playlist_id, kind, audio_id, text FROM playlist_items"
+                   " ORDER BY playlist_id, position, id")
+_MENUS = "SELECT id, name FROM menus ORDER BY id"
+_MENU_ITEMS = ("SELECT id, menu_id, number, kind, audio_id, playlist_id, text, scenario"
+               " FROM menu_items ORDER BY number")
+_HANDLERS = ("SELECT item_id, kind, target, key, seconds, pattern FROM menu_handlers"
+             " ORDER BY item_id, position, id")
+_TTS = ("SELECT engine, festival_voice, espeak_voice, yandex_voice, yandex_service_account_id,"
+        " yandex_key_id, yandex_folder_id, yandex_private_key_path FROM tts_settings")
 
 
 def load_configuration(conn: Connection) -> Configuration:
-    """Read phones and lines as one snapshot (REPEATABLE READ, read only).
+    """Read the whole configuration as one snapshot (REPEATABLE READ, read only).
 
     ``conn`` must not be inside a transaction: the snapshot is its own.
     """
@@ -83,7 +178,30 @@ def load_configuration(conn: Connection) -> Configuration:
             phones = tuple(cur.execute(_PHONES).fetchall())
         with conn.cursor(row_factory=class_row(Line)) as cur:
             lines = tuple(cur.execute(_LINES).fetchall())
-    return Configuration(phones=phones, lines=lines)
+        with conn.cursor(row_factory=class_row(AudioFile)) as cur:
+            audio_files = tuple(cur.execute(_AUDIO).fetchall())
+        with conn.cursor(row_factory=class_row(Menu)) as cur:
+            menus = tuple(cur.execute(_MENUS).fetchall())
+        with conn.cursor(row_factory=class_row(TtsSettings)) as cur:
+            tts = cur.execute(_TTS).fetchone() or TtsSettings()
+        with conn.cursor(row_factory=tuple_row) as cur:
+            playlist_rows = cur.execute(_PLAYLISTS).fetchall()
+            entries = _grouped(cur.execute(_PLAYLIST_ITEMS).fetchall(), PlaylistItem)
+            item_rows = cur.execute(_MENU_ITEMS).fetchall()
+            handlers = _grouped(cur.execute(_HANDLERS).fetchall(), Handler)
+    playlists = tuple(Playlist(pid, name, mode, entries.get(pid, ()))
+                      for pid, name, mode in playlist_rows)
+    items = tuple(MenuItem(*row, handlers=handlers.get(row[0], ())) for row in item_rows)
+    return Configuration(phones=phones, lines=lines, audio_files=audio_files,
+                         playlists=playlists, menus=menus, menu_items=items, tts=tts)
+
+
+def _grouped(rows, make) -> dict[int, tuple]:
+    """Rows whose first column is the owner's id -> owner id: tuple of ``make(*rest)``."""
+    groups: dict[int, list] = {}
+    for owner, *rest in rows:
+        groups.setdefault(owner, []).append(make(*rest))
+    return {owner: tuple(found) for owner, found in groups.items()}
 
 
 def sip_digest(number: str, password: str) -> str:
@@ -106,9 +224,11 @@ def numbering_plan(config: Configuration) -> dict[str, list[str]]:
     """Every number that exists, with what owns it ("phone 101", "self-test").
 
     A number with more than one owner is a conflict (``validate`` reports it).
-    Menus and queues join here as they arrive.
+    Queues join here as they arrive.
     """
     plan: dict[str, list[str]] = {names.SELFTEST_NUMBER: ["self-test"]}
     for phone in config.phones:
         plan.setdefault(phone.number, []).append(f"phone {phone.number}")
+    for item in config.menu_items:
+        plan.setdefault(item.number, []).append(f"menu item {item.number}")
     return plan

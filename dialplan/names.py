@@ -45,3 +45,12 @@ VAR_EXTERNAL = "TELECENTER_EXTERNAL"
 # How long Dial() rings a phone, and a line's far end, in seconds.
 PHONE_RING_SECONDS = 30
 LINE_RING_SECONDS = 60
+
+# The voice menu route: ARG2 is the item's number.  When a menu sends the call
+# to a number that is not a menu item (a phone, a queue, an outside number),
+# the server sets VAR_NEXT and the dialplan goes there from the phones' context.
+ROUTE_MENU = "menu"
+VAR_NEXT = "TELECENTER_NEXT"
+
+# Seconds a menu item with handlers but no timeout handler waits for input.
+MENU_DEFAULT_TIMEOUT_SECONDS = 15

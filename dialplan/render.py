@@ -18,6 +18,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from dialplan import names
 from dialplan.configuration import Configuration, Line
+from dialplan.ivr_plan import IVR_PLAN_FILE, build_plan, plan_to_json
 from dialplan.validate import CONTROL_CHARACTERS, dialplan_regex, validate
 from fastagi.settings import Settings
 
@@ -85,6 +86,7 @@ def configuration_context(config: Configuration) -> dict:
         "phones": sorted(config.phones, key=lambda phone: phone.number),
         "lines": lines,
         "outbound_lines": [entry for entry in lines if entry["regex"]],
+        "menu_items": sorted(config.menu_items, key=lambda item: item.number),
     }
 
 
@@ -112,7 +114,9 @@ def render_all(settings: Settings, config: Configuration | None = None,
     if problems:
         raise ConfigurationError(problems)
     context = {**base_context(settings, revision), **configuration_context(config)}
-    return {name: render_file(name, context) for name in TEMPLATES}
+    files = {name: render_file(name, context) for name in TEMPLATES}
+    files[IVR_PLAN_FILE] = plan_to_json(build_plan(config, settings, revision), header(revision))
+    return files
 
 
 def write_files(out_dir: Path, files: dict[str, str]) -> list[Path]:

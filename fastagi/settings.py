@@ -30,11 +30,22 @@ class Settings:
     language: str = "ru"
     admin_host: str = "127.0.0.1"
     admin_port: int = 8080
+    include_dir_override: Path | None = None
 
     @property
     def include_dir(self) -> Path:
-        """Where `render` writes the Asterisk include files."""
-        return self.var_dir / "asterisk" / "include"
+        """Where `render` and Apply write the Asterisk include files (and the server reads the menus)."""
+        return self.include_dir_override or self.var_dir / "asterisk" / "include"
+
+    @property
+    def audio_dir(self) -> Path:
+        """The audio library: <id>.wav files, converted for Asterisk."""
+        return self.var_dir / "audio"
+
+    @property
+    def tts_cache_dir(self) -> Path:
+        """Synthesised speech, one file per (engine, voice, text) hash."""
+        return self.var_dir / "tts-cache"
 
     @property
     def ami_configured(self) -> bool:
@@ -57,6 +68,7 @@ class Settings:
             language=env("TELECENTER_LANGUAGE", defaults.language),
             admin_host=env("TELECENTER_ADMIN_HOST", defaults.admin_host),
             admin_port=int(env("TELECENTER_ADMIN_PORT", defaults.admin_port)),
+            include_dir_override=Path(env("TELECENTER_INCLUDE_DIR")) if env("TELECENTER_INCLUDE_DIR") else None,
         )
 
     def but(self, **changes) -> Settings:

@@ -38,7 +38,8 @@ class FakeAsterisk:
         if self.reject_next:
             self.reject_next -= 1
             raise AmiError("Reload refused: An unknown error occurred")
-        self.served = {p.name: p.read_text() for p in self.include_dir.glob("*.conf")}
+        self.served = {p.name: p.read_text() for p in self.include_dir.iterdir()
+                       if p.is_file() and not p.name.startswith(".")}
 
     async def command(self, command: str) -> str:
         self.calls.append(command)

@@ -31,6 +31,7 @@ def test_extensions_route_through_agi_with_fallback(tmp_path):
         "[telecenter-agi]",
         "exten => s,1,Set(CHANNEL(language)=ru)",
         "same => n,Set(TELECENTER_STATUS=)",
+        "same => n,Set(TELECENTER_NEXT=)",
         "same => n,AGI(agi://10.0.0.5:4600/${ARG1},${ARG2})",
         'same => n,GotoIf($["${AGISTATUS}" = "FAILURE"]?fallback)',
         'same => n,GotoIf($["${TELECENTER_STATUS}" = "FAILED"]?fallback)',
@@ -147,7 +148,7 @@ def test_pjsip_external_identifies_by_address_and_registers():
 def test_without_phones_or_lines_the_pjsip_files_still_exist():
     files = render_all(Settings())
     assert sorted(files) == ["extensions_telecenter.conf", "pjsip_telecenter_external.conf",
-                             "pjsip_telecenter_internal.conf"]
+                             "pjsip_telecenter_internal.conf", "telecenter_ivr.json"]
     assert squash(files["pjsip_telecenter_internal.conf"]) == []
     assert squash(files["pjsip_telecenter_external.conf"]) == []
 

@@ -1,0 +1,82 @@
+"""The voice menus as the FastAGI server runs them: one JSON file per revision.
+
+Apply renders ``telecenter_ivr.json`` next to the Asterisk files, so the
+menus a caller walks always belong to the same revision as the dialplan
+Asterisk serves (a rollback brings both back together).  The server reads
+the file from the include dir and reloads it when it changes
+(``ivr.plan_store``).  Only what calls need is in it: no phone digest, no
+line password.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+
+from dialplan.configuration import (Configuration, Handler, MenuItem, Playlist, PlaylistItem,
+                                    TtsSettings, numbering_plan)
+from fastagi.settings import Settings
+
+IVR_PLAN_FILE = "telecenter_ivr.json"
+
+
+@dataclass(frozen=True)
+class IvrPlan:
+    """Menu items by number, playlists by id, audio paths, and every number that exists."""
+
+    revision: int | None = None
+    items: dict[str, MenuItem] = field(default_factory=dict)
+    playlists: dict[int, Playlist] = field(default_factory=dict)
+    audio: dict[int, str] = field(default_factory=dict)  # id -> path without extension
+    numbers: dict[str, str] = field(default_factory=dict)  # number -> its first owner
+    tts: TtsSettings = TtsSettings()
+    language: str = "ru"
+
+    def audio_path(self, audio_id: int) -> str:
+        """What STREAM FILE plays for an audio file of the library."""
+        return self.audio[audio_id]
+
+
+def build_plan(config: Configuration, settings: Settings, revision: int | None = None) -> IvrPlan:
+    """The plan of a validated configuration."""
+    return IvrPlan(
+        revision=revision,
+        items={item.number: item for item in config.menu_items},
+        playlists={playlist.id: playlist for playlist in config.playlists},
+        audio={audio.id: str(settings.audio_dir / str(audio.id)) for audio in config.audio_files},
+        numbers={number: owners[0] for number, owners in numbering_plan(config).items()},
+        tts=config.tts,
+        language=settings.language,
+    )
+
+
+def plan_to_json(plan: IvrPlan, header: str) -> str:
+    """The file's text: the generated-file header, then the plan."""
+    data = {"generated": header, **asdict(plan)}
+    return json.dumps(data, ensure_ascii=False, indent=1, sort_keys=True) + "\n"
+
+
+def plan_from_json(text: str) -> IvrPlan:
+    """Read a plan written by ``plan_to_json``; ValueError when it is not one."""
+    try:
+        data = json.loads(text)
+        items = {
+            number: MenuItem(**{**item, "handlers": tuple(Handler(**h) for h in item["handlers"])})
+            for number, item in data["items"].items()
+        }
+        playlists = {
+            int(pid): Playlist(**{**playlist,
+                                  "items": tuple(PlaylistItem(**i) for i in playlist["items"])})
+            for pid, playlist in data["playlists"].items()
+        }
+        return IvrPlan(
+            revision=data["revision"],
+            items=items,
+            playlists=playlists,
+            audio={int(aid): path for aid, path in data["audio"].items()},
+            numbers=dict(data["numbers"]),
+            tts=TtsSettings(**data["tts"]),
+            language=data["language"],
+        )
+    except (KeyError, TypeError, AttributeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"not a Telecenter menu plan: {exc}") from None
