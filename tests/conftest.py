@@ -90,7 +90,9 @@ def testbed(tmp_path_factory, pg_url):
     instance.write_config()
     instance.start()
     bed = Testbed(instance, None, pg_url)
-    bed.server = server = AgiServer(agi_port, root / "var", {"DATABASE_URL": pg_url, **bed.ami_env()})
+    bed.server = server = AgiServer(agi_port, root / "var", {
+        "DATABASE_URL": pg_url, "TELECENTER_INCLUDE_DIR": str(instance.include_dir),
+        **bed.ami_env()})
     server.start()
     yield bed
     server.stop()
