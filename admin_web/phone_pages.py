@@ -3,13 +3,16 @@
 Only the SIP digest (``sip_digest``) is stored; a password, generated or
 typed, is shown once on the page that answers the save and never again.
 A number must be free in the whole numbering plan (phones, the self-test
-number, and whatever joins ``numbering_plan`` later). Each change and its
-change_log row are written in one transaction; history rows carry no secret.
+number, and whatever joins ``numbering_plan`` later). A phone that a line
+or a voice menu sends calls to is not deleted: the page names what uses it.
+Each change and its change_log row are written in one transaction; history
+rows carry no secret.
 """
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask import (Blueprint, abort, current_app, flash, redirect, render_template,
+                   url_for)
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -33,6 +36,13 @@ OBJECT_TYPE = "phone"
 KIND_TITLES = {"simple": _l("Simple SIP phone")}
 MIN_PASSWORD_LENGTH = 8
 _COLUMNS = "id, number, kind, description"
+# What sends calls to a number: lines (inbound number) and menu handlers (target).
+_USERS_OF_NUMBER = (
+    "SELECT 'line' AS kind, name AS name FROM lines WHERE inbound_number = %(number)s"
+    " UNION"
+    " SELECT 'menu item', i.number FROM menu_handlers h JOIN menu_items i ON i.id = h.item_id"
+    " WHERE h.target = %(number)s"
+    " ORDER BY 1, 2")
 
 
 def _kind_field():
@@ -104,9 +114,17 @@ def _phone_or_404(phone_id: int) -> dict:
 def index():
     """Every phone with its type, description and live state."""
     phones = get_db().execute(f"SELECT {_COLUMNS} FROM phones ORDER BY number").fetchall()
-    states = phone_state.phone_states(site_settings(), [p["number"] for p in phones])
+    states = phone_state.phone_states(site_settings(), [p["number"] for p in phones],
+                                      cache=_state_cache())
     return render_template("phones/list.html", phones=phones, states=states,
                            kind_titles=KIND_TITLES, delete_form=DeleteForm())
+
+
+def _state_cache() -> phone_state.ContactStateCache:
+    """This app's cache of Asterisk's contact states (PHONE_STATE_CACHE_SECONDS long)."""
+    seconds = current_app.config.get("PHONE_STATE_CACHE_SECONDS", phone_state.CACHE_SECONDS)
+    return current_app.extensions.setdefault(
+        "telecenter_contact_states", phone_state.ContactStateCache(seconds))
 
 
 @bp.route("/new", methods=("GET", "POST"))
@@ -184,14 +202,29 @@ def edit(phone_id: int):
 @bp.route("/<int:phone_id>/delete", methods=("POST",))
 @role_required("administrator")
 def delete(phone_id: int):
-    """Delete a phone (after the browser's confirmation)."""
+    """Delete a phone (after the browser's confirmation), unless calls are sent to it."""
     phone = _phone_or_404(phone_id)
     if not DeleteForm().validate_on_submit():
         abort(400)
     conn = get_db()
     with conn.transaction():
-        conn.execute("DELETE FROM phones WHERE id = %s", (phone_id,))
-        record_change(conn, current_user.login, "delete", OBJECT_TYPE, phone["number"],
-                      _public(phone), None)
-    flash(_("Phone %(number)s deleted.", number=phone["number"]), "success")
+        users = _users_of_number(conn, phone["number"])
+        if not users:
+            conn.execute("DELETE FROM phones WHERE id = %s", (phone_id,))
+            record_change(conn, current_user.login, "delete", OBJECT_TYPE, phone["number"],
+                          _public(phone), None)
+    if users:
+        flash(_("Phone %(number)s was not deleted: calls are sent to it by %(users)s. "
+                "Change them first.", number=phone["number"], users=", ".join(users)),
+              "danger")
+    else:
+        flash(_("Phone %(number)s deleted.", number=phone["number"]), "success")
     return redirect(url_for(".index"))
+
+
+def _users_of_number(conn, number: str) -> list[str]:
+    """What sends calls to ``number``, as the page names it; empty when nothing does."""
+    titles = {"line": lambda name: _("line %(name)s (inbound number)", name=name),
+              "menu item": lambda item: _("menu item %(number)s (handler)", number=item)}
+    return [titles[row["kind"]](row["name"])
+            for row in conn.execute(_USERS_OF_NUMBER, {"number": number}).fetchall()]

@@ -2,6 +2,7 @@
 
 import re
 
+import psycopg
 import pytest
 
 from admin_web import phone_state
@@ -16,10 +17,19 @@ def admin(auth):
 
 
 @pytest.fixture
-def states(monkeypatch):
-    """Asterisk's answer to "which contacts are there", faked; None means unknown."""
-    answer = {"value": None}
-    monkeypatch.setattr(phone_state, "contact_states", lambda settings: answer["value"])
+def states(app, monkeypatch):
+    """Asterisk's answer to "which contacts are there", faked; None means unknown.
+
+    ``asked`` counts the questions. The app asks anew on every page (no cache).
+    """
+    app.config["PHONE_STATE_CACHE_SECONDS"] = 0
+    answer = {"value": None, "asked": 0}
+
+    def contact_states(settings):
+        answer["asked"] += 1
+        return answer["value"]
+
+    monkeypatch.setattr(phone_state, "contact_states", contact_states)
     return answer
 
 
@@ -103,6 +113,30 @@ def test_list_shows_live_state_or_unknown(client, admin, states):
     assert re.search(r"102</a>.*?OFFLINE", page, re.S)
 
 
+def test_pages_loaded_in_a_burst_ask_asterisk_once(client, admin, app, states):
+    app.config["PHONE_STATE_CACHE_SECONDS"] = 60
+    new_phone(admin)
+    states["value"] = {"101": "ONLINE"}
+    for _ in range(3):
+        assert re.search(r"101</a>.*?ONLINE", client.get("/phones/").get_data(as_text=True),
+                         re.S)
+    assert states["asked"] == 1
+
+
+def test_the_state_cache_asks_again_when_its_answer_is_old(states, app):
+    now = {"t": 100.0}
+    cache = phone_state.ContactStateCache(seconds=3, clock=lambda: now["t"])
+    settings = app.config["TELECENTER_SETTINGS"]
+    assert cache.contact_states(settings) is None  # "unknown" is kept too
+    states["value"] = {"101": "ONLINE"}
+    now["t"] += 2.9
+    assert cache.contact_states(settings) is None and states["asked"] == 1
+    now["t"] += 0.2
+    assert cache.contact_states(settings) == {"101": "ONLINE"} and states["asked"] == 2
+    other_asterisk = settings.but(ami_port=settings.ami_port + 1)
+    assert cache.contact_states(other_asterisk) == {"101": "ONLINE"} and states["asked"] == 3
+
+
 def test_parse_contacts_reads_pjsip_show_contacts():
     output = """
   Contact:  <Aor/ContactUri..............................> <Hash....> <Status> <RTT(ms)..>
@@ -149,3 +183,38 @@ def test_delete_needs_a_post_with_token_and_is_recorded(client, admin, db_rows):
     assert not db_rows("SELECT 1 FROM phones")
     change = db_rows("SELECT * FROM change_log WHERE action = 'delete'")[0]
     assert change["object_id"] == "101" and change["new_value"] is None
+
+
+@pytest.fixture
+def menus(pg_url):
+    """A connection for menu rows; menus (with their items and handlers) removed after."""
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        yield conn
+        conn.execute("DELETE FROM menus")
+
+
+def test_delete_is_refused_while_a_line_or_a_menu_sends_calls_to_the_phone(
+        client, admin, db_rows, menus):
+    new_phone(admin)
+    phone_id = db_rows("SELECT id FROM phones")[0]["id"]
+    menus.execute("INSERT INTO lines (name, host, inbound_number) VALUES ('prov1', '10.0.0.1', '101')")
+    menu_id = menus.execute("INSERT INTO menus (name) VALUES ('Main') RETURNING id").fetchone()[0]
+    item_id = menus.execute("INSERT INTO menu_items (menu_id, number, kind, text)"
+                            " VALUES (%s, '500', 'tts', 'Здравствуйте') RETURNING id",
+                            (menu_id,)).fetchone()[0]
+    menus.execute("INSERT INTO menu_handlers (item_id, kind, key, target)"
+                  " VALUES (%s, 'key', '1', '101'), (%s, 'key', '2', '101')", (item_id, item_id))
+
+    response = admin.post(f"/phones/{phone_id}/delete", form_page="/phones/")
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert ("Телефон 101 не удалён: на него направляют звонки линия prov1 (входящий номер),"
+            " пункт меню 500 (обработчик). Сначала измените их.") in page
+    assert db_rows("SELECT number FROM phones") == [{"number": "101"}]
+    assert not db_rows("SELECT 1 FROM change_log WHERE action = 'delete'")
+
+    menus.execute("UPDATE lines SET inbound_number = ''")
+    admin.post(f"/phones/{phone_id}/delete", form_page="/phones/")
+    assert db_rows("SELECT number FROM phones") == [{"number": "101"}]  # the menu still does
+    menus.execute("DELETE FROM menu_handlers")
+    admin.post(f"/phones/{phone_id}/delete", form_page="/phones/")
+    assert not db_rows("SELECT 1 FROM phones")
