@@ -1,0 +1,262 @@
+"""Voice menus: what a caller hears and where their keys take them (spec 6).
+
+Theory of operation
+-------------------
+
+A call walks menu *items*.  ``run_menu`` enters the item whose number was
+dialled and runs the same two steps for every item until the call leaves
+the menus:
+
+1. **Play.**  An audio item streams its file, a TTS item speaks its text, a
+   playlist item plays its playlist once through, a scenario item runs its
+   scenario (which speaks through ``ScenarioContext.say``).  Every prompt is
+   interruptible by any key (0-9 * #); the key that cut it short is the first
+   of the digits the handlers look at.  For a scenario, the key that cut its
+   *last* words short counts the same way; keys it heard earlier were its own.
+   A scenario may return a number (``dial_number`` does): the call goes
+   there as if a handler had fired.
+
+2. **Listen.**  An item without handlers hangs up once played.  Otherwise the
+   digits typed so far are matched after every key:
+
+   - a *key* handler fires when the digits are exactly its one key;
+   - a *sequence* handler fires as soon as its regex ``re.fullmatch``-es the
+     digits, and passes them on to its target (a scenario there sees them
+     as ``ctx.digits``); handlers are tried in their order;
+   - digits that no key and no sequence could still complete (the ``regex``
+     module's partial matching tells) are a wrong entry: a ``handler`` event
+     "no handler for 7" is recorded, the digits are forgotten and the item's
+     prompt plays again (a scenario is not run again: the caller just gets a
+     new wait), so a caller who mistyped hears the choices once more;
+   - otherwise the call waits for the next key.
+
+   The wait lasts the timeout handler's seconds, else
+   ``MENU_DEFAULT_TIMEOUT_SECONDS``; it starts at the end of the prompt and
+   starts again after every key.  When it runs out the timeout handler
+   fires; without one the call hangs up.
+
+A handler's target decides what comes next: empty hangs up, a menu item's
+number enters that item (in this process, no dialplan round trip), any
+other number (a phone, a queue, an outside number) ends the menu with
+``MenuExit.transfer_to`` and the route hands it to the dialplan.  A
+configuration whose items send calls round in circles without a caller
+(timeouts pointing at each other) is cut off after ``MAX_ITEM_ENTRIES``
+items with an ``error`` event, and the call hangs up.
+
+Every step is written to the call's log: ``item`` (entering an item),
+``say`` (a text spoken), ``handler`` (what fired and where it goes),
+``scenario``; the call itself records prompts and digits.  The engine does
+no I/O of its own: everything goes through the call and ``MenuServices``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+
+import regex
+
+from dialplan import names
+from dialplan.configuration import Handler, MenuItem
+from dialplan.ivr_plan import IvrPlan
+from ivr.playlist import play_playlist
+
+# More item entries than this in one call is a loop in the configuration.
+MAX_ITEM_ENTRIES = 100
+
+HANG_UP = "hang up"
+
+
+@dataclass
+class MenuServices:
+    """What the menus use besides the call: speech, scenarios, case look-ups, queues.
+
+    ``speak(text)`` returns what STREAM FILE plays for a text (the TTS cache
+    in production).  ``queue_info(call, kind)`` answers a playlist's dynamic
+    items, ``kind`` being 'queue_position' (1-based place) or 'estimated_wait'
+    (seconds); None when the call is not in a queue.
+    """
+
+    speak: Callable[[str], Awaitable[str]]
+    scenarios: Mapping[str, Callable[..., Awaitable[str | None]]]
+    cases: object
+    callbacks: object
+    queue_info: Callable[[object, str], Awaitable[int | None]] | None = None
+
+    async def say(self, call, text: str) -> str | None:
+        """Speak a Russian text to the caller; the key that interrupted it, if any."""
+        call.events.event("say", text)
+        return await call.stream_file(await self.speak(text))
+
+
+@dataclass(frozen=True)
+class MenuExit:
+    """How a walk through the menus ended: hang up, or go on to ``transfer_to``."""
+
+    transfer_to: str | None = None
+    reason: str = ""
+
+    @property
+    def hangs_up(self) -> bool:
+        return not self.transfer_to
+
+
+@dataclass(frozen=True)
+class _Next:
+    """Where an item sends the call: a target ('' hangs up) and the digits passed on."""
+
+    target: str
+    digits: str = ""
+    reason: str = ""
+
+
+async def run_menu(call, plan: IvrPlan, number: str, services: MenuServices) -> MenuExit:
+    """Walk the menus from item ``number`` until the call hangs up or leaves them."""
+    if number not in plan.items:
+        raise LookupError(f"no menu item {number!r} in the plan")
+    digits = ""
+    for _ in range(MAX_ITEM_ENTRIES):
+        item = plan.items[number]
+        call.events.event("item", _describe(item, digits))
+        step = await _run_item(call, plan, item, digits, services)
+        if not step.target:
+            return MenuExit(reason=step.reason)
+        if step.target not in plan.items:
+            return MenuExit(transfer_to=step.target, reason=f"transfer to {step.target}")
+        number, digits = step.target, step.digits
+    call.events.event("error", f"more than {MAX_ITEM_ENTRIES} menu items in one call"
+                               f" (a loop in the menus?): hanging up")
+    return MenuExit(reason="too many menu items in one call")
+
+
+def _describe(item: MenuItem, digits: str) -> str:
+    """The ``item`` event's text; it starts with the item's number."""
+    text = f"{item.number} {item.kind}"
+    if item.kind == "scenario":
+        text += f" {item.scenario}"
+    return text + (f" with digits {digits}" if digits else "")
+
+
+async def _run_item(call, plan: IvrPlan, item: MenuItem, digits: str,
+                    services: MenuServices) -> _Next:
+    if item.kind == "scenario":
+        number, typed = await _run_scenario(call, plan, item, digits, services)
+        if number:
+            return _Next(number, reason=f"scenario {item.scenario} sent the call to {number}")
+    else:
+        typed = await _play(call, plan, item, services)
+    if not item.handlers:
+        return _Next("", reason=f"item {item.number} has no handlers")
+    return await _listen(call, plan, item, typed or "", services)
+
+
+async def _play(call, plan: IvrPlan, item: MenuItem, services: MenuServices) -> str | None:
+    """Play an audio, TTS or playlist item once; the key that interrupted it."""
+    if item.kind == "audio":
+        return await call.stream_file(plan.audio_path(item.audio_id))
+    if item.kind == "tts":
+        return await services.say(call, item.text)
+    if item.kind == "playlist":
+        return await play_playlist(call, plan, plan.playlists[item.playlist_id], services)
+    raise ValueError(f"menu item {item.number} has an unknown kind {item.kind!r}")
+
+
+async def _run_scenario(call, plan: IvrPlan, item: MenuItem, digits: str,
+                        services: MenuServices) -> tuple[str | None, str | None]:
+    """Run the item's scenario: the number it sends the call to, and the key that cut
+    its last words short."""
+    scenario = services.scenarios.get(item.scenario)
+    if scenario is None:
+        raise LookupError(f"menu item {item.number}: no scenario {item.scenario!r}")
+    last_key: list[str | None] = [None]
+
+    async def say(text: str) -> str | None:
+        last_key[0] = await services.say(call, text)
+        return last_key[0]
+
+    call.events.event("scenario", item.scenario + (f" with digits {digits}" if digits else ""))
+    number = await scenario(_scenario_context(call=call, plan=plan, digits=digits, say=say,
+                                              cases=services.cases,
+                                              callbacks=services.callbacks))
+    if number:
+        call.events.event("scenario", f"{item.scenario} sends the call to {number}")
+    return number, last_key[0]
+
+
+def _scenario_context(**fields):
+    try:
+        from ivr.scenarios import ScenarioContext
+    except ModuleNotFoundError as exc:  # TEMPORARY until ivr.scenarios lands
+        if exc.name != "ivr.scenarios":
+            raise
+        from types import SimpleNamespace as ScenarioContext
+    return ScenarioContext(**fields)
+
+
+async def _listen(call, plan: IvrPlan, item: MenuItem, typed: str,
+                  services: MenuServices) -> _Next:
+    """Collect keys until a handler fires or the wait runs out (see the module doc)."""
+    timeout = next((h for h in item.handlers if h.kind == "timeout"), None)
+    seconds = timeout.seconds if timeout else names.MENU_DEFAULT_TIMEOUT_SECONDS
+    collected = typed
+    while True:
+        if collected:
+            handler = _fired(item.handlers, collected)
+            if handler is not None:
+                passed = collected if handler.kind == "sequence" else ""
+                call.events.event("handler", _fired_text(handler, collected))
+                return _Next(handler.target, passed,
+                             reason=f"{handler.kind} handler of item {item.number}: empty target")
+            if not _could_still_match(item.handlers, collected):
+                call.events.event("handler", f"no handler for {collected}")
+                collected = ""
+                if item.kind != "scenario":
+                    collected = await _play(call, plan, item, services) or ""
+                continue
+        key = await call.wait_for_digit(seconds * 1000)
+        if key is not None:
+            collected += key
+        elif timeout is not None:
+            call.events.event("handler", f"timeout {seconds} s -> {timeout.target or HANG_UP}")
+            return _Next(timeout.target, reason=f"timeout of item {item.number}: empty target")
+        else:
+            call.events.event("handler", f"no input for {seconds} s -> {HANG_UP}")
+            return _Next("", reason=f"no input for {seconds} s")
+
+
+def _fired(handlers: tuple[Handler, ...], collected: str) -> Handler | None:
+    """The key or sequence handler the collected digits trigger, if any."""
+    if len(collected) == 1:
+        for handler in handlers:
+            if handler.kind == "key" and handler.key == collected:
+                return handler
+    for handler in handlers:
+        if handler.kind == "sequence" and _pattern(handler.pattern).fullmatch(collected):
+            return handler
+    return None
+
+
+def _could_still_match(handlers: tuple[Handler, ...], collected: str) -> bool:
+    """Whether more keys could still make a sequence handler match."""
+    return any(handler.kind == "sequence"
+               and _partial_pattern(handler.pattern).fullmatch(collected, partial=True)
+               for handler in handlers)
+
+
+def _fired_text(handler: Handler, collected: str) -> str:
+    target = handler.target or HANG_UP
+    if handler.kind == "key":
+        return f"key {handler.key} -> {target}"
+    return f"sequence {handler.pattern} matched {collected} -> {target}"
+
+
+@lru_cache(maxsize=256)
+def _pattern(pattern: str) -> re.Pattern:
+    return re.compile(pattern)
+
+
+@lru_cache(maxsize=256)
+def _partial_pattern(pattern: str) -> regex.Pattern:
+    return regex.compile(pattern)

@@ -1,0 +1,146 @@
+"""Playlists against a scripted caller: order, shuffle, looping, dynamic items (spec 5)."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+import pytest
+
+from dialplan.configuration import Playlist, PlaylistItem
+from dialplan.ivr_plan import IvrPlan
+from ivr.menu import MenuServices
+from ivr.playlist import estimated_wait_text, minutes_word, play_playlist
+from tests.ivr.fake_call import FakeCall
+
+PLAN = IvrPlan(audio={1: "/audio/1", 2: "/audio/2"})
+SONG, JINGLE = PlaylistItem("audio", audio_id=1), PlaylistItem("audio", audio_id=2)
+NOTICE = PlaylistItem("tts", text="Все операторы заняты.")
+
+
+@dataclass
+class Person:
+    first_name: str
+
+
+class Cases:
+    """The case backend's person look-up: one person per known number."""
+
+    def __init__(self, people: dict[str, Person]):
+        self.people = people
+        self.asked: list[str] = []
+
+    async def person_by_phone(self, phone: str):
+        self.asked.append(phone)
+        return self.people.get(phone)
+
+
+async def fake_speak(text: str) -> str:
+    return f"tts:{text}"
+
+
+def play(call, playlist, cases=None, queue=None, **options):
+    async def queue_info(call_, kind):
+        assert call_ is call
+        return (queue or {}).get(kind)
+
+    services = MenuServices(speak=fake_speak, scenarios={}, cases=cases, callbacks=None,
+                            queue_info=queue_info if queue is not None else None)
+    return asyncio.run(play_playlist(call, PLAN, playlist, services, **options))
+
+
+def playlist(*items, mode="in_order") -> Playlist:
+    return Playlist(7, "ожидание", mode, items)
+
+
+def test_items_play_in_order_once():
+    call = FakeCall()
+    assert play(call, playlist(SONG, NOTICE, JINGLE)) is None
+    assert call.prompts == ["/audio/1", "tts:Все операторы заняты.", "/audio/2"]
+    assert call.events.of("say") == ["Все операторы заняты."]
+
+
+def test_a_key_stops_the_playlist_and_is_returned():
+    call = FakeCall(prompt_keys={1: "5"})
+    assert play(call, playlist(SONG, NOTICE, JINGLE)) == "5"
+    assert len(call.prompts) == 2
+
+
+def test_a_looping_playlist_goes_round_until_a_key():
+    call = FakeCall(prompt_keys={4: "#"})
+    assert play(call, playlist(SONG, JINGLE), loop=True) == "#"
+    assert call.prompts == ["/audio/1", "/audio/2"] * 2 + ["/audio/1"]
+
+
+class Reversing:
+    """A stand-in for random: each shuffle reverses, and shuffles are counted."""
+
+    shuffles = 0
+
+    def shuffle(self, items):
+        self.shuffles += 1
+        items.reverse()
+
+
+def test_random_mode_shuffles_each_round_anew():
+    rng = Reversing()
+    call = FakeCall(prompt_keys={3: "1"})
+    play(call, playlist(SONG, NOTICE, JINGLE, mode="random"), loop=True, rng=rng)
+    assert call.prompts[:4] == ["/audio/2", "tts:Все операторы заняты.", "/audio/1", "/audio/2"]
+    assert rng.shuffles == 2
+
+
+def test_in_order_mode_never_shuffles():
+    rng = Reversing()
+    play(FakeCall(), playlist(SONG, JINGLE), rng=rng)
+    assert rng.shuffles == 0
+
+
+def test_the_greeting_names_the_one_person_with_the_callers_number():
+    cases = Cases({"79990000001": Person("Анна")})
+    call = FakeCall(caller="79990000001")
+    play(call, playlist(PlaylistItem("greeting"), SONG), cases=cases)
+    assert call.events.of("say") == ["Здравствуйте, Анна!"]
+    assert cases.asked == ["79990000001"]
+
+
+@pytest.mark.parametrize("caller, people", [
+    ("79990000002", {"79990000001": Person("Анна")}),  # nobody (or several) with this number
+    ("79990000001", {"79990000001": Person("")}),  # a person without a first name
+    ("", {"": Person("Анна")}),  # no caller id
+])
+def test_no_greeting_without_exactly_one_named_person(caller, people):
+    call = FakeCall(caller=caller)
+    play(call, playlist(PlaylistItem("greeting"), SONG), cases=Cases(people))
+    assert call.prompts == ["/audio/1"]
+
+
+def test_queue_position_and_wait_are_said_when_the_queue_answers():
+    call = FakeCall()
+    play(call, playlist(PlaylistItem("queue_position"), PlaylistItem("estimated_wait")),
+         queue={"queue_position": 3, "estimated_wait": 130})
+    assert call.events.of("say") == ["Ваш номер в очереди: 3.",
+                                     "Примерное время ожидания: 3 минуты."]
+
+
+def test_queue_items_are_skipped_outside_a_queue():
+    items = playlist(PlaylistItem("queue_position"), SONG, PlaylistItem("estimated_wait"))
+    without_hook, unanswered = FakeCall(), FakeCall()
+    play(without_hook, items)
+    play(unanswered, items, queue={})
+    assert without_hook.prompts == unanswered.prompts == ["/audio/1"]
+
+
+def test_a_looping_playlist_with_nothing_to_say_stops_instead_of_spinning():
+    call = FakeCall()
+    assert play(call, playlist(PlaylistItem("queue_position")), loop=True) is None
+    assert call.prompts == []
+
+
+@pytest.mark.parametrize("seconds, text", [
+    (30, "меньше минуты"), (60, "1 минута"), (61, "2 минуты"), (300, "5 минут"),
+    (660, "11 минут"), (1260, "21 минута"), (1320, "22 минуты"), (840, "14 минут"),
+])
+def test_estimated_wait_is_said_in_whole_minutes_with_russian_plurals(seconds, text):
+    assert text in estimated_wait_text(seconds)
+    assert minutes_word(112) == "минут" and minutes_word(101) == "минута"
