@@ -1,4 +1,4 @@
-"""The `telecenter` command: serve, migrate, render, apply, create-admin, demo."""
+"""The `telecenter` command: serve, migrate, render, apply, create-admin, demo, simulate."""
 
 from __future__ import annotations
 
@@ -189,3 +189,47 @@ def demo(agi_host, agi_port, admin_host, admin_port, sip_port, ami_port) -> None
 
     settings = _settings(agi_host, agi_port, admin_host=admin_host, admin_port=admin_port)
     sys.exit(run_demo(settings, sip_port=sip_port, ami_port=ami_port))
+
+
+@main.command("simulate")
+@click.argument("number")
+@click.option("--from", "caller", required=True, help="The caller's number (digits).")
+@click.option("--keys", default="", show_default=False,
+              help='What the caller types, one element per prompt or wait: '
+                   'e.g. "1,*123*#,timeout".')
+def simulate_command(number: str, caller: str, keys: str) -> None:
+    """Walk the voice menus from NUMBER as a caller typing KEYS, without calling anyone."""
+    import psycopg
+
+    from dialplan.configuration import load_configuration
+    from dialplan.ivr_plan import build_plan
+    from fastagi.database import database_url
+    from fastagi.migrations import apply_migrations
+    from ivr.simulate import UnknownMenuNumber, parse_keys
+
+    for name, value in (("NUMBER", number), ("--from", caller)):
+        if not value.isascii() or not value.isdigit() or len(value) > 20:
+            raise click.BadParameter(f"{value!r} is not a phone number (digits only)",
+                                     param_hint=name)
+    try:
+        typed = parse_keys(keys)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--keys") from None
+    settings = _settings()
+    with database_url(settings) as url:
+        apply_migrations(url, settings.sql_dir)
+        with psycopg.connect(url, autocommit=True) as conn:
+            plan = build_plan(load_configuration(conn), settings)
+        try:
+            steps = asyncio.run(_simulated_walk(url, plan, number, caller, typed))
+        except UnknownMenuNumber as exc:
+            raise click.ClickException(str(exc)) from None
+    for line in steps:
+        click.echo(line)
+
+
+async def _simulated_walk(url: str, plan, number: str, caller: str, keys: list[str]):
+    """The simulated steps, with the case database when this build has one."""
+    from ivr.simulate import NullCases, simulate
+
+    return await simulate(plan, number, caller, keys, NullCases())

@@ -1,0 +1,233 @@
+"""A dry run of the voice menus: walk them with typed keys, no Asterisk, no TTS.
+
+``telecenter simulate 90000 --from 79990000001 --keys "1,1,2024*7#"`` shows
+an administrator what a caller would hear and where their keys would take
+them, before or after Apply.  The walk is the real engine (``ivr.menu``)
+over a simulated call; the real scenarios run too, reading the case
+database, but nothing is spoken and nothing is written: callback orders
+are only reported.
+
+The simulated caller types one element of ``keys`` during each prompt or
+wait, in turn: a burst such as ``*123*#`` is typed key after key (its first
+key cuts the prompt short, the rest answer the waits that follow), and
+``timeout`` types nothing until that wait runs out.  When the keys run out
+the caller listens to every prompt to its end and every wait runs out.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from pathlib import PurePath
+
+from dialplan.ivr_plan import IvrPlan
+from fastagi.protocol import AGIEnv
+from fastagi.session import DIGITS, AGICall
+from ivr.menu import MenuExit, MenuServices, run_menu
+
+TIMEOUT = "timeout"
+_BURST = re.compile(r"[0-9*#]+")
+_SPOKEN = "tts:"  # what the simulated speech puts before a text instead of a file
+
+
+class UnknownMenuNumber(ValueError):
+    """The number to start from is no voice menu item."""
+
+
+def parse_keys(text: str) -> list[str]:
+    """'1,*123*#,timeout' -> ['1', '*123*#', 'timeout']; ValueError on anything else."""
+    if not text.strip():
+        return []
+    keys = []
+    for position, part in enumerate(text.split(","), 1):
+        part = part.strip()
+        if part.lower() == TIMEOUT:
+            keys.append(TIMEOUT)
+        elif _BURST.fullmatch(part):
+            keys.append(part)
+        else:
+            shown = part if len(part) <= 20 else part[:20] + "…"
+            raise ValueError(f"keys: element {position} ({shown!r}) is neither keys "
+                             f"(0-9, * and #) nor the word 'timeout'; separate them with commas,"
+                             f" e.g. \"1,*123*#,timeout\"")
+    return keys
+
+
+async def simulate(plan: IvrPlan, number: str, caller: str, keys: list[str],
+                   cases) -> list[str]:
+    """Walk the menus from ``number`` as ``caller`` typing ``keys``; the steps, in words."""
+    if number not in plan.items:
+        known = ", ".join(sorted(plan.items)[:10]) or "none"
+        raise UnknownMenuNumber(f"{number} is not a voice menu item (menu items: {known})")
+    call = SimulatedCall(caller, number, keys)
+    services = MenuServices(speak=_speak_nothing, scenarios=_scenarios(), cases=cases,
+                            callbacks=DryRunCallbacks(call.events), queue_info=None)
+    ending = await run_menu(call, plan, number, services)
+    return step_lines(call.events.steps, ending)
+
+
+async def _speak_nothing(text: str) -> str:
+    return _SPOKEN + text
+
+
+def _scenarios() -> Mapping:
+    """The real scenarios when this build has them, else stand-ins that say so."""
+    try:
+        from ivr.scenarios import SCENARIOS
+    except ModuleNotFoundError as exc:
+        if exc.name != "ivr.scenarios":
+            raise
+        return _UnavailableScenarios()
+    return SCENARIOS
+
+
+class _UnavailableScenarios(Mapping):
+    def __getitem__(self, name):
+        async def unavailable(ctx):
+            ctx.call.events.event("scenario", f"{name} is not available in this build")
+        return unavailable
+
+    def __iter__(self):
+        return iter(())
+
+    def __len__(self):
+        return 0
+
+
+class DryRunCallbacks:
+    """Callback orders that are reported, never written."""
+
+    def __init__(self, events):
+        self.events = events
+
+    async def order(self, phone: str, *args, **kwargs) -> None:
+        self.events.event("callback", f"would order a callback for {phone}")
+
+
+class NullCases:
+    """A case backend that knows nobody: every look-up finds nothing."""
+
+    async def person_by_phone(self, phone: str):
+        return None
+
+    async def case_by_number(self, number: str):
+        return None
+
+    async def open_cases(self, phone: str) -> list:
+        return []
+
+
+class _Steps:
+    """The simulated call's log: (kind, detail) in order."""
+
+    def __init__(self):
+        self.steps: list[tuple[str, str]] = []
+
+    def event(self, kind: str, detail: str) -> None:
+        self.steps.append((kind, detail))
+
+
+class SimulatedCall:
+    """AGICall's commands over a caller who types ``keys`` (see the module doc)."""
+
+    def __init__(self, caller: str, number: str, keys: list[str]):
+        self.env = AGIEnv({"callerid": caller, "extension": number}, route="menu")
+        self.call_id = "simulated"
+        self.events = _Steps()
+        self._keys = list(keys)
+        self._typing = ""  # the rest of the burst being typed
+        self._variables: dict[str, str] = {}
+
+    async def command(self, verb: str, *args: object):
+        raise NotImplementedError(f"a simulated call does not run raw AGI commands ({verb})")
+
+    async def answer(self) -> None:
+        pass
+
+    async def hangup(self) -> None:
+        pass
+
+    async def verbose(self, message: str, level: int = 1) -> None:
+        pass
+
+    async def set_variable(self, name: str, value: str) -> None:
+        self._variables[name] = value
+
+    async def get_variable(self, name: str) -> str | None:
+        return self._variables.get(name)
+
+    async def stream_file(self, prompt: str, escape_digits: str = DIGITS) -> str | None:
+        self.events.event("prompt", prompt)
+        if not self._typing and self._keys and self._keys[0] != TIMEOUT:
+            self._typing = self._keys.pop(0)
+        if self._typing and self._typing[0] in escape_digits:
+            return self._key()
+        return None
+
+    async def wait_for_digit(self, timeout_ms: int) -> str | None:
+        if not self._typing and self._keys:
+            element = self._keys.pop(0)
+            if element != TIMEOUT:
+                self._typing = element
+        if self._typing:
+            return self._key()
+        self.events.event("silence", f"{timeout_ms // 1000} s")
+        return None
+
+    async def say_digits(self, digits: str, escape_digits: str = "") -> str | None:
+        if any(ch not in DIGITS for ch in digits):
+            raise ValueError(f"not a digit string: {digits!r}")
+        self.events.event("say digits", digits)
+        return None
+
+    async def exec_app(self, app: str, *args: object) -> int:
+        self.events.event("app", " ".join([app, *map(str, args)]))
+        return 0
+
+    read_digits = AGICall.read_digits
+
+    def _key(self) -> str:
+        key, self._typing = self._typing[0], self._typing[1:]
+        self.events.event("digits", key)
+        return key
+
+
+_LINES = {
+    "say": "  says: {}",
+    "prompt": "  plays: {}",
+    "say digits": "  says the digits: {}",
+    "silence": "  caller types nothing for {}",
+    "handler": "  handler: {}",
+    "scenario": "  scenario: {}",
+    "callback": "  {}",
+    "app": "  would run: {}",
+    "error": "  error: {}",
+}
+
+
+def step_lines(steps: list[tuple[str, str]], ending: MenuExit) -> list[str]:
+    """The simulated call's steps as lines an administrator reads."""
+    lines: list[str] = []
+    typed = ""
+    for kind, detail in steps:
+        if kind == "digits":
+            typed += detail
+            continue
+        if typed:
+            lines.append(f"  caller types {typed}")
+            typed = ""
+        if kind == "item":
+            lines.append(f"item {detail}")
+        elif kind == "prompt" and detail.startswith(_SPOKEN):
+            continue  # already shown as what was said
+        elif kind == "prompt":
+            lines.append(_LINES[kind].format(PurePath(detail).name))
+        else:
+            lines.append(_LINES.get(kind, "  " + kind + ": {}").format(detail))
+    if typed:
+        lines.append(f"  caller types {typed}")
+    if ending.transfer_to:
+        lines.append(f"end: the call goes to {ending.transfer_to}")
+    else:
+        lines.append(f"end: hang up ({ending.reason})")
+    return lines

@@ -1,0 +1,157 @@
+"""The menu dry run: parsing typed keys, walking a plan, and `telecenter simulate`."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from click.testing import CliRunner
+
+from dialplan.configuration import Handler, MenuItem
+from dialplan.ivr_plan import IvrPlan
+from fastagi.cli import main
+from ivr.simulate import NullCases, parse_keys, simulate
+
+GREETING = "Здравствуйте. Справка - единица, оператор - двойка."
+CASES = "Введите номер дела и решетку."
+BYE = "Спасибо за звонок."
+
+
+@pytest.mark.parametrize("text, keys", [
+    ("1,*123*#,timeout", ["1", "*123*#", "timeout"]),
+    (" 1 , TIMEOUT ,#", ["1", "timeout", "#"]),
+    ("", []),
+])
+def test_keys_are_bursts_of_keys_or_timeouts(text, keys):
+    assert parse_keys(text) == keys
+
+
+@pytest.mark.parametrize("text, where", [
+    ("1,,2", "element 2"),
+    ("1,a", "element 2"),
+    ("12 3", "element 1"),
+    ("wait", "element 1"),
+    ("1;rm -rf /", "element 1"),
+])
+def test_anything_else_is_refused_naming_the_element(text, where):
+    with pytest.raises(ValueError, match=where):
+        parse_keys(text)
+
+
+def item(number, kind, *handlers, **fields) -> MenuItem:
+    return MenuItem(id=int(number), menu_id=1, number=number, kind=kind, handlers=handlers,
+                    **fields)
+
+
+PLAN = IvrPlan(
+    items={i.number: i for i in (
+        item("96500", "tts", Handler("key", "96510", key="1"), Handler("key", "101", key="2"),
+             Handler("timeout", "96520", seconds=5), text=GREETING),
+        item("96510", "tts", Handler("sequence", "96520", pattern="[0-9*]+#"), text=CASES),
+        item("96520", "audio", audio_id=4),
+    )},
+    audio={4: "/var/audio/4"},
+)
+
+
+def walk(number: str, keys: list[str]) -> list[str]:
+    return asyncio.run(simulate(PLAN, number, "79990000001", keys, NullCases()))
+
+
+def test_a_walk_shows_what_is_said_what_the_caller_types_and_where_it_goes():
+    steps = walk("96500", ["7", "1", "12*3#"])
+    assert steps == [
+        "item 96500 tts",
+        f"  says: {GREETING}",
+        "  caller types 7",
+        "  handler: no handler for 7",
+        f"  says: {GREETING}",
+        "  caller types 1",
+        "  handler: key 1 -> 96510",
+        "item 96510 tts",
+        f"  says: {CASES}",
+        "  caller types 12*3#",
+        "  handler: sequence [0-9*]+# matched 12*3# -> 96520",
+        "item 96520 audio with digits 12*3#",
+        "  plays: 4",
+        "end: hang up (item 96520 has no handlers)",
+    ]
+
+
+def test_a_timeout_waits_out_the_items_timeout():
+    steps = walk("96500", ["timeout"])
+    assert steps[1:] == [
+        f"  says: {GREETING}",
+        "  caller types nothing for 5 s",
+        "  handler: timeout 5 s -> 96520",
+        "item 96520 audio",
+        "  plays: 4",
+        "end: hang up (item 96520 has no handlers)",
+    ]
+
+
+def test_a_caller_out_of_keys_stays_silent_and_a_transfer_ends_the_walk():
+    assert walk("96510", [])[-2:] == ["  handler: no input for 15 s -> hang up",
+                                      "end: hang up (no input for 15 s)"]
+    assert walk("96500", ["2"])[-2:] == ["  handler: key 2 -> 101", "end: the call goes to 101"]
+
+
+def test_an_unknown_number_is_refused():
+    with pytest.raises(ValueError, match="12345 is not a voice menu item"):
+        walk("12345", [])
+
+
+@pytest.fixture
+def menu_rows(db):
+    """A small menu in the test database: 96500 -> key 1 -> 96510 -> timeout -> hang up."""
+    db.execute("DELETE FROM menus WHERE name = 'simulate test'")
+    menu = db.execute("INSERT INTO menus (name) VALUES ('simulate test') RETURNING id").fetchone()
+    main_item = db.execute(
+        "INSERT INTO menu_items (menu_id, number, kind, text) VALUES (%s, '96500', 'tts', %s)"
+        " RETURNING id", (menu["id"], GREETING)).fetchone()
+    cases_item = db.execute(
+        "INSERT INTO menu_items (menu_id, number, kind, text) VALUES (%s, '96510', 'tts', %s)"
+        " RETURNING id", (menu["id"], BYE)).fetchone()
+    db.execute("INSERT INTO menu_handlers (item_id, kind, key, target) VALUES (%s, 'key', '1',"
+               " '96510')", (main_item["id"],))
+    db.execute("INSERT INTO menu_handlers (item_id, kind, seconds, target) VALUES"
+               " (%s, 'timeout', 3, '')", (cases_item["id"],))
+    yield
+    db.execute("DELETE FROM menus WHERE id = %s", (menu["id"],))
+
+
+@pytest.fixture
+def run(pg_url, tmp_path):
+    def run(*args):
+        env = {"DATABASE_URL": pg_url, "TELECENTER_VAR": str(tmp_path)}
+        return CliRunner().invoke(main, ["simulate", *args], env=env)
+    return run
+
+
+def test_the_command_walks_the_menus_in_the_database(run, menu_rows):
+    result = run("96500", "--from", "79990000001", "--keys", "1,timeout")
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines() == [
+        "item 96500 tts",
+        f"  says: {GREETING}",
+        "  caller types 1",
+        "  handler: key 1 -> 96510",
+        "item 96510 tts",
+        f"  says: {BYE}",
+        "  caller types nothing for 3 s",
+        "  handler: timeout 3 s -> hang up",
+        "end: hang up (timeout of item 96510: empty target)",
+    ]
+
+
+@pytest.mark.parametrize("args, message", [
+    (["96500", "--from", "79990000001", "--keys", "1,x"], "element 2"),
+    (["96500", "--from", "+7999", "--keys", "1"], "not a phone number"),
+    (["9650O", "--from", "79990000001"], "not a phone number"),
+    (["96599", "--from", "79990000001"], "96599 is not a voice menu item"),
+])
+def test_the_command_refuses_bad_input_clearly(run, menu_rows, args, message):
+    result = run(*args)
+    assert result.exit_code != 0
+    assert message in result.output
+    assert "Traceback" not in result.output
