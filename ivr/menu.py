@@ -19,7 +19,8 @@ the menus:
 2. **Listen.**  An item without handlers hangs up once played.  Otherwise the
    digits typed so far are matched after every key:
 
-   - a *key* handler fires when the digits are exactly its one key;
+   - a *key* handler fires when the digits are exactly its one key (before
+     any sequence handler looks at them);
    - a *sequence* handler fires as soon as its regex ``re.fullmatch``-es the
      digits, and passes them on to its target (a scenario there sees them
      as ``ctx.digits``); handlers are tried in their order;

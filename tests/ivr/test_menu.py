@@ -240,7 +240,8 @@ def test_a_scenario_without_handlers_hangs_up_after_it_ran():
 
 
 def test_the_key_that_cuts_a_scenarios_last_words_short_counts():
-    plan = plan_of(item("95000", "scenario", key("0", "90000"), scenario="open_cases"), *SEED.items.values())
+    plan = plan_of(item("95000", "scenario", key("0", "90000"), scenario="open_cases"),
+                   *SEED.items.values())
     scenarios = Scenarios(says={"open_cases": ["Дело 1: готово.", "Дело 2: в работе."]})
     call = FakeCall(prompt_keys={1: "0", 2: "2"})
     ending = walk(plan, "95000", call, scenarios)
