@@ -56,6 +56,15 @@ def parse_keys(text: str) -> list[str]:
 async def simulate(plan: IvrPlan, number: str, caller: str, keys: list[str],
                    cases) -> list[str]:
     """Walk the menus from ``number`` as ``caller`` typing ``keys``; the steps, in words."""
+    return step_lines(*await simulated_steps(plan, number, caller, keys, cases))
+
+
+async def simulated_steps(plan: IvrPlan, number: str, caller: str, keys: list[str],
+                          cases) -> tuple[list[tuple[str, str]], MenuExit]:
+    """The same walk as ``simulate``: its (kind, detail) steps and how it ended.
+
+    For callers that show the steps their own way (the admin's simulator page).
+    """
     if number not in plan.items:
         known = ", ".join(sorted(plan.items)[:10]) or "none"
         raise UnknownMenuNumber(f"{number} is not a voice menu item (menu items: {known})")
@@ -63,7 +72,7 @@ async def simulate(plan: IvrPlan, number: str, caller: str, keys: list[str],
     services = MenuServices(speak=_speak_nothing, scenarios=_scenarios(), cases=cases,
                             callbacks=DryRunCallbacks(call.events), queue_info=None)
     ending = await run_menu(call, plan, number, services)
-    return step_lines(call.events.steps, ending)
+    return call.events.steps, ending
 
 
 async def _speak_nothing(text: str) -> str:
