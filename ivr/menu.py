@@ -63,6 +63,7 @@ from dialplan import names
 from dialplan.configuration import Handler, MenuItem
 from dialplan.ivr_plan import IvrPlan
 from ivr.playlist import play_playlist
+from ivr.scenarios import ScenarioContext
 
 # More item entries than this in one call is a loop in the configuration.
 MAX_ITEM_ENTRIES = 100
@@ -178,22 +179,11 @@ async def _run_scenario(call, plan: IvrPlan, item: MenuItem, digits: str,
         return last_key[0]
 
     call.events.event("scenario", item.scenario + (f" with digits {digits}" if digits else ""))
-    number = await scenario(_scenario_context(call=call, plan=plan, digits=digits, say=say,
-                                              cases=services.cases,
-                                              callbacks=services.callbacks))
+    number = await scenario(ScenarioContext(call=call, plan=plan, digits=digits, say=say,
+                                           cases=services.cases, callbacks=services.callbacks))
     if number:
         call.events.event("scenario", f"{item.scenario} sends the call to {number}")
     return number, last_key[0]
-
-
-def _scenario_context(**fields):
-    try:
-        from ivr.scenarios import ScenarioContext
-    except ModuleNotFoundError as exc:  # TEMPORARY until ivr.scenarios lands
-        if exc.name != "ivr.scenarios":
-            raise
-        from types import SimpleNamespace as ScenarioContext
-    return ScenarioContext(**fields)
 
 
 async def _listen(call, plan: IvrPlan, item: MenuItem, typed: str,

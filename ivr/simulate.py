@@ -17,13 +17,13 @@ the caller listens to every prompt to its end and every wait runs out.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from pathlib import PurePath
 
 from dialplan.ivr_plan import IvrPlan
 from fastagi.protocol import AGIEnv
 from fastagi.session import DIGITS, AGICall
 from ivr.menu import MenuExit, MenuServices, run_menu
+from ivr.scenarios import SCENARIOS
 
 TIMEOUT = "timeout"
 _BURST = re.compile(r"[0-9*#]+")
@@ -69,7 +69,7 @@ async def simulated_steps(plan: IvrPlan, number: str, caller: str, keys: list[st
         known = ", ".join(sorted(plan.items)[:10]) or "none"
         raise UnknownMenuNumber(f"{number} is not a voice menu item (menu items: {known})")
     call = SimulatedCall(caller, number, keys)
-    services = MenuServices(speak=_speak_nothing, scenarios=_scenarios(), cases=cases,
+    services = MenuServices(speak=_speak_nothing, scenarios=SCENARIOS, cases=cases,
                             callbacks=DryRunCallbacks(call.events), queue_info=None)
     ending = await run_menu(call, plan, number, services)
     return call.events.steps, ending
@@ -77,30 +77,6 @@ async def simulated_steps(plan: IvrPlan, number: str, caller: str, keys: list[st
 
 async def _speak_nothing(text: str) -> str:
     return _SPOKEN + text
-
-
-def _scenarios() -> Mapping:
-    """The real scenarios when this build has them, else stand-ins that say so."""
-    try:
-        from ivr.scenarios import SCENARIOS
-    except ModuleNotFoundError as exc:
-        if exc.name != "ivr.scenarios":
-            raise
-        return _UnavailableScenarios()
-    return SCENARIOS
-
-
-class _UnavailableScenarios(Mapping):
-    def __getitem__(self, name):
-        async def unavailable(ctx):
-            ctx.call.events.event("scenario", f"{name} is not available in this build")
-        return unavailable
-
-    def __iter__(self):
-        return iter(())
-
-    def __len__(self):
-        return 0
 
 
 class DryRunCallbacks:

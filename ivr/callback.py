@@ -1,0 +1,45 @@
+"""Callback requests ordered from a voice menu (spec 8).
+
+A caller who does not want to wait leaves their number; operators see the
+open requests and call back.  A caller who orders again while their request
+is still open gets that same request back, so operators never see one
+citizen twice in the list.
+"""
+
+from __future__ import annotations
+
+from ivr.cases import normalize_phone
+
+
+class PgCallbackOrders:
+    """The ``callbacks`` table, through the FastAGI server's async pool."""
+
+    def __init__(self, pool):
+        self.pool = pool
+
+    async def order(self, phone: str, agi_call_id: str | None = None) -> int:
+        """Record a request to call ``phone`` back; the request's id.
+
+        ``agi_call_id`` links the request to the call it was made from (the
+        ``calls`` row with that server id), when that row exists.
+        ValueError when ``phone`` is no phone number (see ``normalize_phone``).
+        """
+        normalized = normalize_phone(phone)
+        if normalized is None:
+            raise ValueError(f"cannot order a callback: {phone!r} is not a phone number")
+        async with self.pool.connection() as conn:
+            async with conn.transaction():
+                # Two orders from one number at once must not both insert.
+                await conn.execute("SELECT pg_advisory_xact_lock(hashtext('callback:' || %s))",
+                                   (normalized,))
+                cur = await conn.execute(
+                    "SELECT id FROM callbacks WHERE phone = %s AND done_at IS NULL"
+                    " ORDER BY id LIMIT 1", (normalized,))
+                open_request = await cur.fetchone()
+                if open_request is not None:
+                    return open_request[0]
+                cur = await conn.execute(
+                    "INSERT INTO callbacks (phone, source, call_id)"
+                    " VALUES (%s, 'ivr', (SELECT max(id) FROM calls WHERE agi_call_id = %s))"
+                    " RETURNING id", (normalized, agi_call_id))
+                return (await cur.fetchone())[0]

@@ -1,0 +1,142 @@
+"""Case look-ups for the voice menus (spec 18): people by phone, cases by number.
+
+Scenarios ask a ``CaseBackend``; the default one, ``PgCaseBackend``, reads
+the ``persons`` and ``cases`` tables of our own database, and a host
+information system can plug in another with the same three methods.
+
+What a caller supplies is checked here before any look-up: ``normalize_phone``
+turns a caller id into the one form phones are stored in (``79990000001``),
+``case_number_from_digits`` turns keys typed on a phone into a case number
+(``19*03*2044#`` -> ``19-03-2044``).  Both say None for anything else.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date
+from typing import Protocol
+
+from psycopg.rows import class_row
+
+
+@dataclass(frozen=True)
+class Person:
+    """Someone whose cases the center handles; ``name`` is the full name."""
+
+    id: int
+    name: str
+    phone: str
+
+
+@dataclass(frozen=True)
+class Case:
+    """A case (an application for a service) and where it stands."""
+
+    number: str
+    service: str
+    status: str
+    opened_on: date
+    person_id: int | None
+
+
+class CaseBackend(Protocol):
+    async def person_by_phone(self, phone: str) -> Person | None: ...
+    async def case_by_number(self, number: str) -> Case | None: ...
+    async def open_cases(self, phone: str) -> list[Case]: ...
+
+
+# What people write between the digits of a phone number: +7 (999) 000-00-01.
+_PHONE_FORMATTING = re.compile(r"[\s().-]")
+_PHONE_DIGITS = re.compile(r"[0-9]{3,15}")  # E.164 has at most 15 digits
+# A case number as stored (sql/004: ^[0-9][0-9-]{0,39}$), groups of digits joined by '-'.
+_CASE_NUMBER = re.compile(r"[0-9]+(?:-[0-9]+)*")
+CASE_NUMBER_MAX_LENGTH = 40
+
+
+def normalize_phone(raw: str | None) -> str | None:
+    """A caller id in the form phones are stored in, or None when it is no phone number.
+
+    Russian numbers become 11 digits starting with 7: '+7 999 000-00-01',
+    '89990000001', '9990000001' and '79990000001' are all '79990000001'.
+    Other numbers (an internal phone '101', a foreign '+44...') keep their
+    digits.  Letters, 'unknown', an empty id or too few/many digits: None.
+    """
+    if raw is None:
+        return None
+    text = _PHONE_FORMATTING.sub("", raw.strip())
+    if text.startswith("+"):
+        text = text[1:]
+    if not _PHONE_DIGITS.fullmatch(text):
+        return None
+    if len(text) == 11 and text[0] == "8":
+        return "7" + text[1:]
+    if len(text) == 10 and text[0] == "9":
+        return "7" + text
+    return text
+
+
+def phone_variants(phone: str) -> list[str]:
+    """The ways a normalized Russian number may have been stored: 7..., 8..., 10 digits."""
+    if len(phone) == 11 and phone[0] == "7":
+        return [phone, "8" + phone[1:], phone[1:]]
+    return [phone]
+
+
+def case_number_from_digits(digits: str | None) -> str | None:
+    """The case number a caller typed, or None when the keys are no case number.
+
+    The caller ends with '#' and types '*' between the groups of a number
+    such as 19-03-2044 ('19*03*2044#'); a leading '*' is ignored.  Empty
+    groups ('19**03'), other characters, or more than 40 characters: None.
+    """
+    if not digits:
+        return None
+    text = digits[:-1] if digits.endswith("#") else digits
+    text = text[1:] if text.startswith("*") else text
+    number = text.replace("*", "-")
+    if len(number) > CASE_NUMBER_MAX_LENGTH or not _CASE_NUMBER.fullmatch(number):
+        return None
+    return number
+
+
+_CASE_COLUMNS = "c.number, c.service, c.status, c.filed_on AS opened_on, c.person_id"
+
+
+class PgCaseBackend:
+    """The default backend: ``persons`` and ``cases`` in our database, through an async pool."""
+
+    def __init__(self, pool):
+        self.pool = pool
+
+    async def person_by_phone(self, phone: str) -> Person | None:
+        """The person with this phone (the first one entered when several share it)."""
+        normalized = normalize_phone(phone)
+        if normalized is None:
+            return None
+        async with self.pool.connection() as conn:
+            cur = conn.cursor(row_factory=class_row(Person))
+            await cur.execute(
+                "SELECT id, full_name AS name, phone FROM persons WHERE phone = ANY(%s)"
+                " ORDER BY id LIMIT 1", (phone_variants(normalized),))
+            return await cur.fetchone()
+
+    async def case_by_number(self, number: str) -> Case | None:
+        async with self.pool.connection() as conn:
+            cur = conn.cursor(row_factory=class_row(Case))
+            await cur.execute(f"SELECT {_CASE_COLUMNS} FROM cases c WHERE c.number = %s",
+                              (number,))
+            return await cur.fetchone()
+
+    async def open_cases(self, phone: str) -> list[Case]:
+        """Open cases of everyone with this phone, oldest first."""
+        normalized = normalize_phone(phone)
+        if normalized is None:
+            return []
+        async with self.pool.connection() as conn:
+            cur = conn.cursor(row_factory=class_row(Case))
+            await cur.execute(
+                f"SELECT {_CASE_COLUMNS} FROM cases c JOIN persons p ON p.id = c.person_id"
+                " WHERE p.phone = ANY(%s) AND c.is_open ORDER BY c.filed_on, c.number",
+                (phone_variants(normalized),))
+            return await cur.fetchall()

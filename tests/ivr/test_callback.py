@@ -1,0 +1,63 @@
+"""Callback orders from the voice menus, written to a real PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from fastagi.database import open_pool
+from ivr.callback import PgCallbackOrders
+
+
+def order(pg_url, *calls: tuple):
+    """Place each (phone, agi_call_id) order at once, on one pool; their ids."""
+    async def go():
+        pool = await open_pool(pg_url, max_size=4)
+        try:
+            orders = PgCallbackOrders(pool)
+            return await asyncio.gather(*(orders.order(*args) for args in calls))
+        finally:
+            await pool.close()
+    return asyncio.run(go())
+
+
+@pytest.fixture
+def clean(db):
+    yield
+    db.execute("DELETE FROM callbacks WHERE phone LIKE '7999444%'")
+    db.execute("DELETE FROM calls WHERE agi_call_id = 'agi-callback-test-1'")
+
+
+def test_an_order_keeps_the_callers_number_the_time_and_the_call(db, pg_url, clean):
+    call_id = db.execute("INSERT INTO calls (agi_call_id, caller) VALUES"
+                         " ('agi-callback-test-1', '89994440001') RETURNING id").fetchone()["id"]
+    [row_id] = order(pg_url, ("89994440001", "agi-callback-test-1"))
+    row = db.execute("SELECT * FROM callbacks WHERE id = %s", (row_id,)).fetchone()
+    assert row["phone"] == "79994440001"
+    assert row["source"] == "ivr" and row["call_id"] == call_id
+    assert row["requested_at"] is not None and row["done_at"] is None
+
+
+def test_an_order_from_a_call_without_a_record_is_kept_all_the_same(db, pg_url, clean):
+    [row_id] = order(pg_url, ("79994440002", "agi-never-recorded"))
+    row = db.execute("SELECT phone, call_id FROM callbacks WHERE id = %s", (row_id,)).fetchone()
+    assert row == {"phone": "79994440002", "call_id": None}
+
+
+def test_ordering_again_while_the_request_is_open_gives_the_same_request(db, pg_url, clean):
+    ids = order(pg_url, *[("79994440003", None)] * 3)
+    assert len(set(ids)) == 1
+    db.execute("UPDATE callbacks SET done_at = now() WHERE id = %s", (ids[0],))
+    [again] = order(pg_url, ("79994440003", None))
+    assert again != ids[0]
+    count = db.execute("SELECT count(*) AS n FROM callbacks WHERE phone = '79994440003'"
+                       ).fetchone()["n"]
+    assert count == 2
+
+
+def test_a_number_that_is_no_phone_is_refused_and_nothing_is_written(db, pg_url, clean):
+    before = db.execute("SELECT count(*) AS n FROM callbacks").fetchone()["n"]
+    with pytest.raises(ValueError, match="not a phone number"):
+        order(pg_url, ("7999444'; DROP TABLE callbacks; --", None))
+    assert db.execute("SELECT count(*) AS n FROM callbacks").fetchone()["n"] == before

@@ -1,0 +1,103 @@
+"""Checking what callers type, and the default case backend on a real PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import date
+
+import pytest
+
+from fastagi.database import open_pool
+from ivr.cases import Case, PgCaseBackend, Person, case_number_from_digits, normalize_phone
+
+
+@pytest.mark.parametrize("raw, phone", [
+    ("+7 999 000-00-01", "79990000001"),
+    ("+7 (999) 000-00-01", "79990000001"),
+    ("89990000001", "79990000001"),
+    ("79990000001", "79990000001"),
+    ("9990000001", "79990000001"),
+    ("101", "101"),
+    ("+441632960961", "441632960961"),
+])
+def test_caller_ids_become_the_stored_form(raw, phone):
+    assert normalize_phone(raw) == phone
+
+
+@pytest.mark.parametrize("raw", ["", "unknown", "anonymous", "12", "7999000000112345678",
+                                 "+7 999 abc", "79990000001;DROP", "++79990000001", None])
+def test_anything_else_is_no_phone(raw):
+    assert normalize_phone(raw) is None
+
+
+@pytest.mark.parametrize("digits, number", [
+    ("4567#", "4567"),
+    ("4567", "4567"),
+    ("19*03*2044#", "19-03-2044"),
+    ("*19*03*2044#", "19-03-2044"),
+    ("0#", "0"),
+])
+def test_typed_keys_become_a_case_number(digits, number):
+    assert case_number_from_digits(digits) == number
+
+
+@pytest.mark.parametrize("digits", ["", "#", "*#", "**#", "19**03#", "19*#", "12#3#", "12##",
+                                    "1" * 41 + "#", "12a#", None])
+def test_keys_that_are_no_case_number_are_refused(digits):
+    assert case_number_from_digits(digits) is None
+
+
+@pytest.fixture
+def people(db):
+    """Two people sharing nothing, one stored with an 8-prefixed phone; removed afterwards."""
+    anna = db.execute("INSERT INTO persons (full_name, first_name, phone)"
+                      " VALUES ('Смирнова Анна Петровна', 'Анна', '79995550001') RETURNING id"
+                      ).fetchone()["id"]
+    oleg = db.execute("INSERT INTO persons (full_name, first_name, phone)"
+                      " VALUES ('Петров Олег', 'Олег', '89995550002') RETURNING id"
+                      ).fetchone()["id"]
+    rows = [("55-01", anna, "Паспорт", "готово к выдаче", True, date(2026, 3, 12)),
+            ("55-02", anna, "Справка", "на рассмотрении", True, date(2026, 1, 5)),
+            ("55-03", anna, "Пособие", "выдано", False, date(2025, 6, 1)),
+            ("55-04", oleg, "Регистрация ИП", "принято", True, date(2026, 2, 2))]
+    with db.cursor() as cur:
+        cur.executemany("INSERT INTO cases (number, person_id, service, status, is_open, filed_on)"
+                        " VALUES (%s, %s, %s, %s, %s, %s)", rows)
+    yield {"anna": anna, "oleg": oleg}
+    db.execute("DELETE FROM cases WHERE number LIKE '55-0_'")
+    db.execute("DELETE FROM persons WHERE id IN (%s, %s)", (anna, oleg))
+
+
+def ask(pg_url, method: str, *args):
+    async def go():
+        pool = await open_pool(pg_url, max_size=2)
+        try:
+            return await getattr(PgCaseBackend(pool), method)(*args)
+        finally:
+            await pool.close()
+    return asyncio.run(go())
+
+
+def test_a_case_is_found_by_its_number(pg_url, people):
+    assert ask(pg_url, "case_by_number", "55-01") == Case(
+        "55-01", "Паспорт", "готово к выдаче", date(2026, 3, 12), people["anna"])
+    assert ask(pg_url, "case_by_number", "55-09") is None
+    assert ask(pg_url, "case_by_number", "55-01' OR '1'='1") is None
+
+
+def test_open_cases_are_the_persons_open_ones_oldest_first(pg_url, people):
+    found = ask(pg_url, "open_cases", "+7 999 555-00-01")
+    assert [case.number for case in found] == ["55-02", "55-01"]
+
+
+def test_a_phone_stored_with_8_is_found_by_the_normalized_caller_id(pg_url, people):
+    assert [case.number for case in ask(pg_url, "open_cases", "79995550002")] == ["55-04"]
+    assert ask(pg_url, "person_by_phone", "79995550002") == Person(
+        people["oleg"], "Петров Олег", "89995550002")
+
+
+def test_nobody_is_found_for_an_unknown_or_junk_phone(pg_url, people):
+    assert ask(pg_url, "person_by_phone", "79995550009") is None
+    assert ask(pg_url, "open_cases", "79995550009") == []
+    assert ask(pg_url, "open_cases", "unknown") == []
+    assert ask(pg_url, "person_by_phone", "not a phone") is None
