@@ -432,5 +432,3 @@ def add_common_arguments(parser):
                         help="seconds to wait for the server to listen")
     parser.add_argument("--keep-var", action="store_true",
                         help="keep the server's TELECENTER_VAR directory")
-    parser.add_argument("--by-step", action="store_true",
-                        help="also print telecenter's think time for each step")

@@ -164,6 +164,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     add_common_arguments(parser)
     parser.add_argument("--database-url", help="pass DATABASE_URL to the server")
+    parser.add_argument("--by-step", action="store_true",
+                        help="also print telecenter's think time for each step")
     parser.add_argument("--self-check", action="store_true",
                         help="run the client against the raw responder only")
     args = parser.parse_args()
