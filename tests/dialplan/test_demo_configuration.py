@@ -1,0 +1,128 @@
+"""The demo configuration on a fresh real database: it validates, and its menu answers."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import psycopg
+import pytest
+from psycopg.conninfo import make_conninfo
+from psycopg.rows import dict_row
+
+from dialplan.configuration import load_configuration
+from dialplan.demo_configuration import (DEMO_CALLER, DEMO_CASE_NUMBER, DEMO_CASE_STATUS,
+                                         DEMO_ITEMS, load_demo_configuration)
+from dialplan.ivr_plan import build_plan
+from dialplan.validate import validate
+from fastagi.database import open_pool
+from fastagi.migrations import apply_migrations
+from fastagi.settings import PROJECT_ROOT, Settings
+from ivr.cases import PgCaseBackend
+from ivr.simulate import simulate
+
+
+@pytest.fixture
+def fresh_url(pg_url):
+    """A new, migrated, empty database on the test server; dropped afterwards."""
+    name = f"demo_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(pg_url, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    url = make_conninfo(pg_url, dbname=name)
+    apply_migrations(url, PROJECT_ROOT / "sql")
+    yield url
+    with psycopg.connect(pg_url, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def fresh(fresh_url):
+    with psycopg.connect(fresh_url, autocommit=True, row_factory=dict_row) as conn:
+        yield conn
+
+
+def counts(conn) -> dict[str, int]:
+    return {table: conn.execute(f"SELECT count(*) AS n FROM {table}").fetchone()["n"]
+            for table in ("menus", "menu_items", "menu_handlers", "persons", "cases")}
+
+
+def walk(url: str, plan, keys: list[str], caller: str = DEMO_CALLER) -> list[str]:
+    async def go():
+        pool = await open_pool(url, max_size=1)
+        try:
+            return await simulate(plan, "90000", caller, keys, PgCaseBackend(pool))
+        finally:
+            await pool.close()
+    return asyncio.run(go())
+
+
+def demo_plan(conn, tmp_path):
+    config = load_configuration(conn)
+    assert validate(config) == []
+    return build_plan(config, Settings(var_dir=tmp_path))
+
+
+def test_the_demo_loads_once_into_a_fresh_database(fresh):
+    assert load_demo_configuration(fresh) is True
+    loaded = counts(fresh)
+    assert loaded["menus"] == 1 and loaded["menu_items"] == len(DEMO_ITEMS)
+    assert load_demo_configuration(fresh) is False
+    assert counts(fresh) == loaded
+
+
+def test_the_demo_menu_validates_and_follows_the_seed(fresh, tmp_path):
+    load_demo_configuration(fresh)
+    plan = demo_plan(fresh, tmp_path)
+    assert sorted(plan.items) == ["90000", "91000", "91100", "91110", "91200", "92000", "93000"]
+    main = plan.items["90000"]
+    assert {(h.kind, h.key or h.seconds, h.target) for h in main.handlers} == {
+        ("key", "0", "90000"), ("key", "1", "91000"), ("key", "2", "92000"),
+        ("key", "3", "93000"), ("timeout", 15, "92000")}
+    assert [plan.items[n].scenario for n in ("91110", "91200", "93000")] == [
+        "case_status", "open_cases", "callback"]
+
+
+def test_a_walk_to_the_case_status_says_the_demo_cases_status(fresh, fresh_url, tmp_path):
+    load_demo_configuration(fresh)
+    typed = DEMO_CASE_NUMBER.replace("-", "*") + "#"
+    steps = walk(fresh_url, demo_plan(fresh, tmp_path), ["1", "1", typed])
+    items = [line.split()[1] for line in steps if line.startswith("item ")]
+    assert items == ["90000", "91000", "91100", "91110"]
+    said = "\n".join(line for line in steps if line.startswith("  says: "))
+    assert DEMO_CASE_STATUS in said and "12 марта 2026 года" in said
+    assert steps[-1].startswith("end: hang up")
+
+
+def test_a_walk_to_the_open_cases_reads_the_demo_callers_open_cases(fresh, fresh_url, tmp_path):
+    load_demo_configuration(fresh)
+    steps = "\n".join(walk(fresh_url, demo_plan(fresh, tmp_path), ["1", "2"]))
+    rows = fresh.execute("SELECT c.status, c.is_open FROM cases c JOIN persons p"
+                         " ON p.id = c.person_id WHERE p.phone = %s", (DEMO_CALLER,)).fetchall()
+    assert sum(row["is_open"] for row in rows) == 2
+    for row in rows:
+        assert (row["status"] in steps) == row["is_open"], steps
+
+
+def test_silence_at_the_main_menu_reaches_the_busy_operators_placeholder(fresh, fresh_url,
+                                                                          tmp_path):
+    load_demo_configuration(fresh)
+    steps = walk(fresh_url, demo_plan(fresh, tmp_path), ["timeout", "3"])
+    items = [line.split()[1] for line in steps if line.startswith("item ")]
+    assert items == ["90000", "92000", "93000"]
+    assert f"would order a callback for {DEMO_CALLER}" in "\n".join(steps)
+
+
+def test_people_already_there_are_kept_and_get_no_demo_company(fresh):
+    fresh.execute("INSERT INTO persons (full_name, phone) VALUES ('Кузнецова Ольга', '79991112233')")
+    assert load_demo_configuration(fresh) is True
+    assert counts(fresh)["menus"] == 1
+    assert [r["full_name"] for r in fresh.execute("SELECT full_name FROM persons")] == [
+        "Кузнецова Ольга"]
+    assert counts(fresh)["cases"] == 0
+
+
+def test_a_database_with_a_menu_is_left_alone(fresh):
+    fresh.execute("INSERT INTO menus (name) VALUES ('Своё меню')")
+    assert load_demo_configuration(fresh) is False
+    assert counts(fresh) == {"menus": 1, "menu_items": 0, "menu_handlers": 0, "persons": 0,
+                             "cases": 0}
