@@ -24,6 +24,8 @@ ROUTE_SELFTEST = "selftest"
 # Shipped prompts, by name without extension, under sounds/<language>/.
 PROMPT_UNAVAILABLE = "telecenter-unavailable"
 PROMPT_SELFTEST = "telecenter-selftest"
+# Played instead of a text no speech engine could say.
+PROMPT_TTS_FAILED = "telecenter-tts-failed"
 
 # Digest realm of the phones' SIP passwords: the phones table keeps only
 # md5("number:realm:password"), so changing it invalidates every password.

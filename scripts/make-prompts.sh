@@ -13,3 +13,4 @@ say_ru() {  # name, text
 mkdir -p sounds/ru
 say_ru telecenter-unavailable "Извините, сервис временно недоступен. Пожалуйста, позвоните позже."
 say_ru telecenter-selftest "Проверка связи. Наберите две любые цифры."
+say_ru telecenter-tts-failed "Извините, это сообщение сейчас недоступно."

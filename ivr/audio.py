@@ -1,0 +1,120 @@
+"""Audio for Asterisk: uploads and synthesised speech made into what it plays (spec 3).
+
+Asterisk plays 8 kHz, mono, 16-bit signed WAV without transcoding, so every
+file Telecenter plays is converted to that once, here, with sox.  An upload
+is judged by its content (magic bytes), never by its name; a conversion
+writes a temporary file beside the target and renames it, so a failure never
+leaves a partial file and never touches an existing one.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import tempfile
+import wave
+from pathlib import Path
+
+SAMPLE_RATE = 8000
+CHANNELS = 1
+SAMPLE_BYTES = 2
+
+# Uploads bigger than this are refused before sox sees them.
+MAX_UPLOAD_BYTES = 20 * 1024 * 1024
+# Longer recordings are refused: a prompt or a waiting tune, not an archive.
+MAX_DURATION_SECONDS = 3600
+# How long one sox run may take before it is killed.
+SOX_TIMEOUT_SECONDS = 120
+
+# Why an upload was refused, as the admin pages show it (they translate these).
+REASON_EMPTY = "The file is empty."
+REASON_TOO_BIG = "The file is too big."
+REASON_UNKNOWN_FORMAT = "The file is not MP3, WAV, OGG or FLAC audio."
+REASON_UNREADABLE = "The audio in the file could not be read."
+REASON_TOO_LONG = "The recording is longer than one hour."
+REASON_SILENT = "The file has no sound in it."
+REASONS = (REASON_EMPTY, REASON_TOO_BIG, REASON_UNKNOWN_FORMAT, REASON_UNREADABLE,
+           REASON_TOO_LONG, REASON_SILENT)
+
+
+class AudioError(ValueError):
+    """An audio file that cannot be used; ``reason`` is one of ``REASONS``."""
+
+    def __init__(self, reason: str, detail: str = ""):
+        super().__init__(f"{reason} {detail}".strip())
+        self.reason = reason
+        self.detail = detail
+
+
+def sniff_format(head: bytes) -> str | None:
+    """The audio format the first bytes of a file show: 'mp3', 'wav', 'ogg', 'flac' or None.
+
+    Sixteen bytes are enough.  MP3 is an ID3 tag or an MPEG audio frame sync
+    (11 set bits, layer bits not 00).
+    """
+    if head[:4] == b"RIFF" and head[8:12] == b"WAVE":
+        return "wav"
+    if head[:4] == b"OggS":
+        return "ogg"
+    if head[:4] == b"fLaC":
+        return "flac"
+    if head[:3] == b"ID3":
+        return "mp3"
+    if len(head) >= 2 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0 and head[1] & 0x06:
+        return "mp3"
+    return None
+
+
+def audio_file_path(audio_dir: Path, audio_id: int | str) -> Path:
+    """Where the library keeps audio file ``audio_id``: ``<audio_dir>/<id>.wav``."""
+    text = str(audio_id)
+    if not text.isdigit():
+        raise ValueError(f"audio id must be a number, not {text!r}")
+    return Path(audio_dir) / f"{int(text)}.wav"
+
+
+def duration_ms(path: Path) -> int:
+    """Length of a WAV file in milliseconds."""
+    with wave.open(str(path), "rb") as w:
+        return w.getnframes() * 1000 // w.getframerate()
+
+
+def is_asterisk_wav(path: Path) -> bool:
+    """Whether ``path`` is a WAV Asterisk plays as is (8 kHz, mono, 16-bit)."""
+    try:
+        with wave.open(str(path), "rb") as w:
+            return (w.getframerate(), w.getnchannels(), w.getsampwidth()) == (
+                SAMPLE_RATE, CHANNELS, SAMPLE_BYTES)
+    except (OSError, EOFError, wave.Error):
+        return False
+
+
+def convert_for_asterisk(src: Path, dst: Path, input_type: str | None = None,
+                         max_seconds: float | None = None,
+                         timeout: float = SOX_TIMEOUT_SECONDS) -> None:
+    """Convert ``src`` to 8 kHz mono 16-bit WAV at ``dst`` with sox (``dst`` is overwritten).
+
+    ``input_type`` names sox's reader (from the content, not the file name);
+    ``max_seconds`` cuts the output there, so a huge input costs bounded
+    work.  Raises ``subprocess.CalledProcessError`` / ``TimeoutExpired``.
+    """
+    argv = ["sox", "-q", "-V1"]
+    if input_type:
+        argv += ["-t", input_type]
+    argv += [str(Path(src).absolute()),
+             "-t", "wav", "-r", str(SAMPLE_RATE), "-c", str(CHANNELS),
+             "-b", str(SAMPLE_BYTES * 8), "-e", "signed-integer",
+             str(Path(dst).absolute())]
+    if max_seconds is not None:
+        argv += ["trim", "0", str(max_seconds)]
+    subprocess.run(argv, check=True, capture_output=True, timeout=timeout,
+                   stdin=subprocess.DEVNULL)
+
+
+def temporary_sibling(target: Path, suffix: str = ".wav") -> Path:
+    """A new empty file in ``target``'s folder, for writing then renaming onto ``target``."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix=f".{target.stem}-", suffix=suffix + ".part",
+                                dir=target.parent)
+    os.close(fd)
+    return Path(name)

@@ -1,0 +1,389 @@
+"""Text-to-speech: texts made into files Asterisk plays, cached on disk (spec 4).
+
+Theory of operation
+-------------------
+
+A text is spoken by an *engine* with a *voice*: Festival with the Russian
+festvox-ru voice, espeak-ng, or Yandex SpeechKit (a cloud engine, used only
+when configured).  The result is an 8 kHz mono 16-bit WAV in the cache
+folder, named by the SHA-256 of (engine, voice, text): the same text with the
+same voice is synthesised once, and changing the voice or the engine makes
+new files instead of playing stale ones.  A file appears in the cache whole
+or not at all (written beside it, then renamed), so a call never plays half
+a file and two calls synthesising the same text at once do no harm.
+
+Engines fail (a voice not installed, a text Festival cannot pronounce, the
+cloud down), so speech is tried with the configured engine first, then with
+the local ones (``engines_to_try``); when every engine fails the caller hears
+a shipped prompt saying the message is unavailable instead of dead air.
+
+Synthesis blocks for up to seconds, so ``speech_file`` runs it on a worker
+thread.  The server's calls are asyncio tasks on the loop Twisted's asyncio
+reactor runs on (``fastagi.reactor``), so asyncio's default executor is that
+thread pool; the same coroutine also runs under ``asyncio.run`` (simulator,
+tests).  Texts known at configuration time are synthesised on apply by
+``presynthesize``, so a caller does not wait for them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import os
+import re
+import subprocess
+import tempfile
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+import wave
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Protocol
+
+from dialplan.configuration import TtsSettings
+from ivr.audio import (CHANNELS, SAMPLE_BYTES, SAMPLE_RATE, convert_for_asterisk,
+                       duration_ms, is_asterisk_wav, temporary_sibling)
+
+log = logging.getLogger(__name__)
+
+FESTIVAL = "festival"
+ESPEAK = "espeak"
+YANDEX = "yandex"
+ENGINES = (FESTIVAL, ESPEAK, YANDEX)
+
+# Longer texts are refused: a prompt, not a book (and a bound on the work).
+MAX_TEXT_CHARS = 4000
+# How long one engine run (a program or a cloud request) may take.
+ENGINE_TIMEOUT_SECONDS = 60
+
+_FESTIVAL_VOICE = re.compile(r"[A-Za-z0-9_]+")
+_ESPEAK_VOICE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_+/-]*")
+_CACHE_NAME = re.compile(r"[0-9a-f]{64}")
+
+
+class TtsError(Exception):
+    """A text that could not be made into speech, and why."""
+
+
+class Engine(Protocol):
+    name: str
+
+    def synthesize_to(self, text: str, voice: str, wav_path: Path) -> None:
+        """Speak ``text`` with ``voice`` into ``wav_path`` (8 kHz mono 16-bit WAV); TtsError."""
+
+
+def _run(argv: list[str], what: str) -> str:
+    """Run an engine's program; its stderr, which tells why when it made no sound."""
+    try:
+        done = subprocess.run(argv, capture_output=True, timeout=ENGINE_TIMEOUT_SECONDS,
+                              stdin=subprocess.DEVNULL)
+    except FileNotFoundError as exc:
+        raise TtsError(f"{what} is not installed ({argv[0]} not found)") from exc
+    except subprocess.TimeoutExpired as exc:
+        raise TtsError(f"{what} took longer than {ENGINE_TIMEOUT_SECONDS} s") from exc
+    if done.returncode != 0:
+        raise TtsError(f"{what} failed (exit {done.returncode}): {_tail(done.stderr)}")
+    return _tail(done.stderr)
+
+
+def _tail(stderr: bytes) -> str:
+    return stderr.decode("utf-8", "replace").strip()[-300:]
+
+
+def _convert(raw: Path, wav_path: Path, what: str, stderr: str) -> None:
+    # text2wave exits 0 even when its Scheme fails (unknown voice, nothing
+    # pronounceable): the missing output tells, and its stderr says why.
+    if not raw.exists() or raw.stat().st_size == 0:
+        raise TtsError(f"{what} produced no sound: {stderr}".rstrip(": "))
+    try:
+        convert_for_asterisk(raw, wav_path, input_type="wav", timeout=ENGINE_TIMEOUT_SECONDS)
+    except subprocess.CalledProcessError as exc:
+        raise TtsError(f"{what} produced audio sox cannot read: {_tail(exc.stderr)}") from exc
+    except subprocess.TimeoutExpired as exc:
+        raise TtsError(f"sox took longer than {ENGINE_TIMEOUT_SECONDS} s") from exc
+    except FileNotFoundError as exc:
+        raise TtsError("sox is not installed") from exc
+
+
+class FestivalEngine:
+    """Festival's text2wave; festvox-ru reads its text as UTF-8."""
+
+    name = FESTIVAL
+
+    def synthesize_to(self, text: str, voice: str, wav_path: Path) -> None:
+        if not _FESTIVAL_VOICE.fullmatch(voice):
+            raise TtsError(f"not a Festival voice name: {voice!r}")
+        with tempfile.TemporaryDirectory(prefix="telecenter-tts-") as tmp:
+            text_file = Path(tmp) / "text.txt"
+            text_file.write_text(text, encoding="utf-8")
+            raw = Path(tmp) / "festival.wav"
+            what = f"Festival (voice {voice})"
+            stderr = _run(["text2wave", "-eval", f"(voice_{voice})", "-o", str(raw),
+                           str(text_file)], what)
+            _convert(raw, wav_path, what, stderr)
+
+
+class EspeakEngine:
+    """espeak-ng; the text goes through a file, so it is never read as an option."""
+
+    name = ESPEAK
+
+    def synthesize_to(self, text: str, voice: str, wav_path: Path) -> None:
+        if not _ESPEAK_VOICE.fullmatch(voice):
+            raise TtsError(f"not an espeak-ng voice name: {voice!r}")
+        with tempfile.TemporaryDirectory(prefix="telecenter-tts-") as tmp:
+            text_file = Path(tmp) / "text.txt"
+            text_file.write_text(text, encoding="utf-8")
+            raw = Path(tmp) / "espeak.wav"
+            what = f"espeak-ng (voice {voice})"
+            stderr = _run(["espeak-ng", "-v", voice, "-w", str(raw), "-f", str(text_file)], what)
+            _convert(raw, wav_path, what, stderr)
+
+
+class YandexEngine:
+    """Yandex SpeechKit v1 REST, authorised by an IAM token made from a service account key.
+
+    Needs all four settings (service account id, key id, folder id, private
+    key path) and the PyJWT package with its ``cryptography`` extra; without
+    them it refuses with a TtsError before any network request.
+    """
+
+    name = YANDEX
+    IAM_URL = "https://iam.api.cloud.yandex.net/iam/v1/tokens"
+    TTS_URL = "https://tts.api.cloud.yandex.net/speech/v1/tts:synthesize"
+    # IAM tokens live 12 hours; a new one is asked for well before that.
+    TOKEN_SECONDS = 3600
+
+    _tokens: dict[tuple[str, str], tuple[str, float]] = {}
+
+    def __init__(self, tts: TtsSettings):
+        self.tts = tts
+
+    def missing_settings(self) -> list[str]:
+        """The settings still empty, by their field names."""
+        fields = ("yandex_service_account_id", "yandex_key_id", "yandex_folder_id",
+                  "yandex_private_key_path")
+        return [f for f in fields if not getattr(self.tts, f, "")]
+
+    def synthesize_to(self, text: str, voice: str, wav_path: Path) -> None:
+        missing = self.missing_settings()
+        if missing:
+            raise TtsError(f"Yandex SpeechKit is not configured: {', '.join(missing)} empty")
+        form = urllib.parse.urlencode({
+            "text": text, "lang": "ru-RU", "voice": voice, "folderId": self.tts.yandex_folder_id,
+            "format": "lpcm", "sampleRateHertz": str(SAMPLE_RATE),
+        }).encode()
+        request = urllib.request.Request(self.TTS_URL, data=form, headers={
+            "Authorization": f"Bearer {self._iam_token()}"})
+        pcm = self._fetch(request, "Yandex SpeechKit")
+        if not pcm:
+            raise TtsError("Yandex SpeechKit returned no sound")
+        with wave.open(str(wav_path), "wb") as w:
+            w.setnchannels(CHANNELS)
+            w.setsampwidth(SAMPLE_BYTES)
+            w.setframerate(SAMPLE_RATE)
+            w.writeframes(pcm)
+
+    def _iam_token(self) -> str:
+        key = (self.tts.yandex_service_account_id, self.tts.yandex_key_id)
+        cached = self._tokens.get(key)
+        if cached and cached[1] > time.time():
+            return cached[0]
+        try:
+            import jwt
+        except ImportError as exc:
+            raise TtsError("Yandex SpeechKit needs the PyJWT package with cryptography") from exc
+        now = int(time.time())
+        try:
+            signed = jwt.encode(
+                {"aud": self.IAM_URL, "iss": self.tts.yandex_service_account_id,
+                 "iat": now, "exp": now + 3600},
+                self._private_key(), algorithm="PS256", headers={"kid": self.tts.yandex_key_id})
+        except (ValueError, TypeError, jwt.PyJWTError) as exc:
+            raise TtsError(f"the Yandex private key cannot sign: {exc}") from exc
+        request = urllib.request.Request(
+            self.IAM_URL, data=json.dumps({"jwt": signed}).encode(),
+            headers={"Content-Type": "application/json"})
+        try:
+            token = json.loads(self._fetch(request, "Yandex IAM"))["iamToken"]
+        except (ValueError, KeyError) as exc:
+            raise TtsError("Yandex IAM answered without a token") from exc
+        self._tokens[key] = (token, time.time() + self.TOKEN_SECONDS)
+        return token
+
+    def _private_key(self) -> str:
+        """The PEM key from the key file: a PEM file or Yandex's authorized key JSON."""
+        path = Path(self.tts.yandex_private_key_path)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise TtsError(f"cannot read the Yandex private key file: {exc.strerror}") from exc
+        if text.lstrip().startswith("{"):
+            try:
+                text = json.loads(text)["private_key"]
+            except (ValueError, KeyError) as exc:
+                raise TtsError("the Yandex key file has no private_key") from exc
+        begin = text.find("-----BEGIN")
+        if begin < 0:
+            raise TtsError("the Yandex key file holds no PEM private key")
+        return text[begin:]
+
+    @staticmethod
+    def _fetch(request: urllib.request.Request, what: str) -> bytes:
+        try:
+            with urllib.request.urlopen(request, timeout=ENGINE_TIMEOUT_SECONDS) as answer:
+                return answer.read()
+        except urllib.error.HTTPError as exc:
+            body = exc.read()[:300].decode("utf-8", "replace")
+            raise TtsError(f"{what} refused: HTTP {exc.code} {body}") from exc
+        except (urllib.error.URLError, OSError) as exc:
+            raise TtsError(f"{what} unreachable: {exc}") from exc
+
+
+def engine_for(name: str, tts: TtsSettings) -> Engine:
+    """The engine called ``name``."""
+    if name == FESTIVAL:
+        return FestivalEngine()
+    if name == ESPEAK:
+        return EspeakEngine()
+    if name == YANDEX:
+        return YandexEngine(tts)
+    raise TtsError(f"unknown speech engine {name!r}")
+
+
+def voice_for(engine_name: str, tts: TtsSettings) -> str:
+    """The voice the settings give engine ``engine_name``."""
+    voices = {FESTIVAL: tts.festival_voice, ESPEAK: tts.espeak_voice, YANDEX: tts.yandex_voice}
+    if engine_name not in voices:
+        raise TtsError(f"unknown speech engine {engine_name!r}")
+    return voices[engine_name]
+
+
+def engines_to_try(tts: TtsSettings) -> list[str]:
+    """Engine names in the order to try: the configured one, then the local ones."""
+    if tts.engine == ESPEAK:
+        return [ESPEAK, FESTIVAL]
+    if tts.engine == YANDEX:
+        return [YANDEX, FESTIVAL, ESPEAK]
+    return [FESTIVAL, ESPEAK]
+
+
+def cache_key(engine_name: str, voice: str, text: str) -> str:
+    """The SHA-256 (hex) naming the cached speech of ``text`` by this engine and voice."""
+    joined = "\0".join((engine_name, voice, text))
+    return hashlib.sha256(joined.encode("utf-8")).hexdigest()
+
+
+def cached_path(text: str, tts: TtsSettings, cache_dir: Path,
+                engine_name: str | None = None) -> Path:
+    """Where the speech of ``text`` is (or would be) cached: ``<cache_dir>/<key>.wav``.
+
+    ``engine_name`` defaults to the configured engine; its voice comes from ``tts``.
+    """
+    name = engine_name or tts.engine
+    return Path(cache_dir) / f"{cache_key(name, voice_for(name, tts), text)}.wav"
+
+
+def synthesize(text: str, tts: TtsSettings, cache_dir: Path,
+               engine: str | Engine | None = None) -> Path:
+    """The cached speech of ``text``, synthesised first when it is not cached yet.
+
+    ``engine`` is an engine name or object (default: the configured engine).
+    A cache hit runs nothing.  Raises TtsError; nothing is cached then.
+    """
+    if isinstance(engine, str) or engine is None:
+        engine = engine_for(engine or tts.engine, tts)
+    if not text.strip():
+        raise TtsError("there is no text to say")
+    if len(text) > MAX_TEXT_CHARS:
+        raise TtsError(f"the text is longer than {MAX_TEXT_CHARS} characters")
+    target = cached_path(text, tts, cache_dir, engine.name)
+    if target.exists():
+        return target
+    part = temporary_sibling(target)
+    try:
+        engine.synthesize_to(text, voice_for(engine.name, tts), part)
+        if not is_asterisk_wav(part) or duration_ms(part) == 0:
+            raise TtsError(f"{engine.name} produced no usable sound")
+        os.replace(part, target)
+    finally:
+        part.unlink(missing_ok=True)
+    return target
+
+
+def _synthesize_any(text: str, tts: TtsSettings, cache_dir: Path) -> tuple[Path | None, list[str]]:
+    """The first engine's speech that works, and why the ones before it failed."""
+    failures = []
+    for name in engines_to_try(tts):
+        try:
+            return synthesize(text, tts, cache_dir, name), failures
+        except TtsError as exc:
+            failures.append(f"{name}: {exc}")
+    return None, failures
+
+
+async def speech_file(text: str, tts: TtsSettings, cache_dir: Path, fallback_prompt: str) -> str:
+    """What STREAM FILE plays for ``text``: the cached speech's path without extension.
+
+    Synthesis runs on a worker thread.  An engine that fails is logged and
+    the next one tried; when all fail, ``fallback_prompt`` is returned.
+    Never raises for a synthesis failure.
+    """
+    path, failures = await asyncio.to_thread(_synthesize_any, text, tts, cache_dir)
+    for failure in failures:
+        log.warning("speech for %r: %s", text[:60], failure)
+    if path is None:
+        log.error("no engine could say %r; playing %s instead", text[:60], fallback_prompt)
+        return fallback_prompt
+    return str(path.with_suffix(""))
+
+
+def presynthesize(texts: Iterable[str], tts: TtsSettings, cache_dir: Path) -> list[tuple[str, str]]:
+    """Synthesise each distinct text now (cached ones cost nothing).
+
+    Returns ``(text, reason)`` for each text no engine could say; a text
+    another engine said after the configured one failed is not a failure.
+    """
+    failed = []
+    for text in dict.fromkeys(texts):
+        path, failures = _synthesize_any(text, tts, cache_dir)
+        if path is None:
+            failed.append((text, "; ".join(failures)))
+    return failed
+
+
+def _cache_files(cache_dir: Path) -> list[Path]:
+    cache_dir = Path(cache_dir)
+    if not cache_dir.is_dir():
+        return []
+    return [p for p in cache_dir.iterdir()
+            if p.suffix == ".wav" and _CACHE_NAME.fullmatch(p.stem) and p.is_file()]
+
+
+def cache_usage(cache_dir: Path) -> tuple[int, int]:
+    """How many speech files the cache holds and their total size in bytes."""
+    files = _cache_files(cache_dir)
+    return len(files), sum(p.stat().st_size for p in files)
+
+
+def clean_cache(cache_dir: Path, keep: set[str]) -> tuple[int, int]:
+    """Delete cached speech not in ``keep``; returns (files, bytes) deleted.
+
+    ``keep`` holds cache keys (``cache_key``) or paths of cached files, with
+    or without the ``.wav`` extension (``cached_path`` or ``speech_file``
+    results) — whichever the caller has.
+    """
+    kept_keys = {Path(str(k)).name.removesuffix(".wav") for k in keep}
+    files = bytes_ = 0
+    for path in _cache_files(cache_dir):
+        if path.stem in kept_keys:
+            continue
+        size = path.stat().st_size
+        path.unlink(missing_ok=True)
+        files += 1
+        bytes_ += size
+    return files, bytes_
