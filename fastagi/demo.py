@@ -3,7 +3,10 @@
 Starts the embedded PostgreSQL, writes the last applied configuration (or
 the bare self-test on a fresh install), runs a private Asterisk instance
 from var/asterisk (the system's /etc/asterisk is left alone), then the
-FastAGI server and the web admin, until Ctrl-C stops all of it.
+FastAGI server and the web admin, until Ctrl-C stops all of it.  A fresh
+install (nothing ever applied, no menu) gets the demo configuration
+(``dialplan.demo_configuration``), applied as its first revision once
+Asterisk runs, so 90000 answers with the example menu at once.
 """
 
 from __future__ import annotations
@@ -17,7 +20,8 @@ from dialplan.instance import AsteriskInstance
 from dialplan.names import CONTEXT_ENTRY, SELFTEST_NUMBER
 import psycopg
 
-from dialplan.apply import current_files
+from dialplan.apply import ApplyError, active_revision, apply_now, current_files
+from dialplan.demo_configuration import load_demo_configuration
 from dialplan.render import write_files
 from fastagi.database import database_url
 from fastagi.migrations import apply_migrations
@@ -39,15 +43,29 @@ def run_demo(settings: Settings, sip_port: int, ami_port: int) -> int:
     with database_url(settings) as url:
         apply_migrations(url, settings.sql_dir)
         with psycopg.connect(url) as conn:
-            # The last Apply survives a restart; a fresh install gets the self-test only.
+            fresh = active_revision(conn) is None and load_demo_configuration(conn)
+            # The last Apply survives a restart; a fresh install starts with the self-test only.
             write_files(settings.include_dir, current_files(conn, settings))
         instance.write_config()
         instance.start()
         try:
+            if fresh:
+                _apply_demo_configuration(url, settings)
             _tell_how_to_try(instance, settings)
             return serve_forever(settings, url)
         finally:
             instance.stop()
+
+
+def _apply_demo_configuration(url: str, settings: Settings) -> None:
+    """Apply the demo configuration just loaded; the demo runs on without it if that fails."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        try:
+            revision = apply_now(conn, settings, "demo")
+        except ApplyError as exc:
+            log.warning("the demo configuration was not applied: %s", exc)
+            return
+    log.info("demo configuration applied as revision %s: call 90000", revision.id)
 
 
 def _tell_how_to_try(instance: AsteriskInstance, settings: Settings) -> None:
