@@ -101,7 +101,7 @@ async def case_status(ctx: ScenarioContext) -> None:
 
 
 async def open_cases(ctx: ScenarioContext) -> None:
-    """Read the open cases of the people with the caller's phone number."""
+    """Read the open cases of the people with the caller's phone number; a key stops it."""
     phone = normalize_phone(ctx.call.env.caller)
     if phone is None:
         await ctx.say("Не удалось определить ваш номер телефона, поэтому мы не можем найти"
@@ -111,10 +111,12 @@ async def open_cases(ctx: ScenarioContext) -> None:
     if not cases:
         await ctx.say("Дел в работе по вашему номеру телефона нет.")
         return
-    await ctx.say(f"По вашему номеру телефона в работе "
-                  f"{russian_count(len(cases), 'дело', 'дела', 'дел')}.")
-    for case in cases[:MAX_CASES_READ]:
-        await ctx.say(_case_text(case))
+    texts = [f"По вашему номеру телефона в работе "
+             f"{russian_count(len(cases), 'дело', 'дела', 'дел')}.",
+             *map(_case_text, cases[:MAX_CASES_READ])]
+    for text in texts:
+        if await ctx.say(text) is not None:
+            return  # a key cuts the list short: the caller has heard enough
     if len(cases) > MAX_CASES_READ:
         rest = russian_count(len(cases) - MAX_CASES_READ, "дело", "дела", "дел")
         await ctx.say(f"И ещё {rest}. Подробнее о них расскажет оператор.")

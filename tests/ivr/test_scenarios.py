@@ -59,9 +59,10 @@ PLAN = IvrPlan(numbers={"101": "phone 101", "90000": "menu item 90000",
                         "99999": "self-test"})
 
 
-def run(name: str, digits: str = "", caller: str = "79990000001", cases=None, callbacks=None):
+def run(name: str, digits: str = "", caller: str = "79990000001", cases=None, callbacks=None,
+        prompt_keys=None):
     """Run one scenario; (what it returned, what it said, the backend, the callbacks)."""
-    call = FakeCall(caller=caller)
+    call = FakeCall(caller=caller, prompt_keys=prompt_keys)
     cases = cases or MemoryCases()
     callbacks = callbacks or MemoryCallbacks()
     said: list[str] = []
@@ -143,6 +144,11 @@ def test_open_cases_reads_the_callers_open_cases_by_their_number():
     assert "в работе 2 дела" in said
     assert "готово к выдаче" in said and "на рассмотрении" in said
     assert "выдано" not in said  # a closed case is not read
+
+
+def test_a_key_pressed_while_the_cases_are_read_stops_the_reading():
+    _, said, _, _ = run("open_cases", prompt_keys={1: "0"})
+    assert "готово к выдаче" in said and "на рассмотрении" not in said
 
 
 def test_open_cases_says_so_when_there_are_none():
