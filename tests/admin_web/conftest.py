@@ -10,7 +10,8 @@ import pytest
 from admin_web import create_app
 from admin_web.users import create_user
 
-TOUCHED_TABLES = ("users", "change_log", "phones", "lines", "revisions")
+TOUCHED_TABLES = ("users", "change_log", "phones", "lines", "revisions", "menus", "menu_items",
+                  "menu_handlers")
 PASSWORD = "Correct-horse-1"
 CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|'
                   r'name="csrf_token" value="([^"]+)"')

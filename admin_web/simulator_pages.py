@@ -1,0 +1,157 @@
+"""The menu simulator (managers and administrators): a dry run of a call through the menus.
+
+The walk is ``ivr.simulate``'s: the real menu engine and the real scenarios
+over a simulated call that types the keys given. It runs against the
+configuration as it is in the database now (saved but maybe not applied
+yet), so an administrator can try a change before Apply; the page says so.
+Case look-ups read the real persons and cases tables (``PgCaseBackend``
+over a small async pool of its own for the walk); nothing is spoken and
+nothing is written: a callback order is only reported.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from pathlib import PurePath
+
+from flask import Blueprint, current_app, render_template
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import StringField, SubmitField
+from wtforms.validators import DataRequired, Optional, Regexp
+
+from admin_web import site_settings
+from admin_web.auth import role_required
+from admin_web.db import get_db
+from admin_web.menu_pages import ITEM_KIND_TITLES, SCENARIO_TITLES, owner_title
+from dialplan import validate
+from dialplan.configuration import load_configuration
+from dialplan.ivr_plan import IvrPlan, build_plan
+from fastagi.database import open_pool
+from ivr.cases import PgCaseBackend
+from ivr.menu import MenuExit
+from ivr.simulate import parse_keys, simulated_steps
+
+bp = Blueprint("simulator", __name__, url_prefix="/simulator")
+
+# What each kind of step is called on the page ("item" steps start a new block).
+STEP_TITLES = {
+    "say": _l("says"),
+    "prompt": _l("plays"),
+    "digits": _l("caller types"),
+    "silence": _l("caller types nothing for"),
+    "handler": _l("handler"),
+    "scenario": _l("scenario"),
+    "say digits": _l("says the digits"),
+    "callback": _l("callback"),
+    "app": _l("would run"),
+    "error": _l("error"),
+}
+
+
+class SimulatorForm(FlaskForm):
+    number = StringField(_l("Start at item"), validators=[
+        DataRequired(_l("Enter a number.")),
+        Regexp("^" + validate.PHONE_NUMBER.pattern + "$",
+               message=_l("The number must be 2 to 15 digits."))])
+    caller = StringField(_l("Caller's number"), default="79990000001", validators=[
+        DataRequired(_l("Enter the caller's number.")),
+        Regexp(r"^[0-9]{3,20}$", message=_l("The caller's number must be 3 to 20 digits."))],
+        description=_l("Scenarios look up this caller's cases."))
+    keys = StringField(_l("Keys"), validators=[Optional()], description=_l(
+        "One element per prompt or wait, separated by commas: keys (0-9, * and #) or the word "
+        "timeout, e.g. 1,*123*#,timeout. When they run out the caller types nothing."))
+    submit = SubmitField(_l("Run"))
+
+
+@dataclass
+class ItemVisit:
+    """One item the simulated call entered, and what happened there."""
+
+    number: str
+    steps: list[tuple[str, str]] = field(default_factory=list)  # (title, detail)
+
+
+def visits(steps: list[tuple[str, str]]) -> list[ItemVisit]:
+    """The walk's steps grouped by item, with keys typed in a row joined and each TTS
+    prompt folded into the text it says."""
+    found: list[ItemVisit] = []
+    previous = ""
+    for kind, detail in steps:
+        if kind == "item":
+            found.append(ItemVisit(detail.split()[0]))  # the event starts with the number
+        elif found:
+            shown = found[-1].steps
+            if kind == "prompt" and previous == "say":
+                pass  # the speech of the text just shown
+            elif kind == "digits" and previous == "digits":
+                shown[-1] = (shown[-1][0], shown[-1][1] + detail)
+            else:
+                if kind == "prompt":
+                    detail = PurePath(detail).name
+                shown.append((STEP_TITLES.get(kind, kind), detail))
+        previous = kind
+    return found
+
+
+def ending_text(ending: MenuExit, plan: IvrPlan) -> str:
+    """How the walk ended, in the UI language."""
+    if ending.transfer_to:
+        owner = plan.numbers.get(ending.transfer_to)
+        return _("The call goes to %(number)s (%(what)s).", number=ending.transfer_to,
+                 what=owner_title(owner) if owner else _("not a Telecenter number"))
+    return _("The call hangs up: %(reason)s.", reason=ending.reason)
+
+
+def _bad_keys(text: str) -> tuple[int, str] | None:
+    """The first element of ``text`` that ``parse_keys`` refuses, with its position."""
+    for position, part in enumerate(text.split(","), 1):
+        try:
+            parse_keys(part)
+        except ValueError:
+            return position, part.strip()
+    return None
+
+
+async def _walk(url: str, plan: IvrPlan, number: str, caller: str, keys: list[str]):
+    pool = await open_pool(url, max_size=1)
+    try:
+        return await simulated_steps(plan, number, caller, keys, PgCaseBackend(pool))
+    finally:
+        await pool.close()
+
+
+@bp.route("/", methods=("GET", "POST"))
+@role_required("manager")
+def index():
+    """The form, and the walk's steps once it is sent."""
+    form = SimulatorForm()
+    conn = get_db()
+    plan = build_plan(load_configuration(conn), site_settings())
+    result = None
+    if form.validate_on_submit():
+        text = form.keys.data or ""
+        bad = _bad_keys(text)
+        if bad:
+            form.keys.errors.append(_(
+                "Element %(position)d (%(element)s) is neither keys (0-9, * and #) nor the word "
+                "timeout. Separate the elements with commas, e.g. 1,*123*#,timeout.",
+                position=bad[0], element=bad[1][:20]))
+        elif form.number.data not in plan.items:
+            form.number.errors.append(_("%(number)s is not a voice menu item.",
+                                        number=form.number.data))
+        else:
+            try:
+                steps, ending = asyncio.run(_walk(current_app.config["DATABASE_URL"], plan,
+                                                  form.number.data, form.caller.data,
+                                                  parse_keys(text)))
+            except (LookupError, ValueError) as exc:  # a menu Apply would refuse
+                form.form_errors.append(_("The walk stopped: %(reason)s.", reason=str(exc)))
+            else:
+                result = {"visits": visits(steps), "ending": ending_text(ending, plan)}
+    status = 400 if form.is_submitted() and result is None else 200
+    return render_template("simulator/index.html", form=form, result=result, plan=plan,
+                           kind_titles=ITEM_KIND_TITLES, scenario_titles=SCENARIO_TITLES,
+                           item_numbers=sorted(plan.items)), status
