@@ -32,9 +32,9 @@ REASON_TOO_BIG = "The file is too big."
 REASON_UNKNOWN_FORMAT = "The file is not MP3, WAV, OGG or FLAC audio."
 REASON_UNREADABLE = "The audio in the file could not be read."
 REASON_TOO_LONG = "The recording is longer than one hour."
-REASON_SILENT = "The file has no sound in it."
+REASON_NO_SOUND = "The file holds no sound."
 REASONS = (REASON_EMPTY, REASON_TOO_BIG, REASON_UNKNOWN_FORMAT, REASON_UNREADABLE,
-           REASON_TOO_LONG, REASON_SILENT)
+           REASON_TOO_LONG, REASON_NO_SOUND)
 
 
 class AudioError(ValueError):
@@ -63,6 +63,48 @@ def sniff_format(head: bytes) -> str | None:
     if len(head) >= 2 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0 and head[1] & 0x06:
         return "mp3"
     return None
+
+
+def convert_upload(src: Path, target: Path) -> int:
+    """Make an uploaded file the library's WAV at ``target``; its duration in ms.
+
+    Refuses with AudioError (``target`` untouched, no file left behind) an
+    empty or too big file, one whose content is not MP3/WAV/OGG/FLAC, audio
+    sox cannot read, and a recording longer than MAX_DURATION_SECONDS.
+    """
+    src, target = Path(src), Path(target)
+    size = src.stat().st_size
+    if size == 0:
+        raise AudioError(REASON_EMPTY)
+    if size > MAX_UPLOAD_BYTES:
+        raise AudioError(REASON_TOO_BIG, f"({size} bytes; at most {MAX_UPLOAD_BYTES})")
+    with src.open("rb") as f:
+        kind = sniff_format(f.read(16))
+    if kind is None:
+        raise AudioError(REASON_UNKNOWN_FORMAT)
+    part = temporary_sibling(target)
+    try:
+        try:
+            # One second over the limit is enough to tell the recording is too long.
+            convert_for_asterisk(src, part, input_type=kind, max_seconds=MAX_DURATION_SECONDS + 1)
+        except subprocess.CalledProcessError as exc:
+            detail = exc.stderr.decode("utf-8", "replace").strip()[-300:]
+            raise AudioError(REASON_UNREADABLE, detail) from exc
+        except subprocess.TimeoutExpired as exc:
+            raise AudioError(REASON_UNREADABLE, "sox took too long") from exc
+        except FileNotFoundError as exc:
+            raise AudioError(REASON_UNREADABLE, "sox is not installed") from exc
+        if not is_asterisk_wav(part):
+            raise AudioError(REASON_UNREADABLE, "sox wrote no WAV")
+        length = duration_ms(part)
+        if length == 0:
+            raise AudioError(REASON_NO_SOUND)
+        if length > MAX_DURATION_SECONDS * 1000:
+            raise AudioError(REASON_TOO_LONG)
+        os.replace(part, target)
+    finally:
+        part.unlink(missing_ok=True)
+    return length
 
 
 def audio_file_path(audio_dir: Path, audio_id: int | str) -> Path:
