@@ -154,9 +154,14 @@ def convert_for_asterisk(src: Path, dst: Path, input_type: str | None = None,
 
 
 def temporary_sibling(target: Path, suffix: str = ".wav") -> Path:
-    """A new empty file in ``target``'s folder, for writing then renaming onto ``target``."""
+    """A new empty file in ``target``'s folder, for writing then renaming onto ``target``.
+
+    Readable by everyone (mkstemp makes it owner-only): Asterisk, often
+    another user, plays what is renamed from it.
+    """
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, name = tempfile.mkstemp(prefix=f".{target.stem}-", suffix=suffix + ".part",
                                 dir=target.parent)
+    os.fchmod(fd, 0o644)
     os.close(fd)
     return Path(name)

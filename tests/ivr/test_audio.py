@@ -59,6 +59,7 @@ def test_sox_readable_uploads_become_8khz_mono_16bit(tmp_path, target, name, opt
     assert wav_format(target) == (8000, 1, 16)
     assert 1400 <= length <= 1600  # mp3 adds a little padding
     assert list(target.parent.iterdir()) == [target]
+    assert target.stat().st_mode & 0o044 == 0o044  # Asterisk may run as another user
 
 
 def test_a_renamed_text_file_is_refused(tmp_path, target):

@@ -58,6 +58,7 @@ def test_russian_text_becomes_speech_asterisk_plays(tmp_path, settings):
     assert seconds > 0.5
     assert path == cached_path(TEXT, settings, tmp_path)
     assert [p.name for p in tmp_path.iterdir()] == [path.name]  # no temporary left behind
+    assert path.stat().st_mode & 0o044 == 0o044  # Asterisk may run as another user
 
 
 def test_the_same_text_is_synthesised_once(tmp_path):
