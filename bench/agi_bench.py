@@ -207,7 +207,8 @@ class TelecenterServer:
         script = Path(sys.executable).parent / "telecenter"
         self.log = open(self.log_path, "wb")
         self.proc = subprocess.Popen(
-            [str(script), "serve", "--agi-host", HOST, "--agi-port", str(port), "--admin-port", "0"],
+            [str(script), "serve", "--agi-host", HOST, "--agi-port", str(port),
+             "--admin-port", "0"],
             env=environ, stdout=self.log, stderr=subprocess.STDOUT)
 
     def log_tail(self, lines=30):
