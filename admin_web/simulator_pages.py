@@ -131,6 +131,8 @@ def index():
     conn = get_db()
     plan = build_plan(load_configuration(conn), site_settings())
     result = None
+    if not form.is_submitted() and plan.items:
+        form.number.data = min(plan.items)  # the first item: where a menu usually starts
     if form.validate_on_submit():
         text = form.keys.data or ""
         bad = _bad_keys(text)

@@ -61,9 +61,12 @@ def test_managers_and_administrators_walk_a_two_item_menu(auth, two_items, login
     assert positions == sorted(positions)
 
 
-def test_the_page_says_it_runs_the_saved_configuration(client, auth, two_items):
+def test_the_page_says_it_runs_the_saved_configuration_and_starts_at_the_first_item(client, auth, two_items):
     english(auth)
-    assert "as they are saved now" in text_of(client.get("/simulator/"))
+    response = client.get("/simulator/")
+    assert "as they are saved now" in text_of(response)
+    number_field = re.search(r'<input[^>]*name="number"[^>]*>', response.get_data(as_text=True))
+    assert 'value="90000"' in number_field.group()
 
 
 def test_a_timeout_without_handler_hangs_up(auth, two_items):
