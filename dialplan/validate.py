@@ -1,35 +1,121 @@
 """Validation of the configuration before anything is rendered: a pure function.
 
-``validate(config)`` returns every problem with where it is; Apply refuses a
-configuration with any.  Everything that reaches an Asterisk file is checked
-here (digits, names, hosts, secrets, regexes), so nothing typed into a form
-reaches the dialplan unchecked; the templates add no second escaping.
+``check(config)`` returns every problem with where it is, each an *error*
+or a *warning*; ``validate(config)`` returns the errors only.  Apply (and
+``render_all``) refuse a configuration with errors; warnings are shown and
+applied anyway.  Everything that reaches an Asterisk file or the menu plan
+is checked here (digits, names, hosts, secrets, regexes, targets), so
+nothing typed into a form reaches the dialplan unchecked; the templates add
+no second escaping.
+
+Messages are English templates with parameters (``Message``), marked with
+``N_`` so Babel extracts them into the admin's catalog; the admin translates
+them (``Message.render(gettext)``), the command line prints them as they are.
 
 Outbound regexes are Python regexes, but Asterisk evaluates them in the
 dialplan with REGEX() (POSIX extended regexes, see ``dialplan_regex``), so
 only the part of the syntax both read the same way is accepted.
+
+Voice menus (spec 6, 19):
+
+- A handler's target must lead somewhere: empty (hang up), a number of the
+  numbering plan (a menu item, a phone, the self-test) or a number some
+  line dials out (the outbound context takes numbers of two or more
+  characters and sends them to the first line whose regex finds a match).
+- Sequence regexes are Python regexes (the FastAGI server matches them, not
+  Asterisk): they must compile, also for the partial matching of the
+  ``regex`` module, and must not match the empty sequence.
+- Reachability: every item has its own number, so any item can be dialled
+  from a phone; an item is *reached* when it is the first (lowest-numbered)
+  item of its menu, a handler's target or a line's inbound number.  Any
+  other item is a **warning** (nothing leads a caller there), not an error.
+- A circle of items that never waits for a key is an error: an item with a
+  timeout handler and no key or sequence handler moves on by itself, so a
+  circle made only of such items would play to an empty line for ever.
+  A circle through an item with keys ("say the menu again on timeout") is
+  allowed: the caller can leave it.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections import defaultdict, deque
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field
 
-from dialplan.configuration import Configuration, Line, Phone, numbering_plan
+import regex as partial_regex
+
+from dialplan.configuration import (Configuration, Handler, Line, MenuItem, Phone, Playlist,
+                                    numbering_plan)
+from ivr.scenarios import SCENARIOS
+
+ERROR = "error"
+WARNING = "warning"
+
+
+def N_(template: str) -> str:
+    """Mark an English message template for extraction; translated where it is shown."""
+    return template
+
+
+@dataclass(frozen=True)
+class Message:
+    """An English template with its parameters; a parameter may be a Message itself."""
+
+    template: str
+    params: Mapping[str, object] = field(default_factory=dict)
+
+    def render(self, gettext=None) -> str:
+        """The text, translated by ``gettext`` (a one-argument function) when given."""
+        text = gettext(self.template) if gettext is not None else self.template
+        if not self.params:
+            return text
+        return text % {name: value.render(gettext) if isinstance(value, Message) else value
+                       for name, value in self.params.items()}
+
+    def __str__(self) -> str:
+        return self.render()
+
+
+def message(template: str, **params) -> Message:
+    return Message(template, params)
 
 
 @dataclass(frozen=True)
 class Problem:
-    """One reason the configuration cannot be applied, and where it is."""
+    """One reason to refuse (error) or to look again at (warning) the configuration."""
 
-    where: str  # "phone 101", "line 'prov1'"
-    message: str
+    place: Message  # "phone 101", "line 'prov1'", "menu 'Main', item 90000, handler 2 (key 1)"
+    text: Message
+    severity: str = ERROR
+
+    @property
+    def where(self) -> str:
+        return self.place.render()
+
+    @property
+    def message(self) -> str:
+        return self.text.render()
+
+    @property
+    def is_error(self) -> bool:
+        return self.severity == ERROR
 
     def __str__(self) -> str:
-        return f"{self.where}: {self.message}"
+        prefix = "warning: " if self.severity == WARNING else ""
+        return f"{prefix}{self.where}: {self.message}"
+
+
+def _error(place: Message, template: str, **params) -> Problem:
+    return Problem(place, Message(template, params), ERROR)
+
+
+def _warning(place: Message, template: str, **params) -> Problem:
+    return Problem(place, Message(template, params), WARNING)
 
 
 PHONE_NUMBER = re.compile(r"[0-9]{2,15}")
+ITEM_NUMBER = PHONE_NUMBER
 MD5_HEX = re.compile(r"[0-9a-f]{32}")
 PHONE_KINDS = ("simple",)
 LINE_NAME = re.compile(r"[a-z][a-z0-9_-]{0,31}")
@@ -40,10 +126,25 @@ REG_USERNAME = re.compile(r"[A-Za-z0-9._+-]{1,64}")
 SECRET = re.compile(r"[!-:<-\[\]-~]{1,64}")
 INBOUND_NUMBER = re.compile(r"[0-9]{1,15}")
 CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]+")
+# A handler's target as the menu engine passes it to the dialplan (TELECENTER_NEXT).
+TARGET = re.compile(r"[+]?[0-9*#]{1,20}")
+# What [telecenter-outbound] takes: _[+*#0-9]. is two characters or more.
+OUTBOUND_NUMBER = re.compile(r"[+*#0-9]{2,}")
+KEYS = "0123456789*#"
+ITEM_KINDS = ("audio", "tts", "playlist", "scenario")
+PLAYLIST_ITEM_KINDS = ("audio", "tts", "queue_position", "greeting", "estimated_wait")
+PLAYLIST_MODES = ("in_order", "random")
+TIMEOUT_SECONDS = (1, 600)
+# The scenario names the menu engine knows (ivr.scenarios.SCENARIOS).
+KNOWN_SCENARIOS = tuple(SCENARIOS)
 
 
 class RegexError(ValueError):
-    """An outbound regex that cannot be used; the message says why."""
+    """An outbound regex that cannot be used; ``reason`` says why (translatable)."""
+
+    def __init__(self, template: str, **params):
+        self.reason = Message(template, params)
+        super().__init__(self.reason.render())
 
 
 # One token of an outbound regex, in the Python syntax the admin types.
@@ -81,7 +182,7 @@ def dialplan_regex(regex: str) -> str:
     try:
         re.compile(regex)
     except re.error as exc:
-        raise RegexError(f"does not compile: {exc}") from None
+        raise RegexError(N_("does not compile: %(error)s"), error=str(exc)) from None
     out = []
     previous = "start-of-alternative"  # kind of the previous token
     depth = 0
@@ -89,22 +190,28 @@ def dialplan_regex(regex: str) -> str:
     while pos < len(regex):
         match = _TOKEN.match(regex, pos)
         if match is None:
-            raise RegexError(f"{regex[pos]!r} at position {pos + 1} is not supported here "
-                             "(use digits, [0-9], \\d, . * + ? {m,n} ( ) | ^ $)")
+            raise RegexError(N_("%(char)s at position %(position)s is not supported here"
+                                " (use digits, [0-9], \\d, . * + ? {m,n} ( ) | ^ $)"),
+                             char=repr(regex[pos]), position=pos + 1)
         kind, text = match.lastgroup, match.group()
         if kind == "quantifier" and previous not in ("atom", "close"):
-            raise RegexError(f"{text!r} at position {pos + 1} repeats nothing (or repeats a repeat)")
+            raise RegexError(N_("%(text)s at position %(position)s repeats nothing (or repeats a"
+                                " repeat)"), text=repr(text), position=pos + 1)
         if kind == "start" and previous != "start-of-alternative":
-            raise RegexError(f"'^' at position {pos + 1} is only allowed at the start")
+            raise RegexError(N_("'^' at position %(position)s is only allowed at the start"),
+                             position=pos + 1)
         if kind in ("bar", "close") and previous in ("start-of-alternative", "start"):
-            raise RegexError(f"empty alternative or group before position {pos + 1}")
+            raise RegexError(N_("empty alternative or group before position %(position)s"),
+                             position=pos + 1)
         if previous == "end" and kind not in ("bar", "close"):
-            raise RegexError(f"'$' before position {pos + 1} is only allowed at the end")
+            raise RegexError(N_("'$' before position %(position)s is only allowed at the end"),
+                             position=pos + 1)
         if kind == "quantifier" and text.startswith("{"):
             bounds = [int(b) for b in text[1:-1].split(",") if b]
             if max(bounds) > MAX_REPEAT:
-                raise RegexError(f"{text} at position {pos + 1}: repeat counts above "
-                                 f"{MAX_REPEAT} are not portable")
+                raise RegexError(N_("%(text)s at position %(position)s: repeat counts above"
+                                    " %(max)s are not portable"),
+                                 text=text, position=pos + 1, max=MAX_REPEAT)
         if kind == "open":
             depth += 1
             out.append("(")
@@ -124,84 +231,377 @@ def dialplan_regex(regex: str) -> str:
         }[kind]
         pos = match.end()
     if previous in ("start-of-alternative", "start") and regex:
-        raise RegexError("ends with an empty alternative")
+        raise RegexError(N_("ends with an empty alternative"))
     if depth:
-        raise RegexError("unbalanced parentheses")
+        raise RegexError(N_("unbalanced parentheses"))
     translated = "".join(out)
     if re.search(translated, "") is not None or re.search(regex, "") is not None:
-        raise RegexError("matches the empty number, so every call would leave through this line")
+        raise RegexError(N_("matches the empty number, so every call would leave through this"
+                            " line"))
     return translated
 
 
-def validate(config: Configuration) -> list[Problem]:
-    """Every problem that stops ``config`` from being applied, in a stable order."""
+def check(config: Configuration, *, audio_on_disk: Collection[int] | None = None,
+          scenarios: Collection[str] = KNOWN_SCENARIOS) -> list[Problem]:
+    """Every problem of ``config``, errors and warnings, in a stable order.
+
+    ``audio_on_disk``: the ids of the library's audio files whose recording
+    is on disk (Apply looks); None skips that check (a pure look at the rows).
+    """
     problems: list[Problem] = []
     for phone in config.phones:
         problems += _phone_problems(phone)
     plan = numbering_plan(config)
-    for number, owners in plan.items():
-        if len(owners) > 1:
-            problems.append(Problem(owners[1], f"number {number} is also {owners[0]}"))
+    problems += _number_conflicts(config, plan)
     seen_names: set[str] = set()
     seen_hosts: dict[str, str] = {}
     for line in config.lines:
-        where = f"line {line.name!r}"
+        where = line_place(line.name)
         problems += _line_problems(line, where, plan)
         if line.name in seen_names:
-            problems.append(Problem(where, "another line has the same name"))
+            problems.append(_error(where, N_("another line has the same name")))
         seen_names.add(line.name)
         if line.host in seen_hosts:
-            problems.append(Problem(where, f"host {line.host} is also line {seen_hosts[line.host]!r}'s:"
-                                    " calls from it could not be told apart"))
+            problems.append(_error(where, N_("host %(host)s is also line %(other)s's: calls from"
+                                             " it could not be told apart"),
+                                   host=line.host, other=repr(seen_hosts[line.host])))
         seen_hosts.setdefault(line.host, line.name)
+    audio = _AudioCheck(config, audio_on_disk)
+    playlists = {playlist.id: playlist for playlist in config.playlists}
+    for item in config.menu_items:
+        problems += _item_problems(config, item, plan, audio, playlists, scenarios)
+    problems += _circles_without_input(config)
+    problems += _unreached_items(config)
+    for playlist in config.playlists:
+        problems += _playlist_problems(playlist, audio)
     return problems
 
+
+def validate(config: Configuration, *, audio_on_disk: Collection[int] | None = None,
+             scenarios: Collection[str] = KNOWN_SCENARIOS) -> list[Problem]:
+    """The errors of ``config``: what stops it from being applied (see ``check``)."""
+    return [problem for problem in check(config, audio_on_disk=audio_on_disk, scenarios=scenarios)
+            if problem.is_error]
+
+
+# Where a problem is: what the admin sees before the colon.
+
+def phone_place(number: str) -> Message:
+    return message(N_("phone %(number)s"), number=number)
+
+
+def line_place(name: str) -> Message:
+    return message(N_("line %(name)s"), name=repr(name))
+
+
+def item_place(config: Configuration, item: MenuItem) -> Message:
+    return message(N_("menu %(menu)s, item %(number)s"), menu=_menu_name(config, item),
+                   number=item.number)
+
+
+def handler_place(config: Configuration, item: MenuItem, index: int) -> Message:
+    """Handler ``index`` (0-based) of ``item``, named by its position and what it reacts to."""
+    handler = item.handlers[index]
+    if handler.kind == "key":
+        what = message(N_("key %(key)s"), key=handler.key)
+    elif handler.kind == "timeout":
+        what = message(N_("timeout %(seconds)s s"), seconds=handler.seconds)
+    elif handler.kind == "sequence":
+        what = message(N_("sequence %(pattern)s"), pattern=handler.pattern)
+    else:
+        what = Message(handler.kind)
+    return message(N_("menu %(menu)s, item %(number)s, handler %(index)s (%(what)s)"),
+                   menu=_menu_name(config, item), number=item.number, index=index + 1,
+                   what=what)
+
+
+def playlist_place(playlist: Playlist) -> Message:
+    return message(N_("playlist %(name)s"), name=repr(playlist.name))
+
+
+def playlist_item_place(playlist: Playlist, index: int) -> Message:
+    return message(N_("playlist %(name)s, item %(index)s"), name=repr(playlist.name),
+                   index=index + 1)
+
+
+def _menu_name(config: Configuration, item: MenuItem) -> str:
+    for menu in config.menus:
+        if menu.id == item.menu_id:
+            return repr(menu.name)
+    return f"#{item.menu_id}"
+
+
+# Phones, lines and numbers.
 
 def _phone_problems(phone: Phone) -> list[Problem]:
-    where = f"phone {phone.number}"
+    where = phone_place(phone.number)
     problems = []
     if not PHONE_NUMBER.fullmatch(phone.number):
-        problems.append(Problem(f"phone {phone.number!r}", "the number must be 2 to 15 digits"))
+        problems.append(_error(phone_place(repr(phone.number)),
+                               N_("the number must be 2 to 15 digits")))
     if not MD5_HEX.fullmatch(phone.md5_cred):
-        problems.append(Problem(where, "the stored password digest is not an md5 hex digest"))
+        problems.append(_error(where, N_("the stored password digest is not an md5 hex digest")))
     if phone.kind not in PHONE_KINDS:
-        problems.append(Problem(where, f"unknown phone type {phone.kind!r}"))
+        problems.append(_error(where, N_("unknown phone type %(kind)s"), kind=repr(phone.kind)))
     if CONTROL_CHARACTERS.search(phone.description):
-        problems.append(Problem(where, "the description has line breaks or control characters"))
+        problems.append(_error(where, N_("the description has line breaks or control"
+                                         " characters")))
     return problems
 
 
-def _line_problems(line: Line, where: str, plan: dict[str, list[str]]) -> list[Problem]:
+def _number_conflicts(config: Configuration, plan: dict[str, list[str]]) -> list[Problem]:
+    """Two owners of one number: the second is told who has it first."""
+    places: dict[str, deque[Message]] = defaultdict(deque)
+    for phone in config.phones:
+        places[f"phone {phone.number}"].append(phone_place(phone.number))
+    for item in config.menu_items:
+        places[f"menu item {item.number}"].append(item_place(config, item))
+
+    def place(owner: str) -> Message:
+        if owner == "self-test":
+            return Message(N_("self-test"))
+        found = places.get(owner)
+        return found.popleft() if found else Message(owner)
+
+    problems = []
+    for number, owners in plan.items():
+        if len(owners) > 1:
+            first = place(owners[0])
+            for owner in owners[1:]:
+                problems.append(_error(place(owner), N_("number %(number)s is also %(owner)s"),
+                                       number=number, owner=first))
+    return problems
+
+
+def _line_problems(line: Line, where: Message, plan: dict[str, list[str]]) -> list[Problem]:
     problems = []
     if not LINE_NAME.fullmatch(line.name):
-        problems.append(Problem(where, "the name must be a lower-case letter, then up to 31"
-                                " lower-case letters, digits, '_' or '-'"))
+        problems.append(_error(where, N_("the name must be a lower-case letter, then up to 31"
+                                         " lower-case letters, digits, '_' or '-'")))
     if not HOST.fullmatch(line.host):
-        problems.append(Problem(where, f"{line.host!r} is not a host name or IPv4 address"))
+        problems.append(_error(where, N_("%(host)s is not a host name or IPv4 address"),
+                               host=repr(line.host)))
     if not 1 <= line.port <= 65535:
-        problems.append(Problem(where, f"port {line.port} is not between 1 and 65535"))
+        problems.append(_error(where, N_("port %(port)s is not between 1 and 65535"),
+                               port=line.port))
     if line.transport not in TRANSPORTS:
-        problems.append(Problem(where, f"transport must be one of {', '.join(TRANSPORTS)}"))
+        problems.append(_error(where, N_("transport must be one of %(transports)s"),
+                               transports=", ".join(TRANSPORTS)))
     if line.reg_username or line.reg_password or line.reg_domain:
         if not line.reg_username or not line.reg_password:
-            problems.append(Problem(where, "registration needs both a username and a password"
-                                    " (or leave username, domain and password empty)"))
+            problems.append(_error(where, N_("registration needs both a username and a password"
+                                             " (or leave username, domain and password empty)")))
         if line.reg_username and not REG_USERNAME.fullmatch(line.reg_username):
-            problems.append(Problem(where, "the registration username may have letters, digits"
-                                    " and . _ + - only"))
+            problems.append(_error(where, N_("the registration username may have letters,"
+                                             " digits and . _ + - only")))
         if line.reg_password and not SECRET.fullmatch(line.reg_password):
-            problems.append(Problem(where, "the registration password must be up to 64 printable"
-                                    " characters without blanks, ';' or '\\'"))
+            problems.append(_error(where, N_("the registration password must be up to 64"
+                                             " printable characters without blanks, ';' or"
+                                             " '\\'")))
         if line.reg_domain and not HOST.fullmatch(line.reg_domain):
-            problems.append(Problem(where, f"registration domain {line.reg_domain!r} is not a host name"))
+            problems.append(_error(where, N_("registration domain %(domain)s is not a host name"),
+                                   domain=repr(line.reg_domain)))
     if line.outbound_regex:
         try:
             dialplan_regex(line.outbound_regex)
         except RegexError as exc:
-            problems.append(Problem(where, f"outbound regex {line.outbound_regex!r} {exc}"))
+            problems.append(_error(where, N_("outbound regex %(regex)s %(reason)s"),
+                                   regex=repr(line.outbound_regex), reason=exc.reason))
     if line.inbound_number:
         if not INBOUND_NUMBER.fullmatch(line.inbound_number):
-            problems.append(Problem(where, "the inbound number must be digits"))
+            problems.append(_error(where, N_("the inbound number must be digits")))
         elif line.inbound_number not in plan:
-            problems.append(Problem(where, f"inbound number {line.inbound_number} does not exist"))
+            problems.append(_error(where, N_("inbound number %(number)s does not exist"),
+                                   number=line.inbound_number))
+    return problems
+
+
+def _dials_out(config: Configuration, number: str) -> bool:
+    """Whether some line takes ``number`` out, as [telecenter-outbound] decides."""
+    if not OUTBOUND_NUMBER.fullmatch(number):
+        return False
+    for line in config.lines:
+        if not line.outbound_regex:
+            continue
+        try:
+            dialplan_regex(line.outbound_regex)
+        except RegexError:
+            continue  # reported with the line
+        if re.search(line.outbound_regex, number):
+            return True
+    return False
+
+
+# Menu items and their handlers.
+
+class _AudioCheck:
+    """Whether an audio id is in the library and, when known, on disk."""
+
+    def __init__(self, config: Configuration, on_disk: Collection[int] | None):
+        self.names = {audio.id: audio.name for audio in config.audio_files}
+        self.on_disk = None if on_disk is None else set(on_disk)
+
+    def problems(self, place: Message, audio_id: int | None) -> list[Problem]:
+        if audio_id not in self.names:
+            return [_error(place, N_("audio file %(id)s is not in the audio library"),
+                           id=audio_id)]
+        if self.on_disk is not None and audio_id not in self.on_disk:
+            return [_error(place, N_("audio file %(name)s (id %(id)s) has no recording on disk:"
+                                     " upload it again"),
+                           name=repr(self.names[audio_id]), id=audio_id)]
+        return []
+
+
+def _item_problems(config: Configuration, item: MenuItem, plan: dict[str, list[str]],
+                   audio: _AudioCheck, playlists: dict[int, Playlist],
+                   scenarios: Collection[str]) -> list[Problem]:
+    where = item_place(config, item)
+    problems = []
+    if not ITEM_NUMBER.fullmatch(item.number):
+        problems.append(_error(where, N_("the number must be 2 to 15 digits")))
+    if item.kind == "audio":
+        problems += audio.problems(where, item.audio_id)
+    elif item.kind == "tts":
+        if not item.text.strip():
+            problems.append(_error(where, N_("the text to speak is empty")))
+    elif item.kind == "playlist":
+        if item.playlist_id not in playlists:
+            problems.append(_error(where, N_("playlist %(id)s does not exist"),
+                                   id=item.playlist_id))
+    elif item.kind == "scenario":
+        if item.scenario not in scenarios:
+            problems.append(_error(where, N_("unknown scenario %(scenario)s"),
+                                   scenario=repr(item.scenario)))
+    else:
+        problems.append(_error(where, N_("unknown item type %(kind)s"), kind=repr(item.kind)))
+    keys: dict[str, int] = {}
+    timeout: int | None = None
+    for index, handler in enumerate(item.handlers):
+        place = handler_place(config, item, index)
+        if handler.kind == "key":
+            if len(handler.key) != 1 or handler.key not in KEYS:
+                problems.append(_error(place, N_("key %(key)s is not one of 0-9, * or #"),
+                                       key=repr(handler.key)))
+            elif handler.key in keys:
+                problems.append(_error(place, N_("key %(key)s is already handled by handler"
+                                                 " %(other)s"),
+                                       key=handler.key, other=keys[handler.key] + 1))
+            else:
+                keys[handler.key] = index
+        elif handler.kind == "timeout":
+            low, high = TIMEOUT_SECONDS
+            if handler.seconds is None or not low <= handler.seconds <= high:
+                problems.append(_error(place, N_("the timeout must be %(low)s to %(high)s"
+                                                 " seconds"), low=low, high=high))
+            if timeout is not None:
+                problems.append(_error(place, N_("a second timeout handler: handler %(other)s"
+                                                 " already is one"), other=timeout + 1))
+            else:
+                timeout = index
+        elif handler.kind == "sequence":
+            problems += _sequence_problems(place, handler)
+        else:
+            problems.append(_error(place, N_("unknown handler type %(kind)s"),
+                                   kind=repr(handler.kind)))
+        problems += _target_problems(config, place, handler, plan)
+    return problems
+
+
+def _sequence_problems(place: Message, handler: Handler) -> list[Problem]:
+    """A sequence regex the menu engine can use: it compiles and needs at least one key."""
+    try:
+        compiled = re.compile(handler.pattern)
+        partial_regex.compile(handler.pattern)
+    except (re.error, partial_regex.error) as exc:
+        return [_error(place, N_("regex %(pattern)s does not compile: %(error)s"),
+                       pattern=repr(handler.pattern), error=str(exc))]
+    if compiled.fullmatch(""):
+        return [_error(place, N_("regex %(pattern)s matches the empty sequence: it must need"
+                                 " at least one key"), pattern=repr(handler.pattern))]
+    return []
+
+
+def _target_problems(config: Configuration, place: Message, handler: Handler,
+                     plan: dict[str, list[str]]) -> list[Problem]:
+    target = handler.target
+    if not target:
+        return []  # hangs up
+    if not TARGET.fullmatch(target):
+        return [_error(place, N_("target %(target)s is not a number (digits, * and #, up to"
+                                 " 20, optionally after +)"), target=repr(target))]
+    if target in plan or _dials_out(config, target):
+        return []
+    return [_error(place, N_("target %(target)s leads nowhere: it is not a menu item, a phone"
+                             " or a number a line dials out"), target=target)]
+
+
+def _no_input_next(item: MenuItem) -> str | None:
+    """Where ``item`` sends the call by itself: the timeout target of an item without keys."""
+    if any(handler.kind in ("key", "sequence") for handler in item.handlers):
+        return None
+    timeout = next((h for h in item.handlers if h.kind == "timeout"), None)
+    return timeout.target if timeout is not None and timeout.target else None
+
+
+def _circles_without_input(config: Configuration) -> list[Problem]:
+    """Circles of items that move on by themselves (see the module doc): one error each."""
+    items = {item.number: item for item in config.menu_items}
+    problems = []
+    reported: set[str] = set()
+    for start in sorted(items):
+        path: list[str] = []
+        number: str | None = start
+        while number in items and number not in path and number not in reported:
+            path.append(number)
+            number = _no_input_next(items[number])
+        if number in path:
+            circle = path[path.index(number):]
+            reported.update(path)
+            first = min(circle)
+            ordered = circle[circle.index(first):] + circle[:circle.index(first)] + [first]
+            problems.append(_error(item_place(config, items[first]),
+                                   N_("items %(circle)s send the call round in a circle on"
+                                      " timeouts, never waiting for a key"),
+                                   circle=" -> ".join(ordered)))
+        else:
+            reported.update(path)
+    return problems
+
+
+def _unreached_items(config: Configuration) -> list[Problem]:
+    """Items nothing leads a caller to (a warning: a phone can still dial them)."""
+    reached = {handler.target for item in config.menu_items for handler in item.handlers}
+    reached |= {line.inbound_number for line in config.lines if line.inbound_number}
+    first_of_menu: dict[int, str] = {}
+    for item in sorted(config.menu_items, key=lambda item: (len(item.number), item.number)):
+        first_of_menu.setdefault(item.menu_id, item.number)
+    reached |= set(first_of_menu.values())
+    return [_warning(item_place(config, item),
+                     N_("nothing leads callers here: it is not the first item of its menu, no"
+                        " handler's target and no line's inbound number (only dialling"
+                        " %(number)s reaches it)"), number=item.number)
+            for item in config.menu_items if item.number not in reached]
+
+
+# Playlists.
+
+def _playlist_problems(playlist: Playlist, audio: _AudioCheck) -> list[Problem]:
+    where = playlist_place(playlist)
+    problems = []
+    if playlist.mode not in PLAYLIST_MODES:
+        problems.append(_error(where, N_("unknown playlist mode %(mode)s"),
+                               mode=repr(playlist.mode)))
+    if not playlist.items:
+        problems.append(_warning(where, N_("the playlist is empty: callers hear nothing from"
+                                           " it")))
+    for index, entry in enumerate(playlist.items):
+        place = playlist_item_place(playlist, index)
+        if entry.kind == "audio":
+            problems += audio.problems(place, entry.audio_id)
+        elif entry.kind == "tts":
+            if not entry.text.strip():
+                problems.append(_error(place, N_("the text to speak is empty")))
+        elif entry.kind not in PLAYLIST_ITEM_KINDS:
+            problems.append(_error(place, N_("unknown playlist item type %(kind)s"),
+                                   kind=repr(entry.kind)))
     return problems
