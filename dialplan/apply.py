@@ -5,10 +5,17 @@ Theory of operation
 
 One Apply at a time (a PostgreSQL advisory lock), in these steps::
 
-    LOAD      one snapshot of phones and lines (REPEATABLE READ)
+    LOAD      one snapshot of the configuration (REPEATABLE READ)
       |
-    VALIDATE  every problem, with where it is --> refused: ApplyRefused(problems),
-      |                                            nothing written, nothing reloaded
+    VALIDATE  every problem, with where it is --> any error: ApplyRefused(problems),
+      |       (audio recordings looked for on disk)  nothing written, nothing reloaded;
+      |                                              warnings alone do not refuse
+    SPEAK     every fixed text (TTS menu items, TTS playlist items) synthesised into
+      |       the TTS cache, so no caller waits for it; a text no engine can say is
+      |       a warning, not a refusal: at call time the text is tried again and,
+      |       failing that, the caller hears the shipped "message unavailable"
+      |       prompt, never silence (and a speech engine being down must not stop
+      |       an unrelated change, a new phone, from being applied)
     RENDER    every include file, headed with the new revision's number
       |
     CONNECT   Asterisk answers over AMI --> else ApplyFailed, nothing written
@@ -25,10 +32,17 @@ One Apply at a time (a PostgreSQL advisory lock), in these steps::
     STORE     a revisions row (files as JSON, sha256, who, active; the only active
               one) and a change_log 'apply' row, in one transaction
 
+The warnings (validation's and speech's) come back on the returned
+revision's ``warnings``; they are not stored.
+
 ``rollback(revision_id)`` runs CONNECT..STORE with an earlier revision's
 files as they were stored; the new row has ``rollback_of`` set and its
 change_log row says 'rollback'.  ``diff(a, b)`` compares two revisions file
 by file.  ``current_files`` is what to write at start-up.
+
+AMI waits are bounded: AMI_CONNECT_SECONDS to log in, AMI_REPLY_SECONDS for
+each answer; past them Asterisk counts as unreachable (or the reload as
+rejected), so a hung Asterisk never hangs an Apply.
 
 The database work is synchronous psycopg: Apply runs from the command line
 or a web request, never on the FastAGI server's reactor.  Asterisk is reached
@@ -42,9 +56,9 @@ import asyncio
 import difflib
 import hashlib
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Protocol
@@ -54,9 +68,10 @@ from psycopg.rows import class_row, tuple_row
 from psycopg.types.json import Jsonb
 
 from dialplan import names
-from dialplan.configuration import load_configuration
+from dialplan.configuration import Configuration, TtsSettings, load_configuration
 from dialplan.render import render_all, write_files
-from dialplan.validate import Problem, validate
+from dialplan.validate import (WARNING, Message, N_, Problem, check, item_place,
+                               playlist_item_place)
 from fastagi.ami import AmiClient, AmiError
 from fastagi.settings import Settings
 
@@ -65,6 +80,10 @@ APPLY_LOCK = 0x7E1EC0
 
 # How long Apply keeps checking after a reload before it counts as rejected.
 RELOAD_SETTLE_SECONDS = 5.0
+
+# How long Apply waits for Asterisk to log it in over AMI, then for each answer.
+AMI_CONNECT_SECONDS = 10.0
+AMI_REPLY_SECONDS = 30.0
 
 # Modules whose reload picks up the generated files.
 RELOAD_MODULES = ("pbx_config.so", "res_pjsip.so")
@@ -80,7 +99,7 @@ class ApplyError(Exception):
 
 
 class ApplyRefused(ApplyError):
-    """The configuration has problems; nothing was written."""
+    """The configuration has errors; nothing was written.  ``problems`` also lists the warnings."""
 
     def __init__(self, problems: list[Problem]):
         super().__init__("the configuration has problems: " + "; ".join(map(str, problems)))
@@ -115,10 +134,11 @@ class AmiAsterisk:
         return cls(client)
 
     async def reload(self) -> None:
-        await self.client.reload(*RELOAD_MODULES)
+        for module in RELOAD_MODULES:
+            await self._action({"Action": "Reload", "Module": module})
 
     async def command(self, command: str) -> str:
-        reply = await self.client.action({"Action": "Command", "Command": command})
+        reply = await self._action({"Action": "Command", "Command": command})
         output = reply.get("Output", "")  # a list when Asterisk sent several lines
         if isinstance(output, list):
             output = "\n".join(output)
@@ -126,6 +146,20 @@ class AmiAsterisk:
 
     def close(self) -> None:
         self.client.close()
+
+    async def _action(self, action: dict) -> dict:
+        """One AMI action, waiting at most AMI_CONNECT_SECONDS + AMI_REPLY_SECONDS."""
+        await self.client.ready(AMI_CONNECT_SECONDS)
+        try:
+            return await asyncio.wait_for(self.client.action(action), AMI_REPLY_SECONDS)
+        except asyncio.TimeoutError:
+            raise AmiError(f"Asterisk did not answer {action['Action']} within"
+                           f" {AMI_REPLY_SECONDS:g} s") from None
+
+
+# Synthesise texts into the TTS cache: (texts, tts settings, cache dir) -> [(text, reason)]
+# for each text no engine could say (ivr.tts.presynthesize).
+Presynthesizer = Callable[[Iterable[str], TtsSettings, Path], list[tuple[str, str]]]
 
 
 @dataclass(frozen=True)
@@ -139,6 +173,7 @@ class Revision:
     rollback_of: int | None
     active: bool
     created_at: datetime | None = None
+    warnings: tuple[Problem, ...] = ()  # what the Apply that made it warned about; not stored
 
 
 def files_hash(files: dict[str, str]) -> str:
@@ -203,21 +238,64 @@ def active_revision(conn: Connection) -> Revision | None:
     return get_revision(conn, active) if active is not None else None
 
 
+def fixed_texts(config: Configuration) -> list[tuple[str, Message]]:
+    """Every text the configuration speaks as it is, with where it is: what SPEAK synthesises."""
+    texts = [(item.text, item_place(config, item))
+             for item in config.menu_items if item.kind == "tts" and item.text.strip()]
+    for playlist in config.playlists:
+        texts += [(entry.text, playlist_item_place(playlist, index))
+                  for index, entry in enumerate(playlist.items)
+                  if entry.kind == "tts" and entry.text.strip()]
+    return texts
+
+
+async def presynthesize_texts(config: Configuration, settings: Settings,
+                              presynthesize: Presynthesizer | None = None) -> list[Problem]:
+    """Put every fixed text into the TTS cache; a warning for each place whose text failed."""
+    if presynthesize is None:
+        from ivr.tts import presynthesize  # synthesis is only needed here, not to render
+    texts = fixed_texts(config)
+    if not texts:
+        return []
+    try:
+        failed = dict(await asyncio.to_thread(presynthesize, [text for text, _ in texts],
+                                              config.tts, settings.tts_cache_dir))
+    except OSError as exc:  # the cache folder itself; the texts are tried again at call time
+        failed = {text: str(exc) for text, _ in texts}
+    return [Problem(place, Message(N_("no speech engine could say this text now (%(reason)s):"
+                                      " callers will hear that the message is unavailable"
+                                      " until one can"), {"reason": failed[text]}), WARNING)
+            for text, place in texts if text in failed]
+
+
+def audio_on_disk(config: Configuration, settings: Settings) -> set[int]:
+    """The ids of the library's audio files whose recording is in the audio folder."""
+    from ivr.audio import audio_file_path
+
+    return {audio.id for audio in config.audio_files
+            if audio_file_path(settings.audio_dir, audio.id).is_file()}
+
+
 async def apply_configuration(conn: Connection, asterisk: AsteriskControl, settings: Settings,
-                              who: str, include_dir: Path | None = None) -> Revision:
-    """Load, validate, render, write, reload and store: the new active revision.
+                              who: str, include_dir: Path | None = None,
+                              presynthesize: Presynthesizer | None = None) -> Revision:
+    """Load, validate, speak, render, write, reload and store: the new active revision.
 
     ``conn`` is a connection outside any transaction (autocommit or idle).
+    ``presynthesize`` defaults to ``ivr.tts.presynthesize`` into the
+    settings' TTS cache.  The revision's ``warnings`` say what to look at.
     """
     with _one_apply_at_a_time(conn):
         config = load_configuration(conn)
-        problems = validate(config)
-        if problems:
+        problems = check(config, audio_on_disk=audio_on_disk(config, settings))
+        if any(problem.is_error for problem in problems):
             raise ApplyRefused(problems)
+        warnings = problems + await presynthesize_texts(config, settings, presynthesize)
         revision_id = _next_revision_id(conn)
         files = render_all(settings, config, revision=revision_id)
-        return await _install(conn, asterisk, settings, include_dir, who, revision_id, files,
-                              rollback_of=None)
+        revision = await _install(conn, asterisk, settings, include_dir, who, revision_id, files,
+                                  rollback_of=None)
+        return replace(revision, warnings=tuple(warnings))
 
 
 async def rollback(conn: Connection, asterisk: AsteriskControl, settings: Settings,
@@ -230,14 +308,15 @@ async def rollback(conn: Connection, asterisk: AsteriskControl, settings: Settin
 
 
 def apply_now(conn: Connection, settings: Settings, who: str,
-              include_dir: Path | None = None) -> Revision:
+              include_dir: Path | None = None,
+              presynthesize: Presynthesizer | None = None) -> Revision:
     """apply_configuration for synchronous callers (CLI, a Flask view), over AMI.
 
     The AMI address and credentials come from ``settings``.  Raises
     ApplyRefused (with ``problems``) or ApplyFailed (with the reason).
     """
     return _with_ami(settings, lambda asterisk: apply_configuration(
-        conn, asterisk, settings, who, include_dir=include_dir))
+        conn, asterisk, settings, who, include_dir=include_dir, presynthesize=presynthesize))
 
 
 def rollback_now(conn: Connection, settings: Settings, revision_id: int, who: str,
