@@ -2,11 +2,15 @@
 
 The button runs ``dialplan.apply.apply_now`` as the logged-in user, with the
 include dir and AMI of this app's settings; a refusal lists every problem,
-a failure says why (nothing changed), a success names the new revision.
+a failure says why (nothing changed), a success names the new revision and
+lists its warnings.  Problems are English templates from
+``dialplan.validate``; they are translated here, in the admin's language.
 Apply itself stores the revision and its change_log row.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -33,10 +37,23 @@ class RollbackForm(FlaskForm):
     submit = SubmitField(_l("Roll back"))
 
 
-def _page(status=200, problems=None, failure=None):
+@dataclass(frozen=True)
+class ShownProblem:
+    """A problem as the page shows it, in the admin's language."""
+
+    severity: str
+    where: str
+    message: str
+
+
+def _shown(problems) -> list[ShownProblem]:
+    return [ShownProblem(p.severity, p.place.render(_), p.text.render(_)) for p in problems or ()]
+
+
+def _page(status=200, problems=None, failure=None, warnings=None):
     revisions = apply.list_revisions(get_db())
-    return render_template("apply/index.html", revisions=revisions, problems=problems,
-                           failure=failure, apply_form=ApplyForm(),
+    return render_template("apply/index.html", revisions=revisions, problems=_shown(problems),
+                           failure=failure, warnings=_shown(warnings), apply_form=ApplyForm(),
                            rollback_form=RollbackForm()), status
 
 
@@ -60,6 +77,8 @@ def run():
     except apply.ApplyFailed as failed:
         return _page(502, failure=str(failed))
     flash(_("Applied: revision %(id)d is active.", id=revision.id), "success")
+    if revision.warnings:
+        return _page(warnings=revision.warnings)
     return redirect(url_for(".index"))
 
 

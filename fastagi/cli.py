@@ -123,6 +123,8 @@ def apply(agi_host, agi_port, who, rollback_to, out_dir) -> None:
         apply_migrations(url, settings.sql_dir)
         with psycopg.connect(url, autocommit=True) as conn:
             revision = _apply_or_roll_back(conn, settings, who, rollback_to, include_dir)
+    for warning in revision.warnings:
+        click.echo(str(warning), err=True)
     click.echo(f"revision {revision.id} applied ({revision.files_hash[:12]})")
 
 

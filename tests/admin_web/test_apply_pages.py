@@ -79,7 +79,7 @@ def test_apply_refused_lists_the_problems_and_writes_nothing(client, admin, aste
     response = run_apply(admin)
     page = response.get_data(as_text=True)
     assert response.status_code == 422
-    assert "Применение отклонено" in page and "inbound number 555 does not exist" in page
+    assert "Применение отклонено" in page and "входящего номера 555 не существует" in page
     assert not include.exists() and asterisk.calls == []
     assert not db_rows("SELECT 1 FROM revisions")
 
