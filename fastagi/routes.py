@@ -1,11 +1,23 @@
 """Every FastAGI route Telecenter serves, in one readable list."""
 
+from __future__ import annotations
+
 from dialplan import names
 from fastagi.routing import Router
+from fastagi.settings import Settings
 from ivr import selftest
 
 
-def build_router() -> Router:
+def build_router(settings: Settings, pool) -> Router:
+    """The routes, given what they share: the settings and the database pool."""
+    from ivr.callback import PgCallbackOrders
+    from ivr.cases import PgCaseBackend
+    from ivr.menu_route import MenuRoute
+    from ivr.plan_store import PlanStore
+
+    menu = MenuRoute(settings, PlanStore(settings.include_dir), PgCaseBackend(pool),
+                     PgCallbackOrders(pool))
     return Router([
         (names.ROUTE_SELFTEST, selftest.handle),
+        (names.ROUTE_MENU, menu.handle),
     ])

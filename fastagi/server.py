@@ -152,10 +152,11 @@ class AGIServerFactory(protocol.ServerFactory):
                 raise
         except Exception as exc:
             failure = exc
-            call_log.event("error", f"{type(exc).__name__}: {exc}")
         finally:
             self.active.discard(call_id)
         outcome = await self._outcome(call, connection, failure)
+        if failure is not None and outcome != OUTCOME_HUNG_UP:
+            call_log.event("error", _describe_failure(failure))
         await call_log.finish(outcome)
         log.info("%s: call from %r to route %r ended: %s after %.1f s; %d calls active",
                  call_id, env.caller, env.route, outcome,
@@ -189,3 +190,10 @@ class AGIServerFactory(protocol.ServerFactory):
         log.error("%s: route %r failed%s, sent the call to the fallback",
                   call.call_id, call.env.route, raw, exc_info=failure)
         return OUTCOME_FAILED
+
+
+def _describe_failure(failure: Exception) -> str:
+    """The ``error`` event of a failed call: the exception and what Asterisk said."""
+    hangup_like = isinstance(failure, (ChannelFailure, DeadChannel))
+    raw = f" (Asterisk said {failure.raw!r})" if hangup_like else ""
+    return f"{type(failure).__name__}: {failure}{raw}"

@@ -41,7 +41,7 @@ async def start_services(settings: Settings, db_url: str) -> Services:
     from twisted.internet import reactor
 
     pool = await open_pool(db_url)
-    factory = AGIServerFactory(build_router(), PgCallStore(pool))
+    factory = AGIServerFactory(build_router(settings, pool), PgCallStore(pool))
     port = reactor.listenTCP(settings.agi_port, factory, interface=settings.agi_host,
                              backlog=LISTEN_BACKLOG)
     log.info("FastAGI server listening on %s:%s (routes: %s)", settings.agi_host,

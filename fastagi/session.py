@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Protocol
 
-from fastagi.errors import AGIError
+from fastagi.errors import AGIError, ChannelFailure, DeadChannel
 from fastagi.protocol import AGIEnv, Reply, app_args, format_command, parse_result
 
 DIGITS = "0123456789*#"
@@ -40,6 +40,8 @@ class AGICall:
         raw = await self._send(line)
         try:
             return parse_result(raw)
+        except (ChannelFailure, DeadChannel):
+            raise  # usually a hangup: the server tells which once the call has ended
         except AGIError:
             self.events.event("error", raw)
             raise

@@ -1,0 +1,48 @@
+"""The `menu` route: a call to a voice menu item's number walks the menus.
+
+The dialplan sends every menu item number here (ARG2 = the number).  The
+server answers, walks the applied plan (``ivr.menu.run_menu``) and ends the
+call one of two ways: it hangs up, or, when a handler sends the caller to a
+number outside the menus (a phone, an outside number), it names that number
+in TELECENTER_NEXT and the dialplan dials it.  A number that is no menu item
+in the applied plan is an error: the call leaves through the fallback.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import partial
+
+from dialplan import names
+from fastagi.settings import Settings
+from ivr.menu import MenuServices, run_menu
+from ivr.plan_store import PlanStore
+from ivr.prompts import prompt_path
+from ivr.scenarios import SCENARIOS
+from ivr.tts import speech_file
+
+
+@dataclass
+class MenuRoute:
+    """What every menu call shares: the applied plan, case look-ups, callback orders."""
+
+    settings: Settings
+    plans: PlanStore
+    cases: object
+    callbacks: object
+
+    async def handle(self, call, args: tuple[str, ...]) -> None:
+        number = args[0] if args else call.env.get("extension")
+        plan = self.plans.current()
+        if number not in plan.items:
+            raise LookupError(f"no menu item {number!r} in revision {plan.revision}")
+        speak = partial(speech_file, tts=plan.tts, cache_dir=self.settings.tts_cache_dir,
+                        fallback_prompt=prompt_path(names.PROMPT_TTS_FAILED, plan.language))
+        services = MenuServices(speak=speak, scenarios=SCENARIOS, cases=self.cases,
+                                callbacks=self.callbacks, queue_info=None)
+        await call.answer()
+        ending = await run_menu(call, plan, number, services)
+        if ending.transfer_to:
+            await call.set_variable(names.VAR_NEXT, ending.transfer_to)
+        else:
+            await call.hangup()

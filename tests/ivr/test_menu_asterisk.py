@@ -1,0 +1,134 @@
+"""The demo menu walked by real calls: real Asterisk, the real server, real TTS.
+
+The demo configuration (the seed's example menu, persons and cases) is
+applied once into the test bed's Asterisk; Apply synthesises its texts into
+the server's TTS cache.  Callers are Local channels with scripted DTMF
+(tests/testbed/callers.py) and a SIPp phone sending RFC 2833 DTMF; each test
+asserts on the call's recorded steps and on the rows it left.
+"""
+
+from __future__ import annotations
+
+import psycopg
+import pytest
+from psycopg.rows import dict_row
+
+from dialplan.apply import apply_now
+from dialplan.demo_configuration import load_demo_configuration
+from fastagi.settings import Settings
+from tests.conftest import SIP_PASSWORD, SIP_USER, require
+from tests.testbed.callers import place_call
+from tests.testbed.ports import sipp_ports
+from tests.testbed.sipp import run_sip_call
+
+pytestmark = pytest.mark.asterisk
+
+CONFIG_TABLES = "menus, menu_items, menu_handlers, persons, cases, callbacks, playlists, audio_files"
+
+
+@pytest.fixture(scope="module")
+def demo(testbed):
+    """The demo configuration, applied; yields a connection to the test database."""
+    with psycopg.connect(testbed.pg_url, autocommit=True, row_factory=dict_row) as conn:
+        conn.execute(f"TRUNCATE {CONFIG_TABLES} RESTART IDENTITY CASCADE")
+        assert load_demo_configuration(conn)
+        a = testbed.asterisk
+        settings = Settings(var_dir=testbed.server.var_dir, agi_port=testbed.server.port,
+                            ami_port=a.ami_port, ami_user=a.ami_user, ami_secret=a.ami_secret)
+        apply_now(conn, settings, "test", include_dir=a.include_dir)
+        yield conn
+        conn.execute(f"TRUNCATE {CONFIG_TABLES} RESTART IDENTITY CASCADE")
+        apply_now(conn, settings, "test", include_dir=a.include_dir)
+
+
+def open_case_of(conn, phone: str) -> dict:
+    return conn.execute(
+        "SELECT c.number, c.status, c.service FROM cases c JOIN persons p ON p.id = c.person_id"
+        " WHERE p.phone = %s AND c.is_open ORDER BY c.number LIMIT 1", (phone,)).fetchone()
+
+
+def typed(case_number: str) -> str:
+    """What a caller keys for a case number: '*' for the separator, '#' to end."""
+    return case_number.replace("-", "*") + "#"
+
+
+def walk(testbed, caller: str, script: str, timeout: float = 60) -> tuple[dict, list[str]]:
+    """Call the main menu as ``caller`` with ``script``; the ended call and its steps."""
+    mark = testbed.mark()
+    place_call(testbed.asterisk, "90000", script, caller=caller)
+    call = testbed.finished_call(caller, mark, timeout=timeout)
+    return call, testbed.events(call)
+
+
+def said(testbed, call) -> str:
+    return "\n".join(testbed.events(call, "say"))
+
+
+def test_a_caller_hears_the_status_of_the_case_they_type(testbed, demo):
+    case = open_case_of(demo, "79990000001")
+    call, _ = walk(testbed, "79990000001", f"w2/d1/w2/d1/w2/d{typed(case['number'])}/w20/h")
+    assert call["outcome"] == "completed", testbed.events(call)
+    items = testbed.events(call, "item")
+    assert [i.split()[0] for i in items][:4] == ["90000", "91000", "91100", "91110"], items
+    assert case["status"] in said(testbed, call)
+
+
+def test_a_caller_hears_their_open_cases(testbed, demo):
+    statuses = [r["status"] for r in demo.execute(
+        "SELECT c.status FROM cases c JOIN persons p ON p.id = c.person_id"
+        " WHERE p.phone = '79990000001' AND c.is_open")]
+    closed = [r["status"] for r in demo.execute(
+        "SELECT c.status FROM cases c JOIN persons p ON p.id = c.person_id"
+        " WHERE p.phone = '79990000001' AND NOT c.is_open")]
+    call, _ = walk(testbed, "79990000001", "w2/d1/w2/d2/w40/h", timeout=90)
+    text = said(testbed, call)
+    assert len(statuses) >= 2 and all(status in text for status in statuses), text
+    assert not any(status in text for status in closed if status not in statuses), text
+
+
+def test_a_caller_orders_a_callback(testbed, demo):
+    before = demo.execute("SELECT count(*) AS n FROM callbacks").fetchone()["n"]
+    call, _ = walk(testbed, "79995550101", "w2/d3/w15/h")
+    rows = demo.execute("SELECT phone, source, done_at FROM callbacks WHERE phone = %s",
+                        ("79995550101",)).fetchall()
+    assert demo.execute("SELECT count(*) AS n FROM callbacks").fetchone()["n"] == before + 1
+    assert rows == [{"phone": "79995550101", "source": "ivr", "done_at": None}]
+    assert "93000" in " ".join(testbed.events(call, "item"))
+
+
+def test_a_wrong_key_is_noticed_and_the_caller_can_go_on(testbed, demo):
+    case = open_case_of(demo, "79990000001")
+    call, _ = walk(testbed, "79990000001",
+                   f"w2/d7/w2/d1/w2/d1/w2/d{typed(case['number'])}/w20/h")
+    handlers = " ".join(testbed.events(call, "handler"))
+    assert "7" in handlers and "no handler" in handlers, handlers
+    assert case["status"] in said(testbed, call)
+
+
+def test_silence_at_the_main_menu_goes_where_its_timeout_says(testbed, demo):
+    call, _ = walk(testbed, "79995550102", "w60/h", timeout=90)
+    handlers = testbed.events(call, "handler")
+    assert any("timeout" in h and "92000" in h for h in handlers), handlers
+    assert "92000" in " ".join(testbed.events(call, "item"))
+    assert call["outcome"] == "completed"
+
+
+def test_a_caller_hanging_up_mid_prompt_ends_the_call_cleanly(testbed, demo):
+    call, _ = walk(testbed, "79995550103", "w1/h")
+    assert call["outcome"] == "caller hung up"
+    assert not testbed.events(call, "error")
+
+
+def test_a_sip_phone_walks_to_a_case_status_with_rfc2833_keys(testbed, demo, tmp_path):
+    require("sipp")
+    case = open_case_of(demo, "79990000001")
+    sip, media = sipp_ports()
+    mark = testbed.mark()
+    result = run_sip_call(target_host="127.0.0.1", target_port=testbed.asterisk.sip_port,
+                          number="90000", user=SIP_USER, password=SIP_PASSWORD,
+                          digits="11" + typed(case["number"]), pause_ms=2500,
+                          initial_pause_ms=2000, local_port=sip, media_port=media, timeout=90,
+                          workdir=tmp_path / "sipp")
+    call = testbed.finished_call(SIP_USER, mark)
+    assert result.returncode == 0, result.describe()
+    assert case["status"] in said(testbed, call), testbed.events(call)
