@@ -22,6 +22,7 @@ bootstrap = Bootstrap5()
 def create_app(test_config: dict | None = None) -> Flask:
     from admin_web import (apply_pages, auth, db, errors, history, home, i18n, line_pages,
                            menu_pages, navigation, phone_pages, simulator_pages, user_pages)
+    from admin_web import audio_pages, case_pages, playlist_pages, tts_pages
     from admin_web.secret_key import load_or_create
     from fastagi.settings import current_settings
 
@@ -56,8 +57,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     auth.init_app(app)
     navigation.init_app(app)
     errors.init_app(app)
-    for section in (home, phone_pages, line_pages, menu_pages, simulator_pages, apply_pages,
-                    history, user_pages):
+    for section in (home, phone_pages, line_pages, audio_pages, playlist_pages, tts_pages,
+                    menu_pages, simulator_pages, case_pages, apply_pages, history, user_pages):
         app.register_blueprint(section.bp)
     return app
 

@@ -11,6 +11,12 @@ from flask_babel import lazy_gettext as _l
 SECTIONS = (
     ("phones.index", _l("Phones")),
     ("lines.index", _l("External lines")),
+    ("audio.index", _l("Audio")),
+    ("playlists.index", _l("Playlists")),
+    ("menus.index", _l("Voice menus")),
+    ("tts.index", _l("Speech synthesis")),
+    ("simulator.index", _l("Simulator")),
+    ("cases.index", _l("Cases")),
     ("apply.index", _l("Apply")),
     ("history.index", _l("History")),
     ("user_pages.index", _l("Users")),

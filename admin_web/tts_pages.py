@@ -1,0 +1,200 @@
+"""The Speech synthesis section (administrators only): the TTS settings of spec 4.
+
+One row of ``tts_settings``: the engine, each engine's voice and the Yandex
+SpeechKit account. The private key stays in its file; the page keeps and
+shows only its path. "Listen" says a text with the saved settings (the
+configured engine only, so a broken engine shows here rather than being
+hidden by the fallback calls use) and plays it in the browser. The cache of
+synthesised speech is shown and can be cleared, keeping the speech of the
+texts menus and playlists say now.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, fields
+
+from flask import Blueprint, abort, flash, redirect, render_template, send_file, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from wtforms import SelectField, StringField, SubmitField, TextAreaField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, Length, Optional, Regexp
+
+from admin_web import site_settings
+from admin_web.audit import record_change
+from admin_web.auth import role_required
+from admin_web.db import get_db
+from dialplan.configuration import TtsSettings
+from ivr import tts
+
+bp = Blueprint("tts", __name__, url_prefix="/tts")
+
+OBJECT_TYPE = "tts settings"
+CACHE_OBJECT_TYPE = "tts cache"
+ENGINE_TITLES = {
+    tts.FESTIVAL: _l("Festival (Russian voice festvox-ru)"),
+    tts.ESPEAK: _l("espeak-ng"),
+    tts.YANDEX: _l("Yandex SpeechKit (cloud)"),
+}
+FIELDS = tuple(f.name for f in fields(TtsSettings))
+SAMPLE_TEXT = "Здравствуйте! Вы позвонили в телефонный центр."
+SAMPLE_MAX_CHARS = 500
+# Voice names go to the engines' command lines: the engines' own rules.
+FESTIVAL_VOICE = r"^[A-Za-z0-9_]+$"
+ESPEAK_VOICE = r"^[A-Za-z0-9][A-Za-z0-9_+/-]*$"
+YANDEX_VOICE = r"^[a-z][a-z0-9_]*$"
+ACCOUNT_ID = r"^[A-Za-z0-9_-]*$"
+_CACHE_KEY = re.compile(r"[0-9a-f]{64}")
+_YANDEX_FIELDS = ("yandex_service_account_id", "yandex_key_id", "yandex_folder_id",
+                  "yandex_private_key_path")
+# Texts the configuration says (kept when the cache is cleared).
+_CONFIGURED_TEXTS = ("SELECT text FROM menu_items WHERE kind = 'tts'"
+                     " UNION SELECT text FROM playlist_items WHERE kind = 'tts'")
+
+
+def _voice(label, pattern, message):
+    return StringField(label, validators=[
+        DataRequired(_l("Enter a voice.")), Length(max=64, message=_l(
+            "At most %(max)d characters.", max=64)),
+        Regexp(pattern, message=message)])
+
+
+def _account_field(label, description=None):
+    return StringField(label, validators=[
+        Optional(), Length(max=100, message=_l("At most %(max)d characters.", max=100)),
+        Regexp(ACCOUNT_ID, message=_l("Latin letters, digits, '_' and '-' only."))],
+        description=description)
+
+
+class SettingsForm(FlaskForm):
+    engine = SelectField(_l("Engine"), choices=[SelectChoice(e, ENGINE_TITLES[e])
+                                                for e in tts.ENGINES],
+                         invalid_choice_message=_l("Choose one of the listed engines."),
+                         description=_l("When it fails on a call, the local engines are tried "
+                                        "next."))
+    festival_voice = _voice(_l("Festival voice"), FESTIVAL_VOICE,
+                            _l("Latin letters, digits and '_' only."))
+    espeak_voice = _voice(_l("espeak-ng voice"), ESPEAK_VOICE,
+                          _l("A Latin letter or digit, then Latin letters, digits, "
+                             "'_', '+', '/' or '-'."))
+    yandex_voice = _voice(_l("Yandex voice"), YANDEX_VOICE,
+                          _l("Lower-case Latin letters, digits and '_' only."))
+    yandex_service_account_id = _account_field(_l("Yandex service account ID"))
+    yandex_key_id = _account_field(_l("Yandex key ID"))
+    yandex_folder_id = _account_field(_l("Yandex folder ID"))
+    yandex_private_key_path = StringField(_l("Path to the Yandex private key file"), validators=[
+        Optional(), Length(max=500, message=_l("At most %(max)d characters.", max=500)),
+        Regexp(r"^/[^\x00-\x1f\x7f]*$", message=_l("A full path, starting with '/'."))],
+        description=_l("The key stays in this file on the server; only its path is kept "
+                       "here."))
+    submit = SubmitField(_l("Save"))
+
+    def validate(self, extra_validators=None) -> bool:
+        valid = super().validate(extra_validators)
+        if self.engine.data == tts.YANDEX:
+            for name in _YANDEX_FIELDS:
+                field = getattr(self, name)
+                if not (field.data or "").strip():
+                    field.errors.append(_("Yandex SpeechKit needs this."))
+                    valid = False
+        return valid
+
+
+class ListenForm(FlaskForm):
+    text = TextAreaField(_l("Text"), default=SAMPLE_TEXT, validators=[
+        DataRequired(_l("Enter a text.")),
+        Length(max=SAMPLE_MAX_CHARS, message=_l("At most %(max)d characters.",
+                                                max=SAMPLE_MAX_CHARS))],
+        render_kw={"rows": 2})
+    submit = SubmitField(_l("Listen"))
+
+
+class ClearCacheForm(FlaskForm):
+    """Carries only the CSRF token: clearing needs a real form post."""
+    submit = SubmitField(_l("Clear the cache"))
+
+
+def load_tts_settings(conn) -> TtsSettings:
+    """The saved settings (the one row of ``tts_settings``)."""
+    row = conn.execute(f"SELECT {', '.join(FIELDS)} FROM tts_settings WHERE id = 1").fetchone()
+    return TtsSettings(**row) if row else TtsSettings()
+
+
+def _cache_dir():
+    return site_settings().tts_cache_dir
+
+
+def _page(settings_form, listen_form, status=200, sample_url=None, failure=None):
+    files, size = tts.cache_usage(_cache_dir())
+    return render_template("tts/index.html", form=settings_form, listen_form=listen_form,
+                           clear_form=ClearCacheForm(), cache_files=files, cache_bytes=size,
+                           sample_url=sample_url, failure=failure), status
+
+
+@bp.route("/", methods=("GET", "POST"))
+@role_required("administrator")
+def index():
+    """The settings form, the listen test and the cache."""
+    conn = get_db()
+    old = load_tts_settings(conn)
+    form = SettingsForm(data=asdict(old))
+    if form.validate_on_submit():
+        new = TtsSettings(**{name: (getattr(form, name).data or "").strip()
+                             for name in FIELDS})
+        if new != old:
+            with conn.transaction():
+                conn.execute(f"UPDATE tts_settings SET {', '.join(f'{n} = %s' for n in FIELDS)}"
+                             " WHERE id = 1", [getattr(new, n) for n in FIELDS])
+                record_change(conn, current_user.login, "update", OBJECT_TYPE, "", asdict(old),
+                              asdict(new))
+        flash(_("Speech synthesis settings saved."), "success")
+        return redirect(url_for(".index"))
+    return _page(form, ListenForm(formdata=None), 400 if form.is_submitted() else 200)
+
+
+@bp.route("/listen", methods=("POST",))
+@role_required("administrator")
+def listen():
+    """Say the text with the saved settings and play it on the page."""
+    settings = load_tts_settings(get_db())
+    form = ListenForm()
+    settings_form = SettingsForm(formdata=None, data=asdict(settings))
+    if not form.validate_on_submit():
+        return _page(settings_form, form, 400)
+    try:
+        path = tts.synthesize(form.text.data.strip(), settings, _cache_dir())
+    except tts.TtsError as exc:
+        return _page(settings_form, form, 200, failure=str(exc))
+    return _page(settings_form, form, sample_url=url_for(".speech", key=path.stem))
+
+
+@bp.route("/speech/<key>.wav")
+@role_required("administrator")
+def speech(key: str):
+    """One file of the speech cache, for the page's player."""
+    path = _cache_dir() / f"{key}.wav"
+    if not _CACHE_KEY.fullmatch(key) or not path.is_file():
+        abort(404)
+    return send_file(path, mimetype="audio/wav", max_age=0)
+
+
+@bp.route("/cache/clear", methods=("POST",))
+@role_required("administrator")
+def clear_cache():
+    """Delete cached speech, except that of the texts menus and playlists say now."""
+    if not ClearCacheForm().validate_on_submit():
+        abort(400)
+    conn = get_db()
+    settings = load_tts_settings(conn)
+    keep = {tts.cached_path(row["text"], settings, _cache_dir())
+            for row in conn.execute(_CONFIGURED_TEXTS).fetchall()}
+    files, size = tts.clean_cache(_cache_dir(), keep)
+    with conn.transaction():
+        record_change(conn, current_user.login, "delete", CACHE_OBJECT_TYPE, "",
+                      {"files": files, "bytes": size}, None)
+    flash(_("Speech cache cleared. Files deleted: %(files)d. The speech of the texts menus and "
+            "playlists say was kept.", files=files), "success")
+    return redirect(url_for(".index"))
