@@ -44,6 +44,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Protocol
 
+import jwt
+
 from dialplan.configuration import TtsSettings
 from ivr.audio import (CHANNELS, SAMPLE_BYTES, SAMPLE_RATE, convert_for_asterisk,
                        duration_ms, is_asterisk_wav, temporary_sibling)
@@ -193,10 +195,6 @@ class YandexEngine:
         cached = self._tokens.get(key)
         if cached and cached[1] > time.time():
             return cached[0]
-        try:
-            import jwt
-        except ImportError as exc:
-            raise TtsError("Yandex SpeechKit needs the PyJWT package with cryptography") from exc
         now = int(time.time())
         try:
             signed = jwt.encode(
