@@ -2,6 +2,7 @@
 
 import subprocess
 import wave
+from pathlib import Path
 
 import pytest
 
@@ -38,7 +39,8 @@ def upload(client, path, name="Мелодия", filename=None):
 
 
 def audio_dir(app):
-    return audio.audio_file_path(app.config["VAR_DIR"] + "/audio", 1).parent
+    """The app's audio library folder (its settings' audio_dir)."""
+    return Path(app.config["VAR_DIR"]) / "audio"
 
 
 @pytest.mark.parametrize("login", ["olga", "boss"])
