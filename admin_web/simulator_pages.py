@@ -29,10 +29,8 @@ from admin_web.menu_pages import ITEM_KIND_TITLES, SCENARIO_TITLES, owner_title
 from dialplan import validate
 from dialplan.configuration import load_configuration
 from dialplan.ivr_plan import IvrPlan, build_plan
-from fastagi.database import open_pool
-from ivr.cases import PgCaseBackend
 from ivr.menu import MenuExit
-from ivr.simulate import parse_keys, simulated_steps
+from ivr.simulate import parse_keys, simulated_steps_over_database
 
 bp = Blueprint("simulator", __name__, url_prefix="/simulator")
 
@@ -115,14 +113,6 @@ def _bad_keys(text: str) -> tuple[int, str] | None:
     return None
 
 
-async def _walk(url: str, plan: IvrPlan, number: str, caller: str, keys: list[str]):
-    pool = await open_pool(url, max_size=1)
-    try:
-        return await simulated_steps(plan, number, caller, keys, PgCaseBackend(pool))
-    finally:
-        await pool.close()
-
-
 @bp.route("/", methods=("GET", "POST"))
 @role_required("manager")
 def index():
@@ -146,9 +136,9 @@ def index():
                                         number=form.number.data))
         else:
             try:
-                steps, ending = asyncio.run(_walk(current_app.config["DATABASE_URL"], plan,
-                                                  form.number.data, form.caller.data,
-                                                  parse_keys(text)))
+                steps, ending = asyncio.run(simulated_steps_over_database(
+                    current_app.config["DATABASE_URL"], plan, form.number.data,
+                    form.caller.data, parse_keys(text)))
             except (LookupError, ValueError) as exc:  # a menu Apply would refuse
                 form.form_errors.append(_("The walk stopped: %(reason)s.", reason=str(exc)))
             else:

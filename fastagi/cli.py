@@ -207,7 +207,8 @@ def simulate_command(number: str, caller: str, keys: str) -> None:
     from dialplan.ivr_plan import build_plan
     from fastagi.database import database_url
     from fastagi.migrations import apply_migrations
-    from ivr.simulate import UnknownMenuNumber, parse_keys
+    from ivr.simulate import (UnknownMenuNumber, parse_keys, simulated_steps_over_database,
+                              step_lines)
 
     for name, value in (("NUMBER", number), ("--from", caller)):
         if not value.isascii() or not value.isdigit() or len(value) > 20:
@@ -223,15 +224,8 @@ def simulate_command(number: str, caller: str, keys: str) -> None:
         with psycopg.connect(url, autocommit=True) as conn:
             plan = build_plan(load_configuration(conn), settings)
         try:
-            steps = asyncio.run(_simulated_walk(url, plan, number, caller, typed))
+            ending = asyncio.run(simulated_steps_over_database(url, plan, number, caller, typed))
         except UnknownMenuNumber as exc:
             raise click.ClickException(str(exc)) from None
-    for line in steps:
+    for line in step_lines(*ending):
         click.echo(line)
-
-
-async def _simulated_walk(url: str, plan, number: str, caller: str, keys: list[str]):
-    """The simulated steps, with the case database when this build has one."""
-    from ivr.simulate import NullCases, simulate
-
-    return await simulate(plan, number, caller, keys, NullCases())

@@ -75,6 +75,19 @@ async def simulated_steps(plan: IvrPlan, number: str, caller: str, keys: list[st
     return call.events.steps, ending
 
 
+async def simulated_steps_over_database(url: str, plan: IvrPlan, number: str, caller: str,
+                                        keys: list[str]) -> tuple[list[tuple[str, str]], MenuExit]:
+    """``simulated_steps`` with the case look-ups reading the database at ``url``."""
+    from fastagi.database import open_pool
+    from ivr.cases import PgCaseBackend
+
+    pool = await open_pool(url, max_size=1)
+    try:
+        return await simulated_steps(plan, number, caller, keys, PgCaseBackend(pool))
+    finally:
+        await pool.close()
+
+
 async def _speak_nothing(text: str) -> str:
     return _SPOKEN + text
 
