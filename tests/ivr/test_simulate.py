@@ -155,3 +155,16 @@ def test_the_command_refuses_bad_input_clearly(run, menu_rows, args, message):
     assert result.exit_code != 0
     assert message in result.output
     assert "Traceback" not in result.output
+
+
+def test_the_simulated_call_has_exactly_the_commands_of_the_real_one():
+    import inspect
+
+    from fastagi.session import AGICall
+    from ivr.simulate import SimulatedCall
+
+    def public(cls):
+        return {name for name, value in inspect.getmembers(cls)
+                if not name.startswith("_") and inspect.isfunction(value)}
+
+    assert public(SimulatedCall) == public(AGICall)
