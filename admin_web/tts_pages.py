@@ -42,24 +42,18 @@ ENGINE_TITLES = {
 FIELDS = tuple(f.name for f in fields(TtsSettings))
 SAMPLE_TEXT = "Здравствуйте! Вы позвонили в телефонный центр."
 SAMPLE_MAX_CHARS = 500
-# Voice names go to the engines' command lines: the engines' own rules.
-FESTIVAL_VOICE = r"^[A-Za-z0-9_]+$"
-ESPEAK_VOICE = r"^[A-Za-z0-9][A-Za-z0-9_+/-]*$"
-YANDEX_VOICE = r"^[a-z][a-z0-9_]*$"
 ACCOUNT_ID = r"^[A-Za-z0-9_-]*$"
-_CACHE_KEY = re.compile(r"[0-9a-f]{64}")
-_YANDEX_FIELDS = ("yandex_service_account_id", "yandex_key_id", "yandex_folder_id",
-                  "yandex_private_key_path")
 # Texts the configuration says (kept when the cache is cleared).
 _CONFIGURED_TEXTS = ("SELECT text FROM menu_items WHERE kind = 'tts'"
                      " UNION SELECT text FROM playlist_items WHERE kind = 'tts'")
 
 
-def _voice(label, pattern, message):
+def _voice(label, pattern: re.Pattern, message):
+    """A voice name field checked by the engine's own rule (``ivr.tts``)."""
     return StringField(label, validators=[
         DataRequired(_l("Enter a voice.")), Length(max=64, message=_l(
             "At most %(max)d characters.", max=64)),
-        Regexp(pattern, message=message)])
+        Regexp(rf"^(?:{pattern.pattern})$", message=message)])
 
 
 def _account_field(label, description=None):
@@ -75,12 +69,12 @@ class SettingsForm(FlaskForm):
                          invalid_choice_message=_l("Choose one of the listed engines."),
                          description=_l("When it fails on a call, the local engines are tried "
                                         "next."))
-    festival_voice = _voice(_l("Festival voice"), FESTIVAL_VOICE,
+    festival_voice = _voice(_l("Festival voice"), tts.FESTIVAL_VOICE,
                             _l("Latin letters, digits and '_' only."))
-    espeak_voice = _voice(_l("espeak-ng voice"), ESPEAK_VOICE,
+    espeak_voice = _voice(_l("espeak-ng voice"), tts.ESPEAK_VOICE,
                           _l("A Latin letter or digit, then Latin letters, digits, "
                              "'_', '+', '/' or '-'."))
-    yandex_voice = _voice(_l("Yandex voice"), YANDEX_VOICE,
+    yandex_voice = _voice(_l("Yandex voice"), tts.YANDEX_VOICE,
                           _l("Lower-case Latin letters, digits and '_' only."))
     yandex_service_account_id = _account_field(_l("Yandex service account ID"))
     yandex_key_id = _account_field(_l("Yandex key ID"))
@@ -95,7 +89,7 @@ class SettingsForm(FlaskForm):
     def validate(self, extra_validators=None) -> bool:
         valid = super().validate(extra_validators)
         if self.engine.data == tts.YANDEX:
-            for name in _YANDEX_FIELDS:
+            for name in tts.YANDEX_SETTINGS:
                 field = getattr(self, name)
                 if not (field.data or "").strip():
                     field.errors.append(_("Yandex SpeechKit needs this."))
@@ -176,7 +170,7 @@ def listen():
 def speech(key: str):
     """One file of the speech cache, for the page's player."""
     path = _cache_dir() / f"{key}.wav"
-    if not _CACHE_KEY.fullmatch(key) or not path.is_file():
+    if not tts.CACHE_KEY.fullmatch(key) or not path.is_file():
         abort(404)
     return send_file(path, mimetype="audio/wav", max_age=0)
 

@@ -62,9 +62,16 @@ MAX_TEXT_CHARS = 4000
 # How long one engine run (a program or a cloud request) may take.
 ENGINE_TIMEOUT_SECONDS = 60
 
-_FESTIVAL_VOICE = re.compile(r"[A-Za-z0-9_]+")
-_ESPEAK_VOICE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_+/-]*")
-_CACHE_NAME = re.compile(r"[0-9a-f]{64}")
+# Voice names an engine is given; they reach a Scheme expression or a command line,
+# so the admin form checks them with these same patterns.
+FESTIVAL_VOICE = re.compile(r"[A-Za-z0-9_]+")
+ESPEAK_VOICE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_+/-]*")
+YANDEX_VOICE = re.compile(r"[a-z][a-z0-9_]*")
+# What Yandex SpeechKit needs besides a voice (TtsSettings fields).
+YANDEX_SETTINGS = ("yandex_service_account_id", "yandex_key_id", "yandex_folder_id",
+                   "yandex_private_key_path")
+# A cache file's name without ".wav": a ``cache_key``.
+CACHE_KEY = re.compile(r"[0-9a-f]{64}")
 
 
 class TtsError(Exception):
@@ -111,39 +118,48 @@ def _convert(raw: Path, wav_path: Path, what: str, stderr: str) -> None:
         raise TtsError("sox is not installed") from exc
 
 
-class FestivalEngine:
+class _LocalEngine:
+    """A synthesiser run as a program; the text goes through a file, never as an argument."""
+
+    name = ""
+    title = ""
+    voice_pattern: re.Pattern
+
+    def argv(self, voice: str, text_file: Path, raw: Path) -> list[str]:
+        raise NotImplementedError
+
+    def synthesize_to(self, text: str, voice: str, wav_path: Path) -> None:
+        if not self.voice_pattern.fullmatch(voice):
+            raise TtsError(f"{voice!r} is not a {self.title} voice name")
+        with tempfile.TemporaryDirectory(prefix="telecenter-tts-") as tmp:
+            text_file = Path(tmp) / "text.txt"
+            text_file.write_text(text, encoding="utf-8")
+            raw = Path(tmp) / f"{self.name}.wav"
+            what = f"{self.title} (voice {voice})"
+            stderr = _run(self.argv(voice, text_file, raw), what)
+            _convert(raw, wav_path, what, stderr)
+
+
+class FestivalEngine(_LocalEngine):
     """Festival's text2wave; festvox-ru reads its text as UTF-8."""
 
     name = FESTIVAL
+    title = "Festival"
+    voice_pattern = FESTIVAL_VOICE
 
-    def synthesize_to(self, text: str, voice: str, wav_path: Path) -> None:
-        if not _FESTIVAL_VOICE.fullmatch(voice):
-            raise TtsError(f"not a Festival voice name: {voice!r}")
-        with tempfile.TemporaryDirectory(prefix="telecenter-tts-") as tmp:
-            text_file = Path(tmp) / "text.txt"
-            text_file.write_text(text, encoding="utf-8")
-            raw = Path(tmp) / "festival.wav"
-            what = f"Festival (voice {voice})"
-            stderr = _run(["text2wave", "-eval", f"(voice_{voice})", "-o", str(raw),
-                           str(text_file)], what)
-            _convert(raw, wav_path, what, stderr)
+    def argv(self, voice: str, text_file: Path, raw: Path) -> list[str]:
+        return ["text2wave", "-eval", f"(voice_{voice})", "-o", str(raw), str(text_file)]
 
 
-class EspeakEngine:
-    """espeak-ng; the text goes through a file, so it is never read as an option."""
+class EspeakEngine(_LocalEngine):
+    """espeak-ng."""
 
     name = ESPEAK
+    title = "espeak-ng"
+    voice_pattern = ESPEAK_VOICE
 
-    def synthesize_to(self, text: str, voice: str, wav_path: Path) -> None:
-        if not _ESPEAK_VOICE.fullmatch(voice):
-            raise TtsError(f"not an espeak-ng voice name: {voice!r}")
-        with tempfile.TemporaryDirectory(prefix="telecenter-tts-") as tmp:
-            text_file = Path(tmp) / "text.txt"
-            text_file.write_text(text, encoding="utf-8")
-            raw = Path(tmp) / "espeak.wav"
-            what = f"espeak-ng (voice {voice})"
-            stderr = _run(["espeak-ng", "-v", voice, "-w", str(raw), "-f", str(text_file)], what)
-            _convert(raw, wav_path, what, stderr)
+    def argv(self, voice: str, text_file: Path, raw: Path) -> list[str]:
+        return ["espeak-ng", "-v", voice, "-w", str(raw), "-f", str(text_file)]
 
 
 class YandexEngine:
@@ -167,14 +183,14 @@ class YandexEngine:
 
     def missing_settings(self) -> list[str]:
         """The settings still empty, by their field names."""
-        fields = ("yandex_service_account_id", "yandex_key_id", "yandex_folder_id",
-                  "yandex_private_key_path")
-        return [f for f in fields if not getattr(self.tts, f, "")]
+        return [f for f in YANDEX_SETTINGS if not getattr(self.tts, f, "")]
 
     def synthesize_to(self, text: str, voice: str, wav_path: Path) -> None:
         missing = self.missing_settings()
         if missing:
             raise TtsError(f"Yandex SpeechKit is not configured: {', '.join(missing)} empty")
+        if not YANDEX_VOICE.fullmatch(voice):
+            raise TtsError(f"not a Yandex SpeechKit voice name: {voice!r}")
         form = urllib.parse.urlencode({
             "text": text, "lang": "ru-RU", "voice": voice, "folderId": self.tts.yandex_folder_id,
             "format": "lpcm", "sampleRateHertz": str(SAMPLE_RATE),
@@ -359,7 +375,7 @@ def _cache_files(cache_dir: Path) -> list[Path]:
     if not cache_dir.is_dir():
         return []
     return [p for p in cache_dir.iterdir()
-            if p.suffix == ".wav" and _CACHE_NAME.fullmatch(p.stem) and p.is_file()]
+            if p.suffix == ".wav" and CACHE_KEY.fullmatch(p.stem) and p.is_file()]
 
 
 def cache_usage(cache_dir: Path) -> tuple[int, int]:

@@ -119,9 +119,9 @@ def test_empty_text_is_refused(tmp_path):
 
 
 def test_a_voice_name_cannot_smuggle_scheme_or_options(tmp_path):
-    with pytest.raises(TtsError, match="not a Festival voice"):
+    with pytest.raises(TtsError, match="not a Festival voice name"):
         FestivalEngine().synthesize_to(TEXT, "x) (system \"touch /tmp/x\"", tmp_path / "a.wav")
-    with pytest.raises(TtsError, match="not an espeak-ng voice"):
+    with pytest.raises(TtsError, match="not a espeak-ng voice name"):
         EspeakEngine().synthesize_to(TEXT, "--help", tmp_path / "a.wav")
 
 
