@@ -107,8 +107,75 @@ def test_administrator_creates_a_phone_applies_and_sees_it_listed(
         _leave_asterisk_as_found(testbed, pg_url)
 
 
+@pytest.mark.asterisk
+def test_a_menu_built_in_the_admin_is_walked_by_a_real_call(page, testbed, pg_url, tmp_path):
+    """Two TTS items made on the pages (96000: key 1 -> 96100; 96100: no handlers), Apply,
+    then a call to 96000 that presses 1 walks from the first item to the second."""
+    from playwright.sync_api import expect
+
+    from tests.testbed.callers import place_call
+
+    empty_admin_tables(pg_url)
+    _empty_menus(pg_url)
+    create_admin(pg_url)
+    env = {**testbed.ami_env(), "TELECENTER_INCLUDE_DIR": str(testbed.asterisk.include_dir)}
+    try:
+        with running_admin(tmp_path / "var", pg_url, env) as (url, server):
+            log_in(page, url)
+            navbar = page.locator("nav.navbar")
+            navbar.get_by_role("button", name="English").click()
+            expect(navbar).to_contain_text("Log out")
+            main = page.locator("main")
+
+            navbar.get_by_role("link", name="Voice menus").click()
+            main.get_by_role("link", name="New menu").click()
+            page.get_by_label("Name").fill("Browser menu")
+            main.get_by_role("button", name="Save").click()
+            expect(main).to_contain_text("Menu Browser menu created.")
+            for number, text in (("96000", "Здравствуйте. Нажмите единицу."),
+                                 ("96100", "Вы во втором пункте. До свидания.")):
+                main.get_by_role("link", name="New item").first.click()
+                page.get_by_label("Number").fill(number)
+                page.get_by_label("Type").select_option("tts")
+                page.get_by_label("Text to speak").fill(text)
+                main.get_by_role("button", name="Save").click()
+                expect(main).to_contain_text(f"Menu item {number} created.")
+                main.get_by_role("link", name="Back to menu Browser menu").click()
+
+            main.get_by_role("link", name="96000", exact=True).click()
+            main.get_by_role("link", name="New handler").click()
+            page.get_by_label("Event").select_option("key")
+            page.get_by_label("Key", exact=True).select_option("1")
+            page.get_by_label("Target number").fill("96100")
+            main.get_by_role("button", name="Save").click()
+            expect(main).to_contain_text("Handler of item 96000 saved: key 1.")
+            expect(page.locator("#item-handlers")).to_contain_text("menu item 96100")
+
+            navbar.get_by_role("link", name="Apply").click()
+            page.get_by_role("button", name="Apply the configuration").click()
+            expect(main).to_contain_text(re.compile(r"Applied: revision \d+ is active\."))
+
+            mark = testbed.mark()
+            place_call(testbed.asterisk, "96000", "w2/d1/w10/h", caller="79990000042")
+            call = testbed.finished_call("79990000042", mark, timeout=60)
+            items = testbed.events(call, "item")
+            assert [item.split()[0] for item in items] == ["96000", "96100"], \
+                (testbed.events(call), server.log_text())
+            assert any("key 1" in h for h in testbed.events(call, "handler"))
+    finally:
+        _leave_asterisk_as_found(testbed, pg_url)
+
+
+def _empty_menus(pg_url: str) -> None:
+    import psycopg
+
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute("DELETE FROM menus")
+
+
 def _leave_asterisk_as_found(testbed, pg_url: str) -> None:
-    """No phones, applied with the test bed's own FastAGI address (as test_apply_asterisk)."""
+    """No phones, lines or menus, applied with the test bed's own FastAGI address
+    (as test_apply_asterisk)."""
     import psycopg
 
     from dialplan import apply as applying
@@ -120,6 +187,7 @@ def _leave_asterisk_as_found(testbed, pg_url: str) -> None:
     with psycopg.connect(pg_url, autocommit=True) as conn:
         conn.execute("DELETE FROM phones")
         conn.execute("DELETE FROM lines")
+        conn.execute("DELETE FROM menus")
         # Playwright's sync API keeps an event loop running in this thread.
         with ThreadPoolExecutor(1) as thread:
             thread.submit(applying.apply_now, conn, settings, "test",
