@@ -27,7 +27,8 @@ from admin_web import site_settings
 from admin_web.audit import record_change
 from admin_web.auth import role_required
 from admin_web.db import get_db
-from dialplan.configuration import TtsSettings
+from dialplan.apply import fixed_texts
+from dialplan.configuration import TtsSettings, load_configuration
 from ivr import tts
 
 bp = Blueprint("tts", __name__, url_prefix="/tts")
@@ -43,9 +44,6 @@ FIELDS = tuple(f.name for f in fields(TtsSettings))
 SAMPLE_TEXT = "Здравствуйте! Вы позвонили в телефонный центр."
 SAMPLE_MAX_CHARS = 500
 ACCOUNT_ID = r"^[A-Za-z0-9_-]*$"
-# Texts the configuration says (kept when the cache is cleared).
-_CONFIGURED_TEXTS = ("SELECT text FROM menu_items WHERE kind = 'tts'"
-                     " UNION SELECT text FROM playlist_items WHERE kind = 'tts'")
 
 
 def _voice(label, pattern: re.Pattern, message):
@@ -183,8 +181,8 @@ def clear_cache():
         abort(400)
     conn = get_db()
     settings = load_tts_settings(conn)
-    keep = {tts.cached_path(row["text"], settings, _cache_dir())
-            for row in conn.execute(_CONFIGURED_TEXTS).fetchall()}
+    keep = {tts.cached_path(text, settings, _cache_dir())
+            for text, _place in fixed_texts(load_configuration(conn))}
     files, size = tts.clean_cache(_cache_dir(), keep)
     with conn.transaction():
         record_change(conn, current_user.login, "delete", CACHE_OBJECT_TYPE, "",
