@@ -20,7 +20,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-import regex
 from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -61,7 +60,6 @@ HANDLER_KIND_TITLES = {
 KEYS = tuple("123456789*0#")
 MAX_TEXT_LENGTH = 2000
 MAX_PATTERN_LENGTH = 200
-TARGET = re.compile(r"[+]?[0-9*#]{0,20}")  # the menu_handlers.target check
 NO_CONTROL_CHARACTERS = r"^[^\x00-\x1f\x7f\x85\u2028\u2029]*$"
 
 _ITEM_COLUMNS = "id, menu_id, number, kind, audio_id, playlist_id, text, scenario"
@@ -124,7 +122,7 @@ class HandlerForm(FlaskForm):
         description=_l("For a digit sequence: a regex the whole entry must match, e.g. "
                        "\\*[0-9]+\\*[0-9]+# ; the digits are passed on to the target."))
     target = StringField(_l("Target number"), validators=[
-        Optional(), Regexp("^" + TARGET.pattern + "$",
+        Optional(), Regexp("^" + validate.TARGET.pattern + "$",
                            message=_l("Up to 20 digits, * or #, optionally after a +."))],
         description=_l("A menu item, a phone, a queue or an outside number. "
                        "Empty: hang up."))
@@ -167,34 +165,16 @@ def target_hint(target: str, config: Configuration) -> TargetHint:
     owners = numbering_plan(config).get(target)
     if owners:
         return TargetHint(", ".join(owner_title(owner) for owner in owners), True)
-    for line in config.lines:
-        if line.outbound_regex and _searches(line.outbound_regex, target):
-            return TargetHint(_("outside number, through line %(name)s", name=line.name), True)
+    line = validate.line_dialling_out(config, target)
+    if line is not None:
+        return TargetHint(_("outside number, through line %(name)s", name=line.name), True)
     return TargetHint(_("unknown number"), False)
 
 
-def _searches(pattern: str, number: str) -> bool:
-    try:
-        return re.search(pattern, number) is not None
-    except re.error:
-        return False
-
-
 def sequence_pattern_error(pattern: str) -> str | None:
-    """Why a digit-sequence regex cannot be used, or None.
-
-    The engine matches it with ``re`` and tells partial entries with the
-    ``regex`` module, so both must compile it; a regex that matches an empty
-    entry would make no sense (the handler fires on what the caller typed).
-    """
-    try:
-        re.compile(pattern)
-        regex.compile(pattern)
-    except (re.error, regex.error) as exc:
-        return _("This regex does not compile: %(reason)s.", reason=str(exc))
-    if re.fullmatch(pattern, "") is not None:
-        return _("This regex matches an empty entry; it must need at least one key.")
-    return None
+    """Why a digit-sequence regex cannot be used (Apply's own rule), in the UI language."""
+    problem = validate.sequence_problem(pattern)
+    return problem.render(_) if problem else None
 
 
 def handler_summary(handler) -> str:

@@ -416,10 +416,20 @@ def _line_problems(line: Line, where: Message, plan: dict[str, list[str]]) -> li
     return problems
 
 
-def _dials_out(config: Configuration, number: str) -> bool:
-    """Whether some line takes ``number`` out, as [telecenter-outbound] decides."""
+def line_dialling_out(config: Configuration, number: str) -> Line | None:
+    """The line that takes ``number`` out, as [telecenter-outbound] decides; None if none."""
     if not OUTBOUND_NUMBER.fullmatch(number):
-        return False
+        return None
+    for line in config.lines:
+        if not line.outbound_regex:
+            continue
+        try:
+            dialplan_regex(line.outbound_regex)
+        except RegexError:
+            continue  # reported with the line
+        if re.search(line.outbound_regex, number):
+            return line
+    return None
     for line in config.lines:
         if not line.outbound_regex:
             continue
@@ -508,17 +518,26 @@ def _item_problems(config: Configuration, item: MenuItem, plan: dict[str, list[s
 
 
 def _sequence_problems(place: Message, handler: Handler) -> list[Problem]:
-    """A sequence regex the menu engine can use: it compiles and needs at least one key."""
+    problem = sequence_problem(handler.pattern)
+    return [Problem(place, problem)] if problem else []
+
+
+def sequence_problem(pattern: str) -> Message | None:
+    """Why the menu engine cannot use a sequence regex, or None.
+
+    The engine matches it with ``re`` and tells partial entries with the
+    ``regex`` module, so both must compile it, and it must need at least one key.
+    """
     try:
-        compiled = re.compile(handler.pattern)
-        partial_regex.compile(handler.pattern)
+        compiled = re.compile(pattern)
+        partial_regex.compile(pattern)
     except (re.error, partial_regex.error) as exc:
-        return [_error(place, N_("regex %(pattern)s does not compile: %(error)s"),
-                       pattern=repr(handler.pattern), error=str(exc))]
+        return Message(N_("regex %(pattern)s does not compile: %(error)s"),
+                       {"pattern": repr(pattern), "error": str(exc)})
     if compiled.fullmatch(""):
-        return [_error(place, N_("regex %(pattern)s matches the empty sequence: it must need"
-                                 " at least one key"), pattern=repr(handler.pattern))]
-    return []
+        return Message(N_("regex %(pattern)s matches the empty sequence: it must need"
+                          " at least one key"), {"pattern": repr(pattern)})
+    return None
 
 
 def _target_problems(config: Configuration, place: Message, handler: Handler,
@@ -529,7 +548,7 @@ def _target_problems(config: Configuration, place: Message, handler: Handler,
     if not TARGET.fullmatch(target):
         return [_error(place, N_("target %(target)s is not a number (digits, * and #, up to"
                                  " 20, optionally after +)"), target=repr(target))]
-    if target in plan or _dials_out(config, target):
+    if target in plan or line_dialling_out(config, target):
         return []
     return [_error(place, N_("target %(target)s leads nowhere: it is not a menu item, a phone"
                              " or a number a line dials out"), target=target)]
