@@ -17,7 +17,7 @@ from dialplan.apply import apply_now
 from dialplan.demo_configuration import load_demo_configuration
 from fastagi.settings import Settings
 from tests.conftest import SIP_PASSWORD, SIP_USER, require
-from tests.testbed.callers import place_call
+from tests.testbed.callers import place_call, wait_for
 from tests.testbed.ports import sipp_ports
 from tests.testbed.sipp import run_sip_call
 
@@ -26,19 +26,23 @@ pytestmark = pytest.mark.asterisk
 CONFIG_TABLES = "menus, menu_items, menu_handlers, persons, cases, callbacks, playlists, audio_files"
 
 
+def apply_to_testbed(conn, testbed) -> None:
+    a = testbed.asterisk
+    settings = Settings(var_dir=testbed.server.var_dir, agi_port=testbed.server.port,
+                        ami_port=a.ami_port, ami_user=a.ami_user, ami_secret=a.ami_secret)
+    apply_now(conn, settings, "test", include_dir=a.include_dir)
+
+
 @pytest.fixture(scope="module")
 def demo(testbed):
     """The demo configuration, applied; yields a connection to the test database."""
     with psycopg.connect(testbed.pg_url, autocommit=True, row_factory=dict_row) as conn:
         conn.execute(f"TRUNCATE {CONFIG_TABLES} RESTART IDENTITY CASCADE")
         assert load_demo_configuration(conn)
-        a = testbed.asterisk
-        settings = Settings(var_dir=testbed.server.var_dir, agi_port=testbed.server.port,
-                            ami_port=a.ami_port, ami_user=a.ami_user, ami_secret=a.ami_secret)
-        apply_now(conn, settings, "test", include_dir=a.include_dir)
+        apply_to_testbed(conn, testbed)
         yield conn
         conn.execute(f"TRUNCATE {CONFIG_TABLES} RESTART IDENTITY CASCADE")
-        apply_now(conn, settings, "test", include_dir=a.include_dir)
+        apply_to_testbed(conn, testbed)
 
 
 def open_case_of(conn, phone: str) -> dict:
@@ -58,6 +62,13 @@ def walk(testbed, caller: str, script: str, timeout: float = 60) -> tuple[dict, 
     place_call(testbed.asterisk, "90000", script, caller=caller)
     call = testbed.finished_call(caller, mark, timeout=timeout)
     return call, testbed.events(call)
+
+
+def ended_calls(conn, caller: str, after: int, count: int) -> list[dict] | None:
+    """``caller``'s calls after ``after``, once ``count`` of them have ended."""
+    rows = conn.execute("SELECT * FROM calls WHERE caller = %s AND id > %s ORDER BY id",
+                        (caller, after)).fetchall()
+    return rows if len(rows) >= count and all(r["outcome"] for r in rows) else None
 
 
 def said(testbed, call) -> str:
@@ -117,6 +128,29 @@ def test_a_caller_hanging_up_mid_prompt_ends_the_call_cleanly(testbed, demo):
     call, _ = walk(testbed, "79995550103", "w1/h")
     assert call["outcome"] == "caller hung up"
     assert not testbed.events(call, "error")
+
+
+def test_a_key_to_a_number_outside_the_menus_hands_the_call_to_the_dialplan(testbed, demo):
+    """Key 9 of the main menu sent to the line self-test (99999): the server names the
+    number, the dialplan dials it, and the self-test hears the caller's keys."""
+    handler = demo.execute(
+        "INSERT INTO menu_handlers (item_id, kind, key, target, position)"
+        " SELECT id, 'key', '9', '99999', 99 FROM menu_items WHERE number = '90000'"
+        " RETURNING id").fetchone()["id"]
+    try:
+        apply_to_testbed(demo, testbed)
+        mark = testbed.mark()
+        place_call(testbed.asterisk, "90000", "w2/d9/w3/d42/w10/h", caller="79995550104")
+        calls = wait_for(lambda: ended_calls(demo, "79995550104", mark, 2), 60,
+                         what="the menu call and the self-test call to end")
+        assert [c["route"] for c in calls] == ["menu", "selftest"], calls
+        menu_call, selftest_call = calls
+        assert any("key 9" in h and "99999" in h for h in testbed.events(menu_call, "handler"))
+        assert menu_call["outcome"] == "completed"
+        assert testbed.events(selftest_call, "digits") == ["4", "2"], testbed.events(selftest_call)
+    finally:
+        demo.execute("DELETE FROM menu_handlers WHERE id = %s", (handler,))
+        apply_to_testbed(demo, testbed)
 
 
 def test_a_sip_phone_walks_to_a_case_status_with_rfc2833_keys(testbed, demo, tmp_path):
