@@ -6,6 +6,11 @@ call one of two ways: it hangs up, or, when a handler sends the caller to a
 number outside the menus (a phone, an outside number), it names that number
 in TELECENTER_NEXT and the dialplan dials it.  A number that is no menu item
 in the applied plan is an error: the call leaves through the fallback.
+
+The dialplan puts TELECENTER_NEXT into a Goto, so only a number Apply's own
+rule for handler targets accepts (``dialplan.validate.TARGET``) is ever set
+there: anything else in the plan file (edited, damaged) sends the caller to
+the fallback apology instead of into an arbitrary place of the dialplan.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from dataclasses import dataclass
 from functools import partial
 
 from dialplan import names
+from dialplan.validate import TARGET
 from fastagi.settings import Settings
 from ivr.menu import MenuServices, run_menu
 from ivr.plan_store import PlanStore
@@ -43,6 +49,9 @@ class MenuRoute:
         await call.answer()
         ending = await run_menu(call, plan, number, services)
         if ending.transfer_to:
+            if not TARGET.fullmatch(ending.transfer_to):
+                raise ValueError(f"the menus sent the call to {ending.transfer_to!r},"
+                                 f" which is not a number the dialplan may go to")
             await call.set_variable(names.VAR_NEXT, ending.transfer_to)
         else:
             await call.hangup()
