@@ -8,7 +8,7 @@ citizen twice in the list.
 
 from __future__ import annotations
 
-from ivr.cases import normalize_phone
+from ivr.cases import LOOKUP_WAIT_SECONDS, normalize_phone, unavailable_when_database_fails
 
 
 class PgCallbackOrders:
@@ -22,12 +22,17 @@ class PgCallbackOrders:
 
         ``agi_call_id`` links the request to the call it was made from (the
         ``calls`` row with that server id), when that row exists.
-        ValueError when ``phone`` is no phone number (see ``normalize_phone``).
+        ValueError when ``phone`` is no phone number (see ``normalize_phone``);
+        ``LookupUnavailable`` when the database cannot take the order now.
         """
         normalized = normalize_phone(phone)
         if normalized is None:
             raise ValueError(f"cannot order a callback: {phone!r} is not a phone number")
-        async with self.pool.connection() as conn:
+        with unavailable_when_database_fails("callback order"):
+            return await self._order(normalized, agi_call_id)
+
+    async def _order(self, normalized: str, agi_call_id: str | None) -> int:
+        async with self.pool.connection(timeout=LOOKUP_WAIT_SECONDS) as conn:
             async with conn.transaction():
                 # Two orders from one number at once must not both insert.
                 await conn.execute("SELECT pg_advisory_xact_lock(hashtext('callback:' || %s))",

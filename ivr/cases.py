@@ -8,16 +8,41 @@ What a caller supplies is checked here before any look-up: ``normalize_phone``
 turns a caller id into the one form phones are stored in (``79990000001``),
 ``case_number_from_digits`` turns keys typed on a phone into a case number
 (``19*03*2044#`` -> ``19-03-2044``).  Both say None for anything else.
+
+A backend that cannot answer (the database down, the host system
+unreachable) raises ``LookupUnavailable``, within ``LOOKUP_WAIT_SECONDS``
+at the most: the menu then tells the caller and goes on (``ivr.menu``),
+rather than leaving them in silence or hanging up on them.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from typing import Protocol
 
+import psycopg
 from psycopg.rows import class_row
+
+# How long a caller may wait for a free database connection before hearing that
+# the information is unavailable (the pool's own default is 30 s of silence).
+LOOKUP_WAIT_SECONDS = 5
+
+
+class LookupUnavailable(Exception):
+    """A look-up or an order the backend could not carry out now; the menu tells the caller."""
+
+
+@contextmanager
+def unavailable_when_database_fails(what: str) -> Iterator[None]:
+    """Turn a database failure during ``what`` into ``LookupUnavailable``."""
+    try:
+        yield
+    except psycopg.Error as exc:
+        raise LookupUnavailable(f"{what}: {type(exc).__name__}: {exc}") from exc
 
 
 @dataclass(frozen=True)
@@ -41,6 +66,8 @@ class Case:
 
 
 class CaseBackend(Protocol):
+    """Where scenarios look cases up; each method may raise ``LookupUnavailable``."""
+
     async def person_by_phone(self, phone: str) -> Person | None: ...
     async def case_by_number(self, number: str) -> Case | None: ...
     async def open_cases(self, phone: str) -> list[Case]: ...
@@ -114,29 +141,32 @@ class PgCaseBackend:
         normalized = normalize_phone(phone)
         if normalized is None:
             return None
-        async with self.pool.connection() as conn:
-            cur = conn.cursor(row_factory=class_row(Person))
-            await cur.execute(
-                "SELECT id, full_name AS name, phone FROM persons WHERE phone = ANY(%s)"
-                " ORDER BY id LIMIT 1", (phone_variants(normalized),))
-            return await cur.fetchone()
+        with unavailable_when_database_fails("person by phone"):
+            async with self.pool.connection(timeout=LOOKUP_WAIT_SECONDS) as conn:
+                cur = conn.cursor(row_factory=class_row(Person))
+                await cur.execute(
+                    "SELECT id, full_name AS name, phone FROM persons WHERE phone = ANY(%s)"
+                    " ORDER BY id LIMIT 1", (phone_variants(normalized),))
+                return await cur.fetchone()
 
     async def case_by_number(self, number: str) -> Case | None:
-        async with self.pool.connection() as conn:
-            cur = conn.cursor(row_factory=class_row(Case))
-            await cur.execute(f"SELECT {_CASE_COLUMNS} FROM cases c WHERE c.number = %s",
-                              (number,))
-            return await cur.fetchone()
+        with unavailable_when_database_fails("case by number"):
+            async with self.pool.connection(timeout=LOOKUP_WAIT_SECONDS) as conn:
+                cur = conn.cursor(row_factory=class_row(Case))
+                await cur.execute(f"SELECT {_CASE_COLUMNS} FROM cases c WHERE c.number = %s",
+                                  (number,))
+                return await cur.fetchone()
 
     async def open_cases(self, phone: str) -> list[Case]:
         """Open cases of everyone with this phone, oldest first."""
         normalized = normalize_phone(phone)
         if normalized is None:
             return []
-        async with self.pool.connection() as conn:
-            cur = conn.cursor(row_factory=class_row(Case))
-            await cur.execute(
-                f"SELECT {_CASE_COLUMNS} FROM cases c JOIN persons p ON p.id = c.person_id"
-                " WHERE p.phone = ANY(%s) AND c.is_open ORDER BY c.filed_on, c.number",
-                (phone_variants(normalized),))
-            return await cur.fetchall()
+        with unavailable_when_database_fails("open cases by phone"):
+            async with self.pool.connection(timeout=LOOKUP_WAIT_SECONDS) as conn:
+                cur = conn.cursor(row_factory=class_row(Case))
+                await cur.execute(
+                    f"SELECT {_CASE_COLUMNS} FROM cases c JOIN persons p ON p.id = c.person_id"
+                    " WHERE p.phone = ANY(%s) AND c.is_open ORDER BY c.filed_on, c.number",
+                    (phone_variants(normalized),))
+                return await cur.fetchall()

@@ -14,7 +14,13 @@ the menus:
    of the digits the handlers look at.  For a scenario, the key that cut its
    *last* words short counts the same way; keys it heard earlier were its own.
    A scenario may return a number (``dial_number`` does): the call goes
-   there as if a handler had fired.
+   there as if a handler had fired.  A scenario whose look-up or order the
+   backend cannot carry out now (``ivr.cases.LookupUnavailable``: the
+   database down) gets an ``error`` event; the caller hears
+   ``SERVICE_UNAVAILABLE`` and the item's handlers go on as after any
+   scenario, so they can still reach the main menu or an operator instead of
+   hanging up.  Any other failure is a bug: the call leaves through the
+   route's fallback.
 
 2. **Listen.**  An item without handlers hangs up once played.  Otherwise the
    digits typed so far are matched after every key:
@@ -62,8 +68,9 @@ import regex
 from dialplan import names
 from dialplan.configuration import Handler, MenuItem
 from dialplan.ivr_plan import IvrPlan
+from ivr.cases import LookupUnavailable
 from ivr.playlist import play_playlist
-from ivr.scenarios import ScenarioContext
+from ivr.scenarios import SERVICE_UNAVAILABLE, ScenarioContext
 
 # More item entries than this in one call is a loop in the configuration.
 MAX_ITEM_ENTRIES = 100
@@ -179,8 +186,14 @@ async def _run_scenario(call, plan: IvrPlan, item: MenuItem, digits: str,
         return last_key[0]
 
     call.events.event("scenario", item.scenario + (f" with digits {digits}" if digits else ""))
-    number = await scenario(ScenarioContext(call=call, plan=plan, digits=digits, say=say,
-                                           cases=services.cases, callbacks=services.callbacks))
+    try:
+        number = await scenario(ScenarioContext(call=call, plan=plan, digits=digits, say=say,
+                                               cases=services.cases,
+                                               callbacks=services.callbacks))
+    except LookupUnavailable as exc:
+        call.events.event("error", f"scenario {item.scenario}: {exc}")
+        await say(SERVICE_UNAVAILABLE)
+        return None, last_key[0]
     if number:
         call.events.event("scenario", f"{item.scenario} sends the call to {number}")
     return number, last_key[0]

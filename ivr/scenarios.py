@@ -25,6 +25,10 @@ from ivr.cases import Case, CaseBackend, case_number_from_digits, normalize_phon
 # Open cases read to a caller in one go; the rest are only counted.
 MAX_CASES_READ = 5
 
+# Said when the case database or the callback list cannot be reached (ivr.menu).
+SERVICE_UNAVAILABLE = ("Извините, сейчас мы не можем получить эти сведения."
+                       " Пожалуйста, попробуйте позже.")
+
 _MONTHS_GENITIVE = ("января", "февраля", "марта", "апреля", "мая", "июня", "июля", "августа",
                     "сентября", "октября", "ноября", "декабря")
 _KEY_WORDS = {"*": "звёздочка", "#": "решётка"}

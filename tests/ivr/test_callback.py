@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import socket
 
 import pytest
 
@@ -61,3 +63,34 @@ def test_a_number_that_is_no_phone_is_refused_and_nothing_is_written(db, pg_url,
     with pytest.raises(ValueError, match="not a phone number"):
         order(pg_url, ("7999444'; DROP TABLE callbacks; --", None))
     assert db.execute("SELECT count(*) AS n FROM callbacks").fetchone()["n"] == before
+
+
+
+@contextlib.asynccontextmanager
+async def database_down():
+    """A pool whose database does not answer: nothing listens on its port."""
+    from psycopg_pool import AsyncConnectionPool
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    pool = AsyncConnectionPool(f"postgresql://nobody@127.0.0.1:{port}/none", min_size=0,
+                               max_size=1, open=False)
+    await pool.open(wait=False)
+    try:
+        yield pool
+    finally:
+        await pool.close()
+
+
+def test_an_order_while_the_database_is_down_is_unavailable_not_lost_silently(monkeypatch):
+    from ivr import callback
+    from ivr.cases import LookupUnavailable
+
+    monkeypatch.setattr(callback, "LOOKUP_WAIT_SECONDS", 0.5)
+
+    async def go():
+        async with database_down() as pool:
+            with pytest.raises(LookupUnavailable):
+                await asyncio.wait_for(PgCallbackOrders(pool).order("79994440001"), timeout=10)
+    asyncio.run(go())

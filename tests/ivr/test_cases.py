@@ -101,3 +101,22 @@ def test_nobody_is_found_for_an_unknown_or_junk_phone(pg_url, people):
     assert ask(pg_url, "open_cases", "79995550009") == []
     assert ask(pg_url, "open_cases", "unknown") == []
     assert ask(pg_url, "person_by_phone", "not a phone") is None
+
+
+
+def test_a_database_that_does_not_answer_makes_the_lookup_unavailable_quickly(monkeypatch):
+    """The caller hears that the information is unavailable within seconds, not 30 s."""
+    from ivr import cases
+    from tests.ivr.test_callback import database_down
+
+    monkeypatch.setattr(cases, "LOOKUP_WAIT_SECONDS", 0.5)
+
+    async def look_up():
+        async with database_down() as pool:
+            backend = PgCaseBackend(pool)
+            for lookup in (backend.case_by_number("4567"),
+                           backend.open_cases("79990000001"),
+                           backend.person_by_phone("79990000001")):
+                with pytest.raises(cases.LookupUnavailable):
+                    await asyncio.wait_for(lookup, timeout=10)
+    asyncio.run(look_up())

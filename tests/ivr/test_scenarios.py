@@ -10,10 +10,10 @@ import pytest
 
 from dialplan.configuration import Handler, MenuItem
 from dialplan.ivr_plan import IvrPlan
-from ivr.cases import Case, Person
+from ivr.cases import Case, LookupUnavailable, Person
 from ivr.menu import MenuServices, run_menu
-from ivr.scenarios import (MAX_CASES_READ, SCENARIOS, ScenarioContext, russian_count,
-                           russian_date, spoken_keys, spoken_number)
+from ivr.scenarios import (MAX_CASES_READ, SCENARIOS, SERVICE_UNAVAILABLE, ScenarioContext,
+                           russian_count, russian_date, spoken_keys, spoken_number)
 from tests.ivr.fake_call import FakeCall
 
 IVANOV = Person(1, "Иванов Иван Иванович", "79990000001")
@@ -212,3 +212,42 @@ def test_the_menu_engine_runs_case_status_with_the_digits_a_sequence_passed_on()
     ending = asyncio.run(run_menu(call, plan, "91100", services))
     assert ending.hangs_up
     assert any("на рассмотрении" in text for text in call.events.of("say"))
+
+
+class DatabaseDown:
+    """A case backend and callback list whose database does not answer."""
+
+    async def case_by_number(self, number):
+        raise LookupUnavailable("case by number: the database is down")
+
+    async def open_cases(self, phone):
+        raise LookupUnavailable("open cases by phone: the database is down")
+
+    async def person_by_phone(self, phone):
+        raise LookupUnavailable("person by phone: the database is down")
+
+    async def order(self, phone, agi_call_id):
+        raise LookupUnavailable("callback order: the database is down")
+
+
+@pytest.mark.parametrize("scenario", ["case_status", "open_cases", "callback"])
+def test_with_the_database_down_the_caller_is_told_and_the_menu_goes_on(scenario):
+    """Not silence, not the fallback's hang-up: an apology, then the item's own keys work."""
+    plan = IvrPlan(items={i.number: i for i in (
+        MenuItem(1, 1, "90000", "tts", text="Главное меню."),
+        MenuItem(2, 1, "91100", "tts", text="Введите номер дела.",
+                 handlers=(Handler("sequence", "91110", pattern=r"[0-9*]+#"),)),
+        MenuItem(3, 1, "91110", "scenario", scenario=scenario,
+                 handlers=(Handler("key", "90000", key="0"),)),
+    )})
+    call = FakeCall(prompt_keys={0: "4"}, waits=["5", "6", "7", "#", "0"])
+
+    async def speak(text):
+        return f"tts:{text}"
+
+    down = DatabaseDown()
+    services = MenuServices(speak=speak, scenarios=SCENARIOS, cases=down, callbacks=down)
+    ending = asyncio.run(run_menu(call, plan, "91100", services))
+    assert call.events.of("say")[-2:] == [SERVICE_UNAVAILABLE, "Главное меню."]
+    assert any("database is down" in e for e in call.events.of("error"))
+    assert ending.hangs_up  # the main menu of this plan has no handlers
