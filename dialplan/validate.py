@@ -430,16 +430,6 @@ def line_dialling_out(config: Configuration, number: str) -> Line | None:
         if re.search(line.outbound_regex, number):
             return line
     return None
-    for line in config.lines:
-        if not line.outbound_regex:
-            continue
-        try:
-            dialplan_regex(line.outbound_regex)
-        except RegexError:
-            continue  # reported with the line
-        if re.search(line.outbound_regex, number):
-            return True
-    return False
 
 
 # Menu items and their handlers.
