@@ -47,11 +47,13 @@ def unavailable_when_database_fails(what: str) -> Iterator[None]:
 
 @dataclass(frozen=True)
 class Person:
-    """Someone whose cases the center handles; ``name`` is the full name."""
+    """Someone whose cases the center handles; ``name`` is the full name,
+    ``first_name`` what a greeting calls them ('' when nobody entered one)."""
 
     id: int
     name: str
     phone: str
+    first_name: str = ""
 
 
 @dataclass(frozen=True)
@@ -137,7 +139,8 @@ class PgCaseBackend:
         self.pool = pool
 
     async def person_by_phone(self, phone: str) -> Person | None:
-        """The person with this phone (the first one entered when several share it)."""
+        """The one person with this phone; None when nobody or several people have it
+        (a family sharing a phone is not greeted by one of their names)."""
         normalized = normalize_phone(phone)
         if normalized is None:
             return None
@@ -145,9 +148,10 @@ class PgCaseBackend:
             async with self.pool.connection(timeout=LOOKUP_WAIT_SECONDS) as conn:
                 cur = conn.cursor(row_factory=class_row(Person))
                 await cur.execute(
-                    "SELECT id, full_name AS name, phone FROM persons WHERE phone = ANY(%s)"
-                    " ORDER BY id LIMIT 1", (phone_variants(normalized),))
-                return await cur.fetchone()
+                    "SELECT id, full_name AS name, phone, first_name FROM persons"
+                    " WHERE phone = ANY(%s) ORDER BY id LIMIT 2", (phone_variants(normalized),))
+                found = await cur.fetchall()
+        return found[0] if len(found) == 1 else None
 
     async def case_by_number(self, number: str) -> Case | None:
         with unavailable_when_database_fails("case by number"):

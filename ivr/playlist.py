@@ -5,7 +5,8 @@ texts, and *dynamic* items said for this caller only: their place in the
 queue, the estimated wait, a greeting by name.  In order or shuffled (each
 round shuffled anew), once (a menu item) or round and round (a queue),
 until the caller presses a key.  A dynamic item with nothing to say (no
-queue, no single person with the caller's number) is skipped silently.
+queue, no single person with the caller's number, the case database down)
+is skipped silently.
 Pure logic over the call and the menu services; no I/O of its own.
 """
 
@@ -15,6 +16,7 @@ import random
 
 from dialplan.configuration import Playlist, PlaylistItem
 from dialplan.ivr_plan import IvrPlan
+from ivr.cases import LookupUnavailable
 
 
 async def play_playlist(call, plan: IvrPlan, playlist: Playlist, services, loop: bool = False,
@@ -65,7 +67,10 @@ async def _greeting(call, services) -> str | None:
     caller = call.env.caller
     if not caller or services.cases is None:
         return None
-    person = await services.cases.person_by_phone(caller)
+    try:
+        person = await services.cases.person_by_phone(caller)
+    except LookupUnavailable:
+        return None  # a greeting is a courtesy: the wait goes on without it
     if person is None or not person.first_name:
         return None
     return f"Здравствуйте, {person.first_name}!"

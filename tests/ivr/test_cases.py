@@ -93,7 +93,18 @@ def test_open_cases_are_the_persons_open_ones_oldest_first(pg_url, people):
 def test_a_phone_stored_with_8_is_found_by_the_normalized_caller_id(pg_url, people):
     assert [case.number for case in ask(pg_url, "open_cases", "79995550002")] == ["55-04"]
     assert ask(pg_url, "person_by_phone", "79995550002") == Person(
-        people["oleg"], "Петров Олег", "89995550002")
+        people["oleg"], "Петров Олег", "89995550002", "Олег")
+
+
+def test_a_phone_shared_by_two_people_names_nobody(pg_url, people, db):
+    """A greeting by name is for the one person with the number (spec 5), not a guess."""
+    assert ask(pg_url, "person_by_phone", "79995550001").first_name == "Анна"
+    db.execute("INSERT INTO persons (full_name, first_name, phone)"
+               " VALUES ('Смирнов Пётр', 'Пётр', '79995550001')")
+    try:
+        assert ask(pg_url, "person_by_phone", "79995550001") is None
+    finally:
+        db.execute("DELETE FROM persons WHERE full_name = 'Смирнов Пётр'")
 
 
 def test_nobody_is_found_for_an_unknown_or_junk_phone(pg_url, people):

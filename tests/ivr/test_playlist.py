@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
-
 import pytest
 
 from dialplan.configuration import Playlist, PlaylistItem
 from dialplan.ivr_plan import IvrPlan
+from ivr.cases import LookupUnavailable, Person
 from ivr.menu import MenuServices
 from ivr.playlist import estimated_wait_text, minutes_word, play_playlist
 from tests.ivr.fake_call import FakeCall
@@ -16,11 +15,6 @@ from tests.ivr.fake_call import FakeCall
 PLAN = IvrPlan(audio={1: "/audio/1", 2: "/audio/2"})
 SONG, JINGLE = PlaylistItem("audio", audio_id=1), PlaylistItem("audio", audio_id=2)
 NOTICE = PlaylistItem("tts", text="Все операторы заняты.")
-
-
-@dataclass
-class Person:
-    first_name: str
 
 
 class Cases:
@@ -96,8 +90,13 @@ def test_in_order_mode_never_shuffles():
     assert rng.shuffles == 0
 
 
+def anna(first_name: str) -> Person:
+    """A person as the case backend returns one."""
+    return Person(1, "Смирнова Анна Петровна", "79990000001", first_name)
+
+
 def test_the_greeting_names_the_one_person_with_the_callers_number():
-    cases = Cases({"79990000001": Person("Анна")})
+    cases = Cases({"79990000001": anna("Анна")})
     call = FakeCall(caller="79990000001")
     play(call, playlist(PlaylistItem("greeting"), SONG), cases=cases)
     assert call.events.of("say") == ["Здравствуйте, Анна!"]
@@ -105,13 +104,23 @@ def test_the_greeting_names_the_one_person_with_the_callers_number():
 
 
 @pytest.mark.parametrize("caller, people", [
-    ("79990000002", {"79990000001": Person("Анна")}),  # nobody (or several) with this number
-    ("79990000001", {"79990000001": Person("")}),  # a person without a first name
-    ("", {"": Person("Анна")}),  # no caller id
+    ("79990000002", {"79990000001": anna("Анна")}),  # nobody (or several) with this number
+    ("79990000001", {"79990000001": anna("")}),  # a person without a first name
+    ("", {"": anna("Анна")}),  # no caller id
 ])
 def test_no_greeting_without_exactly_one_named_person(caller, people):
     call = FakeCall(caller=caller)
     play(call, playlist(PlaylistItem("greeting"), SONG), cases=Cases(people))
+    assert call.prompts == ["/audio/1"]
+
+
+def test_with_the_case_database_down_the_wait_goes_on_without_a_greeting():
+    class DatabaseDown:
+        async def person_by_phone(self, phone):
+            raise LookupUnavailable("person by phone: the database is down")
+
+    call = FakeCall(caller="79990000001")
+    play(call, playlist(PlaylistItem("greeting"), SONG), cases=DatabaseDown())
     assert call.prompts == ["/audio/1"]
 
 
