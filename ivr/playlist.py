@@ -17,6 +17,7 @@ import random
 from dialplan.configuration import Playlist, PlaylistItem
 from dialplan.ivr_plan import IvrPlan
 from ivr.cases import LookupUnavailable
+from ivr.russian import count_words, number_words
 
 
 async def play_playlist(call, plan: IvrPlan, playlist: Playlist, services, loop: bool = False,
@@ -78,7 +79,7 @@ async def _greeting(call, services) -> str | None:
 
 def queue_position_text(position: int) -> str:
     """What the caller hears for their place in the queue (1 = next)."""
-    return f"Ваш номер в очереди: {position}."
+    return f"Ваш номер в очереди: {number_words(position)}."
 
 
 def estimated_wait_text(seconds: int) -> str:
@@ -86,16 +87,8 @@ def estimated_wait_text(seconds: int) -> str:
     if seconds < 60:
         return "Примерное время ожидания: меньше минуты."
     minutes = -(-seconds // 60)
-    return f"Примерное время ожидания: {minutes} {minutes_word(minutes)}."
-
-
-def minutes_word(n: int) -> str:
-    """'минута', 'минуты' or 'минут', as Russian says it after the number n."""
-    if n % 10 == 1 and n % 100 != 11:
-        return "минута"
-    if n % 10 in (2, 3, 4) and n % 100 not in (12, 13, 14):
-        return "минуты"
-    return "минут"
+    return (f"Примерное время ожидания:"
+            f" {count_words(minutes, 'минута', 'минуты', 'минут', gender='f')}.")
 
 
 _QUEUE_PHRASES = {"queue_position": queue_position_text, "estimated_wait": estimated_wait_text}

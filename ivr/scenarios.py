@@ -8,19 +8,19 @@ a sequence handler passed on (``19*03*2044#``); they are checked before
 anything is looked up.  ``SCENARIOS`` holds one entry per name the
 ``menu_items.scenario`` column allows.
 
-The helpers that put dates, counts and numbers into Russian words are pure
-and live here, next to the only texts that use them.
+Numbers, counts and dates are put into Russian words by ``ivr.russian``:
+the speech engines would read bare digits in the wrong gender and case.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from datetime import date
 from types import MappingProxyType
 
 from dialplan.ivr_plan import IvrPlan
 from ivr.cases import Case, CaseBackend, case_number_from_digits, normalize_phone
+from ivr.russian import count_words, russian_date, spoken_number
 
 # Open cases read to a caller in one go; the rest are only counted.
 MAX_CASES_READ = 5
@@ -29,8 +29,6 @@ MAX_CASES_READ = 5
 SERVICE_UNAVAILABLE = ("Извините, сейчас мы не можем получить эти сведения."
                        " Пожалуйста, попробуйте позже.")
 
-_MONTHS_GENITIVE = ("января", "февраля", "марта", "апреля", "мая", "июня", "июля", "августа",
-                    "сентября", "октября", "ноября", "декабря")
 _KEY_WORDS = {"*": "звёздочка", "#": "решётка"}
 
 
@@ -46,33 +44,13 @@ class ScenarioContext:
     callbacks: object  # .order(phone, agi_call_id) (ivr.callback.PgCallbackOrders)
 
 
-def russian_date(day: date) -> str:
-    """date(2026, 3, 12) -> '12 марта 2026 года', as a date is said in Russian."""
-    return f"{day.day} {_MONTHS_GENITIVE[day.month - 1]} {day.year} года"
-
-
-def russian_count(count: int, one: str, few: str, many: str) -> str:
-    """count with the noun form Russian needs: 1 дело, 2 дела, 5 дел, 11 дел, 21 дело."""
-    if count % 10 == 1 and count % 100 != 11:
-        noun = one
-    elif 2 <= count % 10 <= 4 and not 12 <= count % 100 <= 14:
-        noun = few
-    else:
-        noun = many
-    return f"{count} {noun}"
-
-
 def spoken_keys(keys: str) -> str:
     """Keys as they are said one by one: '12*#' -> '1 2 звёздочка решётка'."""
     return " ".join(_KEY_WORDS.get(key, key) for key in keys)
 
 
-def spoken_number(number: str) -> str:
-    """A case or phone number in groups the speech engine reads well: '19-03-2044' ->
-    '19 03 2044', '79990000001' -> '7 999 000 00 01'."""
-    if len(number) == 11 and number.isdigit():
-        return " ".join((number[0], number[1:4], number[4:7], number[7:9], number[9:]))
-    return number.replace("-", " ")
+def _cases_count(count: int) -> str:
+    return count_words(count, "дело", "дела", "дел", gender="n")
 
 
 def _case_text(case: Case) -> str:
@@ -115,15 +93,14 @@ async def open_cases(ctx: ScenarioContext) -> None:
     if not cases:
         await ctx.say("Дел в работе по вашему номеру телефона нет.")
         return
-    texts = [f"По вашему номеру телефона в работе "
-             f"{russian_count(len(cases), 'дело', 'дела', 'дел')}.",
+    texts = [f"По вашему номеру телефона в работе {_cases_count(len(cases))}.",
              *map(_case_text, cases[:MAX_CASES_READ])]
     for text in texts:
         if await ctx.say(text) is not None:
             return  # a key cuts the list short: the caller has heard enough
     if len(cases) > MAX_CASES_READ:
-        rest = russian_count(len(cases) - MAX_CASES_READ, "дело", "дела", "дел")
-        await ctx.say(f"И ещё {rest}. Подробнее о них расскажет оператор.")
+        await ctx.say(f"И ещё {_cases_count(len(cases) - MAX_CASES_READ)}."
+                      f" Подробнее о них расскажет оператор.")
 
 
 async def callback(ctx: ScenarioContext) -> None:

@@ -89,7 +89,7 @@ def test_a_walk_to_the_case_status_says_the_demo_cases_status(fresh, fresh_url, 
     items = [line.split()[1] for line in steps if line.startswith("item ")]
     assert items == ["90000", "91000", "91100", "91110"]
     said = "\n".join(line for line in steps if line.startswith("  says: "))
-    assert DEMO_CASE_STATUS in said and "12 марта 2026 года" in said
+    assert DEMO_CASE_STATUS in said and "от двенадцатого марта две тысячи двадцать шестого года" in said
     assert steps[-1].startswith("end: hang up")
 
 

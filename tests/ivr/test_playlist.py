@@ -9,7 +9,7 @@ from dialplan.configuration import Playlist, PlaylistItem
 from dialplan.ivr_plan import IvrPlan
 from ivr.cases import LookupUnavailable, Person
 from ivr.menu import MenuServices
-from ivr.playlist import estimated_wait_text, minutes_word, play_playlist
+from ivr.playlist import estimated_wait_text, play_playlist
 from tests.ivr.fake_call import FakeCall
 
 PLAN = IvrPlan(audio={1: "/audio/1", 2: "/audio/2"})
@@ -128,8 +128,8 @@ def test_queue_position_and_wait_are_said_when_the_queue_answers():
     call = FakeCall()
     play(call, playlist(PlaylistItem("queue_position"), PlaylistItem("estimated_wait")),
          queue={"queue_position": 3, "estimated_wait": 130})
-    assert call.events.of("say") == ["Ваш номер в очереди: 3.",
-                                     "Примерное время ожидания: 3 минуты."]
+    assert call.events.of("say") == ["Ваш номер в очереди: три.",
+                                     "Примерное время ожидания: три минуты."]
 
 
 def test_queue_items_are_skipped_outside_a_queue():
@@ -147,9 +147,9 @@ def test_a_looping_playlist_with_nothing_to_say_stops_instead_of_spinning():
 
 
 @pytest.mark.parametrize("seconds, text", [
-    (30, "меньше минуты"), (60, "1 минута"), (61, "2 минуты"), (300, "5 минут"),
-    (660, "11 минут"), (1260, "21 минута"), (1320, "22 минуты"), (840, "14 минут"),
+    (30, "меньше минуты"), (60, "одна минута"), (61, "две минуты"), (300, "пять минут"),
+    (660, "одиннадцать минут"), (1260, "двадцать одна минута"), (1320, "двадцать две минуты"),
+    (840, "четырнадцать минут"),
 ])
 def test_estimated_wait_is_said_in_whole_minutes_with_russian_plurals(seconds, text):
     assert text in estimated_wait_text(seconds)
-    assert minutes_word(112) == "минут" and minutes_word(101) == "минута"
