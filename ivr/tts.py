@@ -118,6 +118,29 @@ def _convert(raw: Path, wav_path: Path, what: str, stderr: str) -> None:
         raise TtsError("sox is not installed") from exc
 
 
+# Festival's Russian letter-to-sound rules stop at any character they have no rule for,
+# and then no sound is made at all; Russian texts are full of these (quotes, dashes, №).
+_FESTIVAL_REWRITES = str.maketrans({
+    "«": " ", "»": " ", "„": " ", "“": " ", "”": " ", "—": ", ", "–": ", ", "…": "...",
+    "№": " номер ", "%": " процентов ", "&": " и ", "*": " звёздочка ", "/": " ", "\\": " ",
+    "_": " ",
+})
+# What is left after the rewrites and Festival still says: letters, digits, plain punctuation.
+_FESTIVAL_UNSAYABLE = re.compile(r"[^0-9A-Za-zА-Яа-яЁё\s.,:;!?()\"'+#-]+")
+
+
+# Punctuation standing alone between blanks is a word to Festival, and one it cannot say.
+_DETACHED_PUNCTUATION = re.compile(r"(^|\s+)([.,:;!?]+)(?=\s|$)")
+
+
+def festival_text(text: str) -> str:
+    """``text`` as Festival's Russian voice can say it: typographic signs put into words
+    or pauses, control characters and symbols (emoji) dropped."""
+    text = _FESTIVAL_UNSAYABLE.sub(" ", text.translate(_FESTIVAL_REWRITES))
+    text = _DETACHED_PUNCTUATION.sub(lambda m: m.group(2) if m.group(1) else "", text)
+    return " ".join(text.split())
+
+
 class _LocalEngine:
     """A synthesiser run as a program; the text goes through a file, never as an argument."""
 
@@ -128,12 +151,16 @@ class _LocalEngine:
     def argv(self, voice: str, text_file: Path, raw: Path) -> list[str]:
         raise NotImplementedError
 
+    def engine_text(self, text: str) -> str:
+        """The text as this engine is given it (the cache is keyed by the text as written)."""
+        return text
+
     def synthesize_to(self, text: str, voice: str, wav_path: Path) -> None:
         if not self.voice_pattern.fullmatch(voice):
             raise TtsError(f"{voice!r} is not a {self.title} voice name")
         with tempfile.TemporaryDirectory(prefix="telecenter-tts-") as tmp:
             text_file = Path(tmp) / "text.txt"
-            text_file.write_text(text, encoding="utf-8")
+            text_file.write_text(self.engine_text(text), encoding="utf-8")
             raw = Path(tmp) / f"{self.name}.wav"
             what = f"{self.title} (voice {voice})"
             stderr = _run(self.argv(voice, text_file, raw), what)
@@ -149,6 +176,9 @@ class FestivalEngine(_LocalEngine):
 
     def argv(self, voice: str, text_file: Path, raw: Path) -> list[str]:
         return ["text2wave", "-eval", f"(voice_{voice})", "-o", str(raw), str(text_file)]
+
+    def engine_text(self, text: str) -> str:
+        return festival_text(text)
 
 
 class EspeakEngine(_LocalEngine):

@@ -12,8 +12,8 @@ import pytest
 from dialplan.configuration import TtsSettings
 from ivr import tts
 from ivr.tts import (EspeakEngine, FestivalEngine, TtsError, YandexEngine, cache_key,
-                     cache_usage, cached_path, clean_cache, engines_to_try, presynthesize,
-                     speech_file, synthesize)
+                     cache_usage, cached_path, clean_cache, engines_to_try, festival_text,
+                     presynthesize, speech_file, synthesize)
 from tests.conftest import require
 
 TEXT = "Ваше дело готово."
@@ -161,3 +161,12 @@ def test_cache_usage_and_cleaning_keep_what_is_still_used(tmp_path):
 def test_yandex_engine_lists_missing_settings():
     engine = YandexEngine(TtsSettings(yandex_service_account_id="aje", yandex_key_id="k"))
     assert engine.missing_settings() == ["yandex_folder_id", "yandex_private_key_path"]
+
+
+def test_festival_itself_says_a_text_with_russian_typography(tmp_path):
+    """Quotes, dashes, № and emoji do not push the text to the other voice or to silence."""
+    text = "Статус дела №5: «готово к выдаче» — 100% 😀 \x07 подробности…"
+    path = synthesize(text, FESTIVAL, tmp_path, "festival")
+    assert path == cached_path(text, FESTIVAL, tmp_path, "festival")
+    assert wav_format(path)[3] > 1.0
+    assert festival_text("«да» — №5") == "да, номер 5"
