@@ -62,31 +62,30 @@ def test_sox_readable_uploads_become_8khz_mono_16bit(tmp_path, target, name, opt
     assert target.stat().st_mode & 0o044 == 0o044  # Asterisk may run as another user
 
 
+def refusal(upload, target) -> str:
+    """Why ``upload`` was refused; whatever ``target`` held is left as it was."""
+    with pytest.raises(AudioError) as refused:
+        convert_upload(upload, target)
+    assert untouched(target)
+    return refused.value.reason
+
+
 def test_a_renamed_text_file_is_refused(tmp_path, target):
     upload = tmp_path / "song.mp3"
     upload.write_text("Это не музыка, а текст.\n", encoding="utf-8")
-    with pytest.raises(AudioError) as refused:
-        convert_upload(upload, target)
-    assert refused.value.reason == REASON_UNKNOWN_FORMAT
-    assert untouched(target)
+    assert refusal(upload, target) == REASON_UNKNOWN_FORMAT
 
 
 def test_garbage_behind_an_audio_header_is_refused(tmp_path, target):
     upload = tmp_path / "broken.wav"
     upload.write_bytes(b"RIFF\x24\x00\x00\x00WAVE" + b"garbage " * 100)
-    with pytest.raises(AudioError) as refused:
-        convert_upload(upload, target)
-    assert refused.value.reason == REASON_UNREADABLE
-    assert untouched(target)
+    assert refusal(upload, target) == REASON_UNREADABLE
 
 
 def test_an_empty_file_is_refused(tmp_path, target):
     upload = tmp_path / "empty.wav"
     upload.touch()
-    with pytest.raises(AudioError) as refused:
-        convert_upload(upload, target)
-    assert refused.value.reason == REASON_EMPTY
-    assert untouched(target)
+    assert refusal(upload, target) == REASON_EMPTY
 
 
 def test_a_wav_without_samples_is_refused(tmp_path, target):
@@ -95,30 +94,21 @@ def test_a_wav_without_samples_is_refused(tmp_path, target):
         w.setnchannels(1)
         w.setsampwidth(2)
         w.setframerate(8000)
-    with pytest.raises(AudioError) as refused:
-        convert_upload(upload, target)
-    assert refused.value.reason == REASON_NO_SOUND
-    assert untouched(target)
+    assert refusal(upload, target) == REASON_NO_SOUND
 
 
 def test_an_oversize_file_is_refused_before_it_is_read(tmp_path, target):
     upload = made_by_sox(tmp_path / "big.wav")
     with upload.open("r+b") as f:
         f.truncate(MAX_UPLOAD_BYTES + 1)  # sparse: no 20 MiB written
-    with pytest.raises(AudioError) as refused:
-        convert_upload(upload, target)
-    assert refused.value.reason == REASON_TOO_BIG
-    assert untouched(target)
+    assert refusal(upload, target) == REASON_TOO_BIG
 
 
 def test_a_recording_over_an_hour_is_refused(tmp_path, target):
     upload = tmp_path / "long.flac"
     subprocess.run(["sox", "-n", "-r", "8000", "-c", "1", str(upload), "trim", "0", "3601"],
                    check=True, capture_output=True)
-    with pytest.raises(AudioError) as refused:
-        convert_upload(upload, target)
-    assert refused.value.reason == REASON_TOO_LONG
-    assert untouched(target)
+    assert refusal(upload, target) == REASON_TOO_LONG
 
 
 def test_a_new_file_is_made_where_there_was_none(tmp_path):
