@@ -107,8 +107,11 @@ async def callback(ctx: ScenarioContext) -> None:
     """Order a callback to the caller's number and tell them so."""
     phone = normalize_phone(ctx.call.env.caller)
     if phone is None:
+        # Whatever the item does next (the demo hangs up), the caller is not promised an
+        # operator here: they are told what would work.
         await ctx.say("Не удалось определить ваш номер телефона, поэтому заказать обратный"
-                      " звонок не получилось. Пожалуйста, дождитесь ответа оператора.")
+                      " звонок не получилось. Пожалуйста, позвоните нам с номера, который"
+                      " не скрыт.")
         return
     await ctx.callbacks.order(phone, ctx.call.call_id)
     await ctx.say(f"Заявка на обратный звонок принята. Оператор перезвонит вам на номер"

@@ -158,10 +158,12 @@ def test_callback_orders_a_call_to_the_callers_number_and_confirms_it():
     assert "на номер семь, девятьсот девяносто девять, ноль ноль ноль, ноль ноль, ноль один" in said
 
 
-def test_callback_without_a_caller_id_orders_nothing_and_says_why():
-    _, said, _, callbacks = run("callback", caller="")
+@pytest.mark.parametrize("caller", ["", "unknown", "anonymous", "Anonymous <sip:x@y>"])
+def test_callback_without_a_caller_id_orders_nothing_and_says_why(caller):
+    _, said, _, callbacks = run("callback", caller=caller)
     assert callbacks.orders == []
     assert "заказать обратный звонок не получилось" in said
+    assert "с номера, который не скрыт" in said  # no promise of an operator who may not come
 
 
 def test_dial_number_sends_the_call_to_a_phone_of_the_plan():
