@@ -20,9 +20,9 @@ bootstrap = Bootstrap5()
 
 
 def create_app(test_config: dict | None = None) -> Flask:
-    from admin_web import (apply_pages, auth, db, errors, history, home, i18n, line_pages,
-                           menu_pages, navigation, phone_pages, simulator_pages, user_pages)
-    from admin_web import audio_pages, case_pages, playlist_pages, tts_pages
+    from admin_web import (apply_pages, audio_pages, auth, case_pages, db, errors, forms,
+                           history, home, i18n, line_pages, menu_pages, navigation, phone_pages,
+                           playlist_pages, simulator_pages, tts_pages, user_pages)
     from admin_web.secret_key import load_or_create
     from fastagi.settings import current_settings
 
@@ -57,6 +57,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     auth.init_app(app)
     navigation.init_app(app)
     errors.init_app(app)
+    forms.init_app(app)
     for section in (home, phone_pages, line_pages, audio_pages, playlist_pages, tts_pages,
                     menu_pages, simulator_pages, case_pages, apply_pages, history, user_pages):
         app.register_blueprint(section.bp)

@@ -22,12 +22,13 @@ from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from psycopg.errors import ForeignKeyViolation, UniqueViolation
 from wtforms import StringField, SubmitField
-from wtforms.validators import DataRequired, Length, Regexp
+from wtforms.validators import DataRequired
 
 from admin_web import site_settings
 from admin_web.audit import record_change
 from admin_web.auth import role_required
 from admin_web.db import get_db
+from admin_web.forms import PostForm, at_most, single_line
 from ivr import audio
 
 bp = Blueprint("audio", __name__, url_prefix="/audio")
@@ -43,7 +44,6 @@ _USERS_OF_AUDIO = (
     " SELECT 'playlist', p.name FROM playlist_items i JOIN playlists p ON p.id = i.playlist_id"
     " WHERE i.audio_id = %(id)s"
     " ORDER BY 1, 2")
-NO_CONTROL_CHARACTERS = r"^[^\x00-\x1f\x7f\x85\u2028\u2029]*$"
 
 
 def _megabytes(size: int) -> str:
@@ -53,18 +53,12 @@ def _megabytes(size: int) -> str:
 class UploadForm(FlaskForm):
     name = StringField(_l("Title"), validators=[
         DataRequired(_l("Enter a title.")),
-        Length(max=100, message=_l("At most %(max)d characters.", max=100)),
-        Regexp(NO_CONTROL_CHARACTERS, message=_l("No line breaks or control characters."))],
+        at_most(100), single_line()],
         description=_l("How menus and playlists will name this recording."))
     file = FileField(_l("File"), validators=[FileRequired(_l("Choose a file."))],
                      description=_l("MP3, WAV, OGG, FLAC and other formats sox reads; at most "
                                     "%(size)s MB.", size=_megabytes(audio.MAX_UPLOAD_BYTES)))
     submit = SubmitField(_l("Upload"))
-
-
-class DeleteForm(FlaskForm):
-    """Carries only the CSRF token: deleting needs a real form post."""
-    submit = SubmitField(_l("Delete"))
 
 
 def _audio_dir() -> Path:
@@ -90,7 +84,7 @@ def _audio_or_404(audio_id: int) -> dict:
 def index():
     """Every recording with its length, size and a player."""
     files = get_db().execute(f"SELECT {_COLUMNS} FROM audio_files ORDER BY name").fetchall()
-    return render_template("audio/list.html", files=files, delete_form=DeleteForm())
+    return render_template("audio/list.html", files=files, delete_form=PostForm())
 
 
 @bp.route("/new", methods=("GET", "POST"))
@@ -202,7 +196,7 @@ def play(audio_id: int):
 def delete(audio_id: int):
     """Delete a recording and its file (after the browser's confirmation), unless it is used."""
     row = _audio_or_404(audio_id)
-    if not DeleteForm().validate_on_submit():
+    if not PostForm().validate_on_submit():
         abort(400)
     conn = get_db()
     try:

@@ -15,15 +15,16 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from psycopg.errors import UniqueViolation
+from psycopg.errors import ForeignKeyViolation, UniqueViolation
 from wtforms import BooleanField, DateField, SelectField, StringField, SubmitField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import (DataRequired, InputRequired, Length, Optional, Regexp,
-                                ValidationError)
+from wtforms.validators import DataRequired, InputRequired, Optional, ValidationError
 
 from admin_web.audit import record_change
 from admin_web.auth import role_required
 from admin_web.db import get_db
+from admin_web.errors import deleted_meanwhile
+from admin_web.forms import PostForm, at_most, chosen_id, single_line
 from ivr.cases import (CASE_NUMBER_MAX_LENGTH, case_number_from_digits, normalize_phone,
                        phone_variants)
 
@@ -32,7 +33,6 @@ bp = Blueprint("cases", __name__, url_prefix="/cases")
 PERSON_OBJECT = "person"
 CASE_OBJECT = "case"
 SHOWN_ROWS = 100
-NO_CONTROL_CHARACTERS = r"^[^\x00-\x1f\x7f\x85\u2028\u2029]*$"
 _PERSON_COLUMNS = "id, full_name, first_name, phone"
 _CASE_COLUMNS = "id, number, person_id, service, status, is_open, filed_on"
 _CASES_WITH_PERSON = (
@@ -44,8 +44,7 @@ def _text(label, max_length, required_message=None, description=None):
     validators = [DataRequired(required_message)] if required_message else [Optional()]
     return StringField(label, validators=[
         *validators,
-        Length(max=max_length, message=_l("At most %(max)d characters.", max=max_length)),
-        Regexp(NO_CONTROL_CHARACTERS, message=_l("No line breaks or control characters."))],
+        at_most(max_length), single_line()],
         description=description)
 
 
@@ -65,7 +64,7 @@ class SearchForm(FlaskForm):
     class Meta:
         csrf = False
 
-    q = StringField(_l("Phone or case number"), validators=[Optional(), Length(max=60)])
+    q = StringField(_l("Phone or case number"), validators=[Optional(), at_most(60)])
     submit = SubmitField(_l("Find"))
 
 
@@ -74,7 +73,7 @@ class PersonForm(FlaskForm):
     first_name = _text(_l("Name for the greeting"), 100,
                        description=_l("What the robot calls the person, e.g. «Иван Петрович»."))
     phone = StringField(_l("Phone"), validators=[
-        DataRequired(_l("Enter a phone number.")), Length(max=30)],
+        DataRequired(_l("Enter a phone number.")), at_most(30)],
         description=_l("Any usual form: +7 999 000-00-01, 89990000001."))
     submit = SubmitField(_l("Save"))
 
@@ -86,7 +85,7 @@ class PersonForm(FlaskForm):
 
 class CaseForm(FlaskForm):
     number = StringField(_l("Case number"), validators=[
-        DataRequired(_l("Enter the case number.")), Length(max=CASE_NUMBER_MAX_LENGTH)],
+        DataRequired(_l("Enter the case number.")), at_most(CASE_NUMBER_MAX_LENGTH)],
         description=_l("Groups of digits joined by '-', e.g. 19-03-2044: callers type it with "
                        "'*' between the groups."))
     person_id = SelectField(_l("Person"), validate_choice=False)
@@ -108,14 +107,10 @@ class CaseForm(FlaskForm):
             raise ValidationError(_l("Choose one of the listed people."))
 
 
-class DeleteForm(FlaskForm):
-    """Carries only the CSRF token: deleting needs a real form post."""
-    submit = SubmitField(_l("Delete"))
-
-
 def _person_exists(value) -> bool:
-    return str(value).isdigit() and get_db().execute(
-        "SELECT 1 FROM persons WHERE id = %s", (int(value),)).fetchone() is not None
+    person_id = chosen_id(value)
+    return person_id is not None and get_db().execute(
+        "SELECT 1 FROM persons WHERE id = %s", (person_id,)).fetchone() is not None
 
 
 @bp.route("/")
@@ -141,7 +136,7 @@ def index():
         cases = conn.execute(f"{_CASES_WITH_PERSON} ORDER BY c.filed_on DESC, c.id DESC"
                              " LIMIT %s", (SHOWN_ROWS,)).fetchall()
     return render_template("cases/index.html", form=form, query=query, persons=persons,
-                           cases=cases, shown_rows=SHOWN_ROWS, delete_form=DeleteForm())
+                           cases=cases, shown_rows=SHOWN_ROWS, delete_form=PostForm())
 
 
 def _like_prefix(text: str) -> str:
@@ -199,6 +194,8 @@ def edit_person(person_id: int):
             person = conn.execute(
                 "UPDATE persons SET full_name = %s, first_name = %s, phone = %s WHERE id = %s"
                 f" RETURNING {_PERSON_COLUMNS}", (*_person_values(form), person_id)).fetchone()
+            if person is None:
+                deleted_meanwhile()
             if person != old:
                 record_change(conn, current_user.login, "update", PERSON_OBJECT,
                               person["full_name"], _person_public(old), _person_public(person))
@@ -212,7 +209,7 @@ def edit_person(person_id: int):
 def delete_person(person_id: int):
     """Delete a person; their cases stay, without a person."""
     person = _person_or_404(person_id)
-    if not DeleteForm().validate_on_submit():
+    if not PostForm().validate_on_submit():
         abort(400)
     conn = get_db()
     with conn.transaction():
@@ -245,7 +242,7 @@ def _case_form(data=None) -> CaseForm:
 
 def _case_values(form: CaseForm) -> dict:
     return {"number": form.number.data.strip(),
-            "person_id": int(form.person_id.data) if form.person_id.data else None,
+            "person_id": chosen_id(form.person_id.data),
             "service": (form.service.data or "").strip(), "status": form.status.data.strip(),
             "is_open": bool(form.is_open.data), "filed_on": form.filed_on.data}
 
@@ -272,11 +269,16 @@ def _save_case(form: CaseForm, old: dict | None) -> dict | None:
                 case = conn.execute(
                     f"UPDATE cases SET {', '.join(f'{n} = %s' for n in names)} WHERE id = %s"
                     f" RETURNING {_CASE_COLUMNS}", [*values.values(), old["id"]]).fetchone()
+                if case is None:
+                    deleted_meanwhile()
                 if case != old:
                     record_change(conn, current_user.login, "update", CASE_OBJECT,
                                   case["number"], _case_public(old), _case_public(case))
     except UniqueViolation:
         form.number.errors.append(_("Another case has this number."))
+        return None
+    except ForeignKeyViolation:  # the person was deleted after the form was checked
+        form.person_id.errors.append(_("Choose one of the listed people."))
         return None
     return case
 
@@ -313,7 +315,7 @@ def edit_case(case_id: int):
 def delete_case(case_id: int):
     """Delete a case (after the browser's confirmation)."""
     case = _case_or_404(case_id)
-    if not DeleteForm().validate_on_submit():
+    if not PostForm().validate_on_submit():
         abort(400)
     conn = get_db()
     with conn.transaction():

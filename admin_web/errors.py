@@ -3,14 +3,24 @@
 from __future__ import annotations
 
 from flask import render_template
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, NotFound
 
 SHOWN = (400, 403, 404, 405, 429)
 
 
+class DeletedMeanwhile(NotFound):
+    """What a form changes was deleted by someone else between the page and the save."""
+
+
+def deleted_meanwhile():
+    """Stop the request: its object is gone, nothing was saved (a 404 that says so)."""
+    raise DeletedMeanwhile()
+
+
 def error_page(error: HTTPException):
     """The error page for `error`, with its status code."""
-    return render_template("error.html", code=error.code), error.code
+    return render_template("error.html", code=error.code,
+                           deleted=isinstance(error, DeletedMeanwhile)), error.code
 
 
 def init_app(app) -> None:

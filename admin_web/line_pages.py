@@ -25,6 +25,7 @@ from wtforms.validators import DataRequired, InputRequired, NumberRange, Optiona
 from admin_web.audit import record_change
 from admin_web.auth import role_required
 from admin_web.db import get_db
+from admin_web.forms import whole
 from dialplan import validate
 from dialplan.configuration import Line, load_configuration, numbering_plan
 
@@ -36,18 +37,14 @@ FIELDS = ("name", "host", "port", "transport", "reg_username", "reg_domain", "re
 _COLUMNS = "id, " + ", ".join(FIELDS)
 
 
-def _full(pattern) -> str:
-    return "^(?:" + pattern.pattern + ")$"
-
-
 class LineForm(FlaskForm):
     name = StringField(_l("Name"), validators=[
         DataRequired(_l("Enter a name.")),
-        Regexp(_full(validate.LINE_NAME), message=_l(
+        Regexp(whole(validate.LINE_NAME), message=_l(
             "A lower-case Latin letter, then up to 31 lower-case letters, digits, '_' or '-'."))])
     host = StringField(_l("Host"), validators=[
         DataRequired(_l("Enter a host.")),
-        Regexp(_full(validate.HOST), message=_l("A host name or an IPv4 address."))])
+        Regexp(whole(validate.HOST), message=_l("A host name or an IPv4 address."))])
     port = IntegerField(_l("Port"), default=5060, validators=[
         InputRequired(_l("Enter a port.")),
         NumberRange(1, 65535, _l("A port between 1 and 65535."))])
@@ -55,14 +52,14 @@ class LineForm(FlaskForm):
                                                   for t in validate.TRANSPORTS],
                             invalid_choice_message=_l("Choose one of the listed transports."))
     reg_username = StringField(_l("Registration username"), validators=[
-        Optional(), Regexp(_full(validate.REG_USERNAME), message=_l(
+        Optional(), Regexp(whole(validate.REG_USERNAME), message=_l(
             "Latin letters, digits and . _ + - only."))],
         description=_l("Leave username, domain and password empty for a line without "
                        "registration."))
     reg_domain = StringField(_l("Registration domain"), validators=[
-        Optional(), Regexp(_full(validate.HOST), message=_l("A host name or an IPv4 address."))])
+        Optional(), Regexp(whole(validate.HOST), message=_l("A host name or an IPv4 address."))])
     reg_password = PasswordField(_l("Registration password"), validators=[
-        Optional(), Regexp(_full(validate.SECRET), message=_l(
+        Optional(), Regexp(whole(validate.SECRET), message=_l(
             "Up to 64 printable Latin characters without spaces, ';' or '\\'."))])
     outbound_regex = StringField(_l("Outbound regex"), validators=[Optional()],
                                  description=_l("Numbers that leave through this line, e.g. "
@@ -72,7 +69,7 @@ class LineForm(FlaskForm):
         NumberRange(-1000000, 1000000, _l("A whole number."))],
         description=_l("Outbound calls take the first matching line, lowest order first."))
     inbound_number = StringField(_l("Inbound number"), validators=[
-        Optional(), Regexp(_full(validate.INBOUND_NUMBER),
+        Optional(), Regexp(whole(validate.INBOUND_NUMBER),
                            message=_l("The inbound number must be digits."))],
         description=_l("Where calls arriving on this line go: a number of the numbering plan."))
     external = BooleanField(_l("External (a provider, not another PBX)"), default=True)

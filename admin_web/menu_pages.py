@@ -25,14 +25,16 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from psycopg.errors import UniqueViolation
+from psycopg.errors import ForeignKeyViolation, UniqueViolation
 from wtforms import IntegerField, SelectField, StringField, SubmitField, TextAreaField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Length, NumberRange, Optional, Regexp
+from wtforms.validators import DataRequired, NumberRange, Optional
 
 from admin_web.audit import record_change
 from admin_web.auth import role_required
 from admin_web.db import get_db
+from admin_web.errors import deleted_meanwhile
+from admin_web.forms import PostForm, at_most, chosen_id, matching, single_line
 from dialplan import names, validate
 from dialplan.configuration import Configuration, MenuItem, load_configuration, numbering_plan
 
@@ -60,7 +62,6 @@ HANDLER_KIND_TITLES = {
 KEYS = tuple("123456789*0#")
 MAX_TEXT_LENGTH = 2000
 MAX_PATTERN_LENGTH = 200
-NO_CONTROL_CHARACTERS = r"^[^\x00-\x1f\x7f\x85\u2028\u2029]*$"
 
 _ITEM_COLUMNS = "id, menu_id, number, kind, audio_id, playlist_id, text, scenario"
 _HANDLER_COLUMNS = "id, item_id, kind, key, seconds, pattern, target, position"
@@ -77,22 +78,19 @@ _USERS_OF_NUMBERS = (
 class MenuForm(FlaskForm):
     name = StringField(_l("Name"), validators=[
         DataRequired(_l("Enter a name.")),
-        Length(max=100, message=_l("At most %(max)d characters.", max=100)),
-        Regexp(NO_CONTROL_CHARACTERS, message=_l("No line breaks or control characters."))])
+        at_most(100), single_line()])
     submit = SubmitField(_l("Save"))
 
 
 class ItemForm(FlaskForm):
     number = StringField(_l("Number"), validators=[
         DataRequired(_l("Enter a number.")),
-        Regexp("^" + validate.PHONE_NUMBER.pattern + "$",
-               message=_l("The number must be 2 to 15 digits."))],
+        matching(validate.PHONE_NUMBER, _l("The number must be 2 to 15 digits."))],
         description=_l("Calling this number, or a handler pointing at it, enters the item."))
     kind = SelectField(_l("Type"), choices=[SelectChoice(k, t) for k, t in ITEM_KIND_TITLES.items()],
                        invalid_choice_message=_l("Choose one of the listed types."))
     text = TextAreaField(_l("Text to speak"), validators=[
-        Length(max=MAX_TEXT_LENGTH, message=_l("At most %(max)d characters.",
-                                               max=MAX_TEXT_LENGTH))],
+        at_most(MAX_TEXT_LENGTH)],
         description=_l("For text to speech: what the caller hears, in Russian."),
         render_kw={"rows": 3})
     audio_id = SelectField(_l("Audio file"), validate_choice=False,
@@ -117,24 +115,18 @@ class HandlerForm(FlaskForm):
                                            min=1, max=600))],
         description=_l("For a timeout: how long the caller may type nothing."))
     pattern = StringField(_l("Regex"), validators=[
-        Length(max=MAX_PATTERN_LENGTH, message=_l("At most %(max)d characters.",
-                                                  max=MAX_PATTERN_LENGTH))],
+        at_most(MAX_PATTERN_LENGTH)],
         description=_l("For a digit sequence: a regex the whole entry must match, e.g. "
                        "\\*[0-9]+\\*[0-9]+# ; the digits are passed on to the target."))
     target = StringField(_l("Target number"), validators=[
-        Optional(), Regexp("^" + validate.TARGET.pattern + "$",
-                           message=_l("Up to 20 digits, * or #, optionally after a +."))],
+        Optional(), matching(validate.TARGET,
+                             _l("Up to 20 digits, * or #, optionally after a +."))],
         description=_l("A menu item, a phone, a queue or an outside number. "
                        "Empty: hang up."))
     position = IntegerField(_l("Order"), validators=[
         Optional(), NumberRange(-1000000, 1000000, _l("A whole number."))],
         description=_l("Sequences are tried in this order."))
     submit = SubmitField(_l("Save"))
-
-
-class DeleteForm(FlaskForm):
-    """Carries only the CSRF token: deleting needs a real form post."""
-    submit = SubmitField(_l("Delete"))
 
 
 # --- what the pages show -------------------------------------------------------------------
@@ -358,7 +350,7 @@ def show(menu_id: int):
     config = load_configuration(conn)
     tree = menu_tree(config, items[0]["number"]) if items else None
     return render_template("menus/show.html", menu=menu, items=items, audio=audio,
-                           playlists=playlists, tree=tree, delete_form=DeleteForm(),
+                           playlists=playlists, tree=tree, delete_form=PostForm(),
                            hint=lambda t: target_hint(t, config), **_titles())
 
 
@@ -373,7 +365,9 @@ def rename(menu_id: int):
         name = form.name.data.strip()
         try:
             with conn.transaction():
-                conn.execute("UPDATE menus SET name = %s WHERE id = %s", (name, menu_id))
+                if conn.execute("UPDATE menus SET name = %s WHERE id = %s RETURNING id",
+                                (name, menu_id)).fetchone() is None:
+                    deleted_meanwhile()
                 if name != menu["name"]:
                     record_change(conn, current_user.login, "update", "menu", name,
                                   {"name": menu["name"]}, {"name": name})
@@ -390,7 +384,7 @@ def rename(menu_id: int):
 def delete(menu_id: int):
     """Delete a menu and its items, unless something outside it sends calls to them."""
     menu = _menu_or_404(menu_id)
-    if not DeleteForm().validate_on_submit():
+    if not PostForm().validate_on_submit():
         abort(400)
     conn = get_db()
     audio, playlists = _names(conn)
@@ -435,11 +429,11 @@ def _item_values(form: ItemForm, audio: dict, playlists: dict) -> dict | None:
         if not values["text"]:
             form.text.errors.append(_("Enter the text to speak."))
     elif kind == "audio":
-        values["audio_id"] = _chosen_id(form.audio_id.data)
+        values["audio_id"] = chosen_id(form.audio_id.data)
         if values["audio_id"] not in audio:
             form.audio_id.errors.append(_("Choose an audio file."))
     elif kind == "playlist":
-        values["playlist_id"] = _chosen_id(form.playlist_id.data)
+        values["playlist_id"] = chosen_id(form.playlist_id.data)
         if values["playlist_id"] not in playlists:
             form.playlist_id.errors.append(_("Choose a playlist."))
     else:
@@ -447,11 +441,6 @@ def _item_values(form: ItemForm, audio: dict, playlists: dict) -> dict | None:
         if values["scenario"] not in SCENARIO_TITLES:
             form.scenario.errors.append(_("Choose one of the listed scenarios."))
     return None if any(f.errors for f in form) else values
-
-
-def _chosen_id(value: str | None) -> int | None:
-    """The id a select sent, or None for none (or anything that is not an id)."""
-    return int(value) if value and value.isascii() and value.isdigit() else None
 
 
 def _number_errors(conn, number: str, old: dict | None) -> list[str]:
@@ -494,6 +483,8 @@ def _save_item(form: ItemForm, menu: dict, old: dict | None, audio: dict, playli
                     f"UPDATE menu_items SET {', '.join(f'{f} = %s' for f in fields)}"
                     f" WHERE id = %s RETURNING {_ITEM_COLUMNS}",
                     [*(values[f] for f in fields), old["id"]]).fetchone()
+                if item is None:
+                    deleted_meanwhile()
                 before = _public_item(old, menu["name"], audio, playlists)
                 after = _public_item(item, menu["name"], audio, playlists)
                 if before != after:
@@ -502,6 +493,14 @@ def _save_item(form: ItemForm, menu: dict, old: dict | None, audio: dict, playli
     except UniqueViolation:
         form.number.errors.append(_("Number %(number)s is taken: %(owner)s.",
                                     number=values["number"], owner=_("a menu item")))
+        return None
+    except ForeignKeyViolation:  # the menu, file or playlist was deleted after the check
+        if conn.execute("SELECT 1 FROM menus WHERE id = %s", (menu["id"],)).fetchone() is None:
+            deleted_meanwhile()
+        if values["kind"] == "audio":
+            form.audio_id.errors.append(_("Choose an audio file."))
+        else:
+            form.playlist_id.errors.append(_("Choose a playlist."))
         return None
     return item
 
@@ -541,7 +540,7 @@ def edit_item(item_id: int):
     own = next((i["handlers"] for i in handlers if i["id"] == item_id), [])
     config = load_configuration(conn)
     return render_template("menus/item_form.html", form=form, menu=menu, item=old,
-                           handlers=own, delete_form=DeleteForm(),
+                           handlers=own, delete_form=PostForm(),
                            hint=lambda t: target_hint(t, config), **_titles())
 
 
@@ -550,7 +549,7 @@ def edit_item(item_id: int):
 def delete_item(item_id: int):
     """Delete an item and its handlers, unless other items or lines send calls to it."""
     item = _item_or_404(item_id)
-    if not DeleteForm().validate_on_submit():
+    if not PostForm().validate_on_submit():
         abort(400)
     conn = get_db()
     menu = _menu_or_404(item["menu_id"])
@@ -612,10 +611,20 @@ def _handler_values(form: HandlerForm, item_id: int, handler_id: int | None) -> 
 
 
 def _save_handler(form: HandlerForm, item: dict, old: dict | None):
+    """Insert or update the handler the form describes; the row, or None with errors shown."""
     values = _handler_values(form, item["id"], old["id"] if old else None)
     if values is None:
         return None
     conn = get_db()
+    try:
+        handler = _write_handler(conn, item, old, values)
+    except ForeignKeyViolation:  # the item was deleted after the form was checked
+        deleted_meanwhile()
+    return handler
+
+
+def _write_handler(conn, item: dict, old: dict | None, values: dict) -> dict:
+    """Insert or update the handler with its change_log row, in one transaction."""
     fields = ("kind", "key", "seconds", "pattern", "target", "position")
     with conn.transaction():
         if old is None:
@@ -630,6 +639,8 @@ def _save_handler(form: HandlerForm, item: dict, old: dict | None):
                 f"UPDATE menu_handlers SET {', '.join(f'{f} = %s' for f in fields)}"
                 f" WHERE id = %s RETURNING {_HANDLER_COLUMNS}",
                 [*(values[f] for f in fields), old["id"]]).fetchone()
+            if handler is None:
+                deleted_meanwhile()
             before, after = (_public_handler(old, item["number"]),
                              _public_handler(handler, item["number"]))
             if before != after:
@@ -682,7 +693,7 @@ def edit_handler(handler_id: int):
 def delete_handler(handler_id: int):
     """Delete one handler (after the browser's confirmation)."""
     handler = _handler_or_404(handler_id)
-    if not DeleteForm().validate_on_submit():
+    if not PostForm().validate_on_submit():
         abort(400)
     item = _item_or_404(handler["item_id"])
     conn = get_db()

@@ -20,12 +20,13 @@ from flask_wtf import FlaskForm
 from psycopg.errors import UniqueViolation
 from wtforms import BooleanField, SelectField, StringField, SubmitField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Length, Optional, Regexp
+from wtforms.validators import DataRequired, Length, Optional
 
 from admin_web import phone_state, site_settings
 from admin_web.audit import record_change
 from admin_web.auth import role_required
 from admin_web.db import get_db
+from admin_web.forms import PostForm, at_most, matching, single_line
 from dialplan import validate
 from dialplan.configuration import (generate_password, load_configuration, numbering_plan,
                                     sip_digest)
@@ -54,9 +55,7 @@ def _kind_field():
 
 def _description_field():
     return StringField(_l("Description"), validators=[
-        Length(max=200, message=_l("At most %(max)d characters.", max=200)),
-        Regexp(r"^[^\x00-\x1f\x7f\x85\u2028\u2029]*$",
-               message=_l("No line breaks or control characters."))])
+        at_most(200), single_line()])
 
 
 def _password_field(label):
@@ -65,7 +64,7 @@ def _password_field(label):
         Length(min=MIN_PASSWORD_LENGTH, max=64,
                message=_l("The password must be %(min)d to %(max)d characters long.",
                           min=MIN_PASSWORD_LENGTH, max=64)),
-        Regexp(validate.SECRET.pattern + "$", message=_l(
+        matching(validate.SECRET, _l(
             "Printable Latin characters without spaces, ';' or '\\'."))],
         description=_l("Leave empty to get a strong generated password."),
         render_kw={"autocomplete": "off"})
@@ -74,8 +73,7 @@ def _password_field(label):
 class CreatePhoneForm(FlaskForm):
     number = StringField(_l("Number"), validators=[
         DataRequired(_l("Enter a number.")),
-        Regexp("^" + validate.PHONE_NUMBER.pattern + "$",
-               message=_l("The number must be 2 to 15 digits."))])
+        matching(validate.PHONE_NUMBER, _l("The number must be 2 to 15 digits."))])
     kind = _kind_field()
     description = _description_field()
     password = _password_field(_l("Password"))
@@ -88,11 +86,6 @@ class EditPhoneForm(FlaskForm):
     change_password = BooleanField(_l("Set a new password"))
     password = _password_field(_l("New password"))
     submit = SubmitField(_l("Save"))
-
-
-class DeleteForm(FlaskForm):
-    """Carries only the CSRF token: deleting needs a real form post."""
-    submit = SubmitField(_l("Delete"))
 
 
 def _public(phone: dict) -> dict:
@@ -117,7 +110,7 @@ def index():
     states = phone_state.phone_states(site_settings(), [p["number"] for p in phones],
                                       cache=_state_cache())
     return render_template("phones/list.html", phones=phones, states=states,
-                           kind_titles=KIND_TITLES, delete_form=DeleteForm())
+                           kind_titles=KIND_TITLES, delete_form=PostForm())
 
 
 def _state_cache() -> phone_state.ContactStateCache:
@@ -204,7 +197,7 @@ def edit(phone_id: int):
 def delete(phone_id: int):
     """Delete a phone (after the browser's confirmation), unless calls are sent to it."""
     phone = _phone_or_404(phone_id)
-    if not DeleteForm().validate_on_submit():
+    if not PostForm().validate_on_submit():
         abort(400)
     conn = get_db()
     with conn.transaction():

@@ -18,11 +18,13 @@ from flask_wtf import FlaskForm
 from psycopg.errors import ForeignKeyViolation, UniqueViolation
 from wtforms import SelectField, StringField, SubmitField, TextAreaField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Length, Regexp
+from wtforms.validators import DataRequired
 
 from admin_web.audit import record_change
 from admin_web.auth import role_required
 from admin_web.db import get_db
+from admin_web.errors import deleted_meanwhile
+from admin_web.forms import PostForm, at_most, chosen_id, single_line
 
 bp = Blueprint("playlists", __name__, url_prefix="/playlists")
 
@@ -40,14 +42,12 @@ _COLUMNS = "id, name, mode"
 _ITEMS = ("SELECT i.id, i.position, i.kind, i.audio_id, i.text, a.name AS audio_name"
           " FROM playlist_items i LEFT JOIN audio_files a ON a.id = i.audio_id"
           " WHERE i.playlist_id = %s ORDER BY i.position, i.id")
-NO_CONTROL_CHARACTERS = r"^[^\x00-\x1f\x7f\x85\u2028\u2029]*$"
 
 
 class PlaylistForm(FlaskForm):
     name = StringField(_l("Title"), validators=[
         DataRequired(_l("Enter a title.")),
-        Length(max=100, message=_l("At most %(max)d characters.", max=100)),
-        Regexp(NO_CONTROL_CHARACTERS, message=_l("No line breaks or control characters."))])
+        at_most(100), single_line()])
     mode = SelectField(_l("Mode"), choices=[SelectChoice(m, t) for m, t in MODE_TITLES.items()],
                        invalid_choice_message=_l("Choose one of the listed modes."),
                        description=_l("Either way the playlist starts again after its last "
@@ -60,9 +60,7 @@ class ItemForm(FlaskForm):
                        invalid_choice_message=_l("Choose one of the listed items."))
     audio_id = SelectField(_l("Recording"), validate_choice=False,
                            description=_l("For a recording item."))
-    text = TextAreaField(_l("Text"), validators=[
-        Length(max=MAX_TEXT_CHARS, message=_l("At most %(max)d characters.",
-                                              max=MAX_TEXT_CHARS))],
+    text = TextAreaField(_l("Text"), validators=[at_most(MAX_TEXT_CHARS)],
         description=_l("For a text item: what the robot says, in Russian."),
         render_kw={"rows": 2})
     submit = SubmitField(_l("Add"))
@@ -78,14 +76,10 @@ class ItemForm(FlaskForm):
         return valid
 
 
-class PostForm(FlaskForm):
-    """Carries only the CSRF token: delete and move need a real form post."""
-    submit = SubmitField(_l("Delete"))
-
-
 def _audio_exists(value) -> bool:
-    return bool(value) and str(value).isdigit() and get_db().execute(
-        "SELECT 1 FROM audio_files WHERE id = %s", (int(value),)).fetchone() is not None
+    audio_id = chosen_id(value)
+    return audio_id is not None and get_db().execute(
+        "SELECT 1 FROM audio_files WHERE id = %s", (audio_id,)).fetchone() is not None
 
 
 def _item_form() -> ItemForm:
@@ -180,6 +174,8 @@ def edit(playlist_id: int):
                     f"UPDATE playlists SET name = %s, mode = %s WHERE id = %s"
                     f" RETURNING {_COLUMNS}",
                     (form.name.data.strip(), form.mode.data, playlist_id)).fetchone()
+                if new is None:
+                    deleted_meanwhile()
                 if new != old:
                     items = _items(conn, playlist_id)
                     record_change(conn, current_user.login, "update", OBJECT_TYPE, new["name"],
@@ -218,7 +214,7 @@ def add_item(playlist_id: int):
     if not item_form.validate_on_submit():
         return _edit_page(playlist, PlaylistForm(formdata=None, data=playlist), item_form, 400)
     kind = item_form.kind.data
-    audio_id = int(item_form.audio_id.data) if kind == "audio" else None
+    audio_id = chosen_id(item_form.audio_id.data) if kind == "audio" else None
     text = item_form.text.data.strip() if kind == "tts" else ""
 
     def insert(conn, items):

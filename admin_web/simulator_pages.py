@@ -20,11 +20,12 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import StringField, SubmitField
-from wtforms.validators import DataRequired, Optional, Regexp
+from wtforms.validators import DataRequired, Optional
 
 from admin_web import site_settings
 from admin_web.auth import role_required
 from admin_web.db import get_db
+from admin_web.forms import matching
 from admin_web.menu_pages import ITEM_KIND_TITLES, SCENARIO_TITLES, owner_title
 from dialplan import validate
 from dialplan.configuration import load_configuration
@@ -52,11 +53,10 @@ STEP_TITLES = {
 class SimulatorForm(FlaskForm):
     number = StringField(_l("Start at item"), validators=[
         DataRequired(_l("Enter a number.")),
-        Regexp("^" + validate.PHONE_NUMBER.pattern + "$",
-               message=_l("The number must be 2 to 15 digits."))])
+        matching(validate.PHONE_NUMBER, _l("The number must be 2 to 15 digits."))])
     caller = StringField(_l("Caller's number"), default="79990000001", validators=[
         DataRequired(_l("Enter the caller's number.")),
-        Regexp(r"^[0-9]{3,20}$", message=_l("The caller's number must be 3 to 20 digits."))],
+        matching(r"[0-9]{3,20}", _l("The caller's number must be 3 to 20 digits."))],
         description=_l("Scenarios look up this caller's cases."))
     keys = StringField(_l("Keys"), validators=[Optional()], description=_l(
         "One element per prompt or wait, separated by commas: keys (0-9, * and #) or the word "

@@ -141,3 +141,45 @@ def test_deleting_a_person_keeps_their_cases(client, admin, db_rows):
     assert not db_rows("SELECT 1 FROM cases")
     assert [c["action"] for c in db_rows("SELECT action FROM change_log ORDER BY id")][-2:] == [
         "delete", "delete"]
+
+
+def test_a_person_id_that_is_no_number_is_refused_with_a_message(admin, db_rows):
+    response = new_case(admin, person_id="²")
+    assert response.status_code == 400
+    assert db_rows("SELECT 1 FROM cases") == []
+
+
+def test_a_person_deleted_before_the_case_is_saved_gives_a_message(admin, db, db_rows,
+                                                                   monkeypatch):
+    from admin_web import case_pages
+
+    new_person(admin)
+
+    def checked_then_deleted_by_someone_else(value):
+        db.execute("DELETE FROM persons")
+        return True
+
+    monkeypatch.setattr(case_pages, "_person_exists", checked_then_deleted_by_someone_else)
+    response = new_case(admin)
+    assert response.status_code == 400
+    assert db_rows("SELECT 1 FROM cases") == []
+
+
+def test_saving_a_person_deleted_meanwhile_says_so(admin, db, db_rows, monkeypatch):
+    from admin_web import case_pages
+
+    new_person(admin)
+    person_id = db_rows("SELECT id FROM persons")[0]["id"]
+    read = case_pages._person_or_404
+
+    def read_then_deleted_by_someone_else(row_id):
+        row = read(row_id)
+        db.execute("DELETE FROM persons WHERE id = %s", (row_id,))
+        return row
+
+    monkeypatch.setattr(case_pages, "_person_or_404", read_then_deleted_by_someone_else)
+    response = admin.post(f"/cases/persons/{person_id}",
+                          {"full_name": "Петров", "first_name": "", "phone": "101"},
+                          form_page="/cases/persons/new")
+    assert response.status_code == 404
+    assert db_rows("SELECT 1 FROM change_log WHERE action = 'update'") == []

@@ -281,3 +281,43 @@ def test_menu_tree_shows_each_item_once_and_names_other_targets():
     assert first.item.number == "91000" and not first.repeat
     assert again.repeat and timeout.hint.text == "hang up"
     assert first.branches[0][1].hint.known is False
+
+
+def test_an_audio_file_deleted_before_the_item_is_saved_gives_a_message(
+        admin, menu, db, db_rows, monkeypatch):
+    from admin_web import menu_pages
+
+    audio_id = db.execute("INSERT INTO audio_files (name, duration_ms, size_bytes)"
+                          " VALUES ('Приветствие', 1000, 16044) RETURNING id").fetchone()["id"]
+    names = menu_pages._names
+
+    def listed_then_deleted_by_someone_else(conn):
+        listed = names(conn)
+        db.execute("DELETE FROM audio_files")
+        return listed
+
+    monkeypatch.setattr(menu_pages, "_names", listed_then_deleted_by_someone_else)
+    response = new_item(admin, menu["id"], number="92000", kind="audio", audio_id=str(audio_id))
+    assert "Choose an audio file." in page(response)
+    assert db_rows("SELECT 1 FROM menu_items WHERE number = '92000'") == []
+
+
+def test_saving_a_handler_deleted_meanwhile_says_so(admin, menu, db, db_rows, monkeypatch):
+    from admin_web import menu_pages
+
+    handler_id = db_rows("SELECT id FROM menu_handlers")[0]["id"]
+    read = menu_pages._handler_or_404
+
+    def read_then_deleted_by_someone_else(row_id):
+        row = read(row_id)
+        db.execute("DELETE FROM menu_handlers WHERE id = %s", (row_id,))
+        return row
+
+    monkeypatch.setattr(menu_pages, "_handler_or_404", read_then_deleted_by_someone_else)
+    response = admin.post(f"/menus/handlers/{handler_id}",
+                          {"kind": "key", "key": "2", "target": "91000", "position": "1"},
+                          form_page="/menus/new")
+    assert response.status_code == 404
+    assert "Someone else deleted this while you were changing it." in page(response)
+    assert db_rows("SELECT 1 FROM change_log WHERE object_type = 'menu handler'"
+                   " AND action = 'update'") == []

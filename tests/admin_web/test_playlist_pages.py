@@ -169,3 +169,31 @@ def test_delete_is_refused_while_a_menu_item_plays_the_playlist(client, admin, d
     assert not db_rows("SELECT 1 FROM playlists") and not items(db_rows)
     change = db_rows("SELECT * FROM change_log ORDER BY id")[-1]
     assert (change["action"], change["old_value"]["items"]) == ("delete", [{"kind": "greeting"}])
+
+
+def test_a_recording_id_that_is_no_number_is_refused_with_a_message(admin, db_rows):
+    new_playlist(admin)
+    response = add_item(admin, 1, "audio", audio_id="²")
+    assert response.status_code == 400
+    assert "Выберите запись" in response.get_data(as_text=True)
+    assert items(db_rows) == []
+
+
+def test_saving_a_playlist_deleted_meanwhile_says_so(admin, db, db_rows, monkeypatch):
+    from admin_web import playlist_pages
+
+    new_playlist(admin)
+    read = playlist_pages._playlist_or_404
+
+    def read_then_deleted_by_someone_else(playlist_id, lock=False):
+        row = read(playlist_id, lock)
+        db.execute("DELETE FROM playlists WHERE id = %s", (playlist_id,))
+        return row
+
+    monkeypatch.setattr(playlist_pages, "_playlist_or_404", read_then_deleted_by_someone_else)
+    response = admin.post("/playlists/1", {"name": "Новое", "mode": "random"},
+                          form_page="/playlists/new")
+    assert response.status_code == 404
+    assert "Nothing was saved" in response.get_data(as_text=True) \
+        or "Ничего не сохранено" in response.get_data(as_text=True)
+    assert db_rows("SELECT 1 FROM change_log WHERE action = 'update'") == []

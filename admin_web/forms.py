@@ -1,0 +1,66 @@
+"""Form rules every section shares, so each is written once.
+
+Patterns are matched against the whole value with ``\\Z``: ``$`` would also
+match before a final line break, letting "90000\\n" through to a database
+check (a 500) or to the Asterisk files. Ids chosen in a select are read by
+`chosen_id`, which takes ASCII digits only ("²" is a digit to ``isdigit``
+but not to ``int``). PostgreSQL text cannot hold a NUL character and no
+field needs one, so a request carrying one is refused before any view.
+"""
+
+from __future__ import annotations
+
+import re
+
+from flask import abort, request
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import SubmitField
+from wtforms.validators import Length, Regexp
+
+# Single-line text: no line breaks (including Unicode ones) or control characters.
+SINGLE_LINE = r"[^\x00-\x1f\x7f\x85\u2028\u2029]*"
+
+
+def whole(pattern: str | re.Pattern) -> str:
+    """A regex that ``pattern`` must match from the first character to the last."""
+    text = pattern.pattern if isinstance(pattern, re.Pattern) else pattern
+    return rf"^(?:{text})\Z"
+
+
+def matching(pattern: str | re.Pattern, message) -> Regexp:
+    """A validator: the whole value matches ``pattern``, else ``message``."""
+    return Regexp(whole(pattern), message=message)
+
+
+def single_line() -> Regexp:
+    """A validator refusing line breaks and control characters."""
+    return matching(SINGLE_LINE, _l("No line breaks or control characters."))
+
+
+def at_most(characters: int) -> Length:
+    """A validator: at most ``characters`` characters, said so in the admin's language."""
+    return Length(max=characters, message=_l("At most %(max)d characters.", max=characters))
+
+
+def chosen_id(value) -> int | None:
+    """The row id a select sent, or None for none (or anything that is not an id)."""
+    text = str(value or "")
+    return int(text) if text.isascii() and text.isdigit() else None
+
+
+class PostForm(FlaskForm):
+    """Carries only the CSRF token: deleting, moving or clearing needs a real form post."""
+    submit = SubmitField(_l("Delete"))
+
+
+def _refuse_nul() -> None:
+    for values in (request.args, request.form):
+        for key, value in values.items(multi=True):
+            if "\x00" in key or "\x00" in value:
+                abort(400)
+
+
+def init_app(app) -> None:
+    """Refuse requests whose query or form holds a NUL character (400)."""
+    app.before_request(_refuse_nul)
