@@ -8,7 +8,8 @@ files are committed next to their .po, see translations/README).
 from __future__ import annotations
 
 from flask import Blueprint, abort, redirect, request, session, url_for
-from flask_babel import Babel
+from flask_babel import Babel, format_decimal
+from flask_babel import gettext as _
 
 LANGUAGES = {"ru": "Русский", "en": "English"}
 DEFAULT_LANGUAGE = "ru"
@@ -35,9 +36,24 @@ def choose(code: str):
     return redirect(back)
 
 
+def file_size(size_bytes: int) -> str:
+    """A size in bytes as the admin reads it: "15,7 КБ" in Russian, "15.7 KB" in English.
+
+    Jinja's filesizeformat always says "kB" in English; units step by 1024.
+    """
+    units = (lambda n: _("%(size)s B", size=n), lambda n: _("%(size)s KB", size=n),
+             lambda n: _("%(size)s MB", size=n), lambda n: _("%(size)s GB", size=n))
+    value, step = float(size_bytes), 0
+    while value >= 1024 and step < len(units) - 1:
+        value, step = value / 1024, step + 1
+    shown = format_decimal(round(value) if step == 0 else round(value, 1), format="#,##0.#")
+    return units[step](shown)
+
+
 def init_app(app) -> None:
     """Flask-Babel with our selector, the switch route and template helpers."""
     app.config.setdefault("BABEL_DEFAULT_LOCALE", DEFAULT_LANGUAGE)
     babel.init_app(app, locale_selector=current_language)
     app.register_blueprint(bp)
     app.jinja_env.globals.update(LANGUAGES=LANGUAGES, current_language=current_language)
+    app.jinja_env.filters["file_size"] = file_size

@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+import pytest
 from babel.messages.mofile import read_mo
 from babel.messages.pofile import read_po
 
@@ -41,3 +42,15 @@ def test_every_catalog_is_translated_and_its_mo_is_current():
         assert not untranslated, f"{po_path}: not translated: {untranslated}"
         assert {m.id: m.string for m in po if m.id} == {m.id: m.string for m in mo if m.id}, \
             f"{po_path.with_suffix('.mo')} is out of date: run pybabel compile"
+
+
+@pytest.mark.parametrize("language, size, shown", [
+    ("ru", 0, "0 Б"), ("ru", 16044, "15,7 КБ"), ("ru", 3 * 1024 * 1024, "3 МБ"),
+    ("en", 1023, "1,023 B"), ("en", 16044, "15.7 KB"), ("en", 5 * 1024 ** 4, "5,120 GB")])
+def test_file_sizes_are_shown_in_the_admins_language(app, language, size, shown):
+    from admin_web.i18n import file_size
+
+    with app.test_request_context():
+        from flask import session
+        session["language"] = language
+        assert file_size(size).replace("\xa0", " ") == shown
