@@ -189,7 +189,10 @@ def edit(playlist_id: int):
 
 
 def _change_items(playlist_id: int, change) -> dict:
-    """Run ``change(conn, items)`` on the locked playlist, renumber, record old and new."""
+    """Run ``change(conn, items)`` on the locked playlist, renumber, record old and new.
+
+    A change that changes nothing (moving the first item up) leaves no history row.
+    """
     conn = get_db()
     with conn.transaction():
         playlist = _playlist_or_404(playlist_id, lock=True)
@@ -200,8 +203,9 @@ def _change_items(playlist_id: int, change) -> dict:
             if item["position"] != position:
                 conn.execute("UPDATE playlist_items SET position = %s WHERE id = %s",
                              (position, item["id"]))
-        record_change(conn, current_user.login, "update", OBJECT_TYPE, playlist["name"],
-                      _public(playlist, before), _public(playlist, after))
+        if [i["id"] for i in after] != [i["id"] for i in before]:
+            record_change(conn, current_user.login, "update", OBJECT_TYPE, playlist["name"],
+                          _public(playlist, before), _public(playlist, after))
     return playlist
 
 

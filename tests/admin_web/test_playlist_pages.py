@@ -132,8 +132,11 @@ def test_items_move_up_and_down_and_are_removed(admin, song, db_rows):
     assert item_ids(db_rows) == [first, third, second]
     admin.post(f"/playlists/1/items/{first}/down", form_page="/playlists/1")
     assert item_ids(db_rows) == [third, first, second]
+    changes = len(db_rows("SELECT 1 FROM change_log"))
     admin.post(f"/playlists/1/items/{third}/up", form_page="/playlists/1")  # already first
+    admin.post(f"/playlists/1/items/{second}/down", form_page="/playlists/1")  # already last
     assert item_ids(db_rows) == [third, first, second]
+    assert len(db_rows("SELECT 1 FROM change_log")) == changes  # nothing changed, no history
     admin.post(f"/playlists/1/items/{first}/delete", form_page="/playlists/1")
     assert item_ids(db_rows) == [third, second]
     assert [r["position"] for r in db_rows("SELECT position FROM playlist_items"
