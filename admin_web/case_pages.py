@@ -207,15 +207,18 @@ def edit_person(person_id: int):
 @bp.route("/persons/<int:person_id>/delete", methods=("POST",))
 @role_required("administrator")
 def delete_person(person_id: int):
-    """Delete a person; their cases stay, without a person."""
+    """Delete a person; their cases stay, without a person (the history names them)."""
     person = _person_or_404(person_id)
     if not PostForm().validate_on_submit():
         abort(400)
     conn = get_db()
     with conn.transaction():
+        cases = [row["number"] for row in conn.execute(
+            "SELECT number FROM cases WHERE person_id = %s ORDER BY number",
+            (person_id,)).fetchall()]
         conn.execute("DELETE FROM persons WHERE id = %s", (person_id,))
         record_change(conn, current_user.login, "delete", PERSON_OBJECT, person["full_name"],
-                      _person_public(person), None)
+                      {**_person_public(person), "cases": cases}, None)
     flash(_("%(name)s deleted.", name=person["full_name"]), "success")
     return redirect(url_for(".index"))
 
@@ -247,9 +250,13 @@ def _case_values(form: CaseForm) -> dict:
             "is_open": bool(form.is_open.data), "filed_on": form.filed_on.data}
 
 
-def _case_public(case: dict) -> dict:
-    return {k: case[k] for k in ("number", "person_id", "service", "status", "is_open",
-                                 "filed_on")}
+def _case_public(conn, case: dict) -> dict:
+    """The history's copy of a case: its person by name and phone, not by id."""
+    kept = {k: case[k] for k in ("number", "service", "status", "is_open", "filed_on")}
+    person = conn.execute("SELECT full_name, phone FROM persons WHERE id = %s",
+                          (case["person_id"],)).fetchone() if case["person_id"] else None
+    kept["person"] = f"{person['full_name']} ({person['phone']})" if person else None
+    return kept
 
 
 def _save_case(form: CaseForm, old: dict | None) -> dict | None:
@@ -264,7 +271,7 @@ def _save_case(form: CaseForm, old: dict | None) -> dict | None:
                     f" VALUES ({', '.join(['%s'] * len(names))}) RETURNING {_CASE_COLUMNS}",
                     list(values.values())).fetchone()
                 record_change(conn, current_user.login, "create", CASE_OBJECT, case["number"],
-                              None, _case_public(case))
+                              None, _case_public(conn, case))
             else:
                 case = conn.execute(
                     f"UPDATE cases SET {', '.join(f'{n} = %s' for n in names)} WHERE id = %s"
@@ -273,7 +280,8 @@ def _save_case(form: CaseForm, old: dict | None) -> dict | None:
                     deleted_meanwhile()
                 if case != old:
                     record_change(conn, current_user.login, "update", CASE_OBJECT,
-                                  case["number"], _case_public(old), _case_public(case))
+                                  case["number"], _case_public(conn, old),
+                                  _case_public(conn, case))
     except UniqueViolation:
         form.number.errors.append(_("Another case has this number."))
         return None
@@ -321,7 +329,7 @@ def delete_case(case_id: int):
     with conn.transaction():
         conn.execute("DELETE FROM cases WHERE id = %s", (case_id,))
         record_change(conn, current_user.login, "delete", CASE_OBJECT, case["number"],
-                      _case_public(case), None)
+                      _case_public(conn, case), None)
     flash(_("Case %(number)s deleted.", number=case["number"]), "success")
     return redirect(url_for(".index"))
 

@@ -91,6 +91,7 @@ def test_changes_are_recorded(admin, db_rows):
     assert (changes[2]["old_value"]["status"], changes[2]["new_value"]["status"]) == (
         "готово к выдаче", "выдано")
     assert changes[1]["new_value"]["filed_on"] == "2024-03-19"
+    assert changes[1]["new_value"]["person"] == "Иванов Иван Петрович (79990000001)"
 
 
 @pytest.mark.parametrize("fields, message", [
@@ -139,8 +140,11 @@ def test_deleting_a_person_keeps_their_cases(client, admin, db_rows):
     assert db_rows("SELECT person_id FROM cases") == [{"person_id": None}]
     admin.post("/cases/1/delete", form_page="/cases/")
     assert not db_rows("SELECT 1 FROM cases")
-    assert [c["action"] for c in db_rows("SELECT action FROM change_log ORDER BY id")][-2:] == [
-        "delete", "delete"]
+    deletes = db_rows("SELECT object_type, old_value FROM change_log WHERE action = 'delete'"
+                      " ORDER BY id")
+    assert [d["object_type"] for d in deletes] == ["person", "case"]
+    assert deletes[0]["old_value"]["cases"] == ["19-03-2044"]  # left without a person
+    assert deletes[1]["old_value"]["person"] is None
 
 
 def test_a_person_id_that_is_no_number_is_refused_with_a_message(admin, db_rows):
