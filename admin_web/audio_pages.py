@@ -27,7 +27,7 @@ from wtforms.validators import DataRequired
 from admin_web import site_settings
 from admin_web.audit import record_change
 from admin_web.auth import role_required
-from admin_web.db import get_db
+from admin_web.db import get_db, row_or_404
 from admin_web.forms import PostForm, at_most, single_line
 from ivr import audio
 
@@ -72,11 +72,7 @@ def _public(row: dict) -> dict:
 
 
 def _audio_or_404(audio_id: int) -> dict:
-    row = get_db().execute(f"SELECT {_COLUMNS} FROM audio_files WHERE id = %s",
-                           (audio_id,)).fetchone()
-    if row is None:
-        abort(404)
-    return row
+    return row_or_404(f"SELECT {_COLUMNS} FROM audio_files WHERE id = %s", (audio_id,))
 
 
 @bp.route("/")

@@ -22,7 +22,7 @@ from wtforms.validators import DataRequired, InputRequired, Optional, Validation
 
 from admin_web.audit import record_change
 from admin_web.auth import role_required
-from admin_web.db import get_db
+from admin_web.db import get_db, row_or_404
 from admin_web.errors import deleted_meanwhile
 from admin_web.forms import PostForm, at_most, chosen_id, single_line
 from ivr.cases import (CASE_NUMBER_MAX_LENGTH, case_number_from_digits, normalize_phone,
@@ -148,11 +148,7 @@ def _like_prefix(text: str) -> str:
 
 
 def _person_or_404(person_id: int) -> dict:
-    row = get_db().execute(f"SELECT {_PERSON_COLUMNS} FROM persons WHERE id = %s",
-                           (person_id,)).fetchone()
-    if row is None:
-        abort(404)
-    return row
+    return row_or_404(f"SELECT {_PERSON_COLUMNS} FROM persons WHERE id = %s", (person_id,))
 
 
 def _person_public(person: dict) -> dict:
@@ -227,11 +223,7 @@ def delete_person(person_id: int):
 
 
 def _case_or_404(case_id: int) -> dict:
-    row = get_db().execute(f"SELECT {_CASE_COLUMNS} FROM cases WHERE id = %s",
-                           (case_id,)).fetchone()
-    if row is None:
-        abort(404)
-    return row
+    return row_or_404(f"SELECT {_CASE_COLUMNS} FROM cases WHERE id = %s", (case_id,))
 
 
 def _case_form(data=None) -> CaseForm:

@@ -9,7 +9,7 @@ one explicit `with conn.transaction():` block.
 from __future__ import annotations
 
 import psycopg
-from flask import Flask, current_app, g
+from flask import Flask, abort, current_app, g
 from psycopg.rows import dict_row
 
 
@@ -19,6 +19,14 @@ def get_db() -> psycopg.Connection:
         g.db = psycopg.connect(current_app.config["DATABASE_URL"], autocommit=True,
                                row_factory=dict_row)
     return g.db
+
+
+def row_or_404(query: str, params) -> dict:
+    """The row ``query`` finds, or the 404 page: an id in a URL may name a row deleted since."""
+    row = get_db().execute(query, params).fetchone()
+    if row is None:
+        abort(404)
+    return row
 
 
 def close_db(exc: BaseException | None = None) -> None:

@@ -24,7 +24,7 @@ from wtforms.validators import DataRequired, InputRequired, NumberRange, Optiona
 
 from admin_web.audit import record_change
 from admin_web.auth import role_required
-from admin_web.db import get_db
+from admin_web.db import get_db, row_or_404
 from admin_web.forms import whole
 from dialplan import validate
 from dialplan.configuration import Line, load_configuration, numbering_plan
@@ -82,11 +82,7 @@ class DeleteForm(FlaskForm):
 
 
 def _line_or_404(line_id: int) -> dict:
-    line = get_db().execute(f"SELECT {_COLUMNS} FROM lines WHERE id = %s",
-                            (line_id,)).fetchone()
-    if line is None:
-        abort(404)
-    return line
+    return row_or_404(f"SELECT {_COLUMNS} FROM lines WHERE id = %s", (line_id,))
 
 
 def _values(form: LineForm, old: dict | None) -> dict:

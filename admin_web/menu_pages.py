@@ -32,7 +32,7 @@ from wtforms.validators import DataRequired, NumberRange, Optional
 
 from admin_web.audit import record_change
 from admin_web.auth import role_required
-from admin_web.db import get_db
+from admin_web.db import get_db, row_or_404
 from admin_web.errors import deleted_meanwhile
 from admin_web.forms import PostForm, at_most, chosen_id, matching, single_line
 from dialplan import names, validate
@@ -218,26 +218,16 @@ def menu_tree(config: Configuration, start: str) -> TreeNode:
 # --- loading ---------------------------------------------------------------------------------
 
 def _menu_or_404(menu_id: int) -> dict:
-    menu = get_db().execute("SELECT id, name FROM menus WHERE id = %s", (menu_id,)).fetchone()
-    if menu is None:
-        abort(404)
-    return menu
+    return row_or_404("SELECT id, name FROM menus WHERE id = %s", (menu_id,))
 
 
 def _item_or_404(item_id: int) -> dict:
-    item = get_db().execute(f"SELECT {_ITEM_COLUMNS} FROM menu_items WHERE id = %s",
-                            (item_id,)).fetchone()
-    if item is None:
-        abort(404)
-    return item
+    return row_or_404(f"SELECT {_ITEM_COLUMNS} FROM menu_items WHERE id = %s", (item_id,))
 
 
 def _handler_or_404(handler_id: int) -> dict:
-    handler = get_db().execute(f"SELECT {_HANDLER_COLUMNS} FROM menu_handlers WHERE id = %s",
-                               (handler_id,)).fetchone()
-    if handler is None:
-        abort(404)
-    return handler
+    return row_or_404(f"SELECT {_HANDLER_COLUMNS} FROM menu_handlers WHERE id = %s",
+                      (handler_id,))
 
 
 def _items_with_handlers(conn, menu_ids: list[int]) -> dict[int, list[dict]]:
@@ -264,11 +254,16 @@ def _names(conn) -> tuple[dict[int, str], dict[int, str]]:
     return audio, playlists
 
 
-def _users_of_numbers(conn, numbers: list[str], own_items: list[int]) -> list[str]:
-    """What sends calls to ``numbers`` (other items' handlers, lines), as the page names it."""
+def users_of_numbers(conn, numbers: list[str], own_items=()) -> list[str]:
+    """What sends calls to ``numbers`` (handlers of items not in ``own_items``, lines'
+    inbound numbers), as the pages name it; empty when nothing does.
+
+    The one rule for "still in use" that keeps phones and items from being
+    deleted or renumbered while calls are sent to them.
+    """
     titles = {"line": lambda name: _("line %(name)s (inbound number)", name=name),
               "menu item": lambda item: _("menu item %(number)s (handler)", number=item)}
-    rows = conn.execute(_USERS_OF_NUMBERS, {"numbers": numbers, "own_items": own_items})
+    rows = conn.execute(_USERS_OF_NUMBERS, {"numbers": numbers, "own_items": list(own_items)})
     return [titles[row["kind"]](row["name"]) for row in rows.fetchall()]
 
 
@@ -390,7 +385,7 @@ def delete(menu_id: int):
     audio, playlists = _names(conn)
     with conn.transaction():
         items = _items_with_handlers(conn, [menu_id])[menu_id]
-        users = _users_of_numbers(conn, [i["number"] for i in items], [i["id"] for i in items])
+        users = users_of_numbers(conn, [i["number"] for i in items], [i["id"] for i in items])
         if not users:
             conn.execute("DELETE FROM menus WHERE id = %s", (menu_id,))
             old = {"name": menu["name"], "items": [
@@ -452,7 +447,7 @@ def _number_errors(conn, number: str, old: dict | None) -> list[str]:
         return [_("Number %(number)s is taken: %(owner)s.", number=number,
                   owner=", ".join(owner_title(o) for o in owners))]
     if old is not None:
-        users = _users_of_numbers(conn, [old["number"]], [old["id"]])
+        users = users_of_numbers(conn, [old["number"]], [old["id"]])
         if users:
             return [_("Number %(number)s cannot change: calls are sent to it by %(users)s. "
                       "Change them first.", number=old["number"], users=", ".join(users))]
@@ -555,7 +550,7 @@ def delete_item(item_id: int):
     menu = _menu_or_404(item["menu_id"])
     audio, playlists = _names(conn)
     with conn.transaction():
-        users = _users_of_numbers(conn, [item["number"]], [item_id])
+        users = users_of_numbers(conn, [item["number"]], [item_id])
         if not users:
             handlers = conn.execute(f"SELECT {_HANDLER_COLUMNS} FROM menu_handlers"
                                     " WHERE item_id = %s ORDER BY position, id",

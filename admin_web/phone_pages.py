@@ -25,8 +25,9 @@ from wtforms.validators import DataRequired, Length, Optional
 from admin_web import phone_state, site_settings
 from admin_web.audit import record_change
 from admin_web.auth import role_required
-from admin_web.db import get_db
+from admin_web.db import get_db, row_or_404
 from admin_web.forms import PostForm, at_most, matching, single_line
+from admin_web.menu_pages import users_of_numbers
 from dialplan import validate
 from dialplan.configuration import (generate_password, load_configuration, numbering_plan,
                                     sip_digest)
@@ -37,13 +38,6 @@ OBJECT_TYPE = "phone"
 KIND_TITLES = {"simple": _l("Simple SIP phone")}
 MIN_PASSWORD_LENGTH = 8
 _COLUMNS = "id, number, kind, description"
-# What sends calls to a number: lines (inbound number) and menu handlers (target).
-_USERS_OF_NUMBER = (
-    "SELECT 'line' AS kind, name AS name FROM lines WHERE inbound_number = %(number)s"
-    " UNION"
-    " SELECT 'menu item', i.number FROM menu_handlers h JOIN menu_items i ON i.id = h.item_id"
-    " WHERE h.target = %(number)s"
-    " ORDER BY 1, 2")
 
 
 def _kind_field():
@@ -95,11 +89,7 @@ def _public(phone: dict) -> dict:
 
 
 def _phone_or_404(phone_id: int) -> dict:
-    phone = get_db().execute(f"SELECT {_COLUMNS} FROM phones WHERE id = %s",
-                             (phone_id,)).fetchone()
-    if phone is None:
-        abort(404)
-    return phone
+    return row_or_404(f"SELECT {_COLUMNS} FROM phones WHERE id = %s", (phone_id,))
 
 
 @bp.route("/")
@@ -201,7 +191,7 @@ def delete(phone_id: int):
         abort(400)
     conn = get_db()
     with conn.transaction():
-        users = _users_of_number(conn, phone["number"])
+        users = users_of_numbers(conn, [phone["number"]])
         if not users:
             conn.execute("DELETE FROM phones WHERE id = %s", (phone_id,))
             record_change(conn, current_user.login, "delete", OBJECT_TYPE, phone["number"],
@@ -214,10 +204,3 @@ def delete(phone_id: int):
         flash(_("Phone %(number)s deleted.", number=phone["number"]), "success")
     return redirect(url_for(".index"))
 
-
-def _users_of_number(conn, number: str) -> list[str]:
-    """What sends calls to ``number``, as the page names it; empty when nothing does."""
-    titles = {"line": lambda name: _("line %(name)s (inbound number)", name=name),
-              "menu item": lambda item: _("menu item %(number)s (handler)", number=item)}
-    return [titles[row["kind"]](row["name"])
-            for row in conn.execute(_USERS_OF_NUMBER, {"number": number}).fetchall()]

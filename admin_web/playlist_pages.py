@@ -22,7 +22,7 @@ from wtforms.validators import DataRequired
 
 from admin_web.audit import record_change
 from admin_web.auth import role_required
-from admin_web.db import get_db
+from admin_web.db import get_db, row_or_404
 from admin_web.errors import deleted_meanwhile
 from admin_web.forms import PostForm, at_most, chosen_id, single_line
 
@@ -91,11 +91,8 @@ def _item_form() -> ItemForm:
 
 
 def _playlist_or_404(playlist_id: int, lock: bool = False) -> dict:
-    row = get_db().execute(f"SELECT {_COLUMNS} FROM playlists WHERE id = %s"
-                           + (" FOR UPDATE" if lock else ""), (playlist_id,)).fetchone()
-    if row is None:
-        abort(404)
-    return row
+    return row_or_404(f"SELECT {_COLUMNS} FROM playlists WHERE id = %s"
+                      + (" FOR UPDATE" if lock else ""), (playlist_id,))
 
 
 def _items(conn, playlist_id: int) -> list[dict]:
