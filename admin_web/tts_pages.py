@@ -21,12 +21,13 @@ from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import SelectField, StringField, SubmitField, TextAreaField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Length, Optional, Regexp
+from wtforms.validators import DataRequired, Optional
 
 from admin_web import site_settings
 from admin_web.audit import record_change
 from admin_web.auth import role_required
 from admin_web.db import get_db
+from admin_web.forms import at_most, matching
 from dialplan.apply import fixed_texts
 from dialplan.configuration import TtsSettings, load_configuration
 from ivr import tts
@@ -43,21 +44,19 @@ ENGINE_TITLES = {
 FIELDS = tuple(f.name for f in fields(TtsSettings))
 SAMPLE_TEXT = "Здравствуйте! Вы позвонили в телефонный центр."
 SAMPLE_MAX_CHARS = 500
-ACCOUNT_ID = r"^[A-Za-z0-9_-]*$"
+ACCOUNT_ID = r"[A-Za-z0-9_-]*"
 
 
 def _voice(label, pattern: re.Pattern, message):
     """A voice name field checked by the engine's own rule (``ivr.tts``)."""
     return StringField(label, validators=[
-        DataRequired(_l("Enter a voice.")), Length(max=64, message=_l(
-            "At most %(max)d characters.", max=64)),
-        Regexp(rf"^(?:{pattern.pattern})$", message=message)])
+        DataRequired(_l("Enter a voice.")), at_most(64), matching(pattern, message)])
 
 
 def _account_field(label, description=None):
     return StringField(label, validators=[
-        Optional(), Length(max=100, message=_l("At most %(max)d characters.", max=100)),
-        Regexp(ACCOUNT_ID, message=_l("Latin letters, digits, '_' and '-' only."))],
+        Optional(), at_most(100),
+        matching(ACCOUNT_ID, _l("Latin letters, digits, '_' and '-' only."))],
         description=description)
 
 
@@ -78,8 +77,8 @@ class SettingsForm(FlaskForm):
     yandex_key_id = _account_field(_l("Yandex key ID"))
     yandex_folder_id = _account_field(_l("Yandex folder ID"))
     yandex_private_key_path = StringField(_l("Path to the Yandex private key file"), validators=[
-        Optional(), Length(max=500, message=_l("At most %(max)d characters.", max=500)),
-        Regexp(r"^/[^\x00-\x1f\x7f]*$", message=_l("A full path, starting with '/'."))],
+        Optional(), at_most(500),
+        matching(r"/[^\x00-\x1f\x7f]*", _l("A full path, starting with '/'."))],
         description=_l("The key stays in this file on the server; only its path is kept "
                        "here."))
     submit = SubmitField(_l("Save"))
@@ -97,9 +96,7 @@ class SettingsForm(FlaskForm):
 
 class ListenForm(FlaskForm):
     text = TextAreaField(_l("Text"), default=SAMPLE_TEXT, validators=[
-        DataRequired(_l("Enter a text.")),
-        Length(max=SAMPLE_MAX_CHARS, message=_l("At most %(max)d characters.",
-                                                max=SAMPLE_MAX_CHARS))],
+        DataRequired(_l("Enter a text.")), at_most(SAMPLE_MAX_CHARS)],
         render_kw={"rows": 2})
     submit = SubmitField(_l("Listen"))
 
