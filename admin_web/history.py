@@ -88,17 +88,19 @@ def index():
     form = FilterForm(request.args)
     form.user.choices = _choices(conn, "user_login")
     form.object_type.choices = _choices(conn, "object_type")
-    page = max(request.args.get("page", 1, type=int), 1)
     size = current_app.config["HISTORY_PAGE_SIZE"]
     rows, total = [], 0
     if form.validate():
         where, params = _conditions(form)
         total = conn.execute(f"SELECT count(*) AS n FROM change_log{where}", params).fetchone()["n"]
+    pages = max((total + size - 1) // size, 1)
+    # A page past the end (an old link, a typed number) shows the last one.
+    page = min(max(request.args.get("page", 1, type=int), 1), pages)
+    if total:
         rows = conn.execute(
             f"SELECT id, at, user_login, action, object_type, object_id, old_value, new_value"
             f" FROM change_log{where} ORDER BY at DESC, id DESC LIMIT %s OFFSET %s",
             [*params, size, (page - 1) * size]).fetchall()
-    pages = max((total + size - 1) // size, 1)
     args = {k: v for k, v in request.args.items() if k != "page"}
     return render_template("history/list.html", form=form, rows=rows, page=page, pages=pages,
                            total=total, args=args, action_titles=ACTION_TITLES)

@@ -62,6 +62,14 @@ def test_pages(app, client, auth, changes):
     assert shown(client, "?user=boss&page=2")[0] == ["line-6"]
 
 
+def test_a_page_past_the_end_shows_the_last_page(app, client, auth, changes):
+    app.config["HISTORY_PAGE_SIZE"] = 3
+    auth.login("boss")
+    for far in ("4", "99999999999999999999"):
+        rows, page = shown(client, f"?page={far}")
+        assert rows == ["line-6"] and "3 / 3" in page
+
+
 
 def test_rows_show_who_what_and_the_values(client, auth, changes):
     auth.login("boss")
