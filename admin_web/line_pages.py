@@ -25,7 +25,7 @@ from wtforms.validators import DataRequired, InputRequired, NumberRange, Optiona
 from admin_web.audit import record_change
 from admin_web.auth import role_required
 from admin_web.db import get_db, row_or_404
-from admin_web.forms import whole
+from admin_web.forms import PostForm, whole
 from dialplan import validate
 from dialplan.configuration import Line, load_configuration, numbering_plan
 
@@ -74,11 +74,6 @@ class LineForm(FlaskForm):
         description=_l("Where calls arriving on this line go: a number of the numbering plan."))
     external = BooleanField(_l("External (a provider, not another PBX)"), default=True)
     submit = SubmitField(_l("Save"))
-
-
-class DeleteForm(FlaskForm):
-    """Carries only the CSRF token: deleting needs a real form post."""
-    submit = SubmitField(_l("Delete"))
 
 
 def _line_or_404(line_id: int) -> dict:
@@ -169,7 +164,7 @@ def _public(line: dict) -> dict:
 def index():
     """Every line in outbound order."""
     lines = get_db().execute(f"SELECT {_COLUMNS} FROM lines ORDER BY position, name").fetchall()
-    return render_template("lines/list.html", lines=lines, delete_form=DeleteForm())
+    return render_template("lines/list.html", lines=lines, delete_form=PostForm())
 
 
 @bp.route("/new", methods=("GET", "POST"))
@@ -204,7 +199,7 @@ def edit(line_id: int):
 def delete(line_id: int):
     """Delete a line (after the browser's confirmation)."""
     line = _line_or_404(line_id)
-    if not DeleteForm().validate_on_submit():
+    if not PostForm().validate_on_submit():
         abort(400)
     conn = get_db()
     with conn.transaction():

@@ -19,6 +19,7 @@ from admin_web import users
 from admin_web.audit import record_change
 from admin_web.auth import role_required
 from admin_web.db import get_db
+from admin_web.forms import PostForm
 
 bp = Blueprint("user_pages", __name__, url_prefix="/users")
 
@@ -67,11 +68,6 @@ class PasswordForm(FlaskForm):
     submit = SubmitField(_l("Set password"))
 
 
-class DeleteForm(FlaskForm):
-    """Carries only the CSRF token: deleting needs a real form post."""
-    submit = SubmitField(_l("Delete"))
-
-
 def _user_or_404(user_id: int) -> users.User:
     user = users.find_user(get_db(), user_id=user_id)
     if user is None:
@@ -84,7 +80,7 @@ def _user_or_404(user_id: int) -> users.User:
 def index():
     """Every user with their role."""
     return render_template("users/list.html", users=users.list_users(get_db()),
-                           role_titles=ROLE_TITLES, delete_form=DeleteForm())
+                           role_titles=ROLE_TITLES, delete_form=PostForm())
 
 
 @bp.route("/new", methods=("GET", "POST"))
@@ -171,7 +167,7 @@ def reset_password(user_id: int):
 def delete(user_id: int):
     """Delete a user, never oneself nor the last administrator."""
     user = _user_or_404(user_id)
-    if not DeleteForm().validate_on_submit():
+    if not PostForm().validate_on_submit():
         abort(400)
     if user.id == current_user.user.id:
         flash(_("You cannot delete yourself."), "danger")
