@@ -13,13 +13,13 @@ from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import PasswordField, SelectField, StringField, SubmitField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, EqualTo, Length, Regexp
+from wtforms.validators import DataRequired, EqualTo, Length
 
 from admin_web import users
 from admin_web.audit import record_change
 from admin_web.auth import role_required
 from admin_web.db import get_db
-from admin_web.forms import PostForm
+from admin_web.forms import PostForm, matching
 
 bp = Blueprint("user_pages", __name__, url_prefix="/users")
 
@@ -51,8 +51,8 @@ def _password_fields():
 class CreateUserForm(FlaskForm):
     login = StringField(_l("Login"), validators=[
         DataRequired(_l("Enter a login.")),
-        Regexp(users.LOGIN, message=_l("2 to 64 Latin letters, digits, dots, dashes or "
-                                       "underscores."))])
+        matching(users.LOGIN, _l("2 to 64 Latin letters, digits, dots, dashes or "
+                                 "underscores."))])
     role = _role_field()
     password, repeat = _password_fields()
     submit = SubmitField(_l("Create"))

@@ -16,7 +16,7 @@ from psycopg.rows import class_row
 from werkzeug.security import check_password_hash, generate_password_hash
 
 ROLES = ("operator", "manager", "administrator")  # each has the rights of those before it
-LOGIN = re.compile(r"^[A-Za-z0-9._-]{2,64}$")
+LOGIN = re.compile(r"[A-Za-z0-9._-]{2,64}")
 MIN_PASSWORD_LENGTH = 10
 MAX_PASSWORD_LENGTH = 128
 
@@ -59,7 +59,7 @@ def role_rank(role: str) -> int:
 
 
 def check_credentials(login: str, password: str) -> None:
-    if not LOGIN.match(login):
+    if not LOGIN.fullmatch(login):
         raise UserError("login: 2 to 64 Latin letters, digits, dots, dashes or underscores")
     if len(password) < MIN_PASSWORD_LENGTH:
         raise UserError(f"password: at least {MIN_PASSWORD_LENGTH} characters")

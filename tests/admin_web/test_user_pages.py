@@ -46,6 +46,7 @@ def test_create_stores_a_hash_and_records_the_change(admin, db_rows):
 @pytest.mark.parametrize("fields, message", [
     ({"login": ""}, "Введите логин."),
     ({"login": "bad login"}, "От 2 до 64 латинских букв"),
+    ({"login": "ivan\n"}, "От 2 до 64 латинских букв"),
     ({"login": "admin"}, "Этот логин уже занят."),
     ({"password": "short", "repeat": "short"}, "Пароль должен быть длиной от 10 до 128"),
     ({"repeat": "Something-else-1"}, "Пароли не совпадают."),
