@@ -28,7 +28,7 @@ from admin_web import site_settings
 from admin_web.audit import record_change
 from admin_web.auth import role_required
 from admin_web.db import get_db, row_or_404
-from admin_web.forms import PostForm, at_most, single_line
+from admin_web.forms import PostForm, at_most, page_status, single_line
 from ivr import audio
 
 bp = Blueprint("audio", __name__, url_prefix="/audio")
@@ -93,8 +93,7 @@ def upload():
         if stored is not None:
             flash(_("Recording %(name)s uploaded.", name=stored["name"]), "success")
             return redirect(url_for(".index"))
-    status = 400 if form.is_submitted() else 200
-    return render_template("audio/upload.html", form=form), status
+    return render_template("audio/upload.html", form=form), page_status(form)
 
 
 def _store_upload(form: UploadForm) -> dict | None:

@@ -24,7 +24,7 @@ from admin_web.audit import record_change
 from admin_web.auth import role_required
 from admin_web.db import get_db, row_or_404
 from admin_web.errors import deleted_meanwhile
-from admin_web.forms import PostForm, at_most, chosen_id, single_line
+from admin_web.forms import PostForm, at_most, chosen_id, page_status, single_line
 from ivr.cases import (CASE_NUMBER_MAX_LENGTH, case_number_from_digits, normalize_phone,
                        phone_variants)
 
@@ -327,5 +327,4 @@ def delete_case(case_id: int):
 
 
 def _form_page(template: str, form, row: dict | None):
-    status = 400 if form.is_submitted() else 200
-    return render_template(template, form=form, row=row), status
+    return render_template(template, form=form, row=row), page_status(form)

@@ -49,6 +49,15 @@ def chosen_id(value) -> int | None:
     return int(text) if text.isascii() and text.isdigit() else None
 
 
+def page_status(form) -> int:
+    """A form page's HTTP status: 400 when it shows a refused submission, else 200.
+
+    Views redirect after a successful post, so a submitted form still on the
+    page is one that was refused; clients and tests tell it by the status.
+    """
+    return 400 if form.is_submitted() else 200
+
+
 class PostForm(FlaskForm):
     """Carries only the CSRF token: deleting, moving or clearing needs a real form post."""
     submit = SubmitField(_l("Delete"))

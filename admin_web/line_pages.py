@@ -25,7 +25,7 @@ from wtforms.validators import DataRequired, InputRequired, NumberRange, Optiona
 from admin_web.audit import record_change
 from admin_web.auth import role_required
 from admin_web.db import get_db, row_or_404
-from admin_web.forms import PostForm, whole
+from admin_web.forms import PostForm, page_status, whole
 from dialplan import validate
 from dialplan.configuration import Line, load_configuration, numbering_plan
 
@@ -177,7 +177,7 @@ def create():
         if line is not None:
             flash(_("Line %(name)s created.", name=line["name"]), "success")
             return redirect(url_for(".index"))
-    return render_template("lines/form.html", form=form, line=None)
+    return render_template("lines/form.html", form=form, line=None), page_status(form)
 
 
 @bp.route("/<int:line_id>", methods=("GET", "POST"))
@@ -191,7 +191,7 @@ def edit(line_id: int):
         if line is not None:
             flash(_("Line %(name)s saved.", name=line["name"]), "success")
             return redirect(url_for(".index"))
-    return render_template("lines/form.html", form=form, line=old)
+    return render_template("lines/form.html", form=form, line=old), page_status(form)
 
 
 @bp.route("/<int:line_id>/delete", methods=("POST",))

@@ -34,7 +34,7 @@ from admin_web.audit import record_change
 from admin_web.auth import role_required
 from admin_web.db import get_db, row_or_404
 from admin_web.errors import deleted_meanwhile
-from admin_web.forms import PostForm, at_most, chosen_id, matching, single_line
+from admin_web.forms import PostForm, at_most, chosen_id, matching, page_status, single_line
 from dialplan import names, validate
 from dialplan.configuration import Configuration, MenuItem, load_configuration, numbering_plan
 
@@ -331,7 +331,7 @@ def create():
         else:
             flash(_("Menu %(name)s created.", name=name), "success")
             return redirect(url_for(".show", menu_id=menu["id"]))
-    return render_template("menus/menu_form.html", form=form, menu=None)
+    return render_template("menus/menu_form.html", form=form, menu=None), page_status(form)
 
 
 @bp.route("/<int:menu_id>")
@@ -371,7 +371,7 @@ def rename(menu_id: int):
         else:
             flash(_("Menu %(name)s saved.", name=name), "success")
             return redirect(url_for(".show", menu_id=menu_id))
-    return render_template("menus/menu_form.html", form=form, menu=menu)
+    return render_template("menus/menu_form.html", form=form, menu=menu), page_status(form)
 
 
 @bp.route("/<int:menu_id>/delete", methods=("POST",))
@@ -512,7 +512,8 @@ def create_item(menu_id: int):
         if item is not None:
             flash(_("Menu item %(number)s created.", number=item["number"]), "success")
             return redirect(url_for(".edit_item", item_id=item["id"]))
-    return render_template("menus/item_form.html", form=form, menu=menu, item=None)
+    return render_template("menus/item_form.html", form=form, menu=menu, item=None), \
+        page_status(form)
 
 
 @bp.route("/items/<int:item_id>", methods=("GET", "POST"))
@@ -536,7 +537,8 @@ def edit_item(item_id: int):
     config = load_configuration(conn)
     return render_template("menus/item_form.html", form=form, menu=menu, item=old,
                            handlers=own, delete_form=PostForm(),
-                           hint=lambda t: target_hint(t, config), **_titles())
+                           hint=lambda t: target_hint(t, config), **_titles()), \
+        page_status(form)
 
 
 @bp.route("/items/<int:item_id>/delete", methods=("POST",))
@@ -649,7 +651,8 @@ def _handler_page(form, item, handler):
     hint = target_hint(handler["target"], config) if handler else None
     return render_template("menus/handler_form.html", form=form, item=item, handler=handler,
                            hint=hint, item_numbers=sorted(i.number for i in config.menu_items),
-                           default_timeout=names.MENU_DEFAULT_TIMEOUT_SECONDS)
+                           default_timeout=names.MENU_DEFAULT_TIMEOUT_SECONDS), \
+        page_status(form)
 
 
 @bp.route("/items/<int:item_id>/handlers/new", methods=("GET", "POST"))

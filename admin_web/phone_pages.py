@@ -26,7 +26,7 @@ from admin_web import phone_state, site_settings
 from admin_web.audit import record_change
 from admin_web.auth import role_required
 from admin_web.db import get_db, row_or_404
-from admin_web.forms import PostForm, at_most, matching, single_line
+from admin_web.forms import PostForm, at_most, matching, page_status, single_line
 from admin_web.menu_pages import users_of_numbers
 from dialplan import validate
 from dialplan.configuration import (generate_password, load_configuration, numbering_plan,
@@ -139,7 +139,7 @@ def create():
             else:
                 return _password_page(phone, password, _("Phone %(number)s created.",
                                                          number=number))
-    return render_template("phones/create.html", form=form)
+    return render_template("phones/create.html", form=form), page_status(form)
 
 
 def _password_page(phone, password, message):
@@ -178,8 +178,7 @@ def edit(phone_id: int):
                                                        number=phone["number"]))
         flash(_("Phone %(number)s saved.", number=phone["number"]), "success")
         return redirect(url_for(".index"))
-    status = 400 if form.is_submitted() else 200
-    return render_template("phones/edit.html", phone=phone, form=form), status
+    return render_template("phones/edit.html", phone=phone, form=form), page_status(form)
 
 
 @bp.route("/<int:phone_id>/delete", methods=("POST",))

@@ -24,7 +24,7 @@ from admin_web.audit import record_change
 from admin_web.auth import role_required
 from admin_web.db import get_db, row_or_404
 from admin_web.errors import deleted_meanwhile
-from admin_web.forms import PostForm, at_most, chosen_id, single_line
+from admin_web.forms import PostForm, at_most, chosen_id, page_status, single_line
 
 bp = Blueprint("playlists", __name__, url_prefix="/playlists")
 
@@ -146,8 +146,7 @@ def create():
             flash(_("Playlist %(name)s created. Add its items.", name=playlist["name"]),
                   "success")
             return redirect(url_for(".edit", playlist_id=playlist["id"]))
-    status = 400 if form.is_submitted() else 200
-    return render_template("playlists/create.html", form=form), status
+    return render_template("playlists/create.html", form=form), page_status(form)
 
 
 def _edit_page(playlist, form, item_form, status=200):
@@ -182,7 +181,7 @@ def edit(playlist_id: int):
         else:
             flash(_("Playlist %(name)s saved.", name=new["name"]), "success")
             return redirect(url_for(".edit", playlist_id=playlist_id))
-    return _edit_page(old, form, item_form, 400 if form.is_submitted() else 200)
+    return _edit_page(old, form, item_form, page_status(form))
 
 
 def _change_items(playlist_id: int, change) -> dict:

@@ -27,7 +27,7 @@ from admin_web import site_settings
 from admin_web.audit import record_change
 from admin_web.auth import role_required
 from admin_web.db import get_db
-from admin_web.forms import at_most, matching
+from admin_web.forms import at_most, matching, page_status
 from dialplan.apply import fixed_texts
 from dialplan.configuration import TtsSettings, load_configuration
 from ivr import tts
@@ -141,7 +141,7 @@ def index():
                               asdict(new))
         flash(_("Speech synthesis settings saved."), "success")
         return redirect(url_for(".index"))
-    return _page(form, ListenForm(formdata=None), 400 if form.is_submitted() else 200)
+    return _page(form, ListenForm(formdata=None), page_status(form))
 
 
 @bp.route("/listen", methods=("POST",))

@@ -19,7 +19,7 @@ from admin_web import users
 from admin_web.audit import record_change
 from admin_web.auth import role_required
 from admin_web.db import get_db
-from admin_web.forms import PostForm, matching
+from admin_web.forms import PostForm, matching, page_status
 
 bp = Blueprint("user_pages", __name__, url_prefix="/users")
 
@@ -101,7 +101,7 @@ def create():
         else:
             flash(_("User %(login)s created.", login=user.login), "success")
             return redirect(url_for(".index"))
-    return render_template("users/create.html", form=form)
+    return render_template("users/create.html", form=form), page_status(form)
 
 
 @bp.route("/<int:user_id>", methods=("GET",))

@@ -62,7 +62,7 @@ def test_create_stores_the_line_and_masks_the_password_in_history(client, admin,
 ])
 def test_create_refuses_bad_input_with_a_message(admin, db_rows, fields, message):
     response = new_line(admin, **fields)
-    assert response.status_code == 200
+    assert response.status_code == 400
     assert message in response.get_data(as_text=True)
     assert not db_rows("SELECT 1 FROM lines")
     assert not db_rows("SELECT 1 FROM change_log")

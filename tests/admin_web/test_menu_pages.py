@@ -127,6 +127,7 @@ def test_an_item_number_taken_by_a_phone_is_refused(client, admin, menu, db):
 ])
 def test_bad_items_are_refused_with_a_message(admin, menu, db, fields, message):
     response = new_item(admin, menu["id"], **{"number": "93000", **fields})
+    assert response.status_code == 400
     assert message in page(response)
     assert not db.execute("SELECT 1 FROM menu_items WHERE number = '93000'").fetchall()
 
@@ -159,6 +160,7 @@ def test_scenarios_are_offered_with_russian_titles(client, admin, menu):
 ])
 def test_bad_handlers_are_refused_with_a_message(admin, menu, db, fields, message):
     response = new_handler(admin, menu["items"]["90000"], **fields)
+    assert response.status_code == 400
     assert message in page(response)
     assert len(db.execute("SELECT 1 FROM menu_handlers").fetchall()) == 1
 
@@ -211,6 +213,7 @@ def test_renumbering_a_targeted_item_is_refused(admin, menu, db_rows):
     response = admin.post(f"/menus/items/{menu['items']['91000']}",
                           {"number": "91001", "kind": "tts", "text": "Другой текст"},
                           form_page=f"/menus/items/{menu['items']['91000']}")
+    assert response.status_code == 400
     assert "Number 91000 cannot change: calls are sent to it by menu item 90000 (handler)." \
         in page(response)
     assert db_rows("SELECT number, text FROM menu_items WHERE id = %s",
@@ -259,7 +262,9 @@ def test_a_menu_whose_item_another_menu_targets_is_not_deleted(client, admin, me
 
 
 def test_a_duplicate_menu_name_is_refused(admin, menu, db_rows):
-    assert "Another menu has this name." in page(new_menu(admin, "Main menu"))
+    response = new_menu(admin, "Main menu")
+    assert response.status_code == 400
+    assert "Another menu has this name." in page(response)
     assert len(db_rows("SELECT 1 FROM menus")) == 1
 
 

@@ -89,7 +89,7 @@ def test_a_typed_password_is_used(admin, db_rows):
 ])
 def test_create_refuses_bad_input_with_a_message(admin, db_rows, fields, message):
     response = new_phone(admin, **fields)
-    assert response.status_code == 200
+    assert response.status_code == 400
     assert message in response.get_data(as_text=True)
     assert not db_rows("SELECT 1 FROM phones")
     assert not db_rows("SELECT 1 FROM change_log")

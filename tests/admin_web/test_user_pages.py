@@ -54,7 +54,7 @@ def test_create_stores_a_hash_and_records_the_change(admin, db_rows):
 ])
 def test_create_refuses_bad_input_with_a_message(admin, db_rows, fields, message):
     response = new_user(admin, **fields)
-    assert response.status_code == 200
+    assert response.status_code == 400
     assert message in response.get_data(as_text=True)
     assert len(db_rows("SELECT 1 FROM users")) == 3
     assert not db_rows("SELECT 1 FROM change_log")
