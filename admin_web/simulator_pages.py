@@ -100,7 +100,7 @@ def ending_text(ending: MenuExit, plan: IvrPlan) -> str:
         owner = plan.numbers.get(ending.transfer_to)
         return _("The call goes to %(number)s (%(what)s).", number=ending.transfer_to,
                  what=owner_title(owner) if owner else _("not a Telecenter number"))
-    return _("The call hangs up: %(reason)s.", reason=ending.reason)
+    return _("The call hangs up: %(reason)s.", reason=ending.reason.render(_))
 
 
 def _bad_keys(text: str) -> tuple[int, str] | None:

@@ -69,9 +69,9 @@ from psycopg.types.json import Jsonb
 
 from dialplan import names
 from dialplan.configuration import Configuration, TtsSettings, load_configuration
+from dialplan.messages import N_, Message
 from dialplan.render import render_all, write_files
-from dialplan.validate import (WARNING, Message, N_, Problem, check, item_place,
-                               playlist_item_place)
+from dialplan.validate import WARNING, Problem, check, item_place, playlist_item_place
 from fastagi.ami import AmiClient, AmiError
 from fastagi.settings import Settings
 

@@ -8,9 +8,8 @@ is checked here (digits, names, hosts, secrets, regexes, targets), so
 nothing typed into a form reaches the dialplan unchecked; the templates add
 no second escaping.
 
-Messages are English templates with parameters (``Message``), marked with
-``N_`` so Babel extracts them into the admin's catalog; the admin translates
-them (``Message.render(gettext)``), the command line prints them as they are.
+Messages are ``dialplan.messages.Message``: English templates the admin
+translates and the command line prints as they are.
 
 Outbound regexes are Python regexes, but Asterisk evaluates them in the
 dialplan with REGEX() (POSIX extended regexes, see ``dialplan_regex``), so
@@ -40,45 +39,18 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict, deque
-from collections.abc import Collection, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Collection
+from dataclasses import dataclass
 
 import regex as partial_regex
 
 from dialplan.configuration import (Configuration, Handler, Line, MenuItem, Phone, Playlist,
                                     numbering_plan)
+from dialplan.messages import N_, Message, message
 from ivr.scenarios import SCENARIOS
 
 ERROR = "error"
 WARNING = "warning"
-
-
-def N_(template: str) -> str:
-    """Mark an English message template for extraction; translated where it is shown."""
-    return template
-
-
-@dataclass(frozen=True)
-class Message:
-    """An English template with its parameters; a parameter may be a Message itself."""
-
-    template: str
-    params: Mapping[str, object] = field(default_factory=dict)
-
-    def render(self, gettext=None) -> str:
-        """The text, translated by ``gettext`` (a one-argument function) when given."""
-        text = gettext(self.template) if gettext is not None else self.template
-        if not self.params:
-            return text
-        return text % {name: value.render(gettext) if isinstance(value, Message) else value
-                       for name, value in self.params.items()}
-
-    def __str__(self) -> str:
-        return self.render()
-
-
-def message(template: str, **params) -> Message:
-    return Message(template, params)
 
 
 @dataclass(frozen=True)

@@ -68,6 +68,7 @@ import regex
 from dialplan import names
 from dialplan.configuration import Handler, MenuItem
 from dialplan.ivr_plan import IvrPlan
+from dialplan.messages import N_, Message, message
 from ivr.cases import LookupUnavailable
 from ivr.playlist import play_playlist
 from ivr.scenarios import SERVICE_UNAVAILABLE, ScenarioContext
@@ -105,7 +106,7 @@ class MenuExit:
     """How a walk through the menus ended: hang up, or go on to ``transfer_to``."""
 
     transfer_to: str | None = None
-    reason: str = ""
+    reason: Message = Message("")
 
     @property
     def hangs_up(self) -> bool:
@@ -118,7 +119,7 @@ class _Next:
 
     target: str
     digits: str = ""
-    reason: str = ""
+    reason: Message = Message("")
 
 
 async def run_menu(call, plan: IvrPlan, number: str, services: MenuServices) -> MenuExit:
@@ -133,11 +134,13 @@ async def run_menu(call, plan: IvrPlan, number: str, services: MenuServices) -> 
         if not step.target:
             return MenuExit(reason=step.reason)
         if step.target not in plan.items:
-            return MenuExit(transfer_to=step.target, reason=f"transfer to {step.target}")
+            return MenuExit(transfer_to=step.target,
+                            reason=message(N_("transfer to %(number)s"), number=step.target))
         number, digits = step.target, step.digits
     call.events.event("error", f"more than {MAX_ITEM_ENTRIES} menu items in one call"
                                f" (a loop in the menus?): hanging up")
-    return MenuExit(reason="too many menu items in one call")
+    return MenuExit(reason=message(N_("more than %(count)d menu items in one call"),
+                                   count=MAX_ITEM_ENTRIES))
 
 
 def _describe(item: MenuItem, digits: str) -> str:
@@ -153,11 +156,14 @@ async def _run_item(call, plan: IvrPlan, item: MenuItem, digits: str,
     if item.kind == "scenario":
         number, typed = await _run_scenario(call, plan, item, digits, services)
         if number:
-            return _Next(number, reason=f"scenario {item.scenario} sent the call to {number}")
+            return _Next(number, reason=message(
+                N_("scenario %(scenario)s sent the call to %(number)s"),
+                scenario=item.scenario, number=number))
     else:
         typed = await _play(call, plan, item, services)
     if not item.handlers:
-        return _Next("", reason=f"item {item.number} has no handlers")
+        return _Next("", reason=message(N_("item %(number)s has no handlers"),
+                                        number=item.number))
     return await _listen(call, plan, item, typed or "", services)
 
 
@@ -211,8 +217,7 @@ async def _listen(call, plan: IvrPlan, item: MenuItem, typed: str,
             if handler is not None:
                 passed = collected if handler.kind == "sequence" else ""
                 call.events.event("handler", _fired_text(handler, collected))
-                return _Next(handler.target, passed,
-                             reason=f"{handler.kind} handler of item {item.number}: empty target")
+                return _Next(handler.target, passed, reason=_empty_target(handler, item))
             if not _could_still_match(item.handlers, collected):
                 call.events.event("handler", f"no handler for {collected}")
                 collected = ""
@@ -224,10 +229,22 @@ async def _listen(call, plan: IvrPlan, item: MenuItem, typed: str,
             collected += key
         elif timeout is not None:
             call.events.event("handler", f"timeout {seconds} s -> {timeout.target or HANG_UP}")
-            return _Next(timeout.target, reason=f"timeout of item {item.number}: empty target")
+            return _Next(timeout.target, reason=_empty_target(timeout, item))
         else:
             call.events.event("handler", f"no input for {seconds} s -> {HANG_UP}")
-            return _Next("", reason=f"no input for {seconds} s")
+            return _Next("", reason=message(N_("no input for %(seconds)s s"), seconds=seconds))
+
+
+def _empty_target(handler: Handler, item: MenuItem) -> Message:
+    """Why the call hangs up when ``handler`` fires (used only if its target is empty)."""
+    if handler.kind == "key":
+        return message(N_("key %(key)s of item %(number)s leads to an empty target"),
+                       key=handler.key, number=item.number)
+    if handler.kind == "timeout":
+        return message(N_("the timeout of item %(number)s leads to an empty target"),
+                       number=item.number)
+    return message(N_("the digit sequence of item %(number)s leads to an empty target"),
+                   number=item.number)
 
 
 def _fired(handlers: tuple[Handler, ...], collected: str) -> Handler | None:

@@ -75,6 +75,13 @@ def test_a_timeout_without_handler_hangs_up(auth, two_items):
     assert "The call hangs up: no input for 15 s." in shown
 
 
+def test_why_the_call_hangs_up_is_said_in_russian(auth, two_items):
+    auth.login()  # Russian, the default
+    shown = text_of(run(auth, keys="1"))
+    assert "Отбой: у пункта 91000 нет обработчиков." in shown
+    assert "Отбой: нет ввода 15 с." in text_of(run(auth, keys="timeout"))
+
+
 def test_the_case_status_scenario_reads_the_real_cases(auth, db, two_items):
     db.execute("TRUNCATE persons, cases RESTART IDENTITY CASCADE")
     db.execute("INSERT INTO cases (number, service, status) VALUES ('19-03', 'Паспорт', 'готово')")

@@ -2,7 +2,8 @@
 
 from dialplan.configuration import (AudioFile, Configuration, Handler, Line, Menu, MenuItem,
                                     Phone, Playlist, PlaylistItem, sip_digest)
-from dialplan.validate import ERROR, WARNING, Message, Problem, check, validate
+from dialplan.messages import Message
+from dialplan.validate import ERROR, WARNING, Problem, check, validate
 
 MAIN = Menu(1, "Main")
 CASES = Menu(2, "Cases")

@@ -102,7 +102,7 @@ def test_an_item_without_handlers_hangs_up_once_played():
     plan = plan_of(item("95000", "tts", text="До свидания."))
     call = FakeCall()
     ending = walk(plan, "95000", call)
-    assert ending.hangs_up and "no handlers" in ending.reason
+    assert ending.hangs_up and "no handlers" in str(ending.reason)
     assert call.prompts == ["tts:До свидания."]
     assert call.events.of("say") == ["До свидания."]
     assert call.wait_timeouts_ms == []

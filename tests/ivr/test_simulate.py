@@ -140,7 +140,7 @@ def test_the_command_walks_the_menus_in_the_database(run, menu_rows):
         f"  says: {BYE}",
         "  caller types nothing for 3 s",
         "  handler: timeout 3 s -> hang up",
-        "end: hang up (timeout of item 96510: empty target)",
+        "end: hang up (the timeout of item 96510 leads to an empty target)",
     ]
 
 

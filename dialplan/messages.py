@@ -1,0 +1,41 @@
+"""Texts shown to administrators in their language: an English template and its parameters.
+
+Validation, Apply and the menu engine say what went wrong with ``Message``
+values rather than finished strings, so the admin can show them in Russian
+or English (``Message.render(gettext)``) while the command line and the
+logs print the English (``str``).  Templates are marked with ``N_`` so Babel
+extracts them into the admin's catalog (see admin_web/translations/README.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+
+def N_(template: str) -> str:
+    """Mark an English message template for extraction; translated where it is shown."""
+    return template
+
+
+@dataclass(frozen=True)
+class Message:
+    """An English template with its parameters; a parameter may be a Message itself."""
+
+    template: str
+    params: Mapping[str, object] = field(default_factory=dict)
+
+    def render(self, gettext=None) -> str:
+        """The text, translated by ``gettext`` (a one-argument function) when given."""
+        text = gettext(self.template) if gettext is not None else self.template
+        if not self.params:
+            return text
+        return text % {name: value.render(gettext) if isinstance(value, Message) else value
+                       for name, value in self.params.items()}
+
+    def __str__(self) -> str:
+        return self.render()
+
+
+def message(template: str, **params) -> Message:
+    return Message(template, params)
