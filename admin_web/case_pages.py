@@ -116,7 +116,8 @@ def _person_exists(value) -> bool:
 @bp.route("/")
 @role_required("manager")
 def index():
-    """People and cases: found by phone or case number, or the latest ones."""
+    """People and cases found by phone or case number, or the latest ones (also beside the
+    reason when the search itself is refused)."""
     conn = get_db()
     form = SearchForm(request.args)
     query = (form.q.data or "").strip() if form.validate() else ""
@@ -136,7 +137,8 @@ def index():
         cases = conn.execute(f"{_CASES_WITH_PERSON} ORDER BY c.filed_on DESC, c.id DESC"
                              " LIMIT %s", (SHOWN_ROWS,)).fetchall()
     return render_template("cases/index.html", form=form, query=query, persons=persons,
-                           cases=cases, shown_rows=SHOWN_ROWS, delete_form=PostForm())
+                           cases=cases, shown_rows=SHOWN_ROWS, delete_form=PostForm()), \
+        400 if form.errors else 200
 
 
 def _like_prefix(text: str) -> str:

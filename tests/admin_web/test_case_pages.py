@@ -187,3 +187,12 @@ def test_saving_a_person_deleted_meanwhile_says_so(admin, db, db_rows, monkeypat
                           form_page="/cases/persons/new")
     assert response.status_code == 404
     assert db_rows("SELECT 1 FROM change_log WHERE action = 'update'") == []
+
+
+def test_a_search_too_long_to_be_a_phone_or_case_number_is_explained(client, admin):
+    new_person(admin)
+    response = client.get("/cases/", query_string={"q": "1" * 61})
+    page = response.get_data(as_text=True)
+    assert response.status_code == 400
+    assert "Не более 60 символов." in page
+    assert "Иванов Иван Петрович" in page  # the latest rows stay on the page
