@@ -35,6 +35,7 @@ from admin_web.auth import role_required
 from admin_web.db import get_db, row_or_404
 from admin_web.errors import deleted_meanwhile
 from admin_web.forms import PostForm, at_most, chosen_id, matching, page_status, single_line
+from admin_web.number_users import users_of_numbers
 from dialplan import names, validate
 from dialplan.configuration import Configuration, MenuItem, load_configuration, numbering_plan
 
@@ -65,14 +66,6 @@ MAX_PATTERN_LENGTH = 200
 
 _ITEM_COLUMNS = "id, menu_id, number, kind, audio_id, playlist_id, text, scenario"
 _HANDLER_COLUMNS = "id, item_id, kind, key, seconds, pattern, target, position"
-# What sends calls to some numbers, besides the handlers of items in ``own_items``.
-_USERS_OF_NUMBERS = (
-    "SELECT 'menu item' AS kind, i.number AS name FROM menu_handlers h"
-    " JOIN menu_items i ON i.id = h.item_id"
-    " WHERE h.target = ANY(%(numbers)s) AND NOT h.item_id = ANY(%(own_items)s)"
-    " UNION"
-    " SELECT 'line', name FROM lines WHERE inbound_number = ANY(%(numbers)s)"
-    " ORDER BY 1, 2")
 
 
 class MenuForm(FlaskForm):
@@ -252,19 +245,6 @@ def _names(conn) -> tuple[dict[int, str], dict[int, str]]:
     playlists = {r["id"]: r["name"] for r in conn.execute(
         "SELECT id, name FROM playlists ORDER BY name").fetchall()}
     return audio, playlists
-
-
-def users_of_numbers(conn, numbers: list[str], own_items=()) -> list[str]:
-    """What sends calls to ``numbers`` (handlers of items not in ``own_items``, lines'
-    inbound numbers), as the pages name it; empty when nothing does.
-
-    The one rule for "still in use" that keeps phones and items from being
-    deleted or renumbered while calls are sent to them.
-    """
-    titles = {"line": lambda name: _("line %(name)s (inbound number)", name=name),
-              "menu item": lambda item: _("menu item %(number)s (handler)", number=item)}
-    rows = conn.execute(_USERS_OF_NUMBERS, {"numbers": numbers, "own_items": list(own_items)})
-    return [titles[row["kind"]](row["name"]) for row in rows.fetchall()]
 
 
 def _public_item(item: dict, menu_name: str, audio: dict, playlists: dict) -> dict:

@@ -27,7 +27,7 @@ from admin_web.audit import record_change
 from admin_web.auth import role_required
 from admin_web.db import get_db, row_or_404
 from admin_web.forms import PostForm, at_most, matching, page_status, single_line
-from admin_web.menu_pages import users_of_numbers
+from admin_web.number_users import users_of_numbers
 from dialplan import validate
 from dialplan.configuration import (generate_password, load_configuration, numbering_plan,
                                     sip_digest)
