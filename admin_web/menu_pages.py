@@ -17,7 +17,6 @@ item.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 
 from flask import Blueprint, abort, flash, redirect, render_template, url_for
@@ -104,8 +103,9 @@ class HandlerForm(FlaskForm):
                       invalid_choice_message=_l("Choose one of the listed keys."),
                       description=_l("For a key press."))
     seconds = IntegerField(_l("Seconds"), validators=[
-        Optional(), NumberRange(1, 600, _l("Between %(min)d and %(max)d seconds.",
-                                           min=1, max=600))],
+        Optional(), NumberRange(*validate.TIMEOUT_SECONDS, _l(
+            "Between %(min)d and %(max)d seconds.",
+            min=validate.TIMEOUT_SECONDS[0], max=validate.TIMEOUT_SECONDS[1]))],
         description=_l("For a timeout: how long the caller may type nothing."))
     pattern = StringField(_l("Regex"), validators=[
         at_most(MAX_PATTERN_LENGTH)],
