@@ -103,12 +103,9 @@ TARGET = re.compile(r"[+]?[0-9*#]{1,20}")
 # What [telecenter-outbound] takes: _[+*#0-9]. is two characters or more.
 OUTBOUND_NUMBER = re.compile(r"[+*#0-9]{2,}")
 KEYS = "0123456789*#"
-ITEM_KINDS = ("audio", "tts", "playlist", "scenario")
 PLAYLIST_ITEM_KINDS = ("audio", "tts", "queue_position", "greeting", "estimated_wait")
 PLAYLIST_MODES = ("in_order", "random")
 TIMEOUT_SECONDS = (1, 600)
-# The scenario names the menu engine knows (ivr.scenarios.SCENARIOS).
-KNOWN_SCENARIOS = tuple(SCENARIOS)
 
 
 class RegexError(ValueError):
@@ -213,8 +210,8 @@ def dialplan_regex(regex: str) -> str:
     return translated
 
 
-def check(config: Configuration, *, audio_on_disk: Collection[int] | None = None,
-          scenarios: Collection[str] = KNOWN_SCENARIOS) -> list[Problem]:
+def check(config: Configuration, *,
+          audio_on_disk: Collection[int] | None = None) -> list[Problem]:
     """Every problem of ``config``, errors and warnings, in a stable order.
 
     ``audio_on_disk``: the ids of the library's audio files whose recording
@@ -241,7 +238,7 @@ def check(config: Configuration, *, audio_on_disk: Collection[int] | None = None
     audio = _AudioCheck(config, audio_on_disk)
     playlists = {playlist.id: playlist for playlist in config.playlists}
     for item in config.menu_items:
-        problems += _item_problems(config, item, plan, audio, playlists, scenarios)
+        problems += _item_problems(config, item, plan, audio, playlists)
     problems += _circles_without_input(config)
     problems += _unreached_items(config)
     for playlist in config.playlists:
@@ -249,10 +246,10 @@ def check(config: Configuration, *, audio_on_disk: Collection[int] | None = None
     return problems
 
 
-def validate(config: Configuration, *, audio_on_disk: Collection[int] | None = None,
-             scenarios: Collection[str] = KNOWN_SCENARIOS) -> list[Problem]:
+def validate(config: Configuration, *,
+             audio_on_disk: Collection[int] | None = None) -> list[Problem]:
     """The errors of ``config``: what stops it from being applied (see ``check``)."""
-    return [problem for problem in check(config, audio_on_disk=audio_on_disk, scenarios=scenarios)
+    return [problem for problem in check(config, audio_on_disk=audio_on_disk)
             if problem.is_error]
 
 
@@ -425,8 +422,7 @@ class _AudioCheck:
 
 
 def _item_problems(config: Configuration, item: MenuItem, plan: dict[str, list[str]],
-                   audio: _AudioCheck, playlists: dict[int, Playlist],
-                   scenarios: Collection[str]) -> list[Problem]:
+                   audio: _AudioCheck, playlists: dict[int, Playlist]) -> list[Problem]:
     where = item_place(config, item)
     problems = []
     if not ITEM_NUMBER.fullmatch(item.number):
@@ -441,7 +437,7 @@ def _item_problems(config: Configuration, item: MenuItem, plan: dict[str, list[s
             problems.append(_error(where, N_("playlist %(id)s does not exist"),
                                    id=item.playlist_id))
     elif item.kind == "scenario":
-        if item.scenario not in scenarios:
+        if item.scenario not in SCENARIOS:  # the names the menu engine knows
             problems.append(_error(where, N_("unknown scenario %(scenario)s"),
                                    scenario=repr(item.scenario)))
     else:
