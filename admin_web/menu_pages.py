@@ -17,6 +17,7 @@ item.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from flask import Blueprint, abort, flash, redirect, render_template, url_for
@@ -143,17 +144,23 @@ class TargetHint:
     known: bool
 
 
-def target_hint(target: str, config: Configuration) -> TargetHint:
-    """Item, phone, outside number through a line, hang up, or unknown."""
-    if not target:
-        return TargetHint(_("hang up"), True)
-    owners = numbering_plan(config).get(target)
-    if owners:
-        return TargetHint(", ".join(owner_title(owner) for owner in owners), True)
-    line = validate.line_dialling_out(config, target)
-    if line is not None:
-        return TargetHint(_("outside number, through line %(name)s", name=line.name), True)
-    return TargetHint(_("unknown number"), False)
+def target_hints(config: Configuration) -> Callable[[str], TargetHint]:
+    """What each target is in ``config``: item, phone, outside number through a line, hang up,
+    or unknown (the numbering plan worked out once for every target a page shows)."""
+    plan = numbering_plan(config)
+
+    def hint(target: str) -> TargetHint:
+        if not target:
+            return TargetHint(_("hang up"), True)
+        owners = plan.get(target)
+        if owners:
+            return TargetHint(", ".join(owner_title(owner) for owner in owners), True)
+        line = validate.line_dialling_out(config, target)
+        if line is not None:
+            return TargetHint(_("outside number, through line %(name)s", name=line.name), True)
+        return TargetHint(_("unknown number"), False)
+
+    return hint
 
 
 def sequence_pattern_error(pattern: str) -> str | None:
@@ -188,12 +195,13 @@ class TreeNode:
 def menu_tree(config: Configuration, start: str) -> TreeNode:
     """The menu as a caller can walk it from item ``start``, each item shown once."""
     items = {item.number: item for item in config.menu_items}
+    hint = target_hints(config)
     shown: set[str] = set()
 
     def node(number: str) -> TreeNode:
         item = items.get(number)
         if item is None:
-            return TreeNode(number, hint=target_hint(number, config))
+            return TreeNode(number, hint=hint(number))
         if number in shown:
             return TreeNode(number, item, repeat=True)
         shown.add(number)
@@ -202,7 +210,7 @@ def menu_tree(config: Configuration, start: str) -> TreeNode:
             label = handler_summary({"kind": handler.kind, "key": handler.key,
                                      "seconds": handler.seconds, "pattern": handler.pattern})
             here.branches.append((label, node(handler.target) if handler.target
-                                  else TreeNode("", hint=target_hint("", config))))
+                                  else TreeNode("", hint=hint(""))))
         return here
 
     return node(start)
@@ -238,13 +246,25 @@ def _items_with_handlers(conn, menu_ids: list[int]) -> dict[int, list[dict]]:
     return by_menu
 
 
+def _handlers_of(conn, item_id: int) -> list[dict]:
+    """One item's handlers in their order."""
+    return conn.execute(f"SELECT {_HANDLER_COLUMNS} FROM menu_handlers WHERE item_id = %s"
+                        " ORDER BY position, id", (item_id,)).fetchall()
+
+
 def _names(conn) -> tuple[dict[int, str], dict[int, str]]:
-    """Audio files and playlists, id -> name."""
+    """Audio files and playlists, id -> name, by name (the forms' choices)."""
     audio = {r["id"]: r["name"] for r in conn.execute(
         "SELECT id, name FROM audio_files ORDER BY name").fetchall()}
     playlists = {r["id"]: r["name"] for r in conn.execute(
         "SELECT id, name FROM playlists ORDER BY name").fetchall()}
     return audio, playlists
+
+
+def _names_in(config: Configuration) -> tuple[dict[int, str], dict[int, str]]:
+    """Audio files and playlists of ``config``, id -> name (what the pages say items play)."""
+    return ({audio.id: audio.name for audio in config.audio_files},
+            {playlist.id: playlist.name for playlist in config.playlists})
 
 
 def _public_item(item: dict, menu_name: str, audio: dict, playlists: dict) -> dict:
@@ -280,11 +300,10 @@ def index():
     conn = get_db()
     menus = conn.execute("SELECT id, name FROM menus ORDER BY name").fetchall()
     items = _items_with_handlers(conn, [m["id"] for m in menus])
-    audio, playlists = _names(conn)
     config = load_configuration(conn)
+    audio, playlists = _names_in(config)
     return render_template("menus/list.html", menus=menus, items=items, audio=audio,
-                           playlists=playlists, hint=lambda t: target_hint(t, config),
-                           **_titles())
+                           playlists=playlists, hint=target_hints(config), **_titles())
 
 
 def _titles() -> dict:
@@ -321,12 +340,12 @@ def show(menu_id: int):
     menu = _menu_or_404(menu_id)
     conn = get_db()
     items = _items_with_handlers(conn, [menu_id])[menu_id]
-    audio, playlists = _names(conn)
     config = load_configuration(conn)
+    audio, playlists = _names_in(config)
     tree = menu_tree(config, items[0]["number"]) if items else None
     return render_template("menus/show.html", menu=menu, items=items, audio=audio,
                            playlists=playlists, tree=tree, delete_form=PostForm(),
-                           hint=lambda t: target_hint(t, config), **_titles())
+                           hint=target_hints(config), **_titles())
 
 
 @bp.route("/<int:menu_id>/rename", methods=("GET", "POST"))
@@ -418,11 +437,11 @@ def _item_values(form: ItemForm, audio: dict, playlists: dict) -> dict | None:
     return None if any(f.errors for f in form) else values
 
 
-def _number_errors(conn, number: str, old: dict | None) -> list[str]:
+def _number_errors(conn, number: str, old: dict | None, config: Configuration) -> list[str]:
     """Why ``number`` cannot be this item's: taken in the numbering plan, or old number in use."""
     if old is not None and number == old["number"]:
         return []
-    owners = numbering_plan(load_configuration(conn)).get(number)
+    owners = numbering_plan(config).get(number)
     if owners:
         return [_("Number %(number)s is taken: %(owner)s.", number=number,
                   owner=", ".join(owner_title(o) for o in owners))]
@@ -434,13 +453,14 @@ def _number_errors(conn, number: str, old: dict | None) -> list[str]:
     return []
 
 
-def _save_item(form: ItemForm, menu: dict, old: dict | None, audio: dict, playlists: dict):
+def _save_item(form: ItemForm, menu: dict, old: dict | None, audio: dict, playlists: dict,
+               config: Configuration):
     """Insert or update the item the form describes; the row, or None with errors shown."""
     values = _item_values(form, audio, playlists)
     if values is None:
         return None
     conn = get_db()
-    form.number.errors.extend(_number_errors(conn, values["number"], old))
+    form.number.errors.extend(_number_errors(conn, values["number"], old, config))
     if form.number.errors:
         return None
     fields = ("number", "kind", "text", "audio_id", "playlist_id", "scenario")
@@ -488,7 +508,7 @@ def create_item(menu_id: int):
     audio, playlists = _names(get_db())
     form = _item_form(audio, playlists)
     if form.validate_on_submit():
-        item = _save_item(form, menu, None, audio, playlists)
+        item = _save_item(form, menu, None, audio, playlists, load_configuration(get_db()))
         if item is not None:
             flash(_("Menu item %(number)s created.", number=item["number"]), "success")
             return redirect(url_for(".edit_item", item_id=item["id"]))
@@ -504,21 +524,18 @@ def edit_item(item_id: int):
     conn = get_db()
     menu = _menu_or_404(old["menu_id"])
     audio, playlists = _names(conn)
+    config = load_configuration(conn)
     form = _item_form(audio, playlists, data={
         **old, "audio_id": str(old["audio_id"] or ""),
         "playlist_id": str(old["playlist_id"] or "")})
     if form.validate_on_submit():
-        item = _save_item(form, menu, old, audio, playlists)
+        item = _save_item(form, menu, old, audio, playlists, config)
         if item is not None:
             flash(_("Menu item %(number)s saved.", number=item["number"]), "success")
             return redirect(url_for(".show", menu_id=menu["id"]))
-    handlers = _items_with_handlers(conn, [menu["id"]])[menu["id"]]
-    own = next((i["handlers"] for i in handlers if i["id"] == item_id), [])
-    config = load_configuration(conn)
     return render_template("menus/item_form.html", form=form, menu=menu, item=old,
-                           handlers=own, delete_form=PostForm(),
-                           hint=lambda t: target_hint(t, config), **_titles()), \
-        page_status(form)
+                           handlers=_handlers_of(conn, item_id), delete_form=PostForm(),
+                           hint=target_hints(config), **_titles()), page_status(form)
 
 
 @bp.route("/items/<int:item_id>/delete", methods=("POST",))
@@ -534,9 +551,7 @@ def delete_item(item_id: int):
     with conn.transaction():
         users = users_of_numbers(conn, [item["number"]], [item_id])
         if not users:
-            handlers = conn.execute(f"SELECT {_HANDLER_COLUMNS} FROM menu_handlers"
-                                    " WHERE item_id = %s ORDER BY position, id",
-                                    (item_id,)).fetchall()
+            handlers = _handlers_of(conn, item_id)
             conn.execute("DELETE FROM menu_items WHERE id = %s", (item_id,))
             old = {**_public_item(item, menu["name"], audio, playlists),
                    "handlers": [_public_handler(h, item["number"]) for h in handlers]}
@@ -628,7 +643,7 @@ def _write_handler(conn, item: dict, old: dict | None, values: dict) -> dict:
 
 def _handler_page(form, item, handler):
     config = load_configuration(get_db())
-    hint = target_hint(handler["target"], config) if handler else None
+    hint = target_hints(config)(handler["target"]) if handler else None
     return render_template("menus/handler_form.html", form=form, item=item, handler=handler,
                            hint=hint, item_numbers=sorted(i.number for i in config.menu_items),
                            default_timeout=names.MENU_DEFAULT_TIMEOUT_SECONDS), \
