@@ -177,9 +177,9 @@ def clear_cache():
     if not ClearCacheForm().validate_on_submit():
         abort(400)
     conn = get_db()
-    settings = load_tts_settings(conn)
-    keep = {tts.cached_path(text, settings, _cache_dir())
-            for text, _place in fixed_texts(load_configuration(conn))}
+    config = load_configuration(conn)
+    keep = {tts.cached_path(text, config.tts, _cache_dir())
+            for text, _place in fixed_texts(config)}
     files, size = tts.clean_cache(_cache_dir(), keep)
     with conn.transaction():
         record_change(conn, current_user.login, "delete", CACHE_OBJECT_TYPE, "",
