@@ -94,9 +94,9 @@ def convert_upload(src: Path, target: Path) -> int:
             raise AudioError(REASON_UNREADABLE, "sox took too long") from exc
         except FileNotFoundError as exc:
             raise AudioError(REASON_UNREADABLE, "sox is not installed") from exc
-        if not is_asterisk_wav(part):
+        length = asterisk_wav_duration_ms(part)
+        if length is None:
             raise AudioError(REASON_UNREADABLE, "sox wrote no WAV")
-        length = duration_ms(part)
         if length == 0:
             raise AudioError(REASON_NO_SOUND)
         if length > MAX_DURATION_SECONDS * 1000:
@@ -115,20 +115,19 @@ def audio_file_path(audio_dir: Path, audio_id: int | str) -> Path:
     return Path(audio_dir) / f"{int(text)}.wav"
 
 
-def duration_ms(path: Path) -> int:
-    """Length of a WAV file in milliseconds."""
-    with wave.open(str(path), "rb") as w:
-        return w.getnframes() * 1000 // w.getframerate()
+def asterisk_wav_duration_ms(path: Path) -> int | None:
+    """Length in ms of a WAV Asterisk plays as is (8 kHz, mono, 16-bit); None for anything else.
 
-
-def is_asterisk_wav(path: Path) -> bool:
-    """Whether ``path`` is a WAV Asterisk plays as is (8 kHz, mono, 16-bit)."""
+    One read answers both questions a new file raises: is it playable, and is it silent.
+    """
     try:
         with wave.open(str(path), "rb") as w:
-            return (w.getframerate(), w.getnchannels(), w.getsampwidth()) == (
-                SAMPLE_RATE, CHANNELS, SAMPLE_BYTES)
+            if (w.getframerate(), w.getnchannels(), w.getsampwidth()) != (
+                    SAMPLE_RATE, CHANNELS, SAMPLE_BYTES):
+                return None
+            return w.getnframes() * 1000 // SAMPLE_RATE
     except (OSError, EOFError, wave.Error):
-        return False
+        return None
 
 
 def convert_for_asterisk(src: Path, dst: Path, input_type: str | None = None,

@@ -47,8 +47,8 @@ from typing import Protocol
 import jwt
 
 from dialplan.configuration import TtsSettings
-from ivr.audio import (CHANNELS, SAMPLE_BYTES, SAMPLE_RATE, convert_for_asterisk,
-                       duration_ms, is_asterisk_wav, temporary_sibling)
+from ivr.audio import (CHANNELS, SAMPLE_BYTES, SAMPLE_RATE, asterisk_wav_duration_ms,
+                       convert_for_asterisk, temporary_sibling)
 
 log = logging.getLogger(__name__)
 
@@ -351,7 +351,7 @@ def synthesize(text: str, tts: TtsSettings, cache_dir: Path,
     part = temporary_sibling(target)
     try:
         engine.synthesize_to(text, voice_for(engine.name, tts), part)
-        if not is_asterisk_wav(part) or duration_ms(part) == 0:
+        if not asterisk_wav_duration_ms(part):  # not playable as is, or silent
             raise TtsError(f"{engine.name} produced no usable sound")
         os.replace(part, target)
     finally:
