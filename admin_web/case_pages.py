@@ -24,7 +24,7 @@ from admin_web.audit import record_change
 from admin_web.auth import role_required
 from admin_web.db import get_db, row_or_404
 from admin_web.errors import deleted_meanwhile
-from admin_web.forms import PostForm, at_most, chosen_id, page_status, single_line
+from admin_web.forms import PostForm, at_most, chosen_id, listed_id, page_status, single_line
 from ivr.cases import (CASE_NUMBER_MAX_LENGTH, case_number_from_digits, normalize_phone,
                        phone_variants)
 
@@ -103,14 +103,8 @@ class CaseForm(FlaskForm):
             raise ValidationError(_l("Groups of digits joined by '-', e.g. 19-03-2044."))
 
     def validate_person_id(self, field):
-        if field.data and not _person_exists(field.data):
+        if field.data and listed_id(field) is None:
             raise ValidationError(_l("Choose one of the listed people."))
-
-
-def _person_exists(value) -> bool:
-    person_id = chosen_id(value)
-    return person_id is not None and get_db().execute(
-        "SELECT 1 FROM persons WHERE id = %s", (person_id,)).fetchone() is not None
 
 
 @bp.route("/")

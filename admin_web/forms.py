@@ -4,7 +4,8 @@ Patterns are matched against the whole value with ``\\Z``: ``$`` would also
 match before a final line break, letting "90000\\n" through to a database
 check (a 500) or to the Asterisk files. Ids chosen in a select are read by
 `chosen_id`, which takes ASCII digits only ("²" is a digit to ``isdigit``
-but not to ``int``). PostgreSQL text cannot hold a NUL character and no
+but not to ``int``), and checked by `listed_id` against the rows the page
+listed. PostgreSQL text cannot hold a NUL character and no
 field needs one, so a request carrying one is refused before any view.
 """
 
@@ -47,6 +48,17 @@ def chosen_id(value) -> int | None:
     """The row id a select sent, or None for none (or anything that is not an id)."""
     text = str(value or "")
     return int(text) if text.isascii() and text.isdigit() else None
+
+
+def listed_id(field) -> int | None:
+    """The row id chosen in the select ``field``, or None unless it is one of its choices.
+
+    The choices were read for this request, so checking them needs no second query;
+    a row deleted since is refused by its foreign key when the change is written.
+    """
+    chosen = chosen_id(field.data)
+    listed = {choice.value for choice in field.choices}
+    return chosen if chosen is not None and str(chosen) in listed else None
 
 
 def page_status(form) -> int:

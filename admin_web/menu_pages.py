@@ -34,7 +34,7 @@ from admin_web.audit import record_change
 from admin_web.auth import role_required
 from admin_web.db import get_db, row_or_404
 from admin_web.errors import deleted_meanwhile
-from admin_web.forms import PostForm, at_most, chosen_id, matching, page_status, single_line
+from admin_web.forms import PostForm, at_most, listed_id, matching, page_status, single_line
 from admin_web.number_users import users_of_numbers
 from dialplan import names, validate
 from dialplan.configuration import Configuration, MenuItem, load_configuration, numbering_plan
@@ -413,7 +413,7 @@ def _item_form(audio: dict, playlists: dict, **kwargs) -> ItemForm:
     return form
 
 
-def _item_values(form: ItemForm, audio: dict, playlists: dict) -> dict | None:
+def _item_values(form: ItemForm) -> dict | None:
     """The row an item form describes (fields of other kinds emptied), or None with errors."""
     kind = form.kind.data
     values = {"number": form.number.data, "kind": kind, "text": "", "audio_id": None,
@@ -423,12 +423,12 @@ def _item_values(form: ItemForm, audio: dict, playlists: dict) -> dict | None:
         if not values["text"]:
             form.text.errors.append(_("Enter the text to speak."))
     elif kind == "audio":
-        values["audio_id"] = chosen_id(form.audio_id.data)
-        if values["audio_id"] not in audio:
+        values["audio_id"] = listed_id(form.audio_id)
+        if values["audio_id"] is None:
             form.audio_id.errors.append(_("Choose an audio file."))
     elif kind == "playlist":
-        values["playlist_id"] = chosen_id(form.playlist_id.data)
-        if values["playlist_id"] not in playlists:
+        values["playlist_id"] = listed_id(form.playlist_id)
+        if values["playlist_id"] is None:
             form.playlist_id.errors.append(_("Choose a playlist."))
     else:
         values["scenario"] = form.scenario.data
@@ -456,7 +456,7 @@ def _number_errors(conn, number: str, old: dict | None, config: Configuration) -
 def _save_item(form: ItemForm, menu: dict, old: dict | None, audio: dict, playlists: dict,
                config: Configuration):
     """Insert or update the item the form describes; the row, or None with errors shown."""
-    values = _item_values(form, audio, playlists)
+    values = _item_values(form)
     if values is None:
         return None
     conn = get_db()

@@ -24,7 +24,7 @@ from admin_web.audit import record_change
 from admin_web.auth import role_required
 from admin_web.db import get_db, row_or_404
 from admin_web.errors import deleted_meanwhile
-from admin_web.forms import PostForm, at_most, chosen_id, page_status, single_line
+from admin_web.forms import PostForm, at_most, chosen_id, listed_id, page_status, single_line
 
 bp = Blueprint("playlists", __name__, url_prefix="/playlists")
 
@@ -67,19 +67,13 @@ class ItemForm(FlaskForm):
 
     def validate(self, extra_validators=None) -> bool:
         valid = super().validate(extra_validators)
-        if self.kind.data == "audio" and not _audio_exists(self.audio_id.data):
+        if self.kind.data == "audio" and listed_id(self.audio_id) is None:
             self.audio_id.errors.append(_("Choose a recording."))
             valid = False
         if self.kind.data == "tts" and not (self.text.data or "").strip():
             self.text.errors.append(_("Enter the text to say."))
             valid = False
         return valid
-
-
-def _audio_exists(value) -> bool:
-    audio_id = chosen_id(value)
-    return audio_id is not None and get_db().execute(
-        "SELECT 1 FROM audio_files WHERE id = %s", (audio_id,)).fetchone() is not None
 
 
 def _item_form() -> ItemForm:

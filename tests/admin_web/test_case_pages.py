@@ -155,15 +155,20 @@ def test_a_person_id_that_is_no_number_is_refused_with_a_message(admin, db_rows)
 
 def test_a_person_deleted_before_the_case_is_saved_gives_a_message(admin, db, db_rows,
                                                                    monkeypatch):
+    from flask import request
+
     from admin_web import case_pages
 
     new_person(admin)
+    case_form = case_pages._case_form
 
-    def checked_then_deleted_by_someone_else(value):
-        db.execute("DELETE FROM persons")
-        return True
+    def listed_then_deleted_by_someone_else(data=None):
+        form = case_form(data)
+        if request.method == "POST":
+            db.execute("DELETE FROM persons")
+        return form
 
-    monkeypatch.setattr(case_pages, "_person_exists", checked_then_deleted_by_someone_else)
+    monkeypatch.setattr(case_pages, "_case_form", listed_then_deleted_by_someone_else)
     response = new_case(admin)
     assert response.status_code == 400
     assert db_rows("SELECT 1 FROM cases") == []

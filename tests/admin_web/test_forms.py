@@ -1,10 +1,12 @@
 """Rules every form shares: whole-value patterns, ids from selects, no NUL in a request."""
 
 import re
+from types import SimpleNamespace
 
 import pytest
+from wtforms.fields.choices import SelectChoice
 
-from admin_web.forms import chosen_id, whole
+from admin_web.forms import chosen_id, listed_id, whole
 
 
 @pytest.mark.parametrize("value", ["90000\n", "\n90000", "9000a", ""])
@@ -21,6 +23,14 @@ def test_a_whole_pattern_keeps_alternatives_together():
                                              ("١", None), ("-1", None), (" 1", None)])
 def test_chosen_id_reads_ascii_digits_only(value, expected):
     assert chosen_id(value) == expected
+
+
+@pytest.mark.parametrize("value, expected", [("3", 3), ("03", 3), ("4", None), ("", None),
+                                             ("²", None)])
+def test_listed_id_takes_only_an_id_the_select_listed(value, expected):
+    select = SimpleNamespace(data=value, choices=[SelectChoice("", "—"),
+                                                  SelectChoice("3", "Roxette")])
+    assert listed_id(select) == expected
 
 
 @pytest.fixture
