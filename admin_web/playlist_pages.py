@@ -39,9 +39,10 @@ KIND_TITLES = {
 }
 MAX_TEXT_CHARS = 1000
 _COLUMNS = "id, name, mode"
-_ITEMS = ("SELECT i.id, i.position, i.kind, i.audio_id, i.text, a.name AS audio_name"
+_ITEMS = ("SELECT i.playlist_id, i.id, i.position, i.kind, i.audio_id, i.text,"
+          " a.name AS audio_name"
           " FROM playlist_items i LEFT JOIN audio_files a ON a.id = i.audio_id"
-          " WHERE i.playlist_id = %s ORDER BY i.position, i.id")
+          " WHERE i.playlist_id = ANY(%s) ORDER BY i.position, i.id")
 
 
 class PlaylistForm(FlaskForm):
@@ -89,8 +90,16 @@ def _playlist_or_404(playlist_id: int, lock: bool = False) -> dict:
                       + (" FOR UPDATE" if lock else ""), (playlist_id,))
 
 
+def _items_by_playlist(conn, playlist_ids: list[int]) -> dict[int, list[dict]]:
+    """Playlist id -> its items in playing order, with the recordings' names (one query)."""
+    by_playlist: dict[int, list[dict]] = {playlist_id: [] for playlist_id in playlist_ids}
+    for item in conn.execute(_ITEMS, (playlist_ids,)).fetchall():
+        by_playlist[item["playlist_id"]].append(item)
+    return by_playlist
+
+
 def _items(conn, playlist_id: int) -> list[dict]:
-    return conn.execute(_ITEMS, (playlist_id,)).fetchall()
+    return _items_by_playlist(conn, [playlist_id])[playlist_id]
 
 
 def _item_public(item: dict) -> dict:
@@ -114,7 +123,7 @@ def index():
     """Every playlist with its mode and items."""
     conn = get_db()
     playlists = conn.execute(f"SELECT {_COLUMNS} FROM playlists ORDER BY name").fetchall()
-    items = {p["id"]: _items(conn, p["id"]) for p in playlists}
+    items = _items_by_playlist(conn, [p["id"] for p in playlists])
     return render_template("playlists/list.html", playlists=playlists, items=items,
                            mode_titles=MODE_TITLES, kind_titles=KIND_TITLES,
                            delete_form=PostForm())
