@@ -19,7 +19,7 @@ import pytest
 from psycopg.rows import dict_row
 
 from fastagi.migrations import apply_migrations
-from fastagi.settings import PROJECT_ROOT
+from fastagi.settings import PROJECT_ROOT, Settings
 from tests.testbed.agi_server import TELECENTER, AgiServer
 from tests.testbed.ports import free_port
 
@@ -116,6 +116,20 @@ class Testbed:
             "TELECENTER_AMI_USER": self.asterisk.ami_user,
             "TELECENTER_AMI_SECRET": self.asterisk.ami_secret,
         }
+
+    def settings(self) -> Settings:
+        """Settings that reach this bed: its AMI, its FastAGI server's port and var folder
+        (where the server reads the TTS cache and the audio), its Asterisk's include folder."""
+        a = self.asterisk
+        return Settings(var_dir=self.server.var_dir, agi_port=self.server.port,
+                        ami_port=a.ami_port, ami_user=a.ami_user, ami_secret=a.ami_secret,
+                        include_dir_override=Path(a.include_dir))
+
+    def apply(self, conn) -> None:
+        """Apply the configuration in the database into this bed's Asterisk."""
+        from dialplan.apply import apply_now
+
+        apply_now(conn, self.settings(), "test")
 
     def mark(self) -> int:
         """The newest calls row now; rows after it belong to the test that asked."""

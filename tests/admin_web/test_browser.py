@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import pytest
 
@@ -178,21 +177,13 @@ def _empty_menus(pg_url: str) -> None:
 
 
 def _leave_asterisk_as_found(testbed, pg_url: str) -> None:
-    """No phones, lines or menus, applied with the test bed's own FastAGI address
-    (as test_apply_asterisk)."""
+    """No phones, lines or menus, applied with the test bed's own FastAGI address."""
     import psycopg
 
-    from dialplan import apply as applying
-    from fastagi.settings import Settings
-
-    a = testbed.asterisk
-    settings = Settings(agi_port=testbed.server.port, ami_port=a.ami_port,
-                        ami_user=a.ami_user, ami_secret=a.ami_secret)
     with psycopg.connect(pg_url, autocommit=True) as conn:
         conn.execute("DELETE FROM phones")
         conn.execute("DELETE FROM lines")
         conn.execute("DELETE FROM menus")
         # Playwright's sync API keeps an event loop running in this thread.
         with ThreadPoolExecutor(1) as thread:
-            thread.submit(applying.apply_now, conn, settings, "test",
-                          include_dir=Path(a.include_dir)).result()
+            thread.submit(testbed.apply, conn).result()

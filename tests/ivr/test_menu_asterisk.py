@@ -13,9 +13,7 @@ import psycopg
 import pytest
 from psycopg.rows import dict_row
 
-from dialplan.apply import apply_now
 from dialplan.demo_configuration import load_demo_configuration
-from fastagi.settings import Settings
 from tests.conftest import SIP_PASSWORD, SIP_USER, require
 from tests.testbed.callers import place_call, wait_for
 from tests.testbed.ports import sipp_ports
@@ -26,23 +24,16 @@ pytestmark = pytest.mark.asterisk
 CONFIG_TABLES = "menus, menu_items, menu_handlers, persons, cases, callbacks, playlists, audio_files"
 
 
-def apply_to_testbed(conn, testbed) -> None:
-    a = testbed.asterisk
-    settings = Settings(var_dir=testbed.server.var_dir, agi_port=testbed.server.port,
-                        ami_port=a.ami_port, ami_user=a.ami_user, ami_secret=a.ami_secret)
-    apply_now(conn, settings, "test", include_dir=a.include_dir)
-
-
 @pytest.fixture(scope="module")
 def demo(testbed):
     """The demo configuration, applied; yields a connection to the test database."""
     with psycopg.connect(testbed.pg_url, autocommit=True, row_factory=dict_row) as conn:
         conn.execute(f"TRUNCATE {CONFIG_TABLES} RESTART IDENTITY CASCADE")
         assert load_demo_configuration(conn)
-        apply_to_testbed(conn, testbed)
+        testbed.apply(conn)
         yield conn
         conn.execute(f"TRUNCATE {CONFIG_TABLES} RESTART IDENTITY CASCADE")
-        apply_to_testbed(conn, testbed)
+        testbed.apply(conn)
 
 
 def open_case_of(conn, phone: str) -> dict:
@@ -56,12 +47,11 @@ def typed(case_number: str) -> str:
     return case_number.replace("-", "*") + "#"
 
 
-def walk(testbed, caller: str, script: str, timeout: float = 60) -> tuple[dict, list[str]]:
-    """Call the main menu as ``caller`` with ``script``; the ended call and its steps."""
+def walk(testbed, caller: str, script: str, timeout: float = 60) -> dict:
+    """Call the main menu as ``caller`` with ``script``; the calls row once it has ended."""
     mark = testbed.mark()
     place_call(testbed.asterisk, "90000", script, caller=caller)
-    call = testbed.finished_call(caller, mark, timeout=timeout)
-    return call, testbed.events(call)
+    return testbed.finished_call(caller, mark, timeout=timeout)
 
 
 def ended_calls(conn, caller: str, after: int, count: int) -> list[dict] | None:
@@ -77,7 +67,7 @@ def said(testbed, call) -> str:
 
 def test_a_caller_hears_the_status_of_the_case_they_type(testbed, demo):
     case = open_case_of(demo, "79990000001")
-    call, _ = walk(testbed, "79990000001", f"w2/d1/w2/d1/w2/d{typed(case['number'])}/w20/h")
+    call = walk(testbed, "79990000001", f"w2/d1/w2/d1/w2/d{typed(case['number'])}/w20/h")
     assert call["outcome"] == "completed", testbed.events(call)
     items = testbed.events(call, "item")
     assert [i.split()[0] for i in items][:4] == ["90000", "91000", "91100", "91110"], items
@@ -91,7 +81,7 @@ def test_a_caller_hears_their_open_cases(testbed, demo):
     closed = [r["status"] for r in demo.execute(
         "SELECT c.status FROM cases c JOIN persons p ON p.id = c.person_id"
         " WHERE p.phone = '79990000001' AND NOT c.is_open")]
-    call, _ = walk(testbed, "79990000001", "w2/d1/w2/d2/w40/h", timeout=90)
+    call = walk(testbed, "79990000001", "w2/d1/w2/d2/w40/h", timeout=90)
     text = said(testbed, call)
     assert len(statuses) >= 2 and all(status in text for status in statuses), text
     assert not any(status in text for status in closed if status not in statuses), text
@@ -99,7 +89,7 @@ def test_a_caller_hears_their_open_cases(testbed, demo):
 
 def test_a_caller_orders_a_callback(testbed, demo):
     before = demo.execute("SELECT count(*) AS n FROM callbacks").fetchone()["n"]
-    call, _ = walk(testbed, "79995550101", "w2/d3/w15/h")
+    call = walk(testbed, "79995550101", "w2/d3/w15/h")
     rows = demo.execute("SELECT phone, source, done_at FROM callbacks WHERE phone = %s",
                         ("79995550101",)).fetchall()
     assert demo.execute("SELECT count(*) AS n FROM callbacks").fetchone()["n"] == before + 1
@@ -109,15 +99,14 @@ def test_a_caller_orders_a_callback(testbed, demo):
 
 def test_a_wrong_key_is_noticed_and_the_caller_can_go_on(testbed, demo):
     case = open_case_of(demo, "79990000001")
-    call, _ = walk(testbed, "79990000001",
-                   f"w2/d7/w2/d1/w2/d1/w2/d{typed(case['number'])}/w20/h")
+    call = walk(testbed, "79990000001", f"w2/d7/w2/d1/w2/d1/w2/d{typed(case['number'])}/w20/h")
     handlers = " ".join(testbed.events(call, "handler"))
     assert "7" in handlers and "no handler" in handlers, handlers
     assert case["status"] in said(testbed, call)
 
 
 def test_silence_at_the_main_menu_goes_where_its_timeout_says(testbed, demo):
-    call, _ = walk(testbed, "79995550102", "w60/h", timeout=90)
+    call = walk(testbed, "79995550102", "w60/h", timeout=90)
     handlers = testbed.events(call, "handler")
     assert any("timeout" in h and "92000" in h for h in handlers), handlers
     assert "92000" in " ".join(testbed.events(call, "item"))
@@ -125,7 +114,7 @@ def test_silence_at_the_main_menu_goes_where_its_timeout_says(testbed, demo):
 
 
 def test_a_caller_hanging_up_mid_prompt_ends_the_call_cleanly(testbed, demo):
-    call, _ = walk(testbed, "79995550103", "w1/h")
+    call = walk(testbed, "79995550103", "w1/h")
     assert call["outcome"] == "caller hung up"
     assert not testbed.events(call, "error")
 
@@ -138,7 +127,7 @@ def test_a_key_to_a_number_outside_the_menus_hands_the_call_to_the_dialplan(test
         " SELECT id, 'key', '9', '99999', 99 FROM menu_items WHERE number = '90000'"
         " RETURNING id").fetchone()["id"]
     try:
-        apply_to_testbed(demo, testbed)
+        testbed.apply(demo)
         mark = testbed.mark()
         place_call(testbed.asterisk, "90000", "w2/d9/w3/d42/w10/h", caller="79995550104")
         calls = wait_for(lambda: ended_calls(demo, "79995550104", mark, 2), 60,
@@ -150,7 +139,7 @@ def test_a_key_to_a_number_outside_the_menus_hands_the_call_to_the_dialplan(test
         assert testbed.events(selftest_call, "digits") == ["4", "2"], testbed.events(selftest_call)
     finally:
         demo.execute("DELETE FROM menu_handlers WHERE id = %s", (handler,))
-        apply_to_testbed(demo, testbed)
+        testbed.apply(demo)
 
 
 def test_a_sip_phone_walks_to_a_case_status_with_rfc2833_keys(testbed, demo, tmp_path):
