@@ -370,13 +370,28 @@ def _synthesize_any(text: str, tts: TtsSettings, cache_dir: Path) -> tuple[Path 
     return None, failures
 
 
+def _cached_by_any(text: str, tts: TtsSettings, cache_dir: Path) -> Path | None:
+    """Speech of ``text`` some engine already made, in the order engines are tried."""
+    for name in engines_to_try(tts):
+        path = cached_path(text, tts, cache_dir, name)
+        if path.exists():
+            return path
+    return None
+
+
 async def speech_file(text: str, tts: TtsSettings, cache_dir: Path, fallback_prompt: str) -> str:
     """What STREAM FILE plays for ``text``: the cached speech's path without extension.
 
-    Synthesis runs on a worker thread.  An engine that fails is logged and
-    the next one tried; when all fail, ``fallback_prompt`` is returned.
-    Never raises for a synthesis failure.
+    Speech any engine already made is played as it is: a caller never waits
+    for an engine that failed on this text before (Apply, which tries the
+    configured engine first again, is where a mended engine takes over).
+    Otherwise synthesis runs on a worker thread; an engine that fails is
+    logged and the next one tried; when all fail, ``fallback_prompt`` is
+    returned.  Never raises for a synthesis failure.
     """
+    cached = _cached_by_any(text, tts, cache_dir)
+    if cached is not None:
+        return str(cached.with_suffix(""))
     path, failures = await asyncio.to_thread(_synthesize_any, text, tts, cache_dir)
     for failure in failures:
         log.warning("speech for %r: %s", text[:60], failure)

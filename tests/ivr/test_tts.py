@@ -106,6 +106,17 @@ def test_a_broken_engine_falls_back_to_the_other(tmp_path, caplog):
     assert "no_such_voice" in caplog.text
 
 
+def test_a_text_the_fallback_engine_said_costs_the_next_caller_no_engine_run(
+        tmp_path, monkeypatch):
+    spoken = asyncio.run(speech_file(TEXT, BROKEN_FESTIVAL, tmp_path, FALLBACK))
+
+    def no_programs(*args, **kwargs):
+        raise AssertionError("a text already spoken ran a program")
+
+    monkeypatch.setattr(tts.subprocess, "run", no_programs)
+    assert asyncio.run(speech_file(TEXT, BROKEN_FESTIVAL, tmp_path, FALLBACK)) == spoken
+
+
 def test_when_every_engine_fails_the_caller_hears_the_fallback_prompt(tmp_path, caplog):
     assert asyncio.run(speech_file(TEXT, BROKEN_BOTH, tmp_path, FALLBACK)) == FALLBACK
     assert cache_usage(tmp_path) == (0, 0)
