@@ -376,17 +376,13 @@ def print_table(sessions, concurrency, rows, rate="sessions/s"):
             print(f"  {f.target} failure ({f.errors.count(error)}x): {error}")
 
 
-def print_steps(target, results, script, labels=None):
-    """Think time per step of the script: shows which command carries the cost.
-
-    ``labels`` names each step (default: the command's first word).
-    """
-    labels = labels or [command.split(" ")[0] for command in script]
+def print_steps(target, results, script):
+    """Think time per step of the script: shows which command carries the cost."""
     print(f"{target} think ms by step (p50 / p99):")
-    for step, label in enumerate(labels):
+    for step, command in enumerate(script):
         times = [r.think[step] for r in results if len(r.think) > step]
         print(f"  {step + 1:>2} {percentile(times, 50) * 1000:9.3f} "
-              f"{percentile(times, 99) * 1000:9.3f}  {label}")
+              f"{percentile(times, 99) * 1000:9.3f}  {command.split(' ')[0]}")
 
 
 def print_script(script, source):

@@ -53,9 +53,9 @@ import shutil
 import time
 
 from agi_bench import (HOST, TelecenterServer, add_common_arguments, asterisk_reply, bench_raw,
-                       free_port, listen_overflows, print_script, print_steps, print_table,
-                       raise_open_file_limit, run_session, run_sessions, start_raw_responder,
-                       summarize)
+                       command_verb, free_port, listen_overflows, print_script, print_steps,
+                       print_table, raise_open_file_limit, run_session, run_sessions,
+                       start_raw_responder, summarize)
 
 ROUTE = "selftest"
 NUMBER = "99999"
@@ -88,7 +88,7 @@ class FakeChannel:
 
     async def reply(self, command):
         """The Asterisk reply line (without newline) for one command line."""
-        if " ".join(command.split()).upper().startswith("WAIT FOR DIGIT"):
+        if command_verb(command) == "WAIT FOR DIGIT":
             digit = next(self.digits, None)
             return f"200 result={ord(digit) if digit else 0}"
         return asterisk_reply(command)
