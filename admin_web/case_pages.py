@@ -22,7 +22,7 @@ from wtforms.validators import DataRequired, InputRequired, Optional, Validation
 
 from admin_web.audit import record_change
 from admin_web.auth import role_required
-from admin_web.db import get_db, row_or_404
+from admin_web.db import get_db, insert_row, row_or_404, update_row
 from admin_web.errors import deleted_meanwhile
 from admin_web.forms import PostForm, at_most, chosen_id, listed_id, page_status, single_line
 from ivr.cases import (CASE_NUMBER_MAX_LENGTH, case_number_from_digits, normalize_phone,
@@ -249,21 +249,15 @@ def _case_public(conn, case: dict) -> dict:
 
 def _save_case(form: CaseForm, old: dict | None) -> dict | None:
     values = _case_values(form)
-    names = list(values)
     conn = get_db()
     try:
         with conn.transaction():
             if old is None:
-                case = conn.execute(
-                    f"INSERT INTO cases ({', '.join(names)})"
-                    f" VALUES ({', '.join(['%s'] * len(names))}) RETURNING {_CASE_COLUMNS}",
-                    list(values.values())).fetchone()
+                case = insert_row(conn, "cases", values, _CASE_COLUMNS)
                 record_change(conn, current_user.login, "create", CASE_OBJECT, case["number"],
                               None, _case_public(conn, case))
             else:
-                case = conn.execute(
-                    f"UPDATE cases SET {', '.join(f'{n} = %s' for n in names)} WHERE id = %s"
-                    f" RETURNING {_CASE_COLUMNS}", [*values.values(), old["id"]]).fetchone()
+                case = update_row(conn, "cases", old["id"], values, _CASE_COLUMNS)
                 if case is None:
                     deleted_meanwhile()
                 if case != old:

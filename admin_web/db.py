@@ -29,6 +29,25 @@ def row_or_404(query: str, params) -> dict:
     return row
 
 
+def insert_row(conn: psycopg.Connection, table: str, values: dict, returning: str) -> dict:
+    """Insert ``values`` (column -> value) into ``table``; the new row's ``returning`` columns.
+
+    Table and column names come from the code, never from a request.
+    """
+    marks = ", ".join(["%s"] * len(values))
+    return conn.execute(f"INSERT INTO {table} ({', '.join(values)}) VALUES ({marks})"
+                        f" RETURNING {returning}", list(values.values())).fetchone()
+
+
+def update_row(conn: psycopg.Connection, table: str, row_id: int, values: dict,
+               returning: str) -> dict | None:
+    """Set ``values`` (column -> value) on row ``row_id`` of ``table``; its ``returning``
+    columns, or None when the row is gone. Names come from the code, as for `insert_row`."""
+    settings = ", ".join(f"{column} = %s" for column in values)
+    return conn.execute(f"UPDATE {table} SET {settings} WHERE id = %s RETURNING {returning}",
+                        [*values.values(), row_id]).fetchone()
+
+
 def close_db(exc: BaseException | None = None) -> None:
     """Close this request's connection, if it opened one."""
     db = g.pop("db", None)

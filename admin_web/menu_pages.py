@@ -32,7 +32,7 @@ from wtforms.validators import DataRequired, NumberRange, Optional
 
 from admin_web.audit import record_change
 from admin_web.auth import role_required
-from admin_web.db import get_db, row_or_404
+from admin_web.db import get_db, insert_row, row_or_404, update_row
 from admin_web.errors import deleted_meanwhile
 from admin_web.forms import PostForm, at_most, listed_id, matching, page_status, single_line
 from admin_web.number_users import users_of_numbers
@@ -463,21 +463,15 @@ def _save_item(form: ItemForm, menu: dict, old: dict | None, audio: dict, playli
     form.number.errors.extend(_number_errors(conn, values["number"], old, config))
     if form.number.errors:
         return None
-    fields = ("number", "kind", "text", "audio_id", "playlist_id", "scenario")
     try:
         with conn.transaction():
             if old is None:
-                item = conn.execute(
-                    f"INSERT INTO menu_items (menu_id, {', '.join(fields)})"
-                    f" VALUES (%s, {', '.join(['%s'] * len(fields))}) RETURNING {_ITEM_COLUMNS}",
-                    [menu["id"], *(values[f] for f in fields)]).fetchone()
+                item = insert_row(conn, "menu_items", {"menu_id": menu["id"], **values},
+                                  _ITEM_COLUMNS)
                 record_change(conn, current_user.login, "create", "menu item", item["number"],
                               None, _public_item(item, menu["name"], audio, playlists))
             else:
-                item = conn.execute(
-                    f"UPDATE menu_items SET {', '.join(f'{f} = %s' for f in fields)}"
-                    f" WHERE id = %s RETURNING {_ITEM_COLUMNS}",
-                    [*(values[f] for f in fields), old["id"]]).fetchone()
+                item = update_row(conn, "menu_items", old["id"], values, _ITEM_COLUMNS)
                 if item is None:
                     deleted_meanwhile()
                 before = _public_item(old, menu["name"], audio, playlists)
@@ -617,20 +611,14 @@ def _save_handler(form: HandlerForm, item: dict, old: dict | None):
 
 def _write_handler(conn, item: dict, old: dict | None, values: dict) -> dict:
     """Insert or update the handler with its change_log row, in one transaction."""
-    fields = ("kind", "key", "seconds", "pattern", "target", "position")
     with conn.transaction():
         if old is None:
-            handler = conn.execute(
-                f"INSERT INTO menu_handlers (item_id, {', '.join(fields)})"
-                f" VALUES (%s, {', '.join(['%s'] * len(fields))}) RETURNING {_HANDLER_COLUMNS}",
-                [item["id"], *(values[f] for f in fields)]).fetchone()
+            handler = insert_row(conn, "menu_handlers", {"item_id": item["id"], **values},
+                                 _HANDLER_COLUMNS)
             record_change(conn, current_user.login, "create", "menu handler", item["number"],
                           None, _public_handler(handler, item["number"]))
         else:
-            handler = conn.execute(
-                f"UPDATE menu_handlers SET {', '.join(f'{f} = %s' for f in fields)}"
-                f" WHERE id = %s RETURNING {_HANDLER_COLUMNS}",
-                [*(values[f] for f in fields), old["id"]]).fetchone()
+            handler = update_row(conn, "menu_handlers", old["id"], values, _HANDLER_COLUMNS)
             if handler is None:
                 deleted_meanwhile()
             before, after = (_public_handler(old, item["number"]),
