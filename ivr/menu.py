@@ -115,7 +115,8 @@ class MenuExit:
 
 @dataclass(frozen=True)
 class _Next:
-    """Where an item sends the call: a target ('' hangs up) and the digits passed on."""
+    """Where an item sends the call: a target ('' hangs up) and the digits passed on;
+    ``reason`` says why an empty target hangs up."""
 
     target: str
     digits: str = ""
@@ -156,9 +157,7 @@ async def _run_item(call, plan: IvrPlan, item: MenuItem, digits: str,
     if item.kind == "scenario":
         number, typed = await _run_scenario(call, plan, item, digits, services)
         if number:
-            return _Next(number, reason=message(
-                N_("scenario %(scenario)s sent the call to %(number)s"),
-                scenario=item.scenario, number=number))
+            return _Next(number)
     else:
         typed = await _play(call, plan, item, services)
     if not item.handlers:
