@@ -19,6 +19,7 @@ from __future__ import annotations
 import re
 from pathlib import PurePath
 
+from dialplan import names
 from dialplan.ivr_plan import IvrPlan
 from fastagi.protocol import AGIEnv
 from fastagi.session import DIGITS, AGICall
@@ -102,19 +103,6 @@ class DryRunCallbacks:
         self.events.event("callback", f"would order a callback for {phone}")
 
 
-class NullCases:
-    """A case backend that knows nobody: every look-up finds nothing."""
-
-    async def person_by_phone(self, phone: str):
-        return None
-
-    async def case_by_number(self, number: str):
-        return None
-
-    async def open_cases(self, phone: str) -> list:
-        return []
-
-
 class _Steps:
     """The simulated call's log: (kind, detail) in order."""
 
@@ -129,7 +117,7 @@ class SimulatedCall:
     """AGICall's commands over a caller who types ``keys`` (see the module doc)."""
 
     def __init__(self, caller: str, number: str, keys: list[str]):
-        self.env = AGIEnv({"callerid": caller, "extension": number}, route="menu")
+        self.env = AGIEnv({"callerid": caller, "extension": number}, route=names.ROUTE_MENU)
         self.call_id = "simulated"
         self.events = _Steps()
         self._keys = list(keys)

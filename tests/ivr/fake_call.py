@@ -7,7 +7,8 @@ prompt (counted from 0 across STREAM FILE; other prompts play to their
 end), ``waits`` answers each WAIT FOR DIGIT in turn with a key or None
 (the wait ran out).  A wait the script did not plan for fails the test:
 logic that waits more often than the test expects is a finding, not noise.
-Setting an attribute AGICall does not have fails too.
+Setting an attribute AGICall does not have fails too.  ``NullCases`` is
+the case backend of walks that look nobody up.
 """
 
 from __future__ import annotations
@@ -123,3 +124,16 @@ class FakeCall:
         if key is not None:
             self.events.event("digits", key)
         return key
+
+
+class NullCases:
+    """A case backend that knows nobody: every look-up finds nothing."""
+
+    async def person_by_phone(self, phone: str):
+        return None
+
+    async def case_by_number(self, number: str):
+        return None
+
+    async def open_cases(self, phone: str) -> list:
+        return []

@@ -14,8 +14,8 @@ from dialplan.render import render_all, write_files
 from fastagi.settings import Settings
 from ivr.menu_route import MenuRoute
 from ivr.plan_store import PlanStore
-from ivr.simulate import DryRunCallbacks, NullCases
-from tests.ivr.fake_call import FakeCall
+from ivr.simulate import DryRunCallbacks
+from tests.ivr.fake_call import FakeCall, NullCases
 
 
 def applied(include_dir, target: str) -> None:

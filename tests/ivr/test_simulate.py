@@ -10,7 +10,8 @@ from click.testing import CliRunner
 from dialplan.configuration import Handler, MenuItem
 from dialplan.ivr_plan import IvrPlan
 from fastagi.cli import main
-from ivr.simulate import NullCases, parse_keys, simulate
+from ivr.simulate import parse_keys, simulate
+from tests.ivr.fake_call import NullCases
 
 GREETING = "Здравствуйте. Справка - единица, оператор - двойка."
 CASES = "Введите номер дела и решетку."
