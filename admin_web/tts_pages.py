@@ -27,7 +27,7 @@ from admin_web import site_settings
 from admin_web.audit import record_change
 from admin_web.auth import role_required
 from admin_web.db import get_db
-from admin_web.forms import at_most, matching, page_status
+from admin_web.forms import PostForm, at_most, matching, page_status
 from dialplan.apply import fixed_texts
 from dialplan.configuration import TtsSettings, load_configuration
 from ivr import tts
@@ -101,11 +101,6 @@ class ListenForm(FlaskForm):
     submit = SubmitField(_l("Listen"))
 
 
-class ClearCacheForm(FlaskForm):
-    """Carries only the CSRF token: clearing needs a real form post."""
-    submit = SubmitField(_l("Clear the cache"))
-
-
 def load_tts_settings(conn) -> TtsSettings:
     """The saved settings (the one row of ``tts_settings``)."""
     row = conn.execute(f"SELECT {', '.join(FIELDS)} FROM tts_settings WHERE id = 1").fetchone()
@@ -119,7 +114,7 @@ def _cache_dir():
 def _page(settings_form, listen_form, status=200, sample_url=None, failure=None):
     files, size = tts.cache_usage(_cache_dir())
     return render_template("tts/index.html", form=settings_form, listen_form=listen_form,
-                           clear_form=ClearCacheForm(), cache_files=files, cache_bytes=size,
+                           clear_form=PostForm(), cache_files=files, cache_bytes=size,
                            sample_url=sample_url, failure=failure), status
 
 
@@ -174,7 +169,7 @@ def speech(key: str):
 @role_required("administrator")
 def clear_cache():
     """Delete cached speech, except that of the texts menus and playlists say now."""
-    if not ClearCacheForm().validate_on_submit():
+    if not PostForm().validate_on_submit():
         abort(400)
     conn = get_db()
     config = load_configuration(conn)
