@@ -134,8 +134,9 @@ def ending_problem(result, script):
 def demo_keys():
     """The keys from the main menu to the status of a demo case."""
     from dialplan.demo_configuration import DEMO_CASE_NUMBER
+    from ivr.cases import case_number_keys
 
-    return f"1,1,{DEMO_CASE_NUMBER.replace('-', '*')}#"
+    return f"1,1,{case_number_keys(DEMO_CASE_NUMBER)}"
 
 
 def prepare(settings, url):

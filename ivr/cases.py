@@ -129,6 +129,11 @@ def case_number_from_digits(digits: str | None) -> str | None:
     return number
 
 
+def case_number_keys(number: str) -> str:
+    """What a caller keys for a case number: '*' for each '-', then '#' (19*03*2044#)."""
+    return number.replace("-", "*") + "#"
+
+
 _CASE_COLUMNS = "c.number, c.service, c.status, c.filed_on AS opened_on, c.person_id"
 
 

@@ -14,6 +14,7 @@ import pytest
 from psycopg.rows import dict_row
 
 from dialplan.demo_configuration import load_demo_configuration
+from ivr.cases import case_number_keys
 from tests.conftest import SIP_PASSWORD, SIP_USER, require
 from tests.testbed.callers import place_call, wait_for
 from tests.testbed.ports import sipp_ports
@@ -42,11 +43,6 @@ def open_case_of(conn, phone: str) -> dict:
         " WHERE p.phone = %s AND c.is_open ORDER BY c.number LIMIT 1", (phone,)).fetchone()
 
 
-def typed(case_number: str) -> str:
-    """What a caller keys for a case number: '*' for the separator, '#' to end."""
-    return case_number.replace("-", "*") + "#"
-
-
 def walk(testbed, caller: str, script: str, timeout: float = 60) -> dict:
     """Call the main menu as ``caller`` with ``script``; the calls row once it has ended."""
     mark = testbed.mark()
@@ -67,7 +63,8 @@ def said(testbed, call) -> str:
 
 def test_a_caller_hears_the_status_of_the_case_they_type(testbed, demo):
     case = open_case_of(demo, "79990000001")
-    call = walk(testbed, "79990000001", f"w2/d1/w2/d1/w2/d{typed(case['number'])}/w20/h")
+    keys = case_number_keys(case["number"])
+    call = walk(testbed, "79990000001", f"w2/d1/w2/d1/w2/d{keys}/w20/h")
     assert call["outcome"] == "completed", testbed.events(call)
     items = testbed.events(call, "item")
     assert [i.split()[0] for i in items][:4] == ["90000", "91000", "91100", "91110"], items
@@ -99,7 +96,8 @@ def test_a_caller_orders_a_callback(testbed, demo):
 
 def test_a_wrong_key_is_noticed_and_the_caller_can_go_on(testbed, demo):
     case = open_case_of(demo, "79990000001")
-    call = walk(testbed, "79990000001", f"w2/d7/w2/d1/w2/d1/w2/d{typed(case['number'])}/w20/h")
+    keys = case_number_keys(case["number"])
+    call = walk(testbed, "79990000001", f"w2/d7/w2/d1/w2/d1/w2/d{keys}/w20/h")
     handlers = " ".join(testbed.events(call, "handler"))
     assert "7" in handlers and "no handler" in handlers, handlers
     assert case["status"] in said(testbed, call)
@@ -149,7 +147,7 @@ def test_a_sip_phone_walks_to_a_case_status_with_rfc2833_keys(testbed, demo, tmp
     mark = testbed.mark()
     result = run_sip_call(target_host="127.0.0.1", target_port=testbed.asterisk.sip_port,
                           number="90000", user=SIP_USER, password=SIP_PASSWORD,
-                          digits="11" + typed(case["number"]), pause_ms=2500,
+                          digits="11" + case_number_keys(case["number"]), pause_ms=2500,
                           initial_pause_ms=2000, local_port=sip, media_port=media, timeout=90,
                           workdir=tmp_path / "sipp")
     call = testbed.finished_call(SIP_USER, mark)
