@@ -153,8 +153,9 @@ def prepare(settings, url):
     with psycopg.connect(url, autocommit=True) as conn:
         load_demo_configuration(conn)
         config = load_configuration(conn)
-    write_files(settings.include_dir, render_all(settings, config))
-    return plan_from_json((settings.include_dir / IVR_PLAN_FILE).read_text(encoding="utf-8"))
+    files = render_all(settings, config)
+    write_files(settings.include_dir, files)
+    return plan_from_json(files[IVR_PLAN_FILE])
 
 
 async def expected_walk(plan, url, keys):
