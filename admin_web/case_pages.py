@@ -25,8 +25,8 @@ from admin_web.auth import role_required
 from admin_web.db import get_db, insert_row, row_or_404, update_row
 from admin_web.errors import deleted_meanwhile
 from admin_web.forms import PostForm, at_most, chosen_id, listed_id, page_status, single_line
-from ivr.cases import (CASE_NUMBER_MAX_LENGTH, case_number_from_digits, normalize_phone,
-                       phone_variants)
+from ivr.cases import (CASE_NUMBER_MAX_LENGTH, case_number_from_digits, case_number_keys,
+                       normalize_phone, phone_variants)
 
 bp = Blueprint("cases", __name__, url_prefix="/cases")
 
@@ -99,7 +99,7 @@ class CaseForm(FlaskForm):
 
     def validate_number(self, field):
         number = (field.data or "").strip()
-        if case_number_from_digits(number.replace("-", "*") + "#") != number:
+        if case_number_from_digits(case_number_keys(number)) != number:
             raise ValidationError(_l("Groups of digits joined by '-', e.g. 19-03-2044."))
 
     def validate_person_id(self, field):
