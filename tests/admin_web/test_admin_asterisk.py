@@ -11,7 +11,6 @@ are in tests/dialplan/test_apply_asterisk.py.)
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import psycopg
 import pytest
@@ -29,13 +28,6 @@ from tests.testbed.sipp import register, run_sip_call, start_uas
 _PHONE_ROW = re.compile(r">(\d+)</a></td>.*?<span class=\"badge[^\"]*\">([^<]+)</span>", re.S)
 
 
-def settings_reaching(testbed) -> Settings:
-    """Settings that reach the test bed: its AMI, its FastAGI server, its include dir."""
-    a = testbed.asterisk
-    return Settings(agi_port=testbed.server.port, ami_port=a.ami_port, ami_user=a.ami_user,
-                    ami_secret=a.ami_secret, include_dir_override=Path(a.include_dir))
-
-
 def test_the_apps_settings_keep_the_include_dir_override(pg_url, tmp_path):
     """site_settings() swaps in the app's VAR_DIR and keeps the include dir it was given."""
     settings = Settings(include_dir_override=tmp_path / "include")
@@ -49,7 +41,7 @@ def test_the_apps_settings_keep_the_include_dir_override(pg_url, tmp_path):
 @pytest.fixture
 def app(people, pg_url, tmp_path, testbed):
     require("sipp")
-    settings = settings_reaching(testbed)
+    settings = testbed.settings()
     yield create_app({"TESTING": True, "DATABASE_URL": pg_url, "VAR_DIR": str(tmp_path / "var"),
                       "TELECENTER_SETTINGS": settings})
     with psycopg.connect(pg_url, autocommit=True) as conn:  # leave Asterisk without test phones

@@ -19,7 +19,6 @@ import pytest
 from dialplan import apply as applying
 from dialplan import names
 from dialplan.apply import ApplyFailed
-from fastagi.settings import Settings
 from tests.conftest import require
 from tests.dialplan.conftest import add_line, add_phone
 from tests.testbed.agi_server import TELECENTER
@@ -42,13 +41,10 @@ class Bed:
         self.asterisk = testbed.asterisk
         self.conn = conn
         self.tmp_path = tmp_path
-        a = self.asterisk
-        self.settings = Settings(agi_port=testbed.server.port, ami_port=a.ami_port,
-                                 ami_user=a.ami_user, ami_secret=a.ami_secret)
+        self.settings = testbed.settings()
 
     def apply(self) -> applying.Revision:
-        return applying.apply_now(self.conn, self.settings, "test",
-                                  include_dir=self.asterisk.include_dir)
+        return applying.apply_now(self.conn, self.settings, "test")
 
     def phone(self, number: str) -> None:
         add_phone(self.conn, number, PASSWORDS[number])
