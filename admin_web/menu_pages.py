@@ -35,7 +35,7 @@ from admin_web.auth import role_required
 from admin_web.db import get_db, insert_row, row_or_404, update_row
 from admin_web.errors import deleted_meanwhile
 from admin_web.forms import PostForm, at_most, listed_id, matching, page_status, single_line
-from admin_web.number_users import users_of_numbers
+from admin_web.number_users import number_taken, owner_title, users_of_numbers
 from dialplan import names, validate
 from dialplan.configuration import Configuration, MenuItem, load_configuration, numbering_plan
 
@@ -124,17 +124,6 @@ class HandlerForm(FlaskForm):
 
 
 # --- what the pages show -------------------------------------------------------------------
-
-def owner_title(owner: str) -> str:
-    """One owner from ``numbering_plan`` ("phone 101", "menu item 90000"), in the UI language."""
-    if owner == "self-test":
-        return _("the line self-test")
-    for prefix, title in (("phone ", lambda n: _("phone %(number)s", number=n)),
-                          ("menu item ", lambda n: _("menu item %(number)s", number=n))):
-        if owner.startswith(prefix):
-            return title(owner[len(prefix):])
-    return owner
-
 
 @dataclass(frozen=True)
 class TargetHint:
@@ -441,10 +430,9 @@ def _number_errors(conn, number: str, old: dict | None, config: Configuration) -
     """Why ``number`` cannot be this item's: taken in the numbering plan, or old number in use."""
     if old is not None and number == old["number"]:
         return []
-    owners = numbering_plan(config).get(number)
-    if owners:
-        return [_("Number %(number)s is taken: %(owner)s.", number=number,
-                  owner=", ".join(owner_title(o) for o in owners))]
+    taken = number_taken(config, number)
+    if taken:
+        return [taken]
     if old is not None:
         users = users_of_numbers(conn, [old["number"]], [old["id"]])
         if users:

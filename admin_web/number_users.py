@@ -1,9 +1,12 @@
-"""What still sends calls to a number: the one rule that keeps phones and menu items
-from being deleted or renumbered while handlers or lines point at them."""
+"""Numbers in the admin's words: who owns a number of the numbering plan, and what still
+sends calls to it (the rule that keeps phones and menu items from being deleted or
+renumbered while handlers or lines point at them)."""
 
 from __future__ import annotations
 
 from flask_babel import gettext as _
+
+from dialplan.configuration import Configuration, numbering_plan
 
 # What sends calls to some numbers, besides the handlers of items in ``own_items``.
 _USERS_OF_NUMBERS = (
@@ -22,3 +25,23 @@ def users_of_numbers(conn, numbers: list[str], own_items=()) -> list[str]:
               "menu item": lambda item: _("menu item %(number)s (handler)", number=item)}
     rows = conn.execute(_USERS_OF_NUMBERS, {"numbers": numbers, "own_items": list(own_items)})
     return [titles[row["kind"]](row["name"]) for row in rows.fetchall()]
+
+
+def owner_title(owner: str) -> str:
+    """One owner from ``numbering_plan`` ("phone 101", "menu item 90000"), in the UI language."""
+    if owner == "self-test":
+        return _("the line self-test")
+    for prefix, title in (("phone ", lambda n: _("phone %(number)s", number=n)),
+                          ("menu item ", lambda n: _("menu item %(number)s", number=n))):
+        if owner.startswith(prefix):
+            return title(owner[len(prefix):])
+    return owner
+
+
+def number_taken(config: Configuration, number: str) -> str | None:
+    """Why a new phone or menu item cannot have ``number``: who owns it already; None if free."""
+    owners = numbering_plan(config).get(number)
+    if not owners:
+        return None
+    return _("Number %(number)s is taken: %(owner)s.", number=number,
+             owner=", ".join(owner_title(o) for o in owners))

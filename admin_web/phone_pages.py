@@ -27,10 +27,9 @@ from admin_web.audit import record_change
 from admin_web.auth import role_required
 from admin_web.db import get_db, row_or_404
 from admin_web.forms import PostForm, at_most, matching, page_status, single_line
-from admin_web.number_users import users_of_numbers
+from admin_web.number_users import number_taken, users_of_numbers
 from dialplan import validate
-from dialplan.configuration import (generate_password, load_configuration, numbering_plan,
-                                    sip_digest)
+from dialplan.configuration import generate_password, load_configuration, sip_digest
 
 bp = Blueprint("phones", __name__, url_prefix="/phones")
 
@@ -118,10 +117,9 @@ def create():
     if form.validate_on_submit():
         conn = get_db()
         number = form.number.data
-        owners = numbering_plan(load_configuration(conn)).get(number)
-        if owners:
-            form.number.errors.append(_("Number %(number)s is taken: %(owner)s.",
-                                        number=number, owner=", ".join(owners)))
+        taken = number_taken(load_configuration(conn), number)
+        if taken:
+            form.number.errors.append(taken)
         else:
             password = form.password.data or generate_password()
             try:

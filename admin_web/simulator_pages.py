@@ -26,7 +26,8 @@ from admin_web import site_settings
 from admin_web.auth import role_required
 from admin_web.db import get_db
 from admin_web.forms import matching
-from admin_web.menu_pages import ITEM_KIND_TITLES, SCENARIO_TITLES, owner_title
+from admin_web.menu_pages import ITEM_KIND_TITLES, SCENARIO_TITLES
+from admin_web.number_users import owner_title
 from dialplan import validate
 from dialplan.configuration import load_configuration
 from dialplan.ivr_plan import IvrPlan, build_plan

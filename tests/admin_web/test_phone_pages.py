@@ -83,7 +83,7 @@ def test_a_typed_password_is_used(admin, db_rows):
 @pytest.mark.parametrize("fields, message", [
     ({"number": ""}, "Введите номер."),
     ({"number": "10a"}, "Номер должен состоять из 2–15 цифр."),
-    ({"number": "99999"}, "Номер 99999 занят: self-test."),
+    ({"number": "99999"}, "Номер 99999 занят: самопроверка линии."),
     ({"password": "short"}, "Пароль должен быть длиной от 8 до 64"),
     ({"password": "has space1"}, "Печатные латинские символы"),
 ])
@@ -98,7 +98,7 @@ def test_create_refuses_bad_input_with_a_message(admin, db_rows, fields, message
 def test_a_number_is_unique_across_phones(admin, db_rows):
     new_phone(admin)
     response = new_phone(admin, description="Again")
-    assert "Номер 101 занят: phone 101." in response.get_data(as_text=True)
+    assert "Номер 101 занят: телефон 101." in response.get_data(as_text=True)
     assert len(db_rows("SELECT 1 FROM phones")) == 1
 
 
