@@ -121,8 +121,7 @@ def case_number_from_digits(digits: str | None) -> str | None:
     """
     if not digits:
         return None
-    text = digits[:-1] if digits.endswith("#") else digits
-    text = text[1:] if text.startswith("*") else text
+    text = digits.removesuffix("#").removeprefix("*")
     number = text.replace("*", "-")
     if len(number) > CASE_NUMBER_MAX_LENGTH or not _CASE_NUMBER.fullmatch(number):
         return None

@@ -120,7 +120,7 @@ async def callback(ctx: ScenarioContext) -> None:
 
 async def dial_number(ctx: ScenarioContext) -> str | None:
     """Send the call to the phone number the caller typed, when it is one of our phones."""
-    number = ctx.digits[:-1] if ctx.digits.endswith("#") else ctx.digits
+    number = ctx.digits.removesuffix("#")
     if not number:
         await ctx.say("Вы не ввели номер.")
         return None
