@@ -63,23 +63,41 @@ class Reply:
     raw: str = ""
 
 
+_ENV_NAME = re.compile(r"^agi_[a-z0-9_]+$")
+# C0 controls, DEL and C1 controls: no value Asterisk sends legitimately holds one,
+# and a line break in a caller's number or name is how a caller would forge lines.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
 def parse_env(lines: list[str]) -> AGIEnv:
     """Build the environment from the `agi_*` lines before the blank line.
 
     Handles lines such as `agi_network_script: ivr?lang=ru`,
     `agi_accountcode: ` (empty value) and `agi_arg_1: 90000`. Splits on the
     first colon only, since values may contain colons and may be empty.
+
+    Asterisk names each variable once, so a second `agi_network_script` can
+    only come from a caller's text with a line break in it: a repeated name, a
+    name of another shape and a value with a control character are refused
+    (ProtocolError), never merged.
     """
     values: dict[str, str] = {}
     numbered_args: dict[int, str] = {}
     for line in lines:
         name, sep, value = line.partition(":")
-        if not sep or not name.startswith("agi_"):
+        if not sep or not _ENV_NAME.match(name):
             raise ProtocolError(f"not an AGI environment line: {line!r}", line)
         key = name[len("agi_"):]
         value = value[1:] if value.startswith(" ") else value
+        if _CONTROL.search(value):
+            raise ProtocolError(f"control character in AGI environment line: {line!r}", line)
         if key.startswith("arg_") and key[len("arg_"):].isdigit():
-            numbered_args[int(key[len("arg_"):])] = value
+            number = int(key[len("arg_"):])
+            if number in numbered_args:
+                raise ProtocolError(f"AGI environment names {name} twice", line)
+            numbered_args[number] = value
+        elif key in values:
+            raise ProtocolError(f"AGI environment names {name} twice", line)
         else:
             values[key] = value
     args = tuple(numbered_args[n] for n in sorted(numbered_args))
@@ -91,6 +109,55 @@ def parse_env(lines: list[str]) -> AGIEnv:
         route=path.path.strip("/"),
         query=dict(parse_qsl(path.query)),
     )
+
+
+# Written by Asterisk after the caller's number and name (res_agi's setup_env),
+# so an environment cut short by a line break in those lacks them.
+REQUIRED_ENV = ("channel", "uniqueid", "context", "extension", "priority", "threadid")
+
+
+def require_complete(env: AGIEnv) -> AGIEnv:
+    """`env` when it holds every variable Asterisk always sends, else ProtocolError."""
+    missing = [name for name in REQUIRED_ENV if name not in env.values]
+    if not (env.get("network_script") or env.get("request")):
+        missing.insert(0, "network_script")
+    if missing:
+        raise ProtocolError("AGI environment lacks " + ", ".join(f"agi_{m}" for m in missing))
+    return env
+
+
+def untrusted_env(lines: list[str]) -> AGIEnv:
+    """What a refused environment said, for the call's record only.
+
+    The first value of each well-formed name is kept with control characters
+    replaced; no route and no arguments, since those must never be taken
+    from an environment that was refused.
+    """
+    values: dict[str, str] = {}
+    for line in lines:
+        name, sep, value = line.partition(":")
+        if sep and _ENV_NAME.match(name):
+            values.setdefault(name[len("agi_"):], _CONTROL.sub("?", value.removeprefix(" ")))
+    return AGIEnv(values=values)
+
+
+def looks_like_env(line: str) -> bool:
+    """True when `line` could open an AGI environment (`agi_name: …`).
+
+    A connection whose first line is anything else is not Asterisk (a port
+    scan, a health check): it is closed without a call record.
+    """
+    name, sep, _value = line.partition(":")
+    return bool(sep) and bool(_ENV_NAME.match(name))
+
+
+def is_reply_line(line: str) -> bool:
+    """True for a line that can start an AGI reply (`200 …`, `510 …`, `520-…`).
+
+    After a refused environment the rest of a forged one may still arrive;
+    such lines are skipped while the server waits for a real reply.
+    """
+    return len(line) >= 4 and line[:3].isdigit() and line[3] in " -"
 
 
 _RESULT = re.compile(r"^200 result=(-?\d+)(.*)$")

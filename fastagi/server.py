@@ -1,17 +1,25 @@
 """The FastAGI server: one Twisted protocol instance and one task per call.
 
 Theory of operation. A connection starts in state ENV: lines are collected
-up to the blank line and parsed into an `AGIEnv`. The route named by the
-script path is looked up; an unknown route goes straight to the failure
-path. Otherwise the call is logged as started and its handler runs as an
-asyncio task (state COMMANDS), sending one command at a time; each reply
-fires the oldest pending Deferred. A `HANGUP` line or a dropped connection
-cancels the task: pending Deferreds fail, the handler unwinds, and the call
-ends with outcome "caller hung up". Any other exception is logged once with
-the call id and the call leaves through the failure path: the channel
-variable `TELECENTER_STATUS=FAILED`, which the generated dialplan tests.
-The connection is closed when the task is done, which ends AGI() in
-Asterisk.
+up to the blank line and parsed into an `AGIEnv`. A connection whose first
+line is no environment line is not Asterisk: it is closed with no record.
+An environment that is not what Asterisk writes (a name twice, a line of
+another shape, a control character, a missing variable) is refused: it can
+only come from a caller's text with a line break in it, so nothing in it is
+trusted, no route runs, and the call leaves through the failure path with a
+record saying why. Otherwise the route named by the script path is looked
+up; an unknown route goes straight to the failure path. The call is logged
+as started and its handler runs as an asyncio task (state COMMANDS),
+sending one command at a time; each reply fires the oldest pending
+Deferred. A line that is no reply (Asterisk sends nothing unasked but
+`HANGUP`) is never paired with a command: it is the rest of a forged
+environment, and the call leaves through the failure path. A `HANGUP` line
+or a dropped connection cancels the task: pending Deferreds fail, the
+handler unwinds, and the call ends with outcome "caller hung up". Any other
+exception is logged once with the call id and the call leaves through the
+failure path: the channel variable `TELECENTER_STATUS=FAILED`, which the
+generated dialplan tests. The connection is closed when the task is done,
+which ends AGI() in Asterisk.
 """
 
 from __future__ import annotations
@@ -27,7 +35,17 @@ from twisted.protocols.basic import LineOnlyReceiver
 
 from dialplan import names
 from fastagi.errors import AGIError, CallerHungUp, ChannelFailure, DeadChannel, ProtocolError
-from fastagi.protocol import HANGUP_LINE, USAGE_END, USAGE_START, AGIEnv, parse_env
+from fastagi.protocol import (
+    HANGUP_LINE,
+    USAGE_END,
+    USAGE_START,
+    AGIEnv,
+    is_reply_line,
+    looks_like_env,
+    parse_env,
+    require_complete,
+    untrusted_env,
+)
 from fastagi.routing import Router
 from fastagi.session import AGICall
 from ivr.call_log import CallLog, CallStore
@@ -38,6 +56,7 @@ OUTCOME_COMPLETED = "completed"
 OUTCOME_HUNG_UP = "caller hung up"
 OUTCOME_FAILED = "failed"
 OUTCOME_NO_ROUTE = "no route"
+OUTCOME_BAD_ENVIRONMENT = "bad environment"
 
 _call_numbers = itertools.count(1)
 # Tells apart the call ids of successive server runs in the log and the calls table.
@@ -57,6 +76,9 @@ class AGIProtocol(LineOnlyReceiver):
         self.pending: deque[defer.Deferred] = deque()
         self.usage_lines: list[str] | None = None
         self.hung_up = False
+        # Set when a line that is no reply arrived: the call is sent to the fallback.
+        self.stray: ProtocolError | None = None
+        self.route_running = False
         self.task: asyncio.Task | None = None
 
     def lineReceived(self, data: bytes) -> None:
@@ -72,21 +94,37 @@ class AGIProtocol(LineOnlyReceiver):
                 self._reply(block)
         elif line.startswith(USAGE_START):
             self.usage_lines = [line]
+        elif not is_reply_line(line):
+            self._stray_line(line)
         else:
             self._reply(line)
 
     def _env_line(self, line: str) -> None:
         if line:
+            if not self.env_lines and not looks_like_env(line):
+                log.warning("%s: not an AGI connection (first line %r), closing",
+                            self.call_id, line[:80])
+                self.transport.loseConnection()
+                self.env = AGIEnv(values={})
+                return
             self.env_lines.append(line)
             return
+        refusal = None
         try:
-            self.env = parse_env(self.env_lines)
+            self.env = require_complete(parse_env(self.env_lines))
         except ProtocolError as exc:
-            log.warning("%s: bad AGI environment, closing: %s", self.call_id, exc)
-            self.transport.loseConnection()
-            return
-        self.task = asyncio.ensure_future(self.server.run_call(self, self.env))
+            self.env, refusal = untrusted_env(self.env_lines), exc
+        self.task = asyncio.ensure_future(self.server.run_call(self, self.env, refusal))
         self.task.add_done_callback(lambda _: self.transport.loseConnection())
+
+    def _stray_line(self, line: str) -> None:
+        """A line Asterisk would never send unasked: fail the call, pair it with nothing."""
+        if self.task is None or self.stray is not None:
+            return
+        self.stray = ProtocolError(f"a line that is no AGI reply: {line[:200]!r}", line)
+        log.warning("%s: %s", self.call_id, self.stray)
+        if self.route_running:
+            self.task.cancel()
 
     def _reply(self, line: str) -> None:
         if not self.pending:
@@ -132,8 +170,13 @@ class AGIServerFactory(protocol.ServerFactory):
     def buildProtocol(self, addr) -> AGIProtocol:
         return AGIProtocol(self)
 
-    async def run_call(self, connection: AGIProtocol, env: AGIEnv) -> str:
-        """Run one call from start to end; the one place a call's errors are caught."""
+    async def run_call(self, connection: AGIProtocol, env: AGIEnv,
+                       refusal: ProtocolError | None = None) -> str:
+        """Run one call from start to end; the one place a call's errors are caught.
+
+        A `refusal` (the environment was refused) runs no route: the call is
+        recorded and sent straight to the fallback.
+        """
         call_id = connection.call_id
         call_log = CallLog(self.store, call_id)
         call = AGICall(env, connection.send_command, call_log, call_id)
@@ -143,16 +186,22 @@ class AGIServerFactory(protocol.ServerFactory):
         try:
             call_log.start(env)
             handler = self.router.find(env.route)
-            if handler is None:
+            if refusal is not None or connection.stray is not None:
+                failure = refusal or connection.stray
+            elif handler is None:
                 failure = LookupError(f"no route {env.route!r}")
             else:
+                connection.route_running = True
                 await handler(call, env.args)
         except (asyncio.CancelledError, CallerHungUp):
-            if not connection.hung_up:
+            if connection.stray is not None and not connection.hung_up:
+                failure = connection.stray
+            elif not connection.hung_up:
                 raise
         except Exception as exc:
             failure = exc
         finally:
+            connection.route_running = False
             self.active.discard(call_id)
         outcome = await self._outcome(call, connection, failure)
         if failure is not None and outcome != OUTCOME_HUNG_UP:
@@ -186,6 +235,10 @@ class AGIServerFactory(protocol.ServerFactory):
         if isinstance(failure, LookupError):
             log.warning("%s: %s, sent the call to the fallback", call.call_id, failure)
             return OUTCOME_NO_ROUTE
+        if isinstance(failure, ProtocolError):
+            log.warning("%s: refused what Asterisk sent (%s), sent the call to the fallback",
+                        call.call_id, failure)
+            return OUTCOME_BAD_ENVIRONMENT
         raw = f" (Asterisk said {failure.raw!r})" if isinstance(failure, AGIError) else ""
         log.error("%s: route %r failed%s, sent the call to the fallback",
                   call.call_id, call.env.route, raw, exc_info=failure)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Protocol
@@ -18,6 +19,16 @@ from typing import Protocol
 from fastagi.protocol import AGIEnv
 
 log = logging.getLogger(__name__)
+
+# PostgreSQL text holds neither NUL nor a lone surrogate (not valid UTF-8), and
+# other control characters garble the log a sysadmin reads; tab and line break stay.
+_UNSTORABLE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\ud800-\udfff]")
+
+
+def storable(text: str) -> str:
+    """`text` with what a text column cannot hold replaced by U+FFFD, so one odd
+    character (a caller's name, a forged line) never loses a call's record."""
+    return _UNSTORABLE.sub("\ufffd", text)
 
 
 @dataclass(frozen=True)
@@ -43,7 +54,8 @@ class CallLog:
         self.events: list[CallEvent] = []
 
     def event(self, kind: str, detail: str) -> None:
-        self.events.append(CallEvent(len(self.events) + 1, datetime.now(timezone.utc), kind, detail))
+        self.events.append(CallEvent(len(self.events) + 1, datetime.now(timezone.utc), kind,
+                                     storable(detail)))
 
     def start(self, env: AGIEnv) -> None:
         """Begin writing the call's row; `finish` waits for it."""
@@ -75,7 +87,8 @@ class PgCallStore:
             cur = await conn.execute(
                 "INSERT INTO calls (agi_call_id, unique_id, channel, caller, called, route)"
                 " VALUES (%s, %s, %s, %s, %s, %s) RETURNING id",
-                (call_id, env.unique_id, env.channel, env.caller, called_number(env), env.route),
+                tuple(storable(value) for value in (
+                    call_id, env.unique_id, env.channel, env.caller, called_number(env), env.route)),
             )
             return (await cur.fetchone())[0]
 
@@ -84,7 +97,7 @@ class PgCallStore:
             async with conn.transaction():
                 await conn.execute(
                     "UPDATE calls SET ended_at = now(), outcome = %s WHERE id = %s",
-                    (outcome, row_id),
+                    (storable(outcome), row_id),
                 )
                 async with conn.cursor() as cur:
                     await cur.executemany(

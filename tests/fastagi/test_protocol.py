@@ -5,7 +5,10 @@ import pytest
 from fastagi.errors import (
     ChannelFailure, DeadChannel, InvalidCommand, ProtocolError, UnsafeArgument, UsageError,
 )
-from fastagi.protocol import app_args, format_command, parse_env, parse_result, quote_arg
+from fastagi.protocol import (
+    app_args, format_command, is_reply_line, parse_env, parse_result, quote_arg, require_complete,
+    untrusted_env,
+)
 
 
 def test_env_keeps_empty_values_and_colons():
@@ -109,3 +112,47 @@ def test_app_args_refuse_dialplan_syntax(arg):
 def test_app_name_checked(app):
     with pytest.raises(UnsafeArgument):
         app_args(app)
+
+
+@pytest.mark.parametrize("lines", [
+    ["agi_network_script: menu", "agi_callerid: 123", "agi_network_script: selftest"],
+    ["agi_arg_1: 90000", "agi_arg_1: 99999"],
+])
+def test_env_refuses_a_name_given_twice(lines):
+    """A later line never overrides an earlier one: a caller's line break cannot pick the route."""
+    with pytest.raises(ProtocolError, match="twice"):
+        parse_env(lines)
+
+
+@pytest.mark.parametrize("value", ["1\x1b[2J", "a\x00b", "x\ry", "\x85"])
+def test_env_refuses_control_characters(value):
+    with pytest.raises(ProtocolError, match="control character"):
+        parse_env([f"agi_calleridname: {value}"])
+
+
+@pytest.mark.parametrize("line", ["agi_network_script", "agi_Network: x", "agi_a b: x", "agi_: x"])
+def test_env_refuses_names_of_another_shape(line):
+    with pytest.raises(ProtocolError):
+        parse_env([line])
+
+
+def test_env_cut_short_lacks_what_asterisk_always_sends():
+    env = parse_env(["agi_network_script: menu", "agi_channel: PJSIP/201-1",
+                     "agi_uniqueid: 1.1", "agi_callerid: 123"])
+    with pytest.raises(ProtocolError, match="agi_context"):
+        require_complete(env)
+
+
+def test_untrusted_env_keeps_the_first_value_and_no_route():
+    env = untrusted_env(["agi_network_script: menu", "agi_callerid: 1\x1b2",
+                         "agi_network_script: selftest", "agi_arg_1: 91110", "junk"])
+    assert (env.route, env.args, env.caller) == ("", (), "1?2")
+    assert env.get("network_script") == "menu"
+
+
+@pytest.mark.parametrize("line, is_reply", [
+    ("200 result=1", True), ("510 Invalid or unknown command", True), ("520-Invalid", True),
+    ("agi_calleridname: x", False), ("", False), ("HANGUP", False), ("200", False),
+])
+def test_reply_lines(line, is_reply):
+    assert is_reply_line(line) is is_reply

@@ -11,8 +11,20 @@ from fastagi.routing import Router
 from fastagi.server import AGIServerFactory
 from ivr import selftest
 
-ENV = (b"agi_network: yes\nagi_network_script: {route}\nagi_channel: Local/99999@telecenter-1\n"
-       b"agi_uniqueid: 1700000000.1\nagi_callerid: 1001\nagi_accountcode: \nagi_arg_1: 99999\n\n")
+
+def asterisk_env(route: str = "t", callerid: str = "1001", name: str = "Ivanov") -> bytes:
+    """An environment in the order and with the names Asterisk 16 writes (res_agi setup_env)."""
+    return (
+        f"agi_network: yes\nagi_network_script: {route}\n"
+        f"agi_request: agi://127.0.0.1:4573/{route}\nagi_channel: Local/99999@telecenter-1\n"
+        "agi_language: ru\nagi_type: Local\nagi_uniqueid: 1700000000.1\nagi_version: 16.28.0\n"
+        f"agi_callerid: {callerid}\nagi_calleridname: {name}\nagi_callingpres: 0\n"
+        "agi_callingani2: 0\nagi_callington: 0\nagi_callingtns: 0\nagi_dnid: unknown\n"
+        "agi_rdnis: unknown\nagi_context: telecenter-agi\nagi_extension: s\nagi_priority: 4\n"
+        "agi_enhanced: 0.0\nagi_accountcode: \nagi_threadid: 140000000000000\n"
+        "agi_arg_1: 99999\n\n"
+    ).encode()
+
 
 
 class RecordingStore:
@@ -34,14 +46,14 @@ class RecordingStore:
 class Line:
     """One end of a call: feeds Asterisk's lines, reads the commands sent."""
 
-    def __init__(self, handler, route="t", store=None):
+    def __init__(self, handler, route="t", store=None, env=None):
         self.store = store if store is not None else RecordingStore()
         self.factory = AGIServerFactory(Router([("t", handler), ("selftest", selftest.handle)]),
                                         self.store)
         self.proto = self.factory.buildProtocol(None)
         self.transport = StringTransport()
         self.proto.makeConnection(self.transport)
-        self.proto.dataReceived(ENV.replace(b"{route}", route.encode()))
+        self.proto.dataReceived(env if env is not None else asterisk_env(route))
 
     async def command(self) -> str:
         """The next command the server wrote (waits a bounded number of loop turns)."""
@@ -263,7 +275,7 @@ def test_unknown_route_goes_to_failure_path():
     assert run(walk()) == "no route"
 
 
-def test_bad_environment_closes_the_connection():
+def test_a_connection_that_is_not_asterisk_is_closed_without_a_record():
     async def walk():
         factory = AGIServerFactory(Router(), RecordingStore())
         proto = factory.buildProtocol(None)
@@ -274,6 +286,97 @@ def test_bad_environment_closes_the_connection():
 
     proto, transport = run(walk())
     assert transport.disconnecting and proto.task is None
+    assert factory_store_is_empty(proto)
+
+
+def factory_store_is_empty(proto) -> bool:
+    return not proto.server.store.started and not proto.server.store.finished
+
+
+# What a caller's number with a line break in it made of the environment
+# (PJSIP decodes %0A in the From user into a real line break).
+FORGED_CALLERS = {
+    "a second script line": "123\nagi_network_script: selftest",
+    "the environment cut short": "123\n",
+    "a line of another shape": "123\nagi_network_script",
+    "a forged whole environment": "123\nagi_context: x\nagi_extension: 90000\nagi_priority: 1\n"
+                                  "agi_threadid: 1\nagi_arg_1: 91110\n",
+}
+
+
+@pytest.mark.parametrize("callerid", FORGED_CALLERS.values(), ids=FORGED_CALLERS.keys())
+def test_a_forged_environment_runs_no_route_and_goes_to_the_fallback(callerid):
+    ran = []
+
+    async def handler(call, args):
+        ran.append(call.env.route)
+        await call.answer()
+
+    async def walk():
+        store = RecordingStore()
+        factory = AGIServerFactory(Router([("menu", handler), ("selftest", handler)]), store)
+        proto = factory.buildProtocol(None)
+        transport = StringTransport()
+        proto.makeConnection(transport)
+        proto.dataReceived(asterisk_env("menu", callerid=callerid))
+        line = Line.__new__(Line)
+        line.proto, line.transport = proto, transport
+        assert await line.command() == 'SET VARIABLE "TELECENTER_STATUS" "FAILED"'
+        line.reply("200 result=1")
+        return await line.outcome(), store
+
+    outcome, store = run(walk())
+    assert ran == []
+    assert outcome == "bad environment"
+    [(row, stored_outcome, events)] = store.finished
+    assert stored_outcome == "bad environment"
+    [error] = [detail for kind, detail in events if kind == "error"]
+    assert "ProtocolError" in error
+
+
+@pytest.mark.parametrize("lines, reason", [
+    ([b"agi_network_script: t", b"agi_network_script: selftest"], "twice"),
+    ([b"agi_network_script: t", b"agi_callerid: 1\x1b[2J"], "control character"),
+    ([b"agi_network_script: t", b"agi_callerid 1"], "not an AGI environment line"),
+    ([b"agi_network_script: t", b"agi_channel: x"], "lacks"),
+])
+def test_the_record_of_a_refused_environment_says_why(lines, reason):
+    async def walk():
+        store = RecordingStore()
+        factory = AGIServerFactory(Router([("t", None)]), store)
+        proto = factory.buildProtocol(None)
+        proto.makeConnection(StringTransport())
+        proto.dataReceived(b"\n".join(lines) + b"\n\n")
+        proto.dataReceived(b"200 result=1\n")
+        await asyncio.wait_for(proto.task, 5)
+        return store
+
+    store = run(walk())
+    [(_row, outcome, events)] = store.finished
+    [error] = [detail for kind, detail in events if kind == "error"]
+    assert outcome == "bad environment"
+    assert reason in error
+    assert store.started[0][1] in ("", "1?[2J")  # the caller, made harmless, or none
+
+
+def test_a_line_that_is_no_reply_is_never_taken_as_one():
+    """The rest of a forged environment arriving after the call started."""
+    async def handler(call, args):
+        await call.answer()
+        await call.answer()
+
+    async def walk():
+        line = Line(handler)
+        assert await line.command() == "ANSWER"
+        line.reply("agi_calleridname: x")
+        assert await line.command() == 'SET VARIABLE "TELECENTER_STATUS" "FAILED"'
+        line.reply("200 result=0")  # ANSWER's own reply: paired with ANSWER, not with SET
+        line.reply("200 result=1")
+        return await line.outcome(), line.store
+
+    outcome, store = run(walk())
+    assert outcome == "bad environment"
+    assert "no AGI reply" in store.finished[0][2][-1][1]
 
 
 def test_call_goes_on_when_the_database_is_down(caplog):
@@ -301,7 +404,7 @@ def test_caller_text_cannot_inject_a_command():
         proto = factory.buildProtocol(None)
         transport = StringTransport()
         proto.makeConnection(transport)
-        proto.dataReceived(b'agi_network_script: t\nagi_calleridname: x" "1"\\\n\n')
+        proto.dataReceived(asterisk_env(name='x" "1"\\'))
         line = Line.__new__(Line)
         line.proto, line.transport = proto, transport
         return await line.command()
