@@ -22,7 +22,7 @@ bootstrap = Bootstrap5()
 def create_app(test_config: dict | None = None) -> Flask:
     from admin_web import (apply_pages, audio_pages, auth, case_pages, db, errors, forms,
                            history, home, i18n, line_pages, menu_pages, navigation, phone_pages,
-                           playlist_pages, simulator_pages, tts_pages, user_pages)
+                           playlist_pages, security, simulator_pages, tts_pages, user_pages)
     from admin_web.secret_key import load_or_create
     from fastagi.settings import current_settings
 
@@ -39,6 +39,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         HISTORY_PAGE_SIZE=50,
         DISPLAY_TIMEZONE=os.environ.get("TELECENTER_TIMEZONE", "UTC"),
         TELECENTER_SETTINGS=settings,  # AMI address and credentials (tests put a fake one)
+        **security.settings_from_environment(),
     )
     if os.environ.get("TELECENTER_SECRET_KEY"):
         app.config["SECRET_KEY"] = os.environ["TELECENTER_SECRET_KEY"]
@@ -50,6 +51,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         app.config["DATABASE_URL"] = _embedded_database(app, settings)
     app.config["BABEL_DEFAULT_TIMEZONE"] = app.config["DISPLAY_TIMEZONE"]
 
+    security.init_app(app)
     db.init_app(app)
     csrf.init_app(app)
     bootstrap.init_app(app)
