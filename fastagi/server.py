@@ -151,8 +151,8 @@ class AGIProtocol(LineOnlyReceiver):
             waiting = self.pending.popleft()
             if not waiting.called:
                 waiting.errback(CallerHungUp("the caller hung up"))
-        if self.task is not None and not self.task.done():
-            self.task.cancel()
+        if self.route_running and not self.task.done():
+            self.task.cancel()  # the route stops; writing the record never is
 
     def connectionLost(self, reason=protocol.connectionDone) -> None:
         if self.task is not None and not self.task.done():

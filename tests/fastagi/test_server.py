@@ -344,11 +344,13 @@ def test_the_record_of_a_refused_environment_says_why(lines, reason):
     async def walk():
         store = RecordingStore()
         factory = AGIServerFactory(Router([("t", None)]), store)
-        proto = factory.buildProtocol(None)
-        proto.makeConnection(StringTransport())
-        proto.dataReceived(b"\n".join(lines) + b"\n\n")
-        proto.dataReceived(b"200 result=1\n")
-        await asyncio.wait_for(proto.task, 5)
+        line = Line.__new__(Line)
+        line.proto, line.transport = factory.buildProtocol(None), StringTransport()
+        line.proto.makeConnection(line.transport)
+        line.proto.dataReceived(b"\n".join(lines) + b"\n\n")
+        assert await line.command() == 'SET VARIABLE "TELECENTER_STATUS" "FAILED"'
+        line.reply("200 result=1")
+        await line.outcome()
         return store
 
     store = run(walk())
@@ -410,3 +412,38 @@ def test_caller_text_cannot_inject_a_command():
         return await line.command()
 
     assert run(walk()) == 'VERBOSE "call from x\\" \\"1\\"\\\\" "1"'
+
+
+class SlowStore(RecordingStore):
+    """A store whose final write is still in flight when the connection drops."""
+
+    def __init__(self):
+        super().__init__()
+        self.writing = asyncio.Event()
+        self.may_finish = asyncio.Event()
+
+    async def finish_call(self, row_id, outcome, events):
+        self.writing.set()
+        await self.may_finish.wait()
+        await super().finish_call(row_id, outcome, events)
+
+
+def test_the_record_survives_asterisk_closing_right_after_hangup():
+    """Asterisk closes the socket as soon as it has answered HANGUP."""
+    async def handler(call, args):
+        await call.hangup()
+
+    async def walk():
+        store = SlowStore()
+        line = Line(handler, store=store)
+        assert await line.command() == "HANGUP"
+        line.reply("200 result=1")
+        await asyncio.wait_for(store.writing.wait(), 5)
+        line.proto.connectionLost()
+        store.may_finish.set()
+        return await line.outcome(), store
+
+    outcome, store = run(walk())
+    assert outcome == "completed"
+    [(_row, stored_outcome, events)] = store.finished
+    assert stored_outcome == "completed" and ("command", "HANGUP") in events
