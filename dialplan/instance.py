@@ -33,6 +33,9 @@ from typing import IO
 
 import jinja2
 
+from dialplan.names import SIP_REALM
+from dialplan.sip_guard import ACL_FILE, USER_AGENT
+
 TEMPLATE_DIR = Path(__file__).parent / "templates" / "instance"
 
 # Files written into etc/, each from "<name>.j2" in TEMPLATE_DIR.
@@ -173,7 +176,9 @@ class AsteriskInstance:
         return problems
 
     def _context(self) -> dict:
-        pjsip_includes = sorted(self.include_dir.glob(PJSIP_INCLUDE_GLOB))
+        # The ACL is included on its own line, whether it exists yet or not.
+        pjsip_includes = sorted(path for path in self.include_dir.glob(PJSIP_INCLUDE_GLOB)
+                                if path.name != ACL_FILE)
         extensions_include = self.include_dir / EXTENSIONS_INCLUDE
         return {
             "root": self.root,
@@ -198,6 +203,10 @@ class AsteriskInstance:
             # file, so only files present now are included.
             "includes": pjsip_includes,
             "include": extensions_include if extensions_include.exists() else None,
+            # Blocked addresses; "#tryinclude" takes it once the server writes it.
+            "acl_include": self.include_dir / ACL_FILE,
+            "realm": SIP_REALM,
+            "user_agent": USER_AGENT,
         }
 
     def render(self) -> dict[str, str]:

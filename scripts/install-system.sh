@@ -6,7 +6,7 @@
 # uses for its security updates, so no host name lives in the project.
 #
 #   scripts/install-system.sh          runtime packages (Asterisk, sox, TTS)
-#   scripts/install-system.sh --test   plus what the test suite drives (SIPp, Chromium)
+#   scripts/install-system.sh --test   plus what the test suite drives (SIPp, Chromium, SIPVicious)
 set -euo pipefail
 
 want_test=0
@@ -49,7 +49,7 @@ SRC
 packages=(asterisk asterisk-core-sounds-ru asterisk-core-sounds-en
           sox libsox-fmt-mp3 festival festvox-ru espeak-ng)
 if [ "$want_test" = 1 ]; then
-    packages+=(sip-tester chromium)
+    packages+=(sip-tester chromium sipvicious)
 fi
 
 missing=()
