@@ -3,8 +3,12 @@
 Sessions are Flask-Login's. Roles grow operator < manager < administrator;
 every view states the least role it needs with `role_required`, checked on
 the server for every request (the navbar only hides what would be refused).
-Login attempts are limited per address and login, and per address, so
-passwords cannot be guessed at speed nor sprayed over many logins.
+Failed login attempts are limited per address and login, and per address,
+so passwords cannot be guessed at speed nor sprayed over many logins, while a
+stranger failing from another address never holds up the right user, and
+logging in successfully costs nothing. Logging out ends the user's sessions on
+the server: the session id carries the user's session epoch, which logout
+raises (so it ends their sessions in other browsers too).
 """
 
 from __future__ import annotations
@@ -39,8 +43,8 @@ limiter = Limiter(get_remote_address, storage_uri="memory://", strategy="moving-
 class SessionUser(UserMixin):
     """The logged-in user as Flask-Login sees it.
 
-    The session id carries a fingerprint of the password hash, so resetting a
-    password ends every session opened with the old one.
+    The session id carries a fingerprint of the password hash and the session
+    epoch, so resetting a password or logging out ends every session opened before.
     """
 
     def __init__(self, user: users.User):
@@ -56,7 +60,8 @@ class SessionUser(UserMixin):
 
 
 def _fingerprint(user: users.User) -> str:
-    return hashlib.sha256(user.password_hash.encode()).hexdigest()[:16]
+    sealed = f"{user.session_epoch}:{user.password_hash}"
+    return hashlib.sha256(sealed.encode()).hexdigest()[:16]
 
 
 @login_manager.user_loader
@@ -117,6 +122,11 @@ def _address_limit() -> str:
     return current_app.config["LOGIN_RATE_LIMIT_PER_ADDRESS"]
 
 
+def _login_failed(response) -> bool:
+    """True unless the login let someone in (a login that works sends them on)."""
+    return response.status_code != 302
+
+
 TOO_MANY_ATTEMPTS = _l("Too many login attempts. Wait a minute and try again.")
 
 
@@ -132,9 +142,9 @@ def _safe_next(target: str | None) -> str:
 
 @bp.route("/login", methods=("GET", "POST"))
 @limiter.limit(_login_limit, key_func=_address_and_login, methods=["POST"],
-               error_message=TOO_MANY_ATTEMPTS)
+               deduct_when=_login_failed, error_message=TOO_MANY_ATTEMPTS)
 @limiter.limit(_address_limit, key_func=get_remote_address, methods=["POST"],
-               error_message=TOO_MANY_ATTEMPTS)
+               deduct_when=_login_failed, error_message=TOO_MANY_ATTEMPTS)
 def login():
     """The login form; a wrong login and a wrong password read the same."""
     if current_user.is_authenticated:
@@ -151,7 +161,10 @@ def login():
 
 @bp.route("/logout", methods=("POST",))
 def logout():
-    """End the session (a POST with a CSRF token, so no page can log you out)."""
+    """End the session, on the server too (a POST with a CSRF token, so no page can log
+    you out): a copy of the session cookie is refused from now on."""
+    if current_user.is_authenticated:
+        users.end_sessions(get_db(), current_user.user)
     logout_user()
     flash(_("You have logged out."), "info")
     return redirect(url_for("auth.login"))

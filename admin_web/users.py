@@ -44,6 +44,7 @@ class User:
     role: str
     password_hash: str
     created_at: datetime
+    session_epoch: int
 
     def has_role(self, needed: str) -> bool:
         """True when this user's role is `needed` or above it."""
@@ -78,20 +79,22 @@ def save_administrator(url: str, login: str, password: str) -> bool:
     return bool(row[0])
 
 
+_COLUMNS = "id, login, role, password_hash, created_at, session_epoch"
+
+
 def _query(conn, sql: str, params=()) -> list[User]:
     with conn.cursor(row_factory=class_row(User)) as cur:
         return cur.execute(sql, params).fetchall()
 
 
 def list_users(conn) -> list[User]:
-    return _query(conn, "SELECT id, login, role, password_hash, created_at FROM users"
-                        " ORDER BY login")
+    return _query(conn, f"SELECT {_COLUMNS} FROM users ORDER BY login")
 
 
 def find_user(conn, *, user_id: int | None = None, login: str | None = None) -> User | None:
     """The user with this id or this login (logins compare as stored)."""
     column, value = ("id", user_id) if user_id is not None else ("login", login)
-    found = _query(conn, f"SELECT id, login, role, password_hash, created_at FROM users"
+    found = _query(conn, f"SELECT {_COLUMNS} FROM users"
                          f" WHERE {column} = %s", (value,))
     return found[0] if found else None
 
@@ -114,7 +117,7 @@ def create_user(conn, login: str, role: str, password: str) -> User:
         with conn.transaction():
             found = _query(conn, "INSERT INTO users (login, password_hash, role)"
                                  " VALUES (%s, %s, %s)"
-                                 " RETURNING id, login, role, password_hash, created_at",
+                                 f" RETURNING {_COLUMNS}",
                            (login, generate_password_hash(password), role))
     except psycopg.errors.UniqueViolation:
         raise LoginTaken(f"login {login} is taken") from None
@@ -146,6 +149,11 @@ def set_password(conn, user: User, password: str) -> None:
         raise UserError(f"password: at least {MIN_PASSWORD_LENGTH} characters")
     conn.execute("UPDATE users SET password_hash = %s WHERE id = %s",
                  (generate_password_hash(password), user.id))
+
+
+def end_sessions(conn, user: User) -> None:
+    """End every session of `user`: the session ids carrying the old epoch stop loading."""
+    conn.execute("UPDATE users SET session_epoch = session_epoch + 1 WHERE id = %s", (user.id,))
 
 
 def delete_user(conn, user: User) -> None:

@@ -52,6 +52,57 @@ def test_login_is_rate_limited_per_address_and_login(client, auth):
     assert auth.login(login="boss").status_code == 302  # another login is not held up
 
 
+def test_a_copied_session_cookie_stops_working_at_logout(app, client, auth):
+    auth.login()
+    copied = client.get_cookie("session").value
+    auth.logout()
+    thief = app.test_client()
+    thief.set_cookie("session", copied)
+    response = thief.get("/users/")
+    assert response.status_code == 302 and "/auth/login" in response.headers["Location"]
+
+
+def test_logging_out_ends_the_users_other_sessions_too(app, auth):
+    other = app.test_client()
+    AuthActions(other).login()
+    assert other.get("/users/").status_code == 200
+    auth.login()
+    auth.logout()
+    assert other.get("/users/").status_code == 302
+
+
+def test_logging_in_and_out_often_is_not_limited(app, client, auth):
+    app.config["LOGIN_RATE_LIMIT"] = "2 per minute"
+    for _ in range(4):
+        assert auth.login().status_code == 302
+        auth.logout()
+
+
+def client_from(app, address: str):
+    """A test client whose requests come from `address`."""
+    client = app.test_client()
+    client.environ_base["REMOTE_ADDR"] = address
+    return client
+
+
+def test_a_stranger_failing_from_another_address_does_not_lock_the_admin_out(app):
+    stranger = client_from(app, "192.0.2.66")
+    for _ in range(6):
+        AuthActions(stranger).login(password="Wrong-password-1")
+    assert AuthActions(stranger).login().status_code == 429  # the stranger is stopped
+    admin = client_from(app, "192.0.2.10")
+    assert AuthActions(admin).login().status_code == 302
+
+
+def test_guessing_from_one_address_is_stopped_for_every_login(app):
+    app.config["LOGIN_RATE_LIMIT_PER_ADDRESS"] = "4 per minute"
+    guesser = AuthActions(client_from(app, "192.0.2.66"))
+    statuses = [guesser.login(login=login, password="Wrong-password-1").status_code
+                for login in ("admin", "boss", "olga", "admin", "boss", "olga")]
+    assert statuses == [200, 200, 200, 200, 429, 429]
+    assert guesser.login().status_code == 429
+
+
 @pytest.mark.parametrize("target", ["https://evil.example/", "//evil.example/",
                                     "/\\evil.example/"])
 def test_next_never_leads_off_the_site(client, target):
