@@ -22,7 +22,8 @@ bootstrap = Bootstrap5()
 def create_app(test_config: dict | None = None) -> Flask:
     from admin_web import (apply_pages, audio_pages, auth, case_pages, db, errors, forms,
                            history, home, i18n, line_pages, menu_pages, navigation, phone_pages,
-                           playlist_pages, security, simulator_pages, tts_pages, user_pages)
+                           playlist_pages, security, simulator_pages, sip_block_pages, tts_pages,
+                           user_pages)
     from admin_web.secret_key import load_or_create
     from fastagi.settings import current_settings
 
@@ -61,7 +62,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     errors.init_app(app)
     forms.init_app(app)
     for section in (home, phone_pages, line_pages, audio_pages, playlist_pages, tts_pages,
-                    menu_pages, simulator_pages, case_pages, apply_pages, history, user_pages):
+                    menu_pages, simulator_pages, case_pages, apply_pages, sip_block_pages, history,
+                    user_pages):
         app.register_blueprint(section.bp)
     return app
 

@@ -18,6 +18,7 @@ SECTIONS = (
     ("simulator.index", _l("Simulator")),
     ("cases.index", _l("Cases")),
     ("apply.index", _l("Apply")),
+    ("sip_blocks.index", _l("SIP blocks")),
     ("history.index", _l("History")),
     ("user_pages.index", _l("Users")),
 )

@@ -1,7 +1,10 @@
 """The one AMI connection the server owns (panoramisk), with reconnect and backoff.
 
 Used for what a call session cannot do itself: reloading Asterisk after a
-render now; originating calls, live state and listen-in later. If Asterisk
+render, and hearing Asterisk's security events (failed SIP logins) now;
+originating calls, live state and listen-in later. The login asks for the
+security class of events only (``EVENT_CLASSES``), so Asterisk does not
+send every call and dialplan event down this connection. If Asterisk
 restarts, the connection comes back by itself, waiting longer after each
 failed attempt (1 s, 2 s, 4 s … at most 30 s) and starting over once logged in.
 """
@@ -14,6 +17,10 @@ import logging
 from panoramisk import Manager
 
 log = logging.getLogger(__name__)
+
+
+# Event classes the login subscribes to (AMI "Events:" takes a list of classes).
+EVENT_CLASSES = "security"
 
 
 class AmiError(Exception):
@@ -72,7 +79,7 @@ class AmiClient:
                  base_delay: float = 1.0, max_delay: float = 30.0):
         self.manager = _BackoffManager(
             base_delay, max_delay, host=host, port=port, username=user, secret=secret,
-            events="off", ping_delay=10, log=logging.getLogger("panoramisk"),
+            events=EVENT_CLASSES, ping_delay=10, log=logging.getLogger("panoramisk"),
             loop=asyncio.get_event_loop(),
         )
 
@@ -99,6 +106,15 @@ class AmiClient:
         """Reload the named modules, e.g. pbx_config.so, res_pjsip.so."""
         for module in modules:
             await self.action({"Action": "Reload", "Module": module})
+
+    def on_events(self, names, callback) -> None:
+        """Call ``callback(event)`` for each event whose name is in ``names``.
+
+        The callback runs on the event loop and must not block; the
+        subscription lasts across reconnects.
+        """
+        for name in names:
+            self.manager.register_event(name, lambda _manager, event: callback(event))
 
     def close(self) -> None:
         self.manager.close()

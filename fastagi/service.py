@@ -5,15 +5,22 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+from dialplan.sip_blocks import SipGuard
+from dialplan.sip_guard import BlockPolicy
 from fastagi.ami import AmiClient
 from fastagi.database import open_pool
 from fastagi.reactor import as_future
 from fastagi.routes import build_router
 from fastagi.server import AGIServerFactory
 from fastagi.settings import Settings
-from ivr.call_log import PgCallStore
+from ivr.call_log import CallRecorder, close_abandoned_calls
 
 log = logging.getLogger(__name__)
+
+# How long a stopping server lets active calls go on before it ends them,
+# and how long it then has to write the last call records.
+SHUTDOWN_GRACE_SECONDS = 10.0
+RECORDS_FLUSH_SECONDS = 10.0
 
 # Calls arrive in bursts (a queue releasing, a campaign starting); Twisted's
 # default of 50 pending connections drops some of them.
@@ -23,15 +30,22 @@ LISTEN_BACKLOG = 1024
 @dataclass
 class Services:
     factory: AGIServerFactory
+    records: CallRecorder
     ami: AmiClient | None
+    sip_guard: SipGuard | None
     _pool: object
     _port: object
     _admin_port: object
 
     async def stop(self) -> None:
-        """Stop taking calls, then close AMI and the database."""
+        """Stop taking calls, let active ones finish (bounded), write their records,
+        then close AMI and the database."""
         await as_future(self._port.stopListening())
         await as_future(self._admin_port.stopListening())
+        await self.factory.drain(SHUTDOWN_GRACE_SECONDS)
+        await self.records.close(RECORDS_FLUSH_SECONDS)
+        if self.sip_guard is not None:
+            self.sip_guard.stop()
         if self.ami is not None:
             self.ami.close()
         await self._pool.close()
@@ -40,23 +54,30 @@ class Services:
 async def start_services(settings: Settings, db_url: str) -> Services:
     from twisted.internet import reactor
 
+    policy = BlockPolicy.from_values(settings.sip_block_failures, settings.sip_block_window,
+                                     settings.sip_block_seconds, settings.sip_trusted)
     pool = await open_pool(db_url)
-    factory = AGIServerFactory(build_router(settings, pool), PgCallStore(pool))
+    await close_abandoned_calls(pool)
+    records = CallRecorder(pool)
+    records.open()
+    factory = AGIServerFactory(build_router(settings, pool), records)
     port = reactor.listenTCP(settings.agi_port, factory, interface=settings.agi_host,
                              backlog=LISTEN_BACKLOG)
     log.info("FastAGI server listening on %s:%s (routes: %s)", settings.agi_host,
              port.getHost().port, ", ".join(factory.router.names()))
-    ami = None
+    ami = sip_guard = None
     if settings.ami_configured:
         ami = AmiClient(settings.ami_host, settings.ami_port, settings.ami_user, settings.ami_secret)
         ami.start()
+        sip_guard = SipGuard(policy, pool, ami, settings.include_dir)
+        sip_guard.start()
     else:
         log.warning("AMI is not configured (TELECENTER_AMI_USER/TELECENTER_AMI_SECRET): "
-                    "reloads and originates are unavailable")
+                    "reloads, originates and blocking SIP password guessers are unavailable")
     from admin_web.serving import listen_admin
 
     admin_port = listen_admin(settings, db_url)
-    return Services(factory, ami, pool, port, admin_port)
+    return Services(factory, records, ami, sip_guard, pool, port, admin_port)
 
 
 def serve_forever(settings: Settings, db_url: str) -> int:

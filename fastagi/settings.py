@@ -31,6 +31,12 @@ class Settings:
     admin_host: str = "127.0.0.1"
     admin_port: int = 8080
     include_dir_override: Path | None = None
+    # SIP guessers: this many failed logins from one address within the
+    # window (seconds) block it for sip_block_seconds; trusted networks never.
+    sip_block_failures: int = 10
+    sip_block_window: int = 60
+    sip_block_seconds: int = 3600
+    sip_trusted: tuple[str, ...] = ()
 
     @property
     def include_dir(self) -> Path:
@@ -69,6 +75,11 @@ class Settings:
             admin_host=env("TELECENTER_ADMIN_HOST", defaults.admin_host),
             admin_port=int(env("TELECENTER_ADMIN_PORT", defaults.admin_port)),
             include_dir_override=Path(env("TELECENTER_INCLUDE_DIR")) if env("TELECENTER_INCLUDE_DIR") else None,
+            sip_block_failures=int(env("TELECENTER_SIP_BLOCK_FAILURES", defaults.sip_block_failures)),
+            sip_block_window=int(env("TELECENTER_SIP_BLOCK_WINDOW", defaults.sip_block_window)),
+            sip_block_seconds=int(env("TELECENTER_SIP_BLOCK_SECONDS", defaults.sip_block_seconds)),
+            sip_trusted=tuple(n.strip() for n in env("TELECENTER_SIP_TRUSTED", "").split(",")
+                              if n.strip()),
         )
 
     def but(self, **changes) -> Settings:

@@ -1,0 +1,203 @@
+"""SIP blocks kept and enforced: the sip_blocks table, the ACL file, the pjsip reload.
+
+The decisions are ``dialplan.sip_guard``'s; this module does the I/O around
+them.  The database is the truth: the ACL file is always rendered from the
+blocks active there (not lifted, not expired), so a restart, an expiry or a
+lift in the admin all come down to "render, and reload pjsip if the text
+changed".  The server (``SipGuard``) does that after each block and every
+``SYNC_SECONDS`` (which ends expired blocks); the admin does it at once
+after a lift (``refresh_acl_now``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from psycopg.rows import class_row, tuple_row
+
+from dialplan.render import write_files
+from dialplan.sip_guard import (
+    ACL_FILE, FAILURE_EVENTS, PJSIP_MODULE, BlockDecision, BlockPolicy, FailureCounter,
+    failure_from_event, host_networks, render_acl,
+)
+from fastagi.ami import AmiClient, AmiError
+from fastagi.settings import Settings
+
+log = logging.getLogger(__name__)
+
+# How often the server re-renders the ACL, so that expired blocks end.
+SYNC_SECONDS = 30
+# How long the admin waits for Asterisk to take a lifted block.
+AMI_SECONDS = 10
+
+_ACTIVE = "lifted_at IS NULL AND until > now()"
+_ACTIVE_ADDRESSES = f"SELECT DISTINCT host(address) FROM sip_blocks WHERE {_ACTIVE}"
+_LINE_HOSTS = "SELECT host FROM lines"
+# A new block, unless the address is blocked already (a FailedACL burst from it).
+_INSERT_BLOCK = (
+    "INSERT INTO sip_blocks (address, since, until, failures, last_event, account)"
+    " SELECT %(address)s, %(since)s, %(until)s, %(failures)s, %(last_event)s, %(account)s"
+    f" WHERE NOT EXISTS (SELECT 1 FROM sip_blocks WHERE address = %(address)s AND {_ACTIVE})"
+    " RETURNING id"
+)
+_COLUMNS = ("id, host(address) AS address, since, until, failures, last_event, account,"
+            " lifted_at, lifted_by, (" + _ACTIVE + ") AS active")
+
+
+@dataclass(frozen=True)
+class SipBlock:
+    """One row of sip_blocks, with whether it is in force now."""
+
+    id: int
+    address: str
+    since: datetime
+    until: datetime
+    failures: int
+    last_event: str
+    account: str
+    lifted_at: datetime | None
+    lifted_by: str | None
+    active: bool
+
+
+# -- the admin's side (synchronous connections) ------------------------------
+
+def list_blocks(conn, limit: int = 200) -> list[SipBlock]:
+    """Blocks in force first (newest first), then the most recent past ones."""
+    with conn.cursor(row_factory=class_row(SipBlock)) as cur:
+        return cur.execute(
+            f"SELECT {_COLUMNS} FROM sip_blocks ORDER BY ({_ACTIVE}) DESC, since DESC, id DESC"
+            " LIMIT %s", (limit,)).fetchall()
+
+
+def get_block(conn, block_id: int) -> SipBlock | None:
+    with conn.cursor(row_factory=class_row(SipBlock)) as cur:
+        return cur.execute(f"SELECT {_COLUMNS} FROM sip_blocks WHERE id = %s",
+                           (block_id,)).fetchone()
+
+
+def lift_block(conn, block_id: int, who: str) -> SipBlock | None:
+    """Mark a block in force as lifted by ``who``; the lifted row, or None when none was in force.
+
+    The caller commits, then calls ``refresh_acl_now`` so Asterisk lets the address in.
+    """
+    with conn.cursor(row_factory=tuple_row) as cur:
+        lifted = cur.execute(
+            f"UPDATE sip_blocks SET lifted_at = now(), lifted_by = %s WHERE id = %s AND {_ACTIVE}"
+            " RETURNING id", (who, block_id)).fetchone()
+    return get_block(conn, block_id) if lifted else None
+
+
+def active_addresses(conn) -> list[str]:
+    with conn.cursor(row_factory=tuple_row) as cur:
+        return [row[0] for row in cur.execute(_ACTIVE_ADDRESSES).fetchall()]
+
+
+def write_acl(include_dir: Path, addresses) -> str:
+    """(Re)write the ACL file for ``addresses``; returns its text."""
+    text = render_acl(ipaddress.ip_address(a) for a in addresses)
+    write_files(Path(include_dir), {ACL_FILE: text})
+    return text
+
+
+def refresh_acl_now(conn, settings: Settings) -> None:
+    """Write the ACL from the blocks in force and make pjsip read it (AmiError when it cannot)."""
+    write_acl(settings.include_dir, active_addresses(conn))
+
+    async def reload():
+        client = AmiClient(settings.ami_host, settings.ami_port, settings.ami_user,
+                           settings.ami_secret)
+        client.start()
+        try:
+            await asyncio.wait_for(client.reload(PJSIP_MODULE), AMI_SECONDS)
+        except asyncio.TimeoutError:
+            raise AmiError(f"Asterisk did not reload pjsip within {AMI_SECONDS} s") from None
+        finally:
+            client.close()
+
+    asyncio.run(reload())
+
+
+# -- the server's side (the async pool, on the reactor's loop) ---------------
+
+class SipGuard:
+    """Hears failed SIP logins over AMI and blocks the addresses that keep failing.
+
+    ``on_event`` counts synchronously on the event loop (pure and quick);
+    only a block decision starts database work and a pjsip reload.
+    """
+
+    def __init__(self, policy: BlockPolicy, pool, ami: AmiClient, include_dir: Path):
+        self.counter = FailureCounter(policy)
+        self.pool = pool
+        self.ami = ami
+        self.include_dir = Path(include_dir)
+        self._line_networks = ()
+        self._reloaded_text: str | None = None
+        self._tasks: set[asyncio.Task] = set()
+        self._sync_lock = asyncio.Lock()
+        self._periodic: asyncio.Task | None = None
+
+    def start(self) -> None:
+        """Subscribe to the security events; write the ACL now and every SYNC_SECONDS."""
+        self.ami.on_events(FAILURE_EVENTS, self.on_event)
+        self._periodic = asyncio.ensure_future(self._sync_forever())
+
+    def stop(self) -> None:
+        for task in (self._periodic, *self._tasks):
+            if task is not None:
+                task.cancel()
+
+    def on_event(self, event) -> None:
+        failure = failure_from_event(event, datetime.now(timezone.utc))
+        if failure is None:
+            return
+        decision = self.counter.record(failure, self._line_networks)
+        if decision is not None:
+            task = asyncio.ensure_future(self._block(decision))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _block(self, decision: BlockDecision) -> None:
+        try:
+            async with self.pool.connection() as conn:
+                row = await (await conn.execute(_INSERT_BLOCK, {
+                    "address": str(decision.address), "since": decision.since,
+                    "until": decision.until, "failures": decision.failures,
+                    "last_event": decision.last_event, "account": decision.account,
+                })).fetchone()
+            if row is None:
+                return  # Blocked already.
+            log.warning("SIP: blocked %s until %s after %d failed logins (last: %s for %r)",
+                        decision.address, decision.until.isoformat(timespec="seconds"),
+                        decision.failures, decision.last_event, decision.account)
+            await self.sync()
+        except Exception:
+            log.exception("SIP: could not block %s", decision.address)
+
+    async def sync(self) -> None:
+        """Render the ACL from the blocks in force; reload pjsip when it changed."""
+        async with self._sync_lock:
+            async with self.pool.connection() as conn:
+                addresses = [r[0] for r in await (await conn.execute(_ACTIVE_ADDRESSES)).fetchall()]
+                hosts = [r[0] for r in await (await conn.execute(_LINE_HOSTS)).fetchall()]
+            self._line_networks = host_networks(hosts)
+            text = await asyncio.to_thread(write_acl, self.include_dir, addresses)
+            if text != self._reloaded_text:
+                await self.ami.reload(PJSIP_MODULE)
+                self._reloaded_text = text
+
+    async def _sync_forever(self) -> None:
+        while True:
+            try:
+                await self.sync()
+            except (AmiError, OSError) as exc:
+                log.warning("SIP: the block list is not in force yet: %s", exc)
+            except Exception:
+                log.exception("SIP: could not bring the block list up to date")
+            await asyncio.sleep(SYNC_SECONDS)
