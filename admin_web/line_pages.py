@@ -62,8 +62,10 @@ class LineForm(FlaskForm):
         Optional(), Regexp(whole(validate.SECRET), message=_l(
             "Up to 64 printable Latin characters without spaces, ';' or '\\'."))])
     outbound_regex = StringField(_l("Outbound regex"), validators=[Optional()],
-                                 description=_l("Numbers that leave through this line, e.g. "
-                                                "^8[0-9]{10}$. Empty: no outbound calls."))
+                                 description=_l("Numbers that leave through this line, whole "
+                                                "from ^ to $, e.g. ^8[0-9]{10}$: digits, [0-9], "
+                                                "\\d, \\+, \\*, \\#, ( | ), ? * + {m,n}. Empty: "
+                                                "no outbound calls."))
     position = IntegerField(_l("Order"), default=0, validators=[
         InputRequired(_l("Enter the order.")),
         NumberRange(-1000000, 1000000, _l("A whole number."))],

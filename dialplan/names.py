@@ -8,6 +8,8 @@ and only here, so a rename cannot leave one side behind.
 CONTEXT_ENTRY = "telecenter"
 # Subroutine that runs one FastAGI route and falls back when it fails.
 CONTEXT_AGI = "telecenter-agi"
+# Its extension that plays the apology and hangs up.
+EXTEN_UNAVAILABLE = "unavailable"
 
 # Set by the server when a call left its route through the failure path;
 # the dialplan tests it after AGI() returns.
@@ -33,8 +35,14 @@ SIP_REALM = "telecenter"
 
 # Context of the phones' endpoints: Telecenter numbers first, then the lines.
 CONTEXT_PHONES = "telecenter-phones"
-# Numbers that are not Telecenter numbers leave through the lines' regexes.
+# Numbers that are not Telecenter numbers leave through the lines' regexes;
+# it takes numbers (dialplan.numbers) of at least OUTBOUND_MIN_LENGTH characters.
 CONTEXT_OUTBOUND = "telecenter-outbound"
+OUTBOUND_MIN_LENGTH = 2
+# Subroutine that checks a number once more and dials it out through a line.
+CONTEXT_DIAL_OUT = "telecenter-dial-out"
+# Where a menu's VAR_NEXT is checked before the call goes there.
+CONTEXT_NEXT = "telecenter-next"
 # Calls arriving on line <name> start in context telecenter-from-<name>.
 CONTEXT_FROM_LINE_PREFIX = "telecenter-from-"
 # One extension whose NoOp names the revision Asterisk serves (Apply checks it).

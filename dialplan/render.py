@@ -16,7 +16,7 @@ from pathlib import Path
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
-from dialplan import names
+from dialplan import names, numbers
 from dialplan.configuration import Configuration, Line
 from dialplan.ivr_plan import IVR_PLAN_FILE, build_plan, plan_to_json
 from dialplan.validate import CONTROL_CHARACTERS, dialplan_regex, validate
@@ -43,6 +43,17 @@ TEMPLATES = {
 # Text in a comment keeps no line break, so it cannot end the comment early
 # (validate already refuses them; this is the second lock on that door).
 _templates.filters["comment"] = lambda text: CONTROL_CHARACTERS.sub(" ", str(text))
+
+
+# What a caller chooses that reaches the AGI environment as a number
+# (agi_callerid, agi_dnid, agi_rdnis): how the dialplan reads it, how it
+# writes it back (REDIRECTING's "i": no signalling about the change) and how
+# the log names it.
+CALLER_NUMBER_FIELDS = (
+    ("CALLERID(num)", "CALLERID(num)", "caller number"),
+    ("CALLERID(dnid)", "CALLERID(dnid)", "dialled number"),
+    ("REDIRECTING(from-num)", "REDIRECTING(from-num,i)", "redirecting number"),
+)
 
 
 def header(revision: int | None) -> str:
@@ -99,6 +110,11 @@ def base_context(settings: Settings, revision: int | None = None) -> dict:
         "agi_url": f"agi://{settings.agi_host}:{settings.agi_port}",
         "sounds_dir": str(settings.sounds_dir),
         "language": settings.language,
+        "caller_number_fields": CALLER_NUMBER_FIELDS,
+        "number_filter": numbers.FILTER_ALLOWED,
+        "number_regex": numbers.POSIX_NUMBER,
+        "max_number_length": numbers.MAX_LENGTH,
+        "outbound_patterns": numbers.extension_patterns(names.OUTBOUND_MIN_LENGTH),
     }
 
 

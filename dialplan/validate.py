@@ -44,6 +44,7 @@ from dataclasses import dataclass
 
 import regex as partial_regex
 
+from dialplan import names, numbers
 from dialplan.configuration import (Configuration, Handler, Line, MenuItem, Phone, Playlist,
                                     numbering_plan)
 from dialplan.messages import N_, Message, message
@@ -98,10 +99,9 @@ REG_USERNAME = re.compile(r"[A-Za-z0-9._+-]{1,64}")
 SECRET = re.compile(r"[!-:<-\[\]-~]{1,64}")
 INBOUND_NUMBER = re.compile(r"[0-9]{1,15}")
 CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]+")
-# A handler's target as the menu engine passes it to the dialplan (TELECENTER_NEXT).
+# A handler's target as the menu engine passes it to the dialplan (TELECENTER_NEXT);
+# a number (dialplan.numbers) in any case, which the dialplan checks again.
 TARGET = re.compile(r"[+]?[0-9*#]{1,20}")
-# What [telecenter-outbound] takes: _[+*#0-9]. is two characters or more.
-OUTBOUND_NUMBER = re.compile(r"[+*#0-9]{2,}")
 KEYS = "0123456789*#"
 PLAYLIST_ITEM_KINDS = ("audio", "tts", "queue_position", "greeting", "estimated_wait")
 PLAYLIST_MODES = ("in_order", "random")
@@ -116,13 +116,16 @@ class RegexError(ValueError):
         super().__init__(self.reason.render())
 
 
-# One token of an outbound regex, in the Python syntax the admin types.
-_TOKEN = re.compile(r"""
-    (?P<klass>\[\^?(?:\\d|[0-9]-[0-9]|[0-9*#+])+\])   # [0-9], [^5], [*#], [\d]
+# One token of an outbound regex, in the Python syntax the admin types.  A
+# class lists characters of a number only (dialplan.numbers).
+_TOKEN = re.compile(rf"""
+    (?P<klass>\[(?:\\d|[0-9]-[0-9]|[0-9{re.escape(numbers.SYMBOLS)}])+\])   # [0-9], [*#], [\d]
+  | (?P<negated>\[\^[^\]]*\]?)
+  | (?P<wide>\[[^\]]*\])                                           # [0-9a], [&,]
   | (?P<digit>[0-9#])
-  | (?P<escaped>\\[d+*#.])                            # \d and escaped literals
+  | (?P<escaped>\\[d{re.escape(numbers.SYMBOLS)}])                            # \d and escaped literals
   | (?P<any>\.)
-  | (?P<quantifier>[*+?]|\{[0-9]{1,3}(?:,[0-9]{0,3})?\})
+  | (?P<quantifier>[*+?]|\{{[0-9]{{1,3}}(?:,[0-9]{{0,3}})?\}})
   | (?P<open>\((?:\?:)?)
   | (?P<close>\))
   | (?P<bar>\|)
@@ -133,20 +136,25 @@ _TOKEN = re.compile(r"""
 # POSIX only promises RE_DUP_MAX >= 255.
 MAX_REPEAT = 255
 
-_ESCAPED = {"\\d": "[0-9]", "\\+": "[+]", "\\*": "[*]", "\\#": "[#]", "\\.": "[.]"}
+_ESCAPED = {"\\d": "[0-9]", "\\+": "[+]", "\\*": "[*]", "\\#": "[#]"}
 
 
 def dialplan_regex(regex: str) -> str:
     """The outbound ``regex`` as Asterisk's REGEX() should see it, or RegexError.
 
-    Accepted: digits and '#', '.', character classes of digits, ranges, '*',
-    '#' and '+' (optionally negated), \\d, the escapes \\+ \\* \\# \\., the
+    The regex decides what a phone may dial out, and Dial reads ',' '&' and
+    '(' as its own syntax, so it must match whole numbers only: each
+    alternative from '^' to '$', built of characters a number may have
+    (``dialplan.numbers``).  Accepted: digits and '#', character classes of
+    digits, ranges, '*', '#' and '+', \\d, the escapes \\+ \\* \\#, the
     quantifiers * + ? {m} {m,} {m,n}, groups ( ) and (?: ), alternation |,
-    '^' at the start of an alternative and '$' at its end.  Python's re and
-    POSIX extended regexes agree on whether such a regex matches a number.
-    The result has no backslash, quote, ';' or unbalanced bracket, so it
-    survives the dialplan's own parsing inside ${REGEX("..." ${EXTEN})}:
-    escapes become one-character classes (\\+ -> [+]), (?: becomes (.
+    '^' at the start of an alternative and '$' at its end; refused besides
+    anything else: '.', negated classes and an alternative not anchored at
+    both ends.  Python's re and POSIX extended regexes agree on whether such
+    a regex matches a number.  The result has no backslash, quote, ';' or
+    unbalanced bracket, so it survives the dialplan's own parsing inside
+    ${REGEX("..." ${ARG1})}: escapes become one-character classes
+    (\\+ -> [+]), (?: becomes (.
     """
     try:
         re.compile(regex)
@@ -160,9 +168,27 @@ def dialplan_regex(regex: str) -> str:
         match = _TOKEN.match(regex, pos)
         if match is None:
             raise RegexError(N_("%(char)s at position %(position)s is not supported here"
-                                " (use digits, [0-9], \\d, . * + ? {m,n} ( ) | ^ $)"),
+                                " (use digits, [0-9], \\d, \\+, * + ? {m,n} ( ) | ^ $)"),
                              char=repr(regex[pos]), position=pos + 1)
         kind, text = match.lastgroup, match.group()
+        if kind == "any":
+            raise RegexError(N_("'.' at position %(position)s takes any character, ',' and '&'"
+                                " too: use \\d or [0-9] (a number has digits, +, * and # only)"),
+                             position=pos + 1)
+        if kind == "negated":
+            raise RegexError(N_("%(text)s at position %(position)s takes every character it does"
+                                " not list, ',' and '&' too: list the characters a number may"
+                                " have instead"), text=repr(text), position=pos + 1)
+        if kind == "wide":
+            raise RegexError(N_("%(text)s at position %(position)s lists characters a number"
+                                " cannot have (digits, +, * and # only; ranges of digits)"),
+                             text=repr(text), position=pos + 1)
+        if depth == 0 and previous == "start-of-alternative" and kind != "start":
+            raise RegexError(N_("must match whole numbers: start it, and every alternative"
+                                " after a top-level '|', with '^'"))
+        if depth == 0 and kind == "bar" and previous != "end":
+            raise RegexError(N_("must match whole numbers: end it, and every alternative"
+                                " before a top-level '|', with '$'"))
         if kind == "quantifier" and previous not in ("atom", "close"):
             raise RegexError(N_("%(text)s at position %(position)s repeats nothing (or repeats a"
                                 " repeat)"), text=repr(text), position=pos + 1)
@@ -194,7 +220,7 @@ def dialplan_regex(regex: str) -> str:
         else:
             out.append(text)
         previous = {
-            "klass": "atom", "digit": "atom", "escaped": "atom", "any": "atom",
+            "klass": "atom", "digit": "atom", "escaped": "atom",
             "quantifier": "quantifier", "open": "start-of-alternative",
             "bar": "start-of-alternative", "close": "close", "start": "start", "end": "end",
         }[kind]
@@ -203,6 +229,9 @@ def dialplan_regex(regex: str) -> str:
         raise RegexError(N_("ends with an empty alternative"))
     if depth:
         raise RegexError(N_("unbalanced parentheses"))
+    if regex and previous != "end":
+        raise RegexError(N_("must match whole numbers: end it, and every alternative"
+                            " before a top-level '|', with '$'"))
     translated = "".join(out)
     if re.search(translated, "") is not None or re.search(regex, "") is not None:
         raise RegexError(N_("matches the empty number, so every call would leave through this"
@@ -387,7 +416,7 @@ def _line_problems(line: Line, where: Message, plan: dict[str, list[str]]) -> li
 
 def line_dialling_out(config: Configuration, number: str) -> Line | None:
     """The line that takes ``number`` out, as [telecenter-outbound] decides; None if none."""
-    if not OUTBOUND_NUMBER.fullmatch(number):
+    if not numbers.is_number(number) or len(number) < names.OUTBOUND_MIN_LENGTH:
         return None
     for line in config.lines:
         if not line.outbound_regex:

@@ -56,6 +56,8 @@ def test_create_stores_the_line_and_masks_the_password_in_history(client, admin,
     ({"outbound_regex": "^8(["}, "Это регулярное выражение нельзя использовать"),
     ({"outbound_regex": "^8?$"}, "matches the empty number"),
     ({"outbound_regex": "^8\\w+"}, "is not supported here"),
+    ({"outbound_regex": "^9.+$"}, "takes any character, &#39;,&#39; and &#39;&amp;&#39; too"),
+    ({"outbound_regex": "^9"}, "must match whole numbers"),
     ({"inbound_number": "555"}, "Номера 555 нет в плане нумерации."),
     ({"inbound_number": "5a"}, "Входящий номер должен состоять из цифр."),
     ({"reg_username": "user1"}, "Для регистрации нужен пароль."),
@@ -88,7 +90,7 @@ def test_edit_keeps_the_password_when_left_empty_and_records_old_and_new(admin, 
     url = f"/lines/{line['id']}"
     response = admin.post(url, {"name": "prov1", "host": "sip.example.net", "port": "5070",
                                 "transport": "tcp", "reg_username": "user1",
-                                "outbound_regex": "^9", "position": "2",
+                                "outbound_regex": "^9[0-9]+$", "position": "2",
                                 "inbound_number": ""}, form_page=url)
     assert response.status_code == 302
     changed = db_rows("SELECT * FROM lines")[0]

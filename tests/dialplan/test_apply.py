@@ -101,11 +101,11 @@ def test_apply_works_on_the_admins_kind_of_connection(setup, pg_url):
 
 def test_problems_refuse_the_apply_before_anything_is_written(setup):
     conn, asterisk, settings, include = setup
-    add_line(conn, "prov1", "10.0.0.1", outbound_regex="8*", inbound_number="555")
+    add_line(conn, "prov1", "10.0.0.1", outbound_regex="^8*$", inbound_number="555")
     with pytest.raises(ApplyRefused) as caught:
         do_apply(setup)
     assert [str(p) for p in caught.value.problems] == [
-        "line 'prov1': outbound regex '8*' matches the empty number, so every call would leave"
+        "line 'prov1': outbound regex '^8*$' matches the empty number, so every call would leave"
         " through this line",
         "line 'prov1': inbound number 555 does not exist",
     ]

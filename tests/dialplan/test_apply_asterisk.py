@@ -125,8 +125,8 @@ def test_lines_route_out_by_regex_in_order_and_in_by_address(bed):
     bed.phone("201")
     add_line(bed.conn, "prov1", PROVIDER_IP, port=provider_port, outbound_regex=r"^8\d{10}$",
              position=1, inbound_number=names.SELFTEST_NUMBER)
-    add_line(bed.conn, "later", "127.0.0.3", port=provider_port, outbound_regex="^8", position=2,
-             reg_username="tc", reg_password="Reg-secret-1")
+    add_line(bed.conn, "later", "127.0.0.3", port=provider_port, outbound_regex=r"^8\d+$",
+             position=2, reg_username="tc", reg_password="Reg-secret-1")
     bed.apply()
     assert f"line-later/sip:127.0.0.3:{provider_port}" in bed.asterisk.rx("pjsip show registrations")
 

@@ -19,6 +19,63 @@ def squash(text: str) -> list[str]:
     return [line for line in lines if line]
 
 
+# [telecenter-outbound]: one pattern per length of a number, 2 to 32 characters.
+OUTBOUND = ["[telecenter-outbound]"] + [
+    f"exten => _{'[+*#0-9]' * length},1,Gosub(telecenter-dial-out,s,1(${{EXTEN}}))"
+    for length in range(2, 33)]
+
+
+def number_only(read: str, write: str, what: str) -> list[str]:
+    """The two lines that keep only a number's characters of one caller-chosen field."""
+    differs = (f"$[${{LEN(${{{read}}})}} != ${{LEN(${{FILTER(0-9+*#,${{{read}}})}})}}]")
+    kept = f"${{FILTER(0-9+*#,${{{read}}})}}"
+    return [f"same => n,ExecIf({differs}?Log(NOTICE,Telecenter keeps only {kept} of the {what}"
+            f" ${{URIENCODE(${{{read}}})}}))",
+            f"same => n,ExecIf({differs}?Set({write}={kept}))"]
+
+
+def agi_subroutine(agi_url: str, sounds: str) -> list[str]:
+    return [
+        "[telecenter-agi]",
+        "exten => s,1,Set(CHANNEL(language)=ru)",
+        "same => n,Set(TELECENTER_STATUS=)",
+        "same => n,Set(TELECENTER_NEXT=)",
+        *number_only("CALLERID(num)", "CALLERID(num)", "caller number"),
+        *number_only("CALLERID(dnid)", "CALLERID(dnid)", "dialled number"),
+        *number_only("REDIRECTING(from-num)", "REDIRECTING(from-num,i)", "redirecting number"),
+        "same => n,Set(LOCAL(caller_name)=${CALLERID(name)})",
+        "same => n,Set(CALLERID(name)=${URIENCODE(${LOCAL(caller_name)})})",
+        f"same => n,AGI({agi_url}/${{ARG1}},${{ARG2}})",
+        "same => n,Set(CALLERID(name)=${LOCAL(caller_name)})",
+        'same => n,GotoIf($["${AGISTATUS}" = "FAILURE"]?fallback)',
+        'same => n,GotoIf($["${TELECENTER_STATUS}" = "FAILED"]?fallback)',
+        "same => n,Return()",
+        "same => n(fallback),Log(WARNING,Telecenter route ${ARG1} failed for ${CALLERID(num)}:"
+        " AGISTATUS=${AGISTATUS} TELECENTER_STATUS=${TELECENTER_STATUS})",
+        "same => n,Goto(unavailable,1)",
+        "exten => unavailable,1,Answer()",
+        f"same => n,Playback({sounds}/ru/telecenter-unavailable)",
+        "same => n,Hangup()",
+        "[telecenter-next]",
+        "exten => s,1,GotoIf($[${LEN(${TELECENTER_NEXT})} = 0]?end)",
+        'same => n,GotoIf(${REGEX("^[+*#0-9]{1,32}$" ${TELECENTER_NEXT})}?number)',
+        "same => n,Log(WARNING,Telecenter: a menu sent the call to ${URIENCODE(${TELECENTER_NEXT})}:"
+        " not a number)",
+        "same => n,Goto(telecenter-agi,unavailable,1)",
+        "same => n(number),Goto(telecenter-phones,${TELECENTER_NEXT},1)",
+        "same => n(end),Hangup()",
+    ]
+
+
+DIAL_OUT_CHECK = [
+    "[telecenter-dial-out]",
+    'exten => s,1,GotoIf(${REGEX("^[+*#0-9]{1,32}$" ${ARG1})}?number)',
+    "same => n,Log(WARNING,Telecenter refused to dial ${URIENCODE(${ARG1})}: not a number)",
+    "same => n,Hangup(28)",
+    "same => n(number),NoOp(Outbound call to ${ARG1})",
+]
+
+
 def test_extensions_route_through_agi_with_fallback(tmp_path):
     settings = Settings(agi_host="10.0.0.5", agi_port=4600, sounds_dir=tmp_path / "snd")
     text = render_all(settings)["extensions_telecenter.conf"]
@@ -28,29 +85,51 @@ def test_extensions_route_through_agi_with_fallback(tmp_path):
         "exten => 99999,1,NoOp(Telecenter self-test)",
         "same => n,Gosub(telecenter-agi,s,1(selftest,${EXTEN}))",
         "same => n,Hangup()",
-        "[telecenter-agi]",
-        "exten => s,1,Set(CHANNEL(language)=ru)",
-        "same => n,Set(TELECENTER_STATUS=)",
-        "same => n,Set(TELECENTER_NEXT=)",
-        "same => n,AGI(agi://10.0.0.5:4600/${ARG1},${ARG2})",
-        'same => n,GotoIf($["${AGISTATUS}" = "FAILURE"]?fallback)',
-        'same => n,GotoIf($["${TELECENTER_STATUS}" = "FAILED"]?fallback)',
-        "same => n,Return()",
-        "same => n(fallback),Log(WARNING,Telecenter route ${ARG1} failed for ${CALLERID(num)}:"
-        " AGISTATUS=${AGISTATUS} TELECENTER_STATUS=${TELECENTER_STATUS})",
-        "same => n,Answer()",
-        f"same => n,Playback({tmp_path}/snd/ru/telecenter-unavailable)",
-        "same => n,Hangup()",
+        *agi_subroutine("agi://10.0.0.5:4600", f"{tmp_path}/snd"),
         "[telecenter-phones]",
         "include => telecenter",
         "include => telecenter-outbound",
-        "[telecenter-outbound]",
-        "exten => _[+*#0-9].,1,NoOp(Outbound call to ${EXTEN})",
-        "same => n,Log(NOTICE,No line for ${EXTEN} from ${CALLERID(num)})",
+        *OUTBOUND,
+        *DIAL_OUT_CHECK,
+        "same => n,Log(NOTICE,No line for ${ARG1} from ${CALLERID(num)})",
         "same => n,Hangup(1)",
         "[telecenter-revision]",
         "exten => s,1,NoOp(Telecenter revision none)",
     ]
+
+
+def test_caller_data_reaches_agi_only_as_numbers_and_an_encoded_name(tmp_path):
+    """A line break in a caller's number or name would forge AGI environment lines."""
+    lines = squash(render_all(Settings(sounds_dir=tmp_path))["extensions_telecenter.conf"])
+    agi = lines[lines.index("[telecenter-agi]"):lines.index("[telecenter-next]")]
+    before_agi = agi[:next(i for i, line in enumerate(agi) if ",AGI(" in line)]
+    for field in ("CALLERID(num)", "CALLERID(dnid)", "REDIRECTING(from-num,i)"):
+        assert any(f"?Set({field}=${{FILTER(0-9+*#," in line for line in before_agi), field
+    assert "same => n,Set(CALLERID(name)=${URIENCODE(${LOCAL(caller_name)})})" in before_agi
+
+
+def contexts(lines: list[str]) -> dict[str, list[str]]:
+    """Squashed lines by the context they are in."""
+    found: dict[str, list[str]] = {}
+    for line in lines:
+        if line.startswith("["):
+            current = found.setdefault(line.strip("[]"), [])
+        else:
+            current.append(line)
+    return found
+
+
+def test_nothing_but_a_number_reaches_dial(tmp_path):
+    """No '.' pattern leads to Dial, and the number is checked again right before it."""
+    by_context = contexts(squash(render_all(Settings(sounds_dir=tmp_path), CONFIG)[
+        "extensions_telecenter.conf"]))
+    with_any = {name for name, lines in by_context.items()
+                if any(re.match(r"exten => _\S*\.", line) for line in lines)}
+    assert with_any == {"telecenter-from-prov1", "telecenter-from-later"}  # Goto s / Hangup only
+    assert not [line for name in with_any for line in by_context[name] if "Dial(" in line]
+    assert ["[telecenter-outbound]", *by_context["telecenter-outbound"]] == OUTBOUND
+    dial_out = by_context["telecenter-dial-out"]
+    assert dial_out[:4] == DIAL_OUT_CHECK[1:]
 
 
 MD5_101 = "0" * 32
@@ -58,7 +137,7 @@ MD5_102 = "f" * 32
 CONFIG = Configuration(
     phones=(Phone(1, "102", MD5_102), Phone(2, "101", MD5_101, description="Front desk")),
     lines=(
-        Line(1, "later", "10.0.0.3", outbound_regex="^8", position=2),
+        Line(1, "later", "10.0.0.3", outbound_regex=r"^8\d+$", position=2),
         Line(2, "prov1", "10.0.0.2", port=5080, outbound_regex=r"^(?:8|\+7)\d{10}$",
              position=1, inbound_number="99999", reg_username="u1", reg_password="p@ss",
              reg_domain="sip.example.org"),
@@ -82,15 +161,15 @@ def test_phones_dial_each_other_and_lines_route_out_in_order(tmp_path):
         "[telecenter-phones]",
         "include => telecenter",
         "include => telecenter-outbound",
-        "[telecenter-outbound]",
-        "exten => _[+*#0-9].,1,NoOp(Outbound call to ${EXTEN})",
-        'same => n,GotoIf(${REGEX("^(8|[+]7)[0-9]{10}$" ${EXTEN})}?line-prov1)',
-        'same => n,GotoIf(${REGEX("^8" ${EXTEN})}?line-later)',
-        "same => n,Log(NOTICE,No line for ${EXTEN} from ${CALLERID(num)})",
+        *OUTBOUND,
+        *DIAL_OUT_CHECK,
+        'same => n,GotoIf(${REGEX("^(8|[+]7)[0-9]{10}$" ${ARG1})}?line-prov1)',
+        'same => n,GotoIf(${REGEX("^8[0-9]+$" ${ARG1})}?line-later)',
+        "same => n,Log(NOTICE,No line for ${ARG1} from ${CALLERID(num)})",
         "same => n,Hangup(1)",
-        "same => n(line-prov1),Dial(PJSIP/${EXTEN}@line-prov1,60)",
+        "same => n(line-prov1),Dial(PJSIP/${ARG1}@line-prov1,60)",
         "same => n,Hangup()",
-        "same => n(line-later),Dial(PJSIP/${EXTEN}@line-later,60)",
+        "same => n(line-later),Dial(PJSIP/${ARG1}@line-later,60)",
         "same => n,Hangup()",
         "[telecenter-from-prov1]",
         "exten => s,1,Set(__TELECENTER_LINE=prov1)",
