@@ -170,20 +170,21 @@ def test_svcrack_is_blocked_the_phones_keep_working_and_the_admin_lifts_the_bloc
     cracker = start_svcrack(target_host=PHONE_HOST, target_port=sip, source=CRACKER,
                             local_port=free_port(), user="201", wordlist=wordlist,
                             workdir=tmp_path / "svcrack")
+    def refused() -> bool:
+        return getattr(bed.probe("201", CRACKER), "status", None) == 403
+
     try:
-        block = wait_for(lambda: next(iter(bed.rows(
-            "SELECT id, host(address) AS address, failures, last_event, account,"
-            " until - since AS span FROM sip_blocks WHERE lifted_at IS NULL")), None),
-            20, what="a block in the database")
+        wait_for(lambda: not cracker.running or refused(), 30,
+                 what="svcrack to end or its address to be refused")
     finally:
         cracked = cracker.finish(timeout=2)  # blocked, it waits for answers that never come
     assert cracked.passwords_found == {}, cracked.output
+    # Asterisk refuses the address now, whatever name it tries.
+    assert refused() and bed.probe("202", CRACKER).status == 403
+    [block] = bed.rows("SELECT id, host(address) AS address, failures, last_event, account,"
+                       " until - since AS span FROM sip_blocks WHERE lifted_at IS NULL")
     assert (block["address"], block["failures"], block["account"]) == (CRACKER, BLOCK_AFTER, "201")
     assert block["span"].total_seconds() == 3600
-    # Asterisk refuses the address now, whatever name it tries.
-    wait_for(lambda: getattr(bed.probe("201", CRACKER), "status", None) == 403, 10,
-             what="403 for the blocked address")
-    assert bed.probe("202", CRACKER).status == 403
 
     page = bed.client.get("/sip-blocks/").get_data(as_text=True)
     row = re.search(rf'<tr data-address="{re.escape(CRACKER)}">(.*?)</tr>', page, re.S)

@@ -32,10 +32,9 @@ sys.argv = [tool] + sys.argv[3:]
 sys.exit(module.main())
 """
 
-# svwar's line for each extension it believes exists.
-_FOUND = re.compile(r"extension '([^']+)' (?:exists|probably exists)")
-# svcrack's line for a password it found.
-_CRACKED = re.compile(r"The password for (\S+) is (\S+)")
+# A row of the table both tools print at the end: | Extension | Password |
+# (svcrack) or | Extension | Authentication | (svwar); "found nothing" without one.
+_ROW = re.compile(r"^\|\s*(\S+)\s*\|\s*(\S+)\s*\|$", re.M)
 
 
 @dataclass(frozen=True)
@@ -46,12 +45,16 @@ class ScanResult:
     @property
     def extensions_found(self) -> set[str]:
         """What svwar reports as existing extensions."""
-        return set(_FOUND.findall(self.output))
+        return set(self._rows())
 
     @property
     def passwords_found(self) -> dict[str, str]:
         """What svcrack reports as cracked passwords, by user."""
-        return dict(_CRACKED.findall(self.output))
+        return self._rows()
+
+    def _rows(self) -> dict[str, str]:
+        return {first: second for first, second in _ROW.findall(self.output)
+                if first != "Extension"}
 
 
 class ScanProcess:
@@ -70,6 +73,10 @@ class ScanProcess:
             self.process = subprocess.Popen(
                 [*interpreter, "-c", _RUNNER, tool, source, *args], stdout=out,
                 stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env)
+
+    @property
+    def running(self) -> bool:
+        return self.process.poll() is None
 
     def finish(self, timeout: float) -> ScanResult:
         """Wait up to ``timeout`` seconds for the scan to end, else stop it; its result."""
