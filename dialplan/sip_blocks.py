@@ -4,9 +4,10 @@ The decisions are ``dialplan.sip_guard``'s; this module does the I/O around
 them.  The database is the truth: the ACL file is always rendered from the
 blocks active there (not lifted, not expired), so a restart, an expiry or a
 lift in the admin all come down to "render, and reload pjsip if the text
-changed".  The server (``SipGuard``) does that after each block and every
-``SYNC_SECONDS`` (which ends expired blocks); the admin does it at once
-after a lift (``refresh_acl_now``).
+changed".  The server (``SipGuard``) does that at start, right after each
+block, when the next block ends, and at least every ``SYNC_SECONDS`` (which
+also picks up the lines' hosts); the admin does it at once after a lift
+(``refresh_acl_now``).
 """
 
 from __future__ import annotations
@@ -30,14 +31,17 @@ from fastagi.settings import Settings
 
 log = logging.getLogger(__name__)
 
-# How often the server re-renders the ACL, so that expired blocks end.
+# The longest the server waits between two renderings of the ACL.
 SYNC_SECONDS = 30
+# Rendered this long after a block's end, so the database sees it as ended.
+EXPIRY_MARGIN_SECONDS = 0.1
 # How long the admin waits for Asterisk to take a lifted block.
 AMI_SECONDS = 10
 
 _ACTIVE = "lifted_at IS NULL AND until > now()"
 _ACTIVE_ADDRESSES = f"SELECT DISTINCT host(address) FROM sip_blocks WHERE {_ACTIVE}"
 _LINE_HOSTS = "SELECT host FROM lines"
+_NEXT_END = f"SELECT extract(epoch FROM min(until) - now()) FROM sip_blocks WHERE {_ACTIVE}"
 # A new block, unless the address is blocked already (a FailedACL burst from it).
 _INSERT_BLOCK = (
     "INSERT INTO sip_blocks (address, since, until, failures, last_event, account)"
@@ -129,10 +133,11 @@ class SipGuard:
     """Hears failed SIP logins over AMI and blocks the addresses that keep failing.
 
     ``on_event`` counts synchronously on the event loop (pure and quick);
-    only a block decision starts database work and a pjsip reload.
+    a block decision is stored by a task, which then wakes the loop that
+    renders the ACL and reloads pjsip (one renderer, never two at once).
     """
 
-    def __init__(self, policy: BlockPolicy, pool, ami: AmiClient, include_dir: Path):
+    def __init__(self, policy: BlockPolicy, pool, ami, include_dir: Path):
         self.counter = FailureCounter(policy)
         self.pool = pool
         self.ami = ami
@@ -140,16 +145,16 @@ class SipGuard:
         self._line_networks = ()
         self._reloaded_text: str | None = None
         self._tasks: set[asyncio.Task] = set()
-        self._sync_lock = asyncio.Lock()
-        self._periodic: asyncio.Task | None = None
+        self._wake = asyncio.Event()
+        self._loop_task: asyncio.Task | None = None
 
     def start(self) -> None:
-        """Subscribe to the security events; write the ACL now and every SYNC_SECONDS."""
+        """Subscribe to the security events and start keeping the ACL in force."""
         self.ami.on_events(FAILURE_EVENTS, self.on_event)
-        self._periodic = asyncio.ensure_future(self._sync_forever())
+        self._loop_task = asyncio.ensure_future(self._keep_acl())
 
     def stop(self) -> None:
-        for task in (self._periodic, *self._tasks):
+        for task in (self._loop_task, *self._tasks):
             if task is not None:
                 task.cancel()
 
@@ -171,33 +176,44 @@ class SipGuard:
                     "until": decision.until, "failures": decision.failures,
                     "last_event": decision.last_event, "account": decision.account,
                 })).fetchone()
-            if row is None:
-                return  # Blocked already.
+        except Exception:
+            log.exception("SIP: could not store the block of %s", decision.address)
+            return
+        if row is not None:  # else blocked already
             log.warning("SIP: blocked %s until %s after %d failed logins (last: %s for %r)",
                         decision.address, decision.until.isoformat(timespec="seconds"),
                         decision.failures, decision.last_event, decision.account)
-            await self.sync()
-        except Exception:
-            log.exception("SIP: could not block %s", decision.address)
+            self._wake.set()
 
-    async def sync(self) -> None:
-        """Render the ACL from the blocks in force; reload pjsip when it changed."""
-        async with self._sync_lock:
-            async with self.pool.connection() as conn:
-                addresses = [r[0] for r in await (await conn.execute(_ACTIVE_ADDRESSES)).fetchall()]
-                hosts = [r[0] for r in await (await conn.execute(_LINE_HOSTS)).fetchall()]
-            self._line_networks = host_networks(hosts)
-            text = await asyncio.to_thread(write_acl, self.include_dir, addresses)
-            if text != self._reloaded_text:
-                await self.ami.reload(PJSIP_MODULE)
-                self._reloaded_text = text
+    async def sync(self) -> float | None:
+        """Render the ACL from the blocks in force and reload pjsip when it changed.
 
-    async def _sync_forever(self) -> None:
+        Returns the seconds until the next of those blocks ends (None: none in force).
+        """
+        async with self.pool.connection() as conn:
+            addresses = [r[0] for r in await (await conn.execute(_ACTIVE_ADDRESSES)).fetchall()]
+            hosts = [r[0] for r in await (await conn.execute(_LINE_HOSTS)).fetchall()]
+            ends_in = (await (await conn.execute(_NEXT_END)).fetchone())[0]
+        self._line_networks = host_networks(hosts)
+        text = await asyncio.to_thread(write_acl, self.include_dir, addresses)
+        if text != self._reloaded_text:
+            await self.ami.reload(PJSIP_MODULE)
+            self._reloaded_text = text
+        return None if ends_in is None else float(ends_in)
+
+    async def _keep_acl(self) -> None:
         while True:
+            self._wake.clear()
+            delay = SYNC_SECONDS
             try:
-                await self.sync()
+                ends_in = await self.sync()
+                if ends_in is not None:
+                    delay = min(delay, max(ends_in, 0) + EXPIRY_MARGIN_SECONDS)
             except (AmiError, OSError) as exc:
                 log.warning("SIP: the block list is not in force yet: %s", exc)
             except Exception:
                 log.exception("SIP: could not bring the block list up to date")
-            await asyncio.sleep(SYNC_SECONDS)
+            try:
+                await asyncio.wait_for(self._wake.wait(), delay)
+            except asyncio.TimeoutError:
+                pass
