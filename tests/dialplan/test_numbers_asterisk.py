@@ -11,6 +11,7 @@ messages log, the calls rows.
 from __future__ import annotations
 
 import re
+from urllib.parse import quote
 
 import pytest
 
@@ -19,6 +20,7 @@ from dialplan import names, render
 from tests.dialplan.conftest import add_line
 from tests.dialplan.test_apply_asterisk import PROVIDER_IP, bed  # noqa: F401 (the fixture)
 from tests.dialplan.test_apply_menus import add_item, add_menu
+from tests.testbed.callers import CALLER_CONTEXT, VAR_SCRIPT, ami_session, wait_for
 from tests.testbed.ports import sipp_ports
 from tests.testbed.sipp import start_plain_call, start_uas
 
@@ -30,10 +32,19 @@ pytestmark = [pytest.mark.asterisk, pytest.mark.sipp]
 DIAL_PAYLOADS = ["9&PJSIP/202,5,", "9&PJSIP/202", "91,5,L(1000)", "9)(&PJSIP/202",
                  "9$%7BEXTEN%7D", "9%2CPJSIP%2F202"]
 
-# From users of an external caller: a line break ends agi_callerid's line of
-# the AGI environment, and what follows would be read as more of it.
-FORGED_CALLER_IDS = ["123%0Aagi_network_script%3A%20selftest", "123%0A",
-                     "123%0Aagi_network_script"]
+# An external caller's From user and called number (the request URI's user)
+# with a line break, PJSIP decodes %0A: it would end agi_callerid's or
+# agi_dnid's line of the AGI environment, and what follows would be read as
+# more of it.  Each with what the dialplan logs it kept.
+FORGED = [
+    ("123%0Aagi_network_script%3A%20selftest", "4950000000",
+     "keeps only 123 of the caller number 123%0Aagi_network_script%3A%20selftest"),
+    ("123%0A", "4950000000", "keeps only 123 of the caller number 123%0A"),
+    ("123%0Aagi_network_script", "4950000000",
+     "keeps only 123 of the caller number 123%0Aagi_network_script"),
+    ("123", "4950000000%0Aagi_network_script%3A%20selftest",
+     "keeps only 4950000000 of the dialled number 4950000000%0Aagi_network_script%3A%20selftest"),
+]
 
 
 def log_offset(asterisk) -> int:
@@ -99,21 +110,56 @@ def test_a_line_break_in_an_external_callers_number_does_not_choose_the_route(be
     add_line(bed.conn, "prov1", PROVIDER_IP, port=provider_port, position=1,
              inbound_number=menu_90000)
     bed.apply()
-    for from_user in FORGED_CALLER_IDS:
+    for index, (from_user, number, kept) in enumerate(FORGED):
         after = bed.testbed.mark()
         offset = log_offset(bed.asterisk)
         sip, media = sipp_ports(PROVIDER_IP)
         incoming = start_plain_call(target_host="127.0.0.1", target_port=bed.asterisk.sip_port,
-                                    number="4950000000", caller=from_user, local_ip=PROVIDER_IP,
+                                    number=number, caller=from_user, local_ip=PROVIDER_IP,
                                     local_port=sip, media_port=media, hold_ms=20000,
-                                    workdir=bed.tmp_path / f"incoming-{len(from_user)}")
+                                    workdir=bed.tmp_path / f"incoming-{index}")
         try:
             result = incoming.wait(timeout=30)
         finally:
             incoming.stop()
-        assert result.ok, (from_user, bed.report(result))
+        assert result.ok, (from_user, number, bed.report(result))
         row = bed.testbed.finished_call("123", after)
         assert (row["route"], row["called"]) == (names.ROUTE_MENU, menu_90000), (from_user, row)
         assert row["channel"].startswith("PJSIP/line-prov1-"), row
         log = log_since(bed.asterisk, offset)
-        assert f"Telecenter keeps only 123 of the caller number {from_user}" in log, log
+        assert f"Telecenter {kept}" in log, log
+
+
+def log_once_it_says(asterisk, offset: int, text: str, timeout: float = 20) -> str:
+    """The messages log since ``offset`` once it has ``text`` (poll with a deadline)."""
+    def said():
+        log = log_since(asterisk, offset)
+        return log if text in log else None
+    return wait_for(said, timeout, what=f"Asterisk's log to say {text!r}")
+
+
+def originate_next(asterisk, next_number: str, caller: str) -> None:
+    """A call that arrives in [telecenter-next] as if a menu had named ``next_number``."""
+    with ami_session(asterisk) as manager:
+        response = manager.originate(
+            channel=f"Local/s@{names.CONTEXT_NEXT}", context=CALLER_CONTEXT, exten="s",
+            priority="1", timeout="30000", caller_id=caller, run_async=True,
+            variables={VAR_SCRIPT: "w3/h", names.VAR_NEXT: next_number})
+    assert response.get_header("Response") == "Success", response.headers
+
+
+@pytest.mark.parametrize("next_number", ["99999&PJSIP/7001", "99999)(", "99999:1"])
+def test_a_menus_next_number_goes_on_only_when_it_is_a_number(testbed, next_number):
+    """What the server names in TELECENTER_NEXT is checked before the Goto: anything but
+    a number gets the apology (and a log line); a number is dialled as a phone would."""
+    offset = log_offset(testbed.asterisk)
+    originate_next(testbed.asterisk, next_number, "5550001")
+    log = log_once_it_says(testbed.asterisk, offset, f"{names.PROMPT_UNAVAILABLE}.slin")
+    encoded = quote(next_number, safe="!*'()")  # as Asterisk's URIENCODE()
+    assert f"a menu sent the call to {encoded}: not a number" in log, log
+    assert not re.search(rf'Goto\(".*", "{names.CONTEXT_PHONES},', log), log
+
+    after = testbed.mark()
+    originate_next(testbed.asterisk, names.SELFTEST_NUMBER, "5550002")
+    row = testbed.finished_call("5550002", after)
+    assert (row["route"], row["called"]) == (names.ROUTE_SELFTEST, names.SELFTEST_NUMBER), row
