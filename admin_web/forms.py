@@ -5,7 +5,8 @@ match before a final line break, letting "90000\\n" through to a database
 check (a 500) or to the Asterisk files. Ids chosen in a select are read by
 `chosen_id`, which takes ASCII digits only ("²" is a digit to ``isdigit``
 but not to ``int``), and checked by `listed_id` against the rows the page
-listed. PostgreSQL text cannot hold a NUL character and no
+listed; a number no row id can be (thousands of digits, beyond PostgreSQL's
+integer) is no id either. PostgreSQL text cannot hold a NUL character and no
 field needs one, so a request carrying one is refused before any view.
 """
 
@@ -44,10 +45,22 @@ def at_most(characters: int) -> Length:
     return Length(max=characters, message=_l("At most %(max)d characters.", max=characters))
 
 
+# Row ids are PostgreSQL `serial` (integer) values: a larger number names no row,
+# and a database given one refuses it with an error instead of finding nothing.
+MAX_ROW_ID = 2**31 - 1
+
+
 def chosen_id(value) -> int | None:
-    """The row id a select sent, or None for none (or anything that is not an id)."""
+    """The row id a select sent, or None for none (or anything that is not an id).
+
+    The length is checked before ``int``, which refuses numbers of over 4300
+    digits with an error of its own.
+    """
     text = str(value or "")
-    return int(text) if text.isascii() and text.isdigit() else None
+    if not (text.isascii() and text.isdigit() and len(text) <= len(str(MAX_ROW_ID))):
+        return None
+    number = int(text)
+    return number if number <= MAX_ROW_ID else None
 
 
 def listed_id(field) -> int | None:

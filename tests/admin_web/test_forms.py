@@ -25,6 +25,12 @@ def test_chosen_id_reads_ascii_digits_only(value, expected):
     assert chosen_id(value) == expected
 
 
+@pytest.mark.parametrize("value, expected", [("9" * 10_000, None), (str(2**31), None),
+                                             ("9" * 20, None), (str(2**31 - 1), 2**31 - 1)])
+def test_chosen_id_refuses_a_number_no_row_id_can_be(value, expected):
+    assert chosen_id(value) == expected
+
+
 @pytest.mark.parametrize("value, expected", [("3", 3), ("03", 3), ("4", None), ("", None),
                                              ("²", None)])
 def test_listed_id_takes_only_an_id_the_select_listed(value, expected):
