@@ -10,6 +10,9 @@ CONTEXT_ENTRY = "telecenter"
 CONTEXT_AGI = "telecenter-agi"
 # Its extension that plays the apology and hangs up.
 EXTEN_UNAVAILABLE = "unavailable"
+# Subroutine that makes the numbers a caller chose (caller id, dialled and
+# redirecting number) numbers again: run on arrival from a line and before AGI.
+CONTEXT_CALLER_NUMBERS = "telecenter-caller-numbers"
 
 # Set by the server when a call left its route through the failure path;
 # the dialplan tests it after AGI() returns.

@@ -130,6 +130,31 @@ def test_a_line_break_in_an_external_callers_number_does_not_choose_the_route(be
         assert f"Telecenter {kept}" in log, log
 
 
+def test_a_phone_rung_from_a_line_sees_the_callers_number_as_a_number(bed):
+    """A line's inbound number may be a phone: the forged caller id is made a number on
+    arrival, so the phone's INVITE carries 123, not the line break."""
+    provider_port, _media = sipp_ports(PROVIDER_IP)
+    bed.phone("202")
+    add_line(bed.conn, "prov1", PROVIDER_IP, port=provider_port, position=1,
+             inbound_number="202")
+    bed.apply()
+    phone_b = bed.answering_phone("202")
+    sip, media = sipp_ports(PROVIDER_IP)
+    incoming = start_plain_call(target_host="127.0.0.1", target_port=bed.asterisk.sip_port,
+                                number="4950000000", caller=FORGED[0][0], local_ip=PROVIDER_IP,
+                                local_port=sip, media_port=media, hold_ms=1000,
+                                workdir=bed.tmp_path / "incoming")
+    try:
+        result = incoming.wait(timeout=30)
+        answered = phone_b.wait(timeout=15)
+    finally:
+        incoming.stop()
+        phone_b.stop()
+    assert result.ok and answered.ok, bed.report(result, answered)
+    invite = answered.messages.split("INVITE sip:", 1)[1].split("\n\n", 1)[0]
+    assert re.search(r"^From: .*<sip:123@", invite, re.M), invite
+
+
 def log_once_it_says(asterisk, offset: int, text: str, timeout: float = 20) -> str:
     """The messages log since ``offset`` once it has ``text`` (poll with a deadline)."""
     def said():

@@ -19,19 +19,40 @@ def squash(text: str) -> list[str]:
     return [line for line in lines if line]
 
 
+def contexts(lines: list[str]) -> dict[str, list[str]]:
+    """Squashed lines by the context they are in."""
+    found: dict[str, list[str]] = {}
+    for line in lines:
+        if line.startswith("["):
+            current = found.setdefault(line.strip("[]"), [])
+        else:
+            current.append(line)
+    return found
+
+
 # [telecenter-outbound]: one pattern per length of a number, 2 to 32 characters.
 OUTBOUND = ["[telecenter-outbound]"] + [
     f"exten => _{'[+*#0-9]' * length},1,Gosub(telecenter-dial-out,s,1(${{EXTEN}}))"
     for length in range(2, 33)]
 
 
-def number_only(read: str, write: str, what: str) -> list[str]:
+def number_only(first: bool, read: str, write: str, what: str) -> list[str]:
     """The two lines that keep only a number's characters of one caller-chosen field."""
     differs = (f"$[${{LEN(${{{read}}})}} != ${{LEN(${{FILTER(0-9+*#,${{{read}}})}})}}]")
     kept = f"${{FILTER(0-9+*#,${{{read}}})}}"
-    return [f"same => n,ExecIf({differs}?Log(NOTICE,Telecenter keeps only {kept} of the {what}"
-            f" ${{URIENCODE(${{{read}}})}}))",
+    return [f"{'exten => s,1' if first else 'same => n'},ExecIf({differs}?Log(NOTICE,Telecenter"
+            f" keeps only {kept} of the {what} ${{URIENCODE(${{{read}}})}}))",
             f"same => n,ExecIf({differs}?Set({write}={kept}))"]
+
+
+CALLER_NUMBERS = [
+    "[telecenter-caller-numbers]",
+    *number_only(True, "CALLERID(num)", "CALLERID(num)", "caller number"),
+    *number_only(False, "CALLERID(dnid)", "CALLERID(dnid)", "dialled number"),
+    *number_only(False, "REDIRECTING(from-num)", "REDIRECTING(from-num,i)",
+                 "redirecting number"),
+    "same => n,Return()",
+]
 
 
 def agi_subroutine(agi_url: str, sounds: str) -> list[str]:
@@ -40,9 +61,7 @@ def agi_subroutine(agi_url: str, sounds: str) -> list[str]:
         "exten => s,1,Set(CHANNEL(language)=ru)",
         "same => n,Set(TELECENTER_STATUS=)",
         "same => n,Set(TELECENTER_NEXT=)",
-        *number_only("CALLERID(num)", "CALLERID(num)", "caller number"),
-        *number_only("CALLERID(dnid)", "CALLERID(dnid)", "dialled number"),
-        *number_only("REDIRECTING(from-num)", "REDIRECTING(from-num,i)", "redirecting number"),
+        "same => n,Gosub(telecenter-caller-numbers,s,1)",
         "same => n,Set(LOCAL(caller_name)=${CALLERID(name)})",
         "same => n,Set(CALLERID(name)=${URIENCODE(${LOCAL(caller_name)})})",
         f"same => n,AGI({agi_url}/${{ARG1}},${{ARG2}})",
@@ -56,6 +75,7 @@ def agi_subroutine(agi_url: str, sounds: str) -> list[str]:
         "exten => unavailable,1,Answer()",
         f"same => n,Playback({sounds}/ru/telecenter-unavailable)",
         "same => n,Hangup()",
+        *CALLER_NUMBERS,
         "[telecenter-next]",
         "exten => s,1,GotoIf($[${LEN(${TELECENTER_NEXT})} = 0]?end)",
         'same => n,GotoIf(${REGEX("^[+*#0-9]{1,32}$" ${TELECENTER_NEXT})}?number)',
@@ -99,24 +119,18 @@ def test_extensions_route_through_agi_with_fallback(tmp_path):
 
 
 def test_caller_data_reaches_agi_only_as_numbers_and_an_encoded_name(tmp_path):
-    """A line break in a caller's number or name would forge AGI environment lines."""
-    lines = squash(render_all(Settings(sounds_dir=tmp_path))["extensions_telecenter.conf"])
-    agi = lines[lines.index("[telecenter-agi]"):lines.index("[telecenter-next]")]
+    """A line break in a caller's number or name would forge AGI environment lines; calls
+    from a line get their numbers checked on arrival too."""
+    by_context = contexts(squash(render_all(Settings(sounds_dir=tmp_path), CONFIG)[
+        "extensions_telecenter.conf"]))
+    agi = by_context["telecenter-agi"]
     before_agi = agi[:next(i for i, line in enumerate(agi) if ",AGI(" in line)]
-    for field in ("CALLERID(num)", "CALLERID(dnid)", "REDIRECTING(from-num,i)"):
-        assert any(f"?Set({field}=${{FILTER(0-9+*#," in line for line in before_agi), field
+    assert "same => n,Gosub(telecenter-caller-numbers,s,1)" in before_agi
     assert "same => n,Set(CALLERID(name)=${URIENCODE(${LOCAL(caller_name)})})" in before_agi
-
-
-def contexts(lines: list[str]) -> dict[str, list[str]]:
-    """Squashed lines by the context they are in."""
-    found: dict[str, list[str]] = {}
-    for line in lines:
-        if line.startswith("["):
-            current = found.setdefault(line.strip("[]"), [])
-        else:
-            current.append(line)
-    return found
+    assert ["[telecenter-caller-numbers]", *by_context["telecenter-caller-numbers"]] == \
+        CALLER_NUMBERS
+    assert by_context["telecenter-from-prov1"][0] == \
+        "exten => s,1,Gosub(telecenter-caller-numbers,s,1)"
 
 
 def test_nothing_but_a_number_reaches_dial(tmp_path):
@@ -172,7 +186,8 @@ def test_phones_dial_each_other_and_lines_route_out_in_order(tmp_path):
         "same => n(line-later),Dial(PJSIP/${ARG1}@line-later,60)",
         "same => n,Hangup()",
         "[telecenter-from-prov1]",
-        "exten => s,1,Set(__TELECENTER_LINE=prov1)",
+        "exten => s,1,Gosub(telecenter-caller-numbers,s,1)",
+        "same => n,Set(__TELECENTER_LINE=prov1)",
         "same => n,Set(__TELECENTER_EXTERNAL=yes)",
         "same => n,Goto(telecenter,99999,1)",
         "exten => _[+*#0-9],1,Goto(s,1)",
