@@ -119,11 +119,11 @@ class RegexError(ValueError):
 # One token of an outbound regex, in the Python syntax the admin types.  A
 # class lists characters of a number only (dialplan.numbers).
 _TOKEN = re.compile(rf"""
-    (?P<klass>\[(?:\\d|[0-9]-[0-9]|[0-9{re.escape(numbers.SYMBOLS)}])+\])   # [0-9], [*#], [\d]
-  | (?P<negated>\[\^[^\]]*\]?)
-  | (?P<wide>\[[^\]]*\])                                           # [0-9a], [&,]
+    (?P<klass>\[(?:\\d|[0-9]-[0-9]|[0-9{re.escape(numbers.SYMBOLS)}])+\])  # [0-9], [*#], [\d]
+  | (?P<negated>\[\^[^\]]*\]?)                                       # [^5]
+  | (?P<wide>\[[^\]]*\])                                             # [0-9a], [&,]
   | (?P<digit>[0-9#])
-  | (?P<escaped>\\[d{re.escape(numbers.SYMBOLS)}])                            # \d and escaped literals
+  | (?P<escaped>\\[d{re.escape(numbers.SYMBOLS)}])                     # \d, escaped literals
   | (?P<any>\.)
   | (?P<quantifier>[*+?]|\{{[0-9]{{1,3}}(?:,[0-9]{{0,3}})?\}})
   | (?P<open>\((?:\?:)?)

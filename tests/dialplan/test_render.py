@@ -79,8 +79,8 @@ def agi_subroutine(agi_url: str, sounds: str) -> list[str]:
         "[telecenter-next]",
         "exten => s,1,GotoIf($[${LEN(${TELECENTER_NEXT})} = 0]?end)",
         'same => n,GotoIf(${REGEX("^[+*#0-9]{1,32}$" ${TELECENTER_NEXT})}?number)',
-        "same => n,Log(WARNING,Telecenter: a menu sent the call to ${URIENCODE(${TELECENTER_NEXT})}:"
-        " not a number)",
+        "same => n,Log(WARNING,Telecenter: a menu sent the call to"
+        " ${URIENCODE(${TELECENTER_NEXT})}: not a number)",
         "same => n,Goto(telecenter-agi,unavailable,1)",
         "same => n(number),Goto(telecenter-phones,${TELECENTER_NEXT},1)",
         "same => n(end),Hangup()",
