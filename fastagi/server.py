@@ -48,7 +48,7 @@ from fastagi.protocol import (
 )
 from fastagi.routing import Router
 from fastagi.session import AGICall
-from ivr.call_log import CallLog, CallStore
+from ivr.call_log import CallLog, CallRecords
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +57,11 @@ OUTCOME_HUNG_UP = "caller hung up"
 OUTCOME_FAILED = "failed"
 OUTCOME_NO_ROUTE = "no route"
 OUTCOME_BAD_ENVIRONMENT = "bad environment"
+OUTCOME_SERVER_STOPPED = "server stopped"
+
+
+class ServerStopping(Exception):
+    """The server is shutting down and did not let this call's route finish."""
 
 _call_numbers = itertools.count(1)
 # Tells apart the call ids of successive server runs in the log and the calls table.
@@ -79,6 +84,7 @@ class AGIProtocol(LineOnlyReceiver):
         # Set when a line that is no reply arrived: the call is sent to the fallback.
         self.stray: ProtocolError | None = None
         self.route_running = False
+        self.stopping = False
         self.task: asyncio.Task | None = None
 
     def lineReceived(self, data: bytes) -> None:
@@ -154,18 +160,49 @@ class AGIProtocol(LineOnlyReceiver):
         if self.route_running and not self.task.done():
             self.task.cancel()  # the route stops; writing the record never is
 
+    def stop_call(self) -> None:
+        """The server is stopping: end the route now; the call leaves through the fallback."""
+        self.stopping = True
+        if self.route_running and not self.task.done():
+            self.task.cancel()
+
     def connectionLost(self, reason=protocol.connectionDone) -> None:
         if self.task is not None and not self.task.done():
             self._caller_hung_up()
 
 
 class AGIServerFactory(protocol.ServerFactory):
-    """Holds what every call shares: the routes, the call store, the active calls."""
+    """Holds what every call shares: the routes, the call records, the active calls."""
 
-    def __init__(self, router: Router, store: CallStore | None):
+    def __init__(self, router: Router, records: CallRecords | None):
         self.router = router
-        self.store = store
-        self.active: set[str] = set()
+        self.records = records
+        self.active: dict[str, AGIProtocol] = {}
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    async def drain(self, grace: float, stop_timeout: float = 5.0) -> None:
+        """Let active calls finish for `grace` seconds, then stop the rest.
+
+        A stopped call's record says "server stopped" and the caller is sent
+        to the dialplan's fallback rather than left in silence.
+        """
+        if self.active:
+            log.info("waiting up to %.0f s for %d active calls", grace, len(self.active))
+            try:
+                await asyncio.wait_for(self._idle.wait(), grace)
+            except asyncio.TimeoutError:
+                pass
+        left = list(self.active.values())
+        if not left:
+            return
+        log.warning("stopping %d calls still active", len(left))
+        for connection in left:
+            connection.stop_call()
+        tasks = [c.task for c in left if c.task is not None]
+        done, not_done = await asyncio.wait(tasks, timeout=stop_timeout)
+        for connection in left:
+            connection.transport.loseConnection()
 
     def buildProtocol(self, addr) -> AGIProtocol:
         return AGIProtocol(self)
@@ -178,9 +215,10 @@ class AGIServerFactory(protocol.ServerFactory):
         recorded and sent straight to the fallback.
         """
         call_id = connection.call_id
-        call_log = CallLog(self.store, call_id)
+        call_log = CallLog(self.records, call_id)
         call = AGICall(env, connection.send_command, call_log, call_id)
-        self.active.add(call_id)
+        self.active[call_id] = connection
+        self._idle.clear()
         started = asyncio.get_event_loop().time()
         failure: Exception | None = None
         try:
@@ -194,19 +232,25 @@ class AGIServerFactory(protocol.ServerFactory):
                 connection.route_running = True
                 await handler(call, env.args)
         except (asyncio.CancelledError, CallerHungUp):
-            if connection.stray is not None and not connection.hung_up:
+            if connection.hung_up:
+                pass
+            elif connection.stray is not None:
                 failure = connection.stray
-            elif not connection.hung_up:
-                raise
+            elif connection.stopping:
+                failure = ServerStopping("the server was stopped during the call")
+            else:
+                raise  # the event loop itself is going away
         except Exception as exc:
             failure = exc
         finally:
             connection.route_running = False
-            self.active.discard(call_id)
         outcome = await self._outcome(call, connection, failure)
         if failure is not None and outcome != OUTCOME_HUNG_UP:
             call_log.event("error", _describe_failure(failure))
-        await call_log.finish(outcome)
+        call_log.finish(outcome)
+        del self.active[call_id]
+        if not self.active:
+            self._idle.set()
         log.info("%s: call from %r to route %r ended: %s after %.1f s; %d calls active",
                  call_id, env.caller, env.route, outcome,
                  asyncio.get_event_loop().time() - started, len(self.active))
@@ -235,6 +279,8 @@ class AGIServerFactory(protocol.ServerFactory):
         if isinstance(failure, LookupError):
             log.warning("%s: %s, sent the call to the fallback", call.call_id, failure)
             return OUTCOME_NO_ROUTE
+        if isinstance(failure, ServerStopping):
+            return OUTCOME_SERVER_STOPPED
         if isinstance(failure, ProtocolError):
             log.warning("%s: refused what Asterisk sent (%s), sent the call to the fallback",
                         call.call_id, failure)

@@ -1,10 +1,22 @@
 """The record of each call: one `calls` row and its ordered `call_events`.
 
-The row is written when the call starts, so a live call is visible at once,
-but in the background: the caller's first prompt never waits for the
-database. Steps are kept in memory and written with the outcome when the
-call ends, one round trip instead of one per command. A database that is down never stops
-a call: the failure is logged and the caller goes on being served.
+Theory of operation. A call never waits for its record and its record
+never depends on the call's connection. The server hands every start,
+step and end to the `CallRecorder` as it happens; these are queued in
+memory, in order, and one writer task writes them in batches (a few per
+second under load, one transaction each), so a call's steps are in the
+database while it goes on and a crash loses at most the last fraction of
+a second. Asterisk closing the socket, the caller hanging up or the server
+being stopped cannot cancel a write: the writer is nobody's call.
+
+When the database is down the batch stays at the head of the queue and is
+tried again, waiting longer each time (up to a few seconds). The queue is
+bounded: past `max_pending` entries new steps are dropped (starts and ends
+never are), counted, and the count is logged once the database is back.
+At shutdown the writer gets a bounded time to write what is left and says
+in the log what it could not. Rows a crashed server left open are closed
+at the next start (`close_abandoned_calls`) with the outcome "server lost",
+keeping the steps written so far.
 """
 
 from __future__ import annotations
@@ -12,13 +24,18 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+from collections import deque
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Protocol
 
+import psycopg
+
 from fastagi.protocol import AGIEnv
 
 log = logging.getLogger(__name__)
+
+OUTCOME_SERVER_LOST = "server lost"
 
 # PostgreSQL text holds neither NUL nor a lone surrogate (not valid UTF-8), and
 # other control characters garble the log a sysadmin reads; tab and line break stay.
@@ -31,6 +48,10 @@ def storable(text: str) -> str:
     return _UNSTORABLE.sub("\ufffd", text)
 
 
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
 @dataclass(frozen=True)
 class CallEvent:
     seq: int
@@ -39,72 +60,204 @@ class CallEvent:
     detail: str
 
 
-class CallStore(Protocol):
-    async def start_call(self, call_id: str, env: AGIEnv) -> int: ...
-    async def finish_call(self, row_id: int, outcome: str, events: list[CallEvent]) -> None: ...
+class CallRecords(Protocol):
+    """Where the server hands each call's record; no method blocks or fails a call."""
+
+    def started(self, call_id: str, env: AGIEnv) -> None: ...
+    def step(self, call_id: str, event: CallEvent) -> None: ...
+    def finished(self, call_id: str, outcome: str) -> None: ...
 
 
 class CallLog:
-    """Collects one call's steps and hands them to the store."""
+    """One call's side of its record: numbers its steps and passes them on."""
 
-    def __init__(self, store: CallStore | None, call_id: str):
-        self.store = store
+    def __init__(self, records: CallRecords | None, call_id: str):
+        self.records = records
         self.call_id = call_id
-        self._row: asyncio.Task | None = None
-        self.events: list[CallEvent] = []
-
-    def event(self, kind: str, detail: str) -> None:
-        self.events.append(CallEvent(len(self.events) + 1, datetime.now(timezone.utc), kind,
-                                     storable(detail)))
+        self._seq = 0
 
     def start(self, env: AGIEnv) -> None:
-        """Begin writing the call's row; `finish` waits for it."""
-        if self.store is not None:
-            self._row = asyncio.ensure_future(self.store.start_call(self.call_id, env))
+        if self.records is not None:
+            self.records.started(self.call_id, env)
 
-    async def finish(self, outcome: str) -> None:
-        if self._row is None:
-            return
-        try:
-            row_id = await self._row
-        except Exception as exc:  # the call went on without its record
-            log.error("%s: could not record the call: %s", self.call_id, exc)
-            return
-        try:
-            await self.store.finish_call(row_id, outcome, self.events)
-        except Exception as exc:
-            log.error("%s: could not record the call end: %s", self.call_id, exc)
+    def event(self, kind: str, detail: str) -> None:
+        self._seq += 1
+        if self.records is not None:
+            self.records.step(self.call_id, CallEvent(self._seq, _now(), kind, storable(detail)))
+
+    def finish(self, outcome: str) -> None:
+        if self.records is not None:
+            self.records.finished(self.call_id, outcome)
 
 
-class PgCallStore:
-    """`calls` and `call_events` in PostgreSQL, through an async pool."""
+@dataclass(frozen=True)
+class _Start:
+    call_id: str
+    at: datetime
+    columns: tuple[str, ...]  # unique_id, channel, caller, called, route
 
-    def __init__(self, pool):
+
+@dataclass(frozen=True)
+class _Step:
+    call_id: str
+    event: CallEvent
+
+
+@dataclass(frozen=True)
+class _Finish:
+    call_id: str
+    at: datetime
+    outcome: str
+
+
+class CallRecorder:
+    """Writes every call's row and steps to PostgreSQL in ordered batches."""
+
+    def __init__(self, pool, *, flush_seconds: float = 0.2, batch_size: int = 2000,
+                 max_pending: int = 200_000, max_retry_seconds: float = 5.0,
+                 connect_seconds: float = 5.0):
         self.pool = pool
+        self.flush_seconds = flush_seconds
+        self.batch_size = batch_size
+        self.max_pending = max_pending
+        self.max_retry_seconds = max_retry_seconds
+        self.connect_seconds = connect_seconds
+        self._pending: deque[_Start | _Step | _Finish] = deque()
+        self._rows: dict[str, int] = {}  # call id -> calls.id, for calls not yet ended
+        self._wake = asyncio.Event()
+        self._closing = False
+        self._task: asyncio.Task | None = None
+        self.dropped_steps = 0
+        self._dropped_reported = 0
+        self.failed_writes = 0
 
-    async def start_call(self, call_id: str, env: AGIEnv) -> int:
-        async with self.pool.connection() as conn:
-            cur = await conn.execute(
-                "INSERT INTO calls (agi_call_id, unique_id, channel, caller, called, route)"
-                " VALUES (%s, %s, %s, %s, %s, %s) RETURNING id",
-                tuple(storable(value) for value in (
-                    call_id, env.unique_id, env.channel, env.caller, called_number(env), env.route)),
-            )
-            return (await cur.fetchone())[0]
+    # -- what the server calls ------------------------------------------------
 
-    async def finish_call(self, row_id: int, outcome: str, events: list[CallEvent]) -> None:
-        async with self.pool.connection() as conn:
+    def started(self, call_id: str, env: AGIEnv) -> None:
+        columns = (env.unique_id, env.channel, env.caller, called_number(env), env.route)
+        self._put(_Start(call_id, _now(), tuple(storable(c) for c in columns)))
+
+    def step(self, call_id: str, event: CallEvent) -> None:
+        if len(self._pending) >= self.max_pending:
+            self.dropped_steps += 1
+            return
+        self._put(_Step(call_id, event))
+
+    def finished(self, call_id: str, outcome: str) -> None:
+        self._put(_Finish(call_id, _now(), storable(outcome)))
+
+    @property
+    def pending(self) -> int:
+        return len(self._pending)
+
+    def _put(self, entry) -> None:
+        self._pending.append(entry)
+        self._wake.set()
+
+    # -- the writer -------------------------------------------------------------
+
+    def open(self) -> None:
+        """Start the writer task."""
+        self._task = asyncio.ensure_future(self._write_forever())
+
+    async def close(self, timeout: float) -> None:
+        """Write what is left within `timeout` seconds; log what could not be written."""
+        self._closing = True
+        self._wake.set()
+        if self._task is not None:
+            try:
+                await asyncio.wait_for(asyncio.shield(self._task), timeout)
+            except asyncio.TimeoutError:
+                self._task.cancel()
+        if self._pending:
+            calls = {entry.call_id for entry in self._pending}
+            log.error("call records: %d entries of %d calls not written at shutdown "
+                      "(the database did not answer in %.0f s)", len(self._pending), len(calls),
+                      timeout)
+
+    async def _write_forever(self) -> None:
+        retry = 0.0
+        while True:
+            if not self._pending:
+                if self._closing:
+                    return
+                self._wake.clear()
+                await self._wake.wait()
+                if not self._closing:
+                    await asyncio.sleep(self.flush_seconds)  # gather a batch
+            batch = [self._pending[i] for i in range(min(self.batch_size, len(self._pending)))]
+            try:
+                rows = await self._write(batch)
+            except (psycopg.OperationalError, psycopg.InterfaceError, TimeoutError) as exc:
+                self.failed_writes += 1
+                if retry == 0.0:
+                    log.error("call records: database unavailable (%s); keeping %d entries "
+                              "and trying again", exc, len(self._pending))
+                retry = min(self.max_retry_seconds, max(0.25, retry * 2))
+                await asyncio.sleep(retry)
+                continue
+            except psycopg.Error as exc:  # a batch the database refuses: never block the rest
+                log.error("call records: %d entries refused by the database and dropped: %s",
+                          len(batch), exc)
+                rows = {}
+            if retry:
+                dropped, self._dropped_reported = (self.dropped_steps - self._dropped_reported,
+                                                   self.dropped_steps)
+                log.log(logging.WARNING if dropped else logging.INFO,
+                        "call records: database back; %d steps had to be dropped meanwhile",
+                        dropped)
+                retry = 0.0
+            for _ in batch:
+                self._pending.popleft()
+            self._rows.update(rows)
+            for entry in batch:
+                if isinstance(entry, _Finish):
+                    self._rows.pop(entry.call_id, None)
+
+    async def _write(self, batch) -> dict[str, int]:
+        """Write one batch in one transaction; returns the row ids of the calls it started."""
+        new_rows: dict[str, int] = {}
+        known = lambda call_id: new_rows.get(call_id) or self._rows.get(call_id)  # noqa: E731
+        async with self.pool.connection(timeout=self.connect_seconds) as conn:
             async with conn.transaction():
-                await conn.execute(
-                    "UPDATE calls SET ended_at = now(), outcome = %s WHERE id = %s",
-                    (storable(outcome), row_id),
-                )
-                async with conn.cursor() as cur:
-                    await cur.executemany(
-                        "INSERT INTO call_events (call_id, seq, at, kind, detail)"
-                        " VALUES (%s, %s, %s, %s, %s)",
-                        [(row_id, e.seq, e.at, e.kind, e.detail) for e in events],
-                    )
+                for entry in batch:
+                    if isinstance(entry, _Start):
+                        cur = await conn.execute(
+                            "INSERT INTO calls (agi_call_id, started_at, unique_id, channel,"
+                            " caller, called, route) VALUES (%s, %s, %s, %s, %s, %s, %s)"
+                            " RETURNING id", (entry.call_id, entry.at, *entry.columns))
+                        new_rows[entry.call_id] = (await cur.fetchone())[0]
+                steps = [(known(e.call_id), e.event.seq, e.event.at, e.event.kind, e.event.detail)
+                         for e in batch if isinstance(e, _Step) and known(e.call_id)]
+                if steps:
+                    async with conn.cursor() as cur:
+                        await cur.executemany(
+                            "INSERT INTO call_events (call_id, seq, at, kind, detail)"
+                            " VALUES (%s, %s, %s, %s, %s) ON CONFLICT DO NOTHING", steps)
+                ends = [(e.at, e.outcome, known(e.call_id))
+                        for e in batch if isinstance(e, _Finish) and known(e.call_id)]
+                if ends:
+                    async with conn.cursor() as cur:
+                        await cur.executemany(
+                            "UPDATE calls SET ended_at = %s, outcome = %s WHERE id = %s", ends)
+        return new_rows
+
+
+async def close_abandoned_calls(pool) -> int:
+    """Close the rows a server that died left open; their steps stay as written.
+
+    One server per database is assumed: every row still open when it starts
+    belonged to a run that is gone.
+    """
+    async with pool.connection() as conn:
+        cur = await conn.execute(
+            "UPDATE calls SET outcome = %s, ended_at = greatest(started_at,"
+            " (SELECT max(at) FROM call_events WHERE call_events.call_id = calls.id))"
+            " WHERE outcome IS NULL", (OUTCOME_SERVER_LOST,))
+        if cur.rowcount:
+            log.warning("closed %d call records a stopped server left open (outcome %r)",
+                        cur.rowcount, OUTCOME_SERVER_LOST)
+        return cur.rowcount
 
 
 def called_number(env: AGIEnv) -> str:
