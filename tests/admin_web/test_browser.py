@@ -66,6 +66,37 @@ def test_wrong_password_is_refused_with_a_message(page, admin_url):
     expect(page.locator("nav.navbar")).not_to_contain_text("Выйти")
 
 
+def test_pages_keep_to_the_content_security_policy_and_still_confirm(page, admin_url):
+    """Chromium reports each thing the policy blocks on the console; none may be blocked,
+    and the confirmation a delete asks for (static script, no inline handler) still shows."""
+    from playwright.sync_api import expect
+
+    blocked, questions = [], []
+    page.on("console", lambda message: blocked.append(message.text)
+            if "Content Security Policy" in message.text else None)
+    page.on("dialog", lambda dialog: (questions.append(dialog.message), dialog.dismiss()))
+    log_in(page, admin_url)
+    for path in ("/", "/users/", "/users/new", "/phones/", "/menus/", "/tts/"):
+        page.goto(admin_url + path)
+        expect(page.locator("nav.navbar")).to_contain_text(ADMIN_LOGIN)
+    page.locator("main").get_by_role("button", name="Очистить кэш").click()
+    assert questions and questions[0].startswith("Удалить речь из кэша?")
+    expect(page.get_by_role("alert")).to_have_count(0)  # dismissed: nothing was cleared
+    assert blocked == []
+
+
+def test_every_section_and_log_out_fit_a_1280_pixel_screen(page, admin_url):
+    """The administrator's navbar holds every section: it wraps, never runs off the page."""
+    from playwright.sync_api import expect
+
+    page.set_viewport_size({"width": 1280, "height": 800})
+    log_in(page, admin_url)
+    expect(page.locator("nav.navbar")).to_contain_text("Пользователи")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 1280
+    log_out = page.locator("nav.navbar").get_by_role("button", name="Выйти").bounding_box()
+    assert log_out["x"] + log_out["width"] <= 1280
+
+
 @pytest.mark.asterisk
 def test_administrator_creates_a_phone_applies_and_sees_it_listed(
         page, testbed, pg_url, tmp_path):
