@@ -130,6 +130,28 @@ def test_a_line_break_in_an_external_callers_number_does_not_choose_the_route(be
         assert f"Telecenter {kept}" in log, log
 
 
+def test_a_control_character_in_an_external_callers_name_does_not_stop_the_menu(bed, menu_90000):
+    """The name reaches the server URI-encoded: a control character in it is data, so the
+    menu runs (a name the server would have to refuse would cost the caller the menu)."""
+    provider_port, _media = sipp_ports(PROVIDER_IP)
+    add_line(bed.conn, "prov1", PROVIDER_IP, port=provider_port, position=1,
+             inbound_number=menu_90000)
+    bed.apply()
+    after = bed.testbed.mark()
+    sip, media = sipp_ports(PROVIDER_IP)
+    incoming = start_plain_call(target_host="127.0.0.1", target_port=bed.asterisk.sip_port,
+                                number="4950000000", caller="124", caller_name="Ivan\x01Petrov",
+                                local_ip=PROVIDER_IP, local_port=sip, media_port=media,
+                                hold_ms=20000, workdir=bed.tmp_path / "incoming")
+    try:
+        result = incoming.wait(timeout=30)
+    finally:
+        incoming.stop()
+    assert result.ok, bed.report(result)
+    row = bed.testbed.finished_call("124", after)
+    assert (row["route"], row["called"]) == (names.ROUTE_MENU, menu_90000), row
+
+
 def test_a_phone_rung_from_a_line_sees_the_callers_number_as_a_number(bed):
     """A line's inbound number may be a phone: the forged caller id is made a number on
     arrival, so the phone's INVITE carries 123, not the line break."""

@@ -472,22 +472,27 @@ def start_plain_call(
     media_port: int,
     local_ip: str = LOCAL_IP,
     hold_ms: int = 3000,
+    caller_name: str | None = None,
     workdir: Path | str | None = None,
 ) -> SippProcess:
     """Call ``number`` without credentials, as a provider does (scenarios/uac_plain.xml).
 
     The call is held ``hold_ms`` ms and then hung up, unless Asterisk hangs
-    up first.  ``caller`` is the From user (the caller id Asterisk sees).
+    up first.  ``caller`` is the From user (the caller id Asterisk sees),
+    ``caller_name`` the From display name, sent as given (none by default).
     """
     workdir = _workdir(workdir, "sipp-plain-")
     scenario = workdir / "uac_plain.xml"
     template = (SCENARIO_DIR / "uac_plain.xml").read_text(encoding="iso-8859-1")
-    scenario.write_text(template.replace("@HOLD_MS@", str(int(hold_ms))), encoding="iso-8859-1")
+    display = '"[caller_name]" ' if caller_name is not None else ""
+    scenario.write_text(template.replace("@HOLD_MS@", str(int(hold_ms)))
+                        .replace("@FROM_DISPLAY@", display), encoding="iso-8859-1")
     command = [
         sipp_binary(), f"{target_host}:{target_port}",
         "-sf", str(scenario),
         "-s", str(number),
         "-key", "caller_user", caller,
+        *(["-key", "caller_name", caller_name] if caller_name is not None else []),
         "-m", "1", "-aa", "-nostdin",
         "-i", local_ip, "-mi", local_ip,
         "-p", str(local_port), "-mp", str(media_port),
