@@ -15,9 +15,7 @@ from ivr.call_log import CallRecorder, close_abandoned_calls
 
 log = logging.getLogger(__name__)
 
-# How long a stopping server lets active calls go on before it ends them,
-# and how long it then has to write the last call records.
-SHUTDOWN_GRACE_SECONDS = 10.0
+# How long a stopping server has to write the last call records.
 RECORDS_FLUSH_SECONDS = 10.0
 
 # Calls arrive in bursts (a queue releasing, a campaign starting); Twisted's
@@ -29,6 +27,7 @@ LISTEN_BACKLOG = 1024
 class Services:
     factory: AGIServerFactory
     records: CallRecorder
+    shutdown_grace: float
     ami: AmiClient | None
     _pool: object
     _port: object
@@ -39,7 +38,7 @@ class Services:
         then close AMI and the database."""
         await as_future(self._port.stopListening())
         await as_future(self._admin_port.stopListening())
-        await self.factory.drain(SHUTDOWN_GRACE_SECONDS)
+        await self.factory.drain(self.shutdown_grace)
         await self.records.close(RECORDS_FLUSH_SECONDS)
         if self.ami is not None:
             self.ami.close()
@@ -68,7 +67,7 @@ async def start_services(settings: Settings, db_url: str) -> Services:
     from admin_web.serving import listen_admin
 
     admin_port = listen_admin(settings, db_url)
-    return Services(factory, records, ami, pool, port, admin_port)
+    return Services(factory, records, settings.shutdown_grace_seconds, ami, pool, port, admin_port)
 
 
 def serve_forever(settings: Settings, db_url: str) -> int:

@@ -37,6 +37,8 @@ class Settings:
     sip_block_window: int = 60
     sip_block_seconds: int = 3600
     sip_trusted: tuple[str, ...] = ()
+    # A stopping server lets active calls go on this long, then sends them to the fallback.
+    shutdown_grace_seconds: float = 10.0
 
     @property
     def include_dir(self) -> Path:
@@ -80,6 +82,8 @@ class Settings:
             sip_block_seconds=int(env("TELECENTER_SIP_BLOCK_SECONDS", defaults.sip_block_seconds)),
             sip_trusted=tuple(n.strip() for n in env("TELECENTER_SIP_TRUSTED", "").split(",")
                               if n.strip()),
+            shutdown_grace_seconds=float(env("TELECENTER_SHUTDOWN_GRACE",
+                                             defaults.shutdown_grace_seconds)),
         )
 
     def but(self, **changes) -> Settings:
