@@ -60,7 +60,7 @@ def init_app(app: Flask) -> None:
         session_cookie_samesite="Lax",
         frame_options="DENY",
         content_security_policy=CONTENT_SECURITY_POLICY,
-        referrer_policy="same-origin",
+        referrer_policy="same-origin",  # kept for our own pages: Flask-WTF checks it over HTTPS
     )
     proxies = int(app.config["ADMIN_PROXIES"])
     if proxies:
