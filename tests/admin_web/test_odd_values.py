@@ -15,7 +15,6 @@ import re
 from html.parser import HTMLParser
 from urllib.parse import urlencode, urlsplit
 
-import psycopg
 import pytest
 
 from tests.admin_web.conftest import TOUCHED_TABLES
@@ -49,7 +48,8 @@ STATIC_ENDPOINTS = ("static", "bootstrap.static")
 
 
 class FormReader(HTMLParser):
-    """The forms of a page: action, method and each field's name and current value."""
+    """The forms of a page: action, method and each field's name and current value
+    (a select's chosen option, else its first)."""
 
     def __init__(self, page_url: str):
         super().__init__()
@@ -60,7 +60,11 @@ class FormReader(HTMLParser):
 
     def handle_starttag(self, tag, attrs):
         attrs = dict(attrs)
-        if tag == "form":
+        if tag == "option" and self._select and self.forms:
+            fields = self.forms[-1]["fields"]  # the chosen option, else the first
+            if fields[self._select] is None or "selected" in attrs:
+                fields[self._select] = attrs.get("value", "")
+        elif tag == "form":
             self.forms.append({"action": attrs.get("action") or self.page_url,
                                "method": (attrs.get("method") or "get").lower(),
                                "fields": {}})
@@ -93,20 +97,8 @@ class FormReader(HTMLParser):
             self.forms[-1]["fields"][self._textarea] += data
 
 
-class _OptionReader(FormReader):
-    """A FormReader that also reads each select's chosen (or first) option."""
-
-    def handle_starttag(self, tag, attrs):
-        if tag == "option" and self._select and self.forms:
-            fields, attrs = self.forms[-1]["fields"], dict(attrs)
-            if fields[self._select] is None or "selected" in attrs:
-                fields[self._select] = attrs.get("value", "")
-            return
-        super().handle_starttag(tag, attrs)
-
-
 def forms_on(page_url: str, html: str) -> list[dict]:
-    reader = _OptionReader(page_url)
+    reader = FormReader(page_url)
     reader.feed(html)
     return reader.forms
 
@@ -121,21 +113,22 @@ def seeded(db, app, tmp_path):
                " VALUES ('prov1', '10.0.0.1', '555', '^9[0-9]+$')")
     playlist = db.execute("INSERT INTO playlists (name) VALUES ('Ожидание') RETURNING id"
                           ).fetchone()["id"]
-    db.execute("INSERT INTO playlist_items (playlist_id, kind, audio_id) VALUES (%s, 'audio', %s)",
-               (playlist, audio_id))
-    db.execute("INSERT INTO playlist_items (playlist_id, kind, text) VALUES (%s, 'tts', 'Ждите')",
-               (playlist,))
-    menu = db.execute("INSERT INTO menus (name) VALUES ('Главное') RETURNING id").fetchone()["id"]
+    db.execute("INSERT INTO playlist_items (playlist_id, kind, audio_id)"
+               " VALUES (%s, 'audio', %s)", (playlist, audio_id))
+    db.execute("INSERT INTO playlist_items (playlist_id, kind, text)"
+               " VALUES (%s, 'tts', 'Ждите')", (playlist,))
+    menu = db.execute("INSERT INTO menus (name) VALUES ('Главное') RETURNING id"
+                      ).fetchone()["id"]
     item = db.execute("INSERT INTO menu_items (menu_id, number, kind, text)"
                       " VALUES (%s, '90000', 'tts', 'Здравствуйте') RETURNING id",
                       (menu,)).fetchone()["id"]
-    db.execute("INSERT INTO menu_handlers (item_id, kind, key, target) VALUES (%s, 'key', '1', '101')",
-               (item,))
+    db.execute("INSERT INTO menu_handlers (item_id, kind, key, target)"
+               " VALUES (%s, 'key', '1', '101')", (item,))
     person = db.execute("INSERT INTO persons (full_name, first_name, phone)"
                         " VALUES ('Иванов Иван', 'Иван', '79990000001') RETURNING id"
                         ).fetchone()["id"]
-    db.execute("INSERT INTO cases (number, person_id, status) VALUES ('19-03-2044', %s, 'открыто')",
-               (person,))
+    db.execute("INSERT INTO cases (number, person_id, status)"
+               " VALUES ('19-03-2044', %s, 'открыто')", (person,))
     app.config["PROPAGATE_EXCEPTIONS"] = False  # a bug shows as the 500 a browser would get
 
 
