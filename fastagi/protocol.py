@@ -202,6 +202,26 @@ def parse_result(line: str) -> Reply:
     return Reply(result=result, data=data, extras=extras, raw=line)
 
 
+# How long Asterisk may take to answer a command. Most answer at once; a
+# prompt or an application runs as long as its media (an uploaded recording
+# may last an hour); a wait for a digit lasts its own timeout.
+QUICK_REPLY_SECONDS = 30.0
+MEDIA_REPLY_SECONDS = 3600.0 + 60.0
+WAIT_SLACK_SECONDS = 10.0
+_MEDIA_VERBS = ("STREAM FILE", "CONTROL STREAM FILE", "GET DATA", "GET OPTION", "EXEC",
+                "RECORD FILE", "SAY ", "SPEECH ")
+
+
+def reply_deadline(verb: str, *args: object) -> float:
+    """Seconds Asterisk may take to answer `verb` before the connection counts as broken."""
+    if verb == "WAIT FOR DIGIT":
+        timeout_ms = int(args[0]) if args else -1
+        return MEDIA_REPLY_SECONDS if timeout_ms < 0 else timeout_ms / 1000 + WAIT_SLACK_SECONDS
+    if verb.startswith(_MEDIA_VERBS):
+        return MEDIA_REPLY_SECONDS
+    return QUICK_REPLY_SECONDS
+
+
 def quote_arg(value: object) -> str:
     """Quote one command argument the way Asterisk's `parse_args` reads it.
 

@@ -58,6 +58,11 @@ OUTCOME_FAILED = "failed"
 OUTCOME_NO_ROUTE = "no route"
 OUTCOME_BAD_ENVIRONMENT = "bad environment"
 OUTCOME_SERVER_STOPPED = "server stopped"
+OUTCOME_NO_REPLY = "no reply from Asterisk"
+
+# Asterisk sends the whole environment at once; a usage block, too.
+ENV_SECONDS = 5.0
+USAGE_BLOCK_SECONDS = 5.0
 
 
 class ServerStopping(Exception):
@@ -85,7 +90,29 @@ class AGIProtocol(LineOnlyReceiver):
         self.stray: ProtocolError | None = None
         self.route_running = False
         self.stopping = False
+        # Set when Asterisk did not answer in time: the pairing of replies is lost.
+        self.broken: ProtocolError | None = None
         self.task: asyncio.Task | None = None
+        self._timers: set[asyncio.TimerHandle] = set()
+
+    def connectionMade(self) -> None:
+        self._env_timer = self._later(ENV_SECONDS, self._no_env)
+
+    def _later(self, seconds: float, then, *args) -> asyncio.TimerHandle:
+        timer = asyncio.get_event_loop().call_later(seconds, then, *args)
+        self._timers.add(timer)
+        return timer
+
+    def _forget(self, timer: asyncio.TimerHandle) -> None:
+        timer.cancel()
+        self._timers.discard(timer)
+
+    def _no_env(self) -> None:
+        if self.env is None:
+            log.warning("%s: no AGI environment within %.0f s (%d lines), closing",
+                        self.call_id, ENV_SECONDS, len(self.env_lines))
+            self.env = AGIEnv(values={})
+            self.transport.loseConnection()
 
     def lineReceived(self, data: bytes) -> None:
         line = data.decode("utf-8", errors="replace").rstrip("\r")
@@ -97,9 +124,12 @@ class AGIProtocol(LineOnlyReceiver):
             self.usage_lines.append(line)
             if line.startswith(USAGE_END):
                 block, self.usage_lines = "\n".join(self.usage_lines), None
+                self._usage_timer.cancel()
                 self._reply(block)
         elif line.startswith(USAGE_START):
             self.usage_lines = [line]
+            self._usage_timer = self._later(USAGE_BLOCK_SECONDS, self._no_reply,
+                                            "the end of a 520 usage block", USAGE_BLOCK_SECONDS)
         elif not is_reply_line(line):
             self._stray_line(line)
         else:
@@ -115,6 +145,7 @@ class AGIProtocol(LineOnlyReceiver):
                 return
             self.env_lines.append(line)
             return
+        self._env_timer.cancel()
         refusal = None
         try:
             self.env = require_complete(parse_env(self.env_lines))
@@ -140,14 +171,32 @@ class AGIProtocol(LineOnlyReceiver):
         if not waiting.called:
             waiting.callback(line)
 
-    def send_command(self, line: str) -> asyncio.Future:
-        """Write one command line; the future gets the raw reply."""
+    def send_command(self, line: str, deadline: float) -> asyncio.Future:
+        """Write one command line; the future gets the raw reply, or fails when
+        none came within `deadline` seconds (the connection is then closed)."""
         if self.hung_up:
             raise CallerHungUp("the caller has hung up")
+        if self.broken is not None:
+            raise self.broken
         waiting: defer.Deferred = defer.Deferred()
         self.pending.append(waiting)
         self.sendLine(line.encode("utf-8"))
-        return waiting.asFuture(asyncio.get_event_loop())
+        timer = self._later(deadline, self._no_reply, line.split('"', 1)[0].strip(), deadline)
+        future = waiting.asFuture(asyncio.get_event_loop())
+        future.add_done_callback(lambda _: self._forget(timer))
+        return future
+
+    def _no_reply(self, what: str, seconds: float) -> None:
+        """Asterisk is stuck or not Asterisk: fail the call and close the connection."""
+        if self.broken is not None or self.hung_up:
+            return
+        self.broken = ProtocolError(f"no reply to {what} within {seconds:.0f} s")
+        log.warning("%s: %s, closing the connection", self.call_id, self.broken)
+        while self.pending:
+            waiting = self.pending.popleft()
+            if not waiting.called:
+                waiting.errback(self.broken)
+        self.transport.loseConnection()
 
     def _caller_hung_up(self) -> None:
         if self.hung_up:
@@ -167,7 +216,9 @@ class AGIProtocol(LineOnlyReceiver):
             self.task.cancel()
 
     def connectionLost(self, reason=protocol.connectionDone) -> None:
-        if self.task is not None and not self.task.done():
+        for timer in self._timers:
+            timer.cancel()
+        if self.broken is None and self.task is not None and not self.task.done():
             self._caller_hung_up()
 
 
@@ -266,6 +317,9 @@ class AGIServerFactory(protocol.ServerFactory):
         """
         if connection.hung_up:
             return OUTCOME_HUNG_UP
+        if connection.broken is not None:
+            log.warning("%s: %s", call.call_id, connection.broken)
+            return OUTCOME_NO_REPLY
         if failure is None:
             return OUTCOME_COMPLETED
         try:

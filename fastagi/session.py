@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 from fastagi.errors import AGIError, ChannelFailure, DeadChannel
-from fastagi.protocol import AGIEnv, Reply, app_args, format_command, parse_result
+from fastagi.protocol import AGIEnv, Reply, app_args, format_command, parse_result, reply_deadline
 
 DIGITS = "0123456789*#"
 
@@ -26,7 +26,7 @@ class CallEvents(Protocol):
 class AGICall:
     """A live call: the environment plus the AGI commands handlers use."""
 
-    def __init__(self, env: AGIEnv, send: Callable[[str], Awaitable[str]],
+    def __init__(self, env: AGIEnv, send: Callable[[str, float], Awaitable[str]],
                  events: CallEvents, call_id: str):
         self.env = env
         self.call_id = call_id
@@ -37,7 +37,7 @@ class AGICall:
         """Send one command and parse its reply; AGI errors are raised."""
         line = format_command(verb, *args)
         self.events.event("command", line)
-        raw = await self._send(line)
+        raw = await self._send(line, reply_deadline(verb, *args))
         try:
             return parse_result(raw)
         except (ChannelFailure, DeadChannel):

@@ -8,6 +8,7 @@ from twisted.internet.testing import StringTransport
 
 from fastagi.errors import CallerHungUp
 from fastagi.routing import Router
+from fastagi import protocol, server
 from fastagi.server import AGIServerFactory
 from ivr import selftest
 
@@ -453,3 +454,73 @@ def test_a_stopping_server_lets_calls_finish_then_sends_the_rest_to_the_fallback
     outcomes = {call_id: outcome for call_id, outcome, _ in store.calls_ended}
     assert sorted(outcomes.values()) == ["completed", "server stopped"]
     assert slow_line.transport.disconnecting
+
+
+def connect(factory):
+    line = Line.__new__(Line)
+    line.factory, line.store = factory, factory.records
+    line.proto, line.transport = factory.buildProtocol(None), StringTransport()
+    line.proto.makeConnection(line.transport)
+    return line
+
+
+async def until(condition, seconds=5.0):
+    deadline = asyncio.get_running_loop().time() + seconds
+    while not condition():
+        assert asyncio.get_running_loop().time() < deadline, "timed out"
+        await asyncio.sleep(0.005)
+
+
+def test_a_connection_that_never_sends_its_environment_is_closed_and_is_no_call(monkeypatch):
+    monkeypatch.setattr(server, "ENV_SECONDS", 0.05)
+
+    async def walk():
+        store = RecordingStore()
+        factory = AGIServerFactory(Router([("t", None)]), store)
+        silent = [connect(factory) for _ in range(100)]
+        silent[0].proto.dataReceived(b"agi_network: yes\n")  # starts, never ends
+        await until(lambda: all(line.transport.disconnecting for line in silent))
+        return store, factory
+
+    store, factory = run(walk())
+    assert store.calls_started == [] and not factory.active
+
+
+def test_a_command_asterisk_never_answers_ends_the_call_and_closes(monkeypatch):
+    monkeypatch.setattr(protocol, "QUICK_REPLY_SECONDS", 0.05)
+
+    async def handler(call, args):
+        await call.answer()
+
+    async def walk():
+        line = Line(handler)
+        assert await line.command() == "ANSWER"
+        outcome = await line.outcome()
+        return outcome, line
+
+    outcome, line = run(walk())
+    assert outcome == "no reply from Asterisk"
+    assert line.transport.disconnecting
+    [(_call, stored, events)] = line.store.calls_ended
+    assert stored == "no reply from Asterisk" and events[-1][0] == "error"
+
+
+def test_a_usage_block_that_never_ends_is_not_waited_for(monkeypatch):
+    monkeypatch.setattr(server, "USAGE_BLOCK_SECONDS", 0.05)
+
+    async def handler(call, args):
+        await call.wait_for_digit(1000)
+
+    async def walk():
+        line = Line(handler)
+        assert (await line.command()).startswith("WAIT FOR DIGIT")
+        line.reply("520-Invalid command syntax.  Proper usage follows:")
+        return await line.outcome()
+
+    assert run(walk()) == "no reply from Asterisk"
+
+
+def test_a_wait_for_a_digit_may_take_its_own_timeout():
+    assert protocol.reply_deadline("WAIT FOR DIGIT", 15000) == 15 + protocol.WAIT_SLACK_SECONDS
+    assert protocol.reply_deadline("STREAM FILE", "x", "") >= 3600
+    assert protocol.reply_deadline("ANSWER") == protocol.QUICK_REPLY_SECONDS
