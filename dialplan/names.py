@@ -14,8 +14,10 @@ EXTEN_UNAVAILABLE = "unavailable"
 # redirecting number) numbers again: run on arrival from a line and before AGI.
 CONTEXT_CALLER_NUMBERS = "telecenter-caller-numbers"
 
-# Set by the server when a call left its route through the failure path;
-# the dialplan tests it after AGI() returns.
+# Set by the server as a call leaves its route: OK when the route finished,
+# FAILED when it left through the failure path. The dialplan tests it after
+# AGI() returns; anything but OK with the channel still up (a server killed
+# mid-call, a connection cut) goes to the fallback.
 VAR_STATUS = "TELECENTER_STATUS"
 STATUS_FAILED = "FAILED"
 STATUS_OK = "OK"

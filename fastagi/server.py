@@ -321,6 +321,11 @@ class AGIServerFactory(protocol.ServerFactory):
             log.warning("%s: %s", call.call_id, connection.broken)
             return OUTCOME_NO_REPLY
         if failure is None:
+            if not call.hung_up_by_route:
+                try:
+                    await call.set_variable(names.VAR_STATUS, names.STATUS_OK)
+                except AGIError:
+                    pass  # the caller is gone: nothing is left to tell
             return OUTCOME_COMPLETED
         try:
             await call.set_variable(names.VAR_STATUS, names.STATUS_FAILED)

@@ -32,6 +32,8 @@ class AGICall:
         self.call_id = call_id
         self.events = events
         self._send = send
+        # Set once the route hung the call up itself; nothing can be said after that.
+        self.hung_up_by_route = False
 
     async def command(self, verb: str, *args: object) -> Reply:
         """Send one command and parse its reply; AGI errors are raised."""
@@ -50,6 +52,7 @@ class AGICall:
         await self.command("ANSWER")
 
     async def hangup(self) -> None:
+        self.hung_up_by_route = True
         await self.command("HANGUP")
 
     async def verbose(self, message: str, level: int = 1) -> None:

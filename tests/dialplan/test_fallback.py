@@ -60,6 +60,28 @@ def test_a_server_stopped_mid_call_sends_the_caller_to_the_fallback_and_says_so(
     assert f"{names.VAR_STATUS}={names.STATUS_FAILED}" in _log_since(testbed, log_start)
 
 
+def test_a_server_killed_mid_call_sends_the_caller_to_the_fallback(testbed):
+    """SIGKILL while the caller waits for a digit: Asterisk's AGI() returns as if the
+    script had finished, and the call is up; the dialplan sends it to the fallback."""
+    mark = testbed.mark()
+    log_start = testbed.asterisk.log_path.stat().st_size
+    place_call(testbed.asterisk, names.SELFTEST_NUMBER, "w30", caller="2006")
+    wait_for(lambda: "WAIT FOR DIGIT" in " ".join(_open_call_steps(testbed, "2006", mark)),
+             15, what="the self-test waiting for a digit")
+    testbed.server.process.kill()
+    testbed.server.process.wait()
+    try:
+        wait_for(lambda: "failed for 2006" in _log_since(testbed, log_start), 15,
+                 what="the fallback warning in the Asterisk log")
+    finally:
+        testbed.server.start()
+    log = _log_since(testbed, log_start)
+    assert f"Playing '{Settings().sounds_dir}/ru/{names.PROMPT_UNAVAILABLE}" in log
+    # The next start closes the record the killed server left open.
+    row = testbed.finished_call("2006", mark)
+    assert row["outcome"] == "server lost"
+
+
 def _open_call_steps(testbed, caller: str, after: int) -> list[str]:
     with psycopg.connect(testbed.pg_url) as conn:
         return [detail for (detail,) in conn.execute(

@@ -66,8 +66,7 @@ def agi_subroutine(agi_url: str, sounds: str) -> list[str]:
         "same => n,Set(CALLERID(name)=${URIENCODE(${LOCAL(caller_name)})})",
         f"same => n,AGI({agi_url}/${{ARG1}},${{ARG2}})",
         "same => n,Set(CALLERID(name)=${LOCAL(caller_name)})",
-        'same => n,GotoIf($["${AGISTATUS}" = "FAILURE"]?fallback)',
-        'same => n,GotoIf($["${TELECENTER_STATUS}" = "FAILED"]?fallback)',
+        'same => n,GotoIf($["${TELECENTER_STATUS}" != "OK"]?fallback)',
         "same => n,Return()",
         "same => n(fallback),Log(WARNING,Telecenter route ${ARG1} failed for ${CALLERID(num)}:"
         " AGISTATUS=${AGISTATUS} TELECENTER_STATUS=${TELECENTER_STATUS})",

@@ -444,6 +444,8 @@ def test_a_stopping_server_lets_calls_finish_then_sends_the_rest_to_the_fallback
         assert (await slow_line.command()).startswith("WAIT FOR DIGIT")
         draining = asyncio.ensure_future(factory.drain(grace=0.05))
         quick_line.reply("200 result=0")  # finishes within the grace
+        assert await quick_line.command() == 'SET VARIABLE "TELECENTER_STATUS" "OK"'
+        quick_line.reply("200 result=1")
         assert await slow_line.command() == 'SET VARIABLE "TELECENTER_STATUS" "FAILED"'
         slow_line.reply("200 result=0")  # the wait for a digit ends first: replies come in order
         slow_line.reply("200 result=1")
@@ -524,3 +526,19 @@ def test_a_wait_for_a_digit_may_take_its_own_timeout():
     assert protocol.reply_deadline("WAIT FOR DIGIT", 15000) == 15 + protocol.WAIT_SLACK_SECONDS
     assert protocol.reply_deadline("STREAM FILE", "x", "") >= 3600
     assert protocol.reply_deadline("ANSWER") == protocol.QUICK_REPLY_SECONDS
+
+
+def test_a_route_that_finishes_tells_the_dialplan_so():
+    """Only a call marked OK leaves AGI() without the fallback."""
+    async def handler(call, args):
+        await call.answer()
+
+    async def walk():
+        line = Line(handler)
+        assert await line.command() == "ANSWER"
+        line.reply("200 result=0")
+        assert await line.command() == 'SET VARIABLE "TELECENTER_STATUS" "OK"'
+        line.reply("200 result=1")
+        return await line.outcome()
+
+    assert run(walk()) == "completed"
