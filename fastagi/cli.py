@@ -67,15 +67,38 @@ def migrate() -> None:
               help="Directory for the include files (default var/asterisk/include).")
 @click.option("--reload/--no-reload", default=True, help="Reload Asterisk through AMI afterwards.")
 def render(agi_host, agi_port, out_dir, reload) -> None:
-    """Write the Asterisk include files, then reload Asterisk."""
+    """Write the active revision's include files, then reload Asterisk.
+
+    Before the first Apply there is no revision, and the files of an empty
+    configuration (the self-test and the fallback) are written, served by the
+    FastAGI server at --agi-host/--agi-port. An active revision keeps the
+    address it was applied with: those options are refused then.
+    """
     from pathlib import Path
 
+    import psycopg
+
+    from dialplan.apply import active_revision
     from dialplan.render import render_all, write_files
+    from fastagi.database import database_url
+    from fastagi.migrations import apply_migrations
 
     settings = _settings(agi_host, agi_port)
+    with database_url(settings) as url:
+        apply_migrations(url, settings.sql_dir)
+        with psycopg.connect(url) as conn:
+            active = active_revision(conn)
+    if active is not None and (agi_host is not None or agi_port is not None):
+        raise click.ClickException(
+            f"revision {active.id} is active and serves the FastAGI address it was applied "
+            "with; to change it, set TELECENTER_AGI_HOST/TELECENTER_AGI_PORT and run "
+            "'telecenter apply'")
     target = Path(out_dir) if out_dir else settings.include_dir
-    for path in write_files(target, render_all(settings)):
+    files = active.files if active is not None else render_all(settings)
+    for path in write_files(target, files):
         click.echo(f"wrote {path}")
+    click.echo(f"revision {active.id}" if active is not None
+               else "no revision applied yet: an empty configuration")
     if reload:
         if not settings.ami_configured:
             raise click.ClickException("AMI is not configured: set TELECENTER_AMI_USER and "

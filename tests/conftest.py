@@ -7,6 +7,7 @@ missing part fails the run instead.
 
 from __future__ import annotations
 
+import itertools
 import os
 import shutil
 import subprocess
@@ -16,6 +17,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from psycopg.conninfo import make_conninfo
 from psycopg.rows import dict_row
 
 from fastagi.migrations import apply_migrations
@@ -60,6 +62,23 @@ def pg_url():
 
 
 @pytest.fixture
+def fresh_database(pg_url):
+    """A migrated database of this test's own, on the test PostgreSQL, for what
+    must start from nothing (no revision applied yet)."""
+    name = f"telecenter_fresh_{os.getpid()}_{next(_fresh_numbers)}"
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = make_conninfo(pg_url, dbname=name)
+    apply_migrations(url, PROJECT_ROOT / "sql")
+    yield url
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+
+
+_fresh_numbers = itertools.count(1)
+
+
+@pytest.fixture
 def db(pg_url):
     with psycopg.connect(pg_url, autocommit=True, row_factory=dict_row) as conn:
         yield conn
@@ -85,7 +104,8 @@ def testbed(tmp_path_factory, pg_url):
     render = subprocess.run(
         [str(TELECENTER), "render", "--out", str(instance.include_dir), "--no-reload",
          "--agi-host", "127.0.0.1", "--agi-port", str(agi_port)],
-        capture_output=True, text=True, env={**os.environ, "TELECENTER_VAR": str(root / "var")})
+        capture_output=True, text=True,
+        env={**os.environ, "TELECENTER_VAR": str(root / "var"), "DATABASE_URL": pg_url})
     assert render.returncode == 0, render.stderr
     instance.write_config()
     instance.start()

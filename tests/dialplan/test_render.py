@@ -262,13 +262,14 @@ def test_write_files_replaces_whole_files(tmp_path):
 
 
 @pytest.mark.asterisk
-def test_render_reloads_the_running_asterisk(testbed):
+def test_render_reloads_the_running_asterisk(testbed, fresh_database):
     """`telecenter render` rewrites the files and Asterisk serves the new dialplan."""
     def render(port: int) -> str:
         done = subprocess.run(
             [str(TELECENTER), "render", "--out", str(testbed.asterisk.include_dir),
              "--agi-port", str(port)],
-            capture_output=True, text=True, env={**os.environ, **testbed.ami_env()}, timeout=60)
+            capture_output=True, text=True, timeout=60,
+            env={**os.environ, **testbed.ami_env(), "DATABASE_URL": fresh_database})
         assert done.returncode == 0, done.stderr
         return done.stdout
 

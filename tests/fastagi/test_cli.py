@@ -3,6 +3,7 @@
 import psycopg
 import pytest
 from click.testing import CliRunner
+from psycopg.types.json import Jsonb
 from werkzeug.security import check_password_hash
 
 from fastagi.cli import main
@@ -49,12 +50,40 @@ def test_migrate_twice_is_up_to_date(run):
     assert result.exit_code == 0 and "schema is up to date" in result.output
 
 
-def test_render_writes_include_files(run, tmp_path):
-    result = run("render", "--out", str(tmp_path / "inc"), "--no-reload", "--agi-port", "4999")
+@pytest.fixture
+def run_fresh(fresh_database, tmp_path):
+    """The command on a database where nothing was applied yet."""
+    def run(*args):
+        env = {"DATABASE_URL": fresh_database, "TELECENTER_VAR": str(tmp_path)}
+        return CliRunner().invoke(main, list(args), env=env)
+    return run
+
+
+def test_render_before_any_apply_writes_the_empty_configuration(run_fresh, tmp_path):
+    result = run_fresh("render", "--out", str(tmp_path / "inc"), "--no-reload", "--agi-port", "4999")
     assert result.exit_code == 0, result.output
     assert "agi://127.0.0.1:4999/" in (tmp_path / "inc" / "extensions_telecenter.conf").read_text()
 
 
-def test_render_without_ami_asks_for_it(run, tmp_path):
-    result = run("render", "--out", str(tmp_path / "inc"))
+def test_render_writes_the_active_revision_not_an_empty_configuration(
+        run_fresh, fresh_database, tmp_path):
+    files = {"extensions_telecenter.conf": "; revision 7: phones 201 and 202\n",
+             "pjsip_telecenter_internal.conf": "; revision 7\n[201]\ntype = endpoint\n"}
+    with psycopg.connect(fresh_database) as conn:
+        conn.execute("INSERT INTO revisions (id, created_by, files, files_hash, active)"
+                     " VALUES (7, 'test', %s, 'x', true)", (Jsonb(files),))
+    result = run_fresh("render", "--out", str(tmp_path / "inc"), "--no-reload")
+    assert result.exit_code == 0, result.output
+    assert "revision 7" in result.output
+    for name, text in files.items():
+        assert (tmp_path / "inc" / name).read_text() == text
+
+    moved = run_fresh("render", "--out", str(tmp_path / "inc"), "--no-reload", "--agi-port", "4999")
+    assert moved.exit_code != 0 and "telecenter apply" in moved.output
+    assert (tmp_path / "inc" / "extensions_telecenter.conf").read_text() == files[
+        "extensions_telecenter.conf"]
+
+
+def test_render_without_ami_asks_for_it(run_fresh, tmp_path):
+    result = run_fresh("render", "--out", str(tmp_path / "inc"))
     assert result.exit_code != 0 and "AMI is not configured" in result.output
