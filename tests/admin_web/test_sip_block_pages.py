@@ -29,8 +29,10 @@ def app(people, pg_url, tmp_path, monkeypatch):
                         include_dir_override=tmp_path / "include")
     with psycopg.connect(pg_url, autocommit=True) as conn:
         conn.execute("TRUNCATE sip_blocks RESTART IDENTITY")
-    return create_app({"TESTING": True, "DATABASE_URL": pg_url, "VAR_DIR": str(tmp_path),
-                       "TELECENTER_SETTINGS": settings})
+    yield create_app({"TESTING": True, "DATABASE_URL": pg_url, "VAR_DIR": str(tmp_path),
+                      "TELECENTER_SETTINGS": settings})
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute("TRUNCATE sip_blocks RESTART IDENTITY")
 
 
 def add_block(pg_url, address, since, until, lifted_by=None, failures=10,
@@ -73,7 +75,7 @@ def test_blocks_in_force_come_first_with_their_reason(client, auth, pg_url):
     assert "истекла" in rows["10.0.0.7"] and "Снять" not in rows["10.0.0.7"]
 
 
-def test_expired_and_lifted_blocks_leave_the_acl(pg_url, tmp_path):
+def test_expired_and_lifted_blocks_leave_the_acl(app, pg_url, tmp_path):
     add_block(pg_url, "10.0.0.7", NOW - timedelta(days=1), NOW - timedelta(hours=23))
     add_block(pg_url, "10.0.0.8", NOW - timedelta(minutes=5), NOW + timedelta(hours=1),
               lifted_by="admin")
