@@ -4,6 +4,8 @@ Context names, channel variables and values the two sides agree on live here
 and only here, so a rename cannot leave one side behind.
 """
 
+from fastagi.route_status import STATUS_FAILED, STATUS_OK, VAR_STATUS  # noqa: F401 (for the templates)
+
 # Context that receives calls to Telecenter numbers.
 CONTEXT_ENTRY = "telecenter"
 # Subroutine that runs one FastAGI route and falls back when it fails.
@@ -14,13 +16,6 @@ EXTEN_UNAVAILABLE = "unavailable"
 # redirecting number) numbers again: run on arrival from a line and before AGI.
 CONTEXT_CALLER_NUMBERS = "telecenter-caller-numbers"
 
-# Set by the server as a call leaves its route: OK when the route finished,
-# FAILED when it left through the failure path. The dialplan tests it after
-# AGI() returns; anything but OK with the channel still up (a server killed
-# mid-call, a connection cut) goes to the fallback.
-VAR_STATUS = "TELECENTER_STATUS"
-STATUS_FAILED = "FAILED"
-STATUS_OK = "OK"
 
 # The number that reaches the line self-test route.
 SELFTEST_NUMBER = "99999"

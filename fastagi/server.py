@@ -33,7 +33,7 @@ from collections import deque
 from twisted.internet import defer, protocol
 from twisted.protocols.basic import LineOnlyReceiver
 
-from dialplan import names
+from fastagi.call_records import CallLog, CallRecords
 from fastagi.errors import AGIError, CallerHungUp, ChannelFailure, DeadChannel, ProtocolError
 from fastagi.protocol import (
     HANGUP_LINE,
@@ -46,9 +46,9 @@ from fastagi.protocol import (
     require_complete,
     untrusted_env,
 )
+from fastagi.route_status import STATUS_FAILED, STATUS_OK, VAR_STATUS
 from fastagi.routing import Router
 from fastagi.session import AGICall
-from ivr.call_log import CallLog, CallRecords
 
 log = logging.getLogger(__name__)
 
@@ -323,12 +323,12 @@ class AGIServerFactory(protocol.ServerFactory):
         if failure is None:
             if not call.hung_up_by_route:
                 try:
-                    await call.set_variable(names.VAR_STATUS, names.STATUS_OK)
+                    await call.set_variable(VAR_STATUS, STATUS_OK)
                 except AGIError:
                     pass  # the caller is gone: nothing is left to tell
             return OUTCOME_COMPLETED
         try:
-            await call.set_variable(names.VAR_STATUS, names.STATUS_FAILED)
+            await call.set_variable(VAR_STATUS, STATUS_FAILED)
         except (DeadChannel, ChannelFailure):
             return OUTCOME_HUNG_UP
         except (AGIError, asyncio.CancelledError):

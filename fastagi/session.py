@@ -18,7 +18,7 @@ DIGITS = "0123456789*#"
 
 
 class CallEvents(Protocol):
-    """Where a call's steps are written (see ivr.call_log)."""
+    """Where a call's steps are written (see fastagi.call_records)."""
 
     def event(self, kind: str, detail: str) -> None: ...
 

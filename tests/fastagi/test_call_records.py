@@ -13,7 +13,7 @@ from fastagi.database import open_pool
 from fastagi.migrations import apply_migrations
 from fastagi.protocol import untrusted_env
 from fastagi.settings import PROJECT_ROOT
-from ivr.call_log import CallLog, CallRecorder, close_abandoned_calls, storable
+from fastagi.call_records import CallLog, CallRecorder, close_abandoned_calls, storable
 
 ODD_TEXTS = ["nul \x00 inside", "lone surrogate \udcff", "escape \x1b[2J", "\ud800 and \x00"]
 ENV = untrusted_env(["agi_network_script: menu", "agi_uniqueid: 17.1", "agi_channel: PJSIP/1",
