@@ -16,7 +16,6 @@ EXTEN_UNAVAILABLE = "unavailable"
 # redirecting number) numbers again: run on arrival from a line and before AGI.
 CONTEXT_CALLER_NUMBERS = "telecenter-caller-numbers"
 
-
 # The number that reaches the line self-test route.
 SELFTEST_NUMBER = "99999"
 
