@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+from dialplan.sip_blocks import SipGuard
+from dialplan.sip_guard import BlockPolicy
 from fastagi.ami import AmiClient
 from fastagi.database import open_pool
 from fastagi.reactor import as_future
@@ -29,6 +31,7 @@ class Services:
     records: CallRecorder
     shutdown_grace: float
     ami: AmiClient | None
+    sip_guard: SipGuard | None
     _pool: object
     _port: object
     _admin_port: object
@@ -40,6 +43,8 @@ class Services:
         await as_future(self._admin_port.stopListening())
         await self.factory.drain(self.shutdown_grace)
         await self.records.close(RECORDS_FLUSH_SECONDS)
+        if self.sip_guard is not None:
+            self.sip_guard.stop()
         if self.ami is not None:
             self.ami.close()
         await self._pool.close()
@@ -48,6 +53,8 @@ class Services:
 async def start_services(settings: Settings, db_url: str) -> Services:
     from twisted.internet import reactor
 
+    policy = BlockPolicy.from_values(settings.sip_block_failures, settings.sip_block_window,
+                                     settings.sip_block_seconds, settings.sip_trusted)
     pool = await open_pool(db_url)
     await close_abandoned_calls(pool)
     records = CallRecorder(pool)
@@ -57,17 +64,20 @@ async def start_services(settings: Settings, db_url: str) -> Services:
                              backlog=LISTEN_BACKLOG)
     log.info("FastAGI server listening on %s:%s (routes: %s)", settings.agi_host,
              port.getHost().port, ", ".join(factory.router.names()))
-    ami = None
+    ami = sip_guard = None
     if settings.ami_configured:
         ami = AmiClient(settings.ami_host, settings.ami_port, settings.ami_user, settings.ami_secret)
         ami.start()
+        sip_guard = SipGuard(policy, pool, ami, settings.include_dir)
+        sip_guard.start()
     else:
         log.warning("AMI is not configured (TELECENTER_AMI_USER/TELECENTER_AMI_SECRET): "
-                    "reloads and originates are unavailable")
+                    "reloads, originates and blocking SIP password guessers are unavailable")
     from admin_web.serving import listen_admin
 
     admin_port = listen_admin(settings, db_url)
-    return Services(factory, records, settings.shutdown_grace_seconds, ami, pool, port, admin_port)
+    return Services(factory, records, settings.shutdown_grace_seconds, ami, sip_guard, pool, port,
+                    admin_port)
 
 
 def serve_forever(settings: Settings, db_url: str) -> int:
