@@ -143,6 +143,7 @@ class SipGuard:
         self.ami = ami
         self.include_dir = Path(include_dir)
         self._line_networks = ()
+        self._blocked: frozenset = frozenset()  # the addresses the ACL refuses
         self._reloaded_text: str | None = None
         self._tasks: set[asyncio.Task] = set()
         self._wake = asyncio.Event()
@@ -162,7 +163,7 @@ class SipGuard:
         failure = failure_from_event(event, datetime.now(timezone.utc))
         if failure is None:
             return
-        decision = self.counter.record(failure, self._line_networks)
+        decision = self.counter.record(failure, self._line_networks, self._blocked)
         if decision is not None:
             task = asyncio.ensure_future(self._block(decision))
             self._tasks.add(task)
@@ -199,6 +200,7 @@ class SipGuard:
         if text != self._reloaded_text:
             await self.ami.reload(PJSIP_MODULE)
             self._reloaded_text = text
+            self._blocked = frozenset(map(ipaddress.ip_address, addresses))
         return None if ends_in is None else float(ends_in)
 
     async def _keep_acl(self) -> None:

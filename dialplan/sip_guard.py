@@ -20,7 +20,10 @@ failures in the last ``window`` seconds::
 
 A BLOCK lasts ``block_for`` seconds (stored with its end, so it survives a
 restart); the address starts from zero afterwards, and also when an
-administrator lifts the block early.  Trusted addresses (the lines' hosts
+administrator lifts the block early.  While it is blocked, pjsip refuses
+the address and reports each refusal as FailedACL: that is our own ACL at
+work, not a new failure, so it is not counted (an address lifted early
+would otherwise come back with a full count).  Trusted addresses (the lines' hosts
 and configured networks) are never blocked, whatever they send: a provider
 with a wrong password must not cut off every incoming call.  Events of
 other services (AMI logins) and informational ones (ChallengeSent) are not
@@ -33,7 +36,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections import OrderedDict, deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -49,8 +52,9 @@ USER_AGENT = "Telecenter"
 PJSIP_MODULE = "res_pjsip.so"
 
 # AMI security events that are a failed login.
+FAILED_ACL = "FailedACL"
 FAILURE_EVENTS = frozenset({
-    "InvalidAccountID", "ChallengeResponseFailed", "InvalidPassword", "FailedACL",
+    "InvalidAccountID", "ChallengeResponseFailed", "InvalidPassword", FAILED_ACL,
 })
 SIP_SERVICE = "PJSIP"
 
@@ -179,14 +183,17 @@ class FailureCounter:
         self.max_tracked = max_tracked
         self._times: OrderedDict[IPAddress, deque[datetime]] = OrderedDict()
 
-    def record(self, failure: Failure,
-               trusted: Iterable[IPNetwork] = ()) -> BlockDecision | None:
+    def record(self, failure: Failure, trusted: Iterable[IPNetwork] = (),
+               blocked: Collection[IPAddress] = ()) -> BlockDecision | None:
         """Count one failure; a BlockDecision when its address has just reached the limit.
 
-        ``trusted`` adds networks (the lines' hosts) to the policy's own.
+        ``trusted`` adds networks (the lines' hosts) to the policy's own;
+        ``blocked`` are the addresses the ACL refuses now.
         """
         policy = self.policy
         if is_trusted(failure.address, (*policy.trusted, *trusted)):
+            return None
+        if failure.event == FAILED_ACL and failure.address in blocked:
             return None
         times = self._times.pop(failure.address, None) or deque()
         while times and times[0] <= failure.at - policy.window:

@@ -103,6 +103,16 @@ def test_trusted_networks_and_line_hosts_are_never_blocked():
     assert counter.record(failure(T0)) is not None  # the same address, once no line has it
 
 
+def test_refusals_of_an_address_the_acl_blocks_are_not_counted_again():
+    counter = FailureCounter(BlockPolicy(max_failures=2))
+    refused = Failure(ATTACKER, T0, "FailedACL", "201")
+    for _ in range(5):
+        assert counter.record(refused, blocked={ATTACKER}) is None
+    assert counter.counting(ATTACKER) == 0
+    assert counter.record(failure(T0), blocked={ATTACKER}) is None  # let in again: counted
+    assert counter.counting(ATTACKER) == 1
+
+
 def test_the_counter_forgets_the_quietest_addresses_beyond_its_limit():
     counter = FailureCounter(BlockPolicy(max_failures=5), max_tracked=100)
     for n in range(1000):
