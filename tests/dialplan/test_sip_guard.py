@@ -57,8 +57,9 @@ def test_challenges_ami_logins_and_unreadable_events_are_not_failures(event):
 
 def test_remote_addresses_of_both_ip_versions_are_read():
     assert parse_remote_address("IPV4/UDP/10.1.2.3/5060") == ipaddress.ip_address("10.1.2.3")
-    assert parse_remote_address("IPV6/UDP/[2001:db8::5]/5060") == ipaddress.ip_address("2001:db8::5")
-    assert parse_remote_address("IPV6/UDP/2001:db8::5/5060") == ipaddress.ip_address("2001:db8::5")
+    v6 = ipaddress.ip_address("2001:db8::5")
+    assert parse_remote_address("IPV6/UDP/[2001:db8::5]/5060") == v6
+    assert parse_remote_address("IPV6/UDP/2001:db8::5/5060") == v6
     assert parse_remote_address("127.0.0.1") is None
 
 
