@@ -2,8 +2,11 @@
 
 - The fake Asterisk opens sessions over TCP with the real FastAGI wire
   protocol: it sends an environment block and answers every command line
-  through a *channel* object (``async reply(command) -> reply line``), which
-  decides what the caller does (press a key during a prompt, wait, ...).
+  through a *channel* object (``async reply(command) -> reply line``, or
+  None when the caller hangs up), which decides what the caller does (press
+  a key during a prompt, wait, hang up, ...).  Like Asterisk it closes the
+  socket right after answering HANGUP, and sends HANGUP and closes when the
+  caller hangs up.
 - The raw responder replays a fixed command script, reading one reply per
   command and nothing more: the floor against which telecenter is compared.
 - ``TelecenterServer`` runs ``telecenter serve`` in a subprocess with its own
@@ -67,7 +70,16 @@ def agi_environment(port, index, route, number, unique_id=None):
 REPLIES = [
     ("ANSWER", "200 result=0"),
     ("STREAM FILE", "200 result=0 endpos=16000"),
+    ("CONTROL STREAM FILE", "200 result=0 endpos=16000"),
+    ("GET DATA", "200 result= (timeout)"),
+    ("GET OPTION", "200 result=0 endpos=16000"),
     ("SAY DIGITS", "200 result=0"),
+    ("SAY NUMBER", "200 result=0"),
+    ("SAY ALPHA", "200 result=0"),
+    ("SAY DATE", "200 result=0"),
+    ("SAY TIME", "200 result=0"),
+    ("SAY DATETIME", "200 result=0"),
+    ("SAY PHONETIC", "200 result=0"),
     ("SET VARIABLE", "200 result=1"),
     ("GET VARIABLE", "200 result=0"),
     ("VERBOSE", "200 result=1"),
@@ -86,6 +98,22 @@ def command_verb(command):
     return words
 
 
+# Commands during which Asterisk plays or reads something to the caller.
+MEDIA_VERBS = {"STREAM FILE", "CONTROL STREAM FILE", "GET DATA", "GET OPTION", "SAY DIGITS",
+               "SAY NUMBER", "SAY ALPHA", "SAY DATE", "SAY TIME", "SAY DATETIME", "SAY PHONETIC",
+               "WAIT FOR DIGIT"}
+MEDIA_APPS = {"PLAYBACK", "BACKGROUND", "READ", "SAYDIGITS", "SAYNUMBER", "WAIT"}
+
+
+def takes_media_time(command):
+    """Whether Asterisk answers this command only after playing or listening to the caller."""
+    verb = command_verb(command)
+    if verb == "EXEC":
+        words = command.split(None, 2)
+        return len(words) > 1 and words[1].strip('"').upper() in MEDIA_APPS
+    return verb in MEDIA_VERBS
+
+
 def asterisk_reply(command):
     """What Asterisk answers when the caller does nothing (no key pressed)."""
     return dict(REPLIES).get(command_verb(command), "510 Invalid or unknown command")
@@ -101,7 +129,14 @@ class SessionResult:
 
 
 async def run_session(port, index, timeout, channel, route, number, unique_id=None):
-    """One call: connect, send the environment, answer until the server hangs up."""
+    """One call: connect, send the environment, answer until the call ends.
+
+    It ends as it does with Asterisk: the server closes the connection, or
+    the server sends HANGUP and this side closes right after answering it,
+    or the channel's ``reply`` returns None (the caller hung up) and this
+    side sends ``HANGUP`` and closes.  Nothing the server writes after that
+    is read.
+    """
     result = SessionResult(unique_id=unique_id or "")
     writer = None
     try:
@@ -119,8 +154,15 @@ async def run_session(port, index, timeout, channel, route, number, unique_id=No
             result.think.append(time.perf_counter() - sent)
             command = line.decode().rstrip("\r\n")
             result.commands.append(command)
-            writer.write((await channel.reply(command) + "\n").encode())
+            reply = await channel.reply(command)
+            if reply is None:  # the caller hung up: Asterisk says so and closes
+                writer.write(b"HANGUP\n")
+                await writer.drain()
+                break
+            writer.write((reply + "\n").encode())
             await writer.drain()
+            if command_verb(command) == "HANGUP":
+                break  # Asterisk closes the socket as soon as it has answered HANGUP
             sent = time.perf_counter()
     except asyncio.TimeoutError:
         result.error = f"no line within {timeout}s after {len(result.commands)} commands"
@@ -267,6 +309,18 @@ def proc_status_kib(pid, key):
     return 0
 
 
+def proc_cpu_seconds(pid):
+    """(the process's own CPU seconds, its waited-for children's), from /proc/<pid>/stat.
+
+    Children are the speech engines the server runs (Festival, sox): their
+    time counts once they have exited.
+    """
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    utime, stime, cutime, cstime = (int(value) for value in fields[11:15])
+    tick = os.sysconf("SC_CLK_TCK")
+    return (utime + stime) / tick, (cutime + cstime) / tick
+
+
 def listen_overflows():
     """System-wide count of connections dropped because an accept queue was full.
 
@@ -357,18 +411,19 @@ def summarize(target, results, wall, script, peak_rss_kib, problem=script_length
 def print_table(sessions, concurrency, rows, rate="sessions/s"):
     """The figures for one N, then ratios and the first few distinct errors."""
     print(f"\nN={sessions} concurrency={concurrency}")
-    print(f"{'target':<11}{rate:>11}{'think p50 ms':>14}{'think p99 ms':>14}"
+    width = max(11, *(len(f.target) + 2 for f in rows))
+    print(f"{'target':<{width}}{rate:>11}{'think p50 ms':>14}{'think p99 ms':>14}"
           f"{'connect p99 ms':>16}{'failed':>8}{'peak RSS MiB':>14}")
     for f in rows:
-        print(f"{f.target:<11}{f.sessions_per_s:>11.1f}{f.think_p50_ms:>14.3f}"
+        print(f"{f.target:<{width}}{f.sessions_per_s:>11.1f}{f.think_p50_ms:>14.3f}"
               f"{f.think_p99_ms:>14.3f}{f.connect_p99_ms:>16.3f}{f.failed:>8}"
               f"{f.peak_rss_mib:>14.1f}")
-    by_target = {f.target: f for f in rows}
-    if {"telecenter", "raw"} <= by_target.keys():
-        tc, raw = by_target["telecenter"], by_target["raw"]
-        print(f"telecenter/raw: {rate} {tc.sessions_per_s / raw.sessions_per_s:.2f}x, "
-              f"think p50 {tc.think_p50_ms / raw.think_p50_ms:.1f}x, "
-              f"think p99 {tc.think_p99_ms / raw.think_p99_ms:.1f}x")
+    raw = next((f for f in rows if f.target == "raw"), None)
+    for tc in rows:
+        if raw is not None and tc.target.startswith("telecenter"):
+            print(f"{tc.target}/raw: {rate} {tc.sessions_per_s / raw.sessions_per_s:.2f}x, "
+                  f"think p50 {tc.think_p50_ms / raw.think_p50_ms:.1f}x, "
+                  f"think p99 {tc.think_p99_ms / raw.think_p99_ms:.1f}x")
     print("accept-queue overflows (system-wide TcpExt ListenOverflows): "
           + ", ".join(f"{f.target} {f.listen_overflows}" for f in rows))
     for f in rows:
