@@ -178,6 +178,7 @@ async def run_sessions(port, sessions, concurrency, timeout, new_channel, route,
                        run_tag=None):
     """N sessions, at most `concurrency` at a time; returns (results, wall seconds).
 
+    ``new_channel(index)`` makes the channel of session ``index`` (1..N).
     With ``run_tag`` each session's unique id is ``<run_tag>.<index>``, so
     the server's call rows of this run can be found again.
     """
@@ -186,7 +187,7 @@ async def run_sessions(port, sessions, concurrency, timeout, new_channel, route,
     async def gated(index):
         async with gate:
             unique_id = f"{run_tag}.{index}" if run_tag else None
-            return await run_session(port, index, timeout, new_channel(), route, number,
+            return await run_session(port, index, timeout, new_channel(index), route, number,
                                      unique_id)
 
     started = time.perf_counter()

@@ -94,12 +94,16 @@ class FakeChannel:
         return asterisk_reply(command)
 
 
+def new_channel(index):
+    return FakeChannel()
+
+
 def selftest_sessions(port, sessions, concurrency, timeout):
-    return run_sessions(port, sessions, concurrency, timeout, FakeChannel, ROUTE, NUMBER)
+    return run_sessions(port, sessions, concurrency, timeout, new_channel, ROUTE, NUMBER)
 
 
 def raw_selftest(script, sessions, concurrency, timeout):
-    return bench_raw(script, sessions, concurrency, timeout, FakeChannel, ROUTE, NUMBER)
+    return bench_raw(script, sessions, concurrency, timeout, new_channel, ROUTE, NUMBER)
 
 
 async def self_check(args, sizes):

@@ -140,19 +140,17 @@ class MenuCaller:
 
 
 def new_caller(keys, media_s):
-    return lambda: MenuCaller(keys, media_s)
+    return lambda index: MenuCaller(keys, media_s)
+
+
+def walk_of(walks, index):
+    """The walk of session ``index`` (1..N): the sessions take the walks in turn."""
+    return walks[(index - 1) % len(walks)]
 
 
 def callers_for(walks, media_s):
-    """One caller per session, each typing the keys of its own case, in turn."""
-    index = [0]
-
-    def make():
-        walk = walks[index[0] % len(walks)]
-        index[0] += 1
-        return MenuCaller(walk.keys, media_s)
-
-    return make
+    """One caller per session, each typing the keys of its own case."""
+    return lambda index: MenuCaller(walk_of(walks, index).keys, media_s)
 
 
 def script_problem(lookup_step):
@@ -235,7 +233,7 @@ class FilesAsterisk:
 
 
 def prepare(settings, url, case_count):
-    """Migrate, load the demo, add bench cases, Apply; (the plan, bench case numbers, s in Apply)."""
+    """Migrate, load the demo, add bench cases, Apply; the plan, case numbers, Apply's seconds."""
     import psycopg
 
     from dialplan.apply import apply_configuration
@@ -387,8 +385,8 @@ def print_server_costs(passes, sessions):
     """CPU per call, incomplete records and the p99 target, for each telecenter pass."""
     print("telecenter pass   CPU s/call  speech CPU s/call  incomplete records")
     for p in passes:
-        print(f"  {p.figures.target:<16}{p.cpu_s / sessions:>10.4f}{p.speech_cpu_s / sessions:>19.4f}"
-              f"{len(p.incomplete):>20}")
+        print(f"  {p.figures.target:<16}{p.cpu_s / sessions:>10.4f}"
+              f"{p.speech_cpu_s / sessions:>19.4f}{len(p.incomplete):>20}")
         for unique_id in sorted(p.incomplete)[:3]:
             print(f"    incomplete: {unique_id}")
 
@@ -397,7 +395,8 @@ def print_target(passes, raw):
     for p in passes:
         ratio = p.figures.think_p99_ms / raw.think_p99_ms
         met = "met" if ratio <= TARGET_P99_RATIO else "NOT met"
-        print(f"target p99 within {TARGET_P99_RATIO:g}x raw, {p.figures.target}: {ratio:.1f}x, {met}")
+        print(f"target p99 within {TARGET_P99_RATIO:g}x raw, {p.figures.target}:"
+              f" {ratio:.1f}x, {met}")
 
 
 # --- the run -----------------------------------------------------------------
@@ -465,8 +464,7 @@ async def telecenter_pass(server, args, label, sessions, walks, media_s, lookup_
     """N callers against telecenter, each asking its walk's case; figures and checks."""
     concurrency = args.concurrency or sessions
     run_tag = f"{label}{sessions}-{time.time_ns()}"
-    expected = {f"{run_tag}.{i}": walks[(i - 1) % len(walks)].status_text
-                for i in range(1, sessions + 1)}
+    expected = {f"{run_tag}.{i}": walk_of(walks, i).status_text for i in range(1, sessions + 1)}
     cpu_before, speech_before = proc_cpu_seconds(server.proc.pid)
     overflows = listen_overflows()
     results, wall = await run_sessions(server.port, sessions, concurrency, args.timeout,
