@@ -10,12 +10,15 @@ One Apply at a time (a PostgreSQL advisory lock), in these steps::
     VALIDATE  every problem, with where it is --> any error: ApplyRefused(problems),
       |       (audio recordings looked for on disk)  nothing written, nothing reloaded;
       |                                              warnings alone do not refuse
-    SPEAK     every fixed text (TTS menu items, TTS playlist items) synthesised into
-      |       the TTS cache, so no caller waits for it; a text no engine can say is
-      |       a warning, not a refusal: at call time the text is tried again and,
-      |       failing that, the caller hears the shipped "message unavailable"
-      |       prompt, never silence (and a speech engine being down must not stop
-      |       an unrelated change, a new phone, from being applied)
+    SPEAK     every fixed text (TTS menu items, TTS playlist items), and the pieces
+      |       phrases with data are said from (numbers, dates, the scenarios' words,
+      |       the statuses and services of the case database: ivr.phrases)
+      |       synthesised into the TTS cache, so no caller waits for them; a text no
+      |       engine can say is a warning, not a refusal: at call time the text is
+      |       tried again within a second and, failing that, the caller hears the
+      |       shipped "message unavailable" prompt, never silence (and a speech
+      |       engine being down must not stop an unrelated change, a new phone,
+      |       from being applied)
     RENDER    every include file, headed with the new revision's number
       |
     CONNECT   Asterisk answers over AMI --> else ApplyFailed, nothing written
@@ -158,7 +161,8 @@ class AmiAsterisk:
 
 
 # Synthesise texts into the TTS cache: (texts, tts settings, cache dir) -> [(text, reason)]
-# for each text no engine could say (ivr.tts.presynthesize).
+# for each text no engine could say (ivr.speaker.presynthesize_for_calls, which adds the
+# vocabulary of the phrases with data).
 Presynthesizer = Callable[[Iterable[str], TtsSettings, Path], list[tuple[str, str]]]
 
 
@@ -249,16 +253,32 @@ def fixed_texts(config: Configuration) -> list[tuple[str, Message]]:
     return texts
 
 
+# The statuses and the service names a case phrase may say: the most common this many of each.
+MAX_CASE_WORDS = 500
+
+
+def case_words(conn: Connection) -> list[str]:
+    """The statuses and service names of the case database, the most common first: pieces
+    of the case phrases, said now so that no caller waits for them."""
+    rows = conn.execute(
+        "(SELECT status FROM cases GROUP BY status ORDER BY count(*) DESC, status LIMIT %(n)s)"
+        " UNION ALL"
+        " (SELECT service FROM cases WHERE service <> '' GROUP BY service"
+        "  ORDER BY count(*) DESC, service LIMIT %(n)s)", {"n": MAX_CASE_WORDS}).fetchall()
+    return list(dict.fromkeys(word for (word,) in rows))
+
+
 async def presynthesize_texts(config: Configuration, settings: Settings,
-                              presynthesize: Presynthesizer | None = None) -> list[Problem]:
-    """Put every fixed text into the TTS cache; a warning for each place whose text failed."""
+                              presynthesize: Presynthesizer | None = None,
+                              words: Iterable[str] = ()) -> list[Problem]:
+    """Put every fixed text, and ``words`` (``case_words``), into the TTS cache; a warning
+    for each place whose text failed."""
     if presynthesize is None:
-        from ivr.tts import presynthesize  # synthesis is only needed here, not to render
+        from ivr.speaker import presynthesize_for_calls as presynthesize  # not needed to render
     texts = fixed_texts(config)
-    if not texts:
-        return []
+    all_texts = [text for text, _ in texts] + list(words)
     try:
-        failed = dict(await asyncio.to_thread(presynthesize, [text for text, _ in texts],
+        failed = dict(await asyncio.to_thread(presynthesize, all_texts,
                                               config.tts, settings.tts_cache_dir))
     except OSError as exc:  # the cache folder itself; the texts are tried again at call time
         failed = {text: str(exc) for text, _ in texts}
@@ -282,7 +302,7 @@ async def apply_configuration(conn: Connection, asterisk: AsteriskControl, setti
     """Load, validate, speak, render, write, reload and store: the new active revision.
 
     ``conn`` is a connection outside any transaction (autocommit or idle).
-    ``presynthesize`` defaults to ``ivr.tts.presynthesize`` into the
+    ``presynthesize`` defaults to ``ivr.speaker.presynthesize_for_calls`` into the
     settings' TTS cache.  The revision's ``warnings`` say what to look at.
     """
     with _one_apply_at_a_time(conn):
@@ -290,7 +310,8 @@ async def apply_configuration(conn: Connection, asterisk: AsteriskControl, setti
         problems = check(config, audio_on_disk=audio_on_disk(config, settings))
         if any(problem.is_error for problem in problems):
             raise ApplyRefused(problems)
-        warnings = problems + await presynthesize_texts(config, settings, presynthesize)
+        warnings = problems + await presynthesize_texts(config, settings, presynthesize,
+                                                        case_words(conn))
         revision_id = _next_revision_id(conn)
         files = render_all(settings, config, revision=revision_id)
         revision = await _install(conn, asterisk, settings, include_dir, who, revision_id, files,

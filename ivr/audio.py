@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 import tempfile
 import wave
+from array import array
+from collections.abc import Iterable
 from pathlib import Path
 
 SAMPLE_RATE = 8000
@@ -25,6 +28,12 @@ MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 MAX_DURATION_SECONDS = 3600
 # How long one sox run may take before it is killed.
 SOX_TIMEOUT_SECONDS = 120
+
+# Speech engines pad what they say with silence; a piece of a phrase keeps this much of it
+# at each end, so two pieces played back to back sound like two words of one sentence.
+SPEECH_EDGE_MS = 30
+# Quieter than this (about -40 dBFS) counts as silence when the padding is cut.
+SILENCE_AMPLITUDE = 330
 
 # Why an upload was refused, as the admin pages show it (they translate these).
 REASON_EMPTY = "The file is empty."
@@ -164,3 +173,62 @@ def temporary_sibling(target: Path, suffix: str = ".wav") -> Path:
     os.fchmod(fd, 0o644)
     os.close(fd)
     return Path(name)
+
+
+def _samples(frames: bytes) -> array:
+    samples = array("h", frames)
+    if sys.byteorder == "big":  # WAV is little-endian
+        samples.byteswap()
+    return samples
+
+
+def _frames(samples: array) -> bytes:
+    if sys.byteorder == "big":
+        samples = array("h", samples)
+        samples.byteswap()
+    return samples.tobytes()
+
+
+def trim_silence(path: Path, edge_ms: int = SPEECH_EDGE_MS) -> None:
+    """Cut the silence an engine put before and after the speech in an Asterisk WAV,
+    keeping ``edge_ms`` of it at each end; a file that is all silence is left as it is."""
+    with wave.open(str(path), "rb") as w:
+        samples = _samples(w.readframes(w.getnframes()))
+    first = next((i for i, s in enumerate(samples) if abs(s) > SILENCE_AMPLITUDE), None)
+    if first is None:
+        return
+    last = next(i for i in range(len(samples) - 1, -1, -1) if abs(samples[i]) > SILENCE_AMPLITUDE)
+    edge = SAMPLE_RATE * edge_ms // 1000
+    kept = samples[max(0, first - edge):min(len(samples), last + 1 + edge)]
+    write_asterisk_wav(path, _frames(kept))
+
+
+def write_asterisk_wav(path: Path, frames: bytes) -> None:
+    """Write PCM frames as an 8 kHz mono 16-bit WAV at ``path``, whole or not at all."""
+    path = Path(path)
+    part = temporary_sibling(path)
+    try:
+        with wave.open(str(part), "wb") as w:
+            w.setnchannels(CHANNELS)
+            w.setsampwidth(SAMPLE_BYTES)
+            w.setframerate(SAMPLE_RATE)
+            w.writeframes(frames)
+        os.replace(part, path)
+    finally:
+        part.unlink(missing_ok=True)
+
+
+def join_wavs(parts: Iterable[Path | int], target: Path) -> None:
+    """One Asterisk WAV at ``target`` from Asterisk WAVs and pauses (ints, in ms), in order:
+    plain PCM back to back, so nothing is synthesised or resampled."""
+    frames = []
+    for part in parts:
+        if isinstance(part, int):
+            frames.append(bytes(SAMPLE_RATE * part // 1000 * SAMPLE_BYTES))
+            continue
+        with wave.open(str(part), "rb") as w:
+            if (w.getframerate(), w.getnchannels(), w.getsampwidth()) != (
+                    SAMPLE_RATE, CHANNELS, SAMPLE_BYTES):
+                raise ValueError(f"{part} is not an 8 kHz mono 16-bit WAV")
+            frames.append(w.readframes(w.getnframes()))
+    write_asterisk_wav(target, b"".join(frames))

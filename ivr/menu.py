@@ -71,7 +71,8 @@ from dialplan.ivr_plan import IvrPlan
 from dialplan.messages import N_, Message, message
 from ivr.cases import LookupUnavailable
 from ivr.playlist import play_playlist
-from ivr.scenarios import SERVICE_UNAVAILABLE, ScenarioContext
+from ivr.phrases import SERVICE_UNAVAILABLE
+from ivr.scenarios import ScenarioContext
 
 # More item entries than this in one call is a loop in the configuration.
 MAX_ITEM_ENTRIES = 100

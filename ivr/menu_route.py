@@ -15,7 +15,8 @@ the fallback apology instead of into an arbitrary place of the dialplan.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import asyncio
+from dataclasses import dataclass, field
 from functools import partial
 
 from dialplan import names
@@ -23,31 +24,46 @@ from dialplan.validate import TARGET
 from fastagi.settings import Settings
 from ivr.menu import MenuServices, run_menu
 from ivr.plan_store import PlanStore
+from ivr.playlist import caller_first_name, greets_by_name
 from ivr.prompts import prompt_path
 from ivr.scenarios import SCENARIOS
-from ivr.tts import speech_file
+from ivr.speaker import Speaker
 
 
 @dataclass
 class MenuRoute:
-    """What every menu call shares: the applied plan, case look-ups, callback orders."""
+    """What every menu call shares: the applied plan, case look-ups, callback orders, and
+    the speaker (``ivr.speaker``: its cache of phrases and its few synthesis threads)."""
 
     settings: Settings
     plans: PlanStore
     cases: object
     callbacks: object
+    speaker: Speaker | None = field(default=None)
+
+    def __post_init__(self):
+        if self.speaker is None:
+            self.speaker = Speaker(self.settings.tts_cache_dir)
 
     async def handle(self, call, args: tuple[str, ...]) -> None:
         number = args[0] if args else call.env.get("extension")
         plan = self.plans.current()
         if number not in plan.items:
             raise LookupError(f"no menu item {number!r} in revision {plan.revision}")
-        speak = partial(speech_file, tts=plan.tts, cache_dir=self.settings.tts_cache_dir,
+        speak = partial(self.speaker.speak, tts=plan.tts,
                         fallback_prompt=prompt_path(names.PROMPT_TTS_FAILED, plan.language))
         services = MenuServices(speak=speak, scenarios=SCENARIOS, cases=self.cases,
                                 callbacks=self.callbacks, queue_info=None)
-        await call.answer()
-        ending = await run_menu(call, plan, number, services)
+        # The caller's name is the one text no Apply could say: its synthesis starts now,
+        # while the call is answered and the first prompts play.
+        naming = (asyncio.ensure_future(self._prepare_name(call, plan))
+                  if greets_by_name(plan) else None)
+        try:
+            await call.answer()
+            ending = await run_menu(call, plan, number, services)
+        finally:
+            if naming is not None:
+                naming.cancel()
         if ending.transfer_to:
             if not TARGET.fullmatch(ending.transfer_to):
                 raise ValueError(f"the menus sent the call to {ending.transfer_to!r},"
@@ -55,3 +71,8 @@ class MenuRoute:
             await call.set_variable(names.VAR_NEXT, ending.transfer_to)
         else:
             await call.hangup()
+
+    async def _prepare_name(self, call, plan) -> None:
+        name = await caller_first_name(call, self.cases)
+        if name is not None:
+            self.speaker.prepare(name, plan.tts)

@@ -17,7 +17,7 @@ import random
 from dialplan.configuration import Playlist, PlaylistItem
 from dialplan.ivr_plan import IvrPlan
 from ivr.cases import LookupUnavailable
-from ivr.russian import count_words, number_words
+from ivr import phrases
 
 
 async def play_playlist(call, plan: IvrPlan, playlist: Playlist, services, loop: bool = False,
@@ -65,30 +65,28 @@ async def _what_to_play(call, plan: IvrPlan, item: PlaylistItem,
 
 async def _greeting(call, services) -> str | None:
     """'Здравствуйте, <имя>!' when the caller's number names exactly one person."""
+    name = await caller_first_name(call, services.cases)
+    return None if name is None else phrases.greeting(name)
+
+
+async def caller_first_name(call, cases) -> str | None:
+    """The first name of the one person the caller's number names, if any; None when the
+    case database cannot say (a greeting is a courtesy: the wait goes on without it)."""
     caller = call.env.caller
-    if not caller or services.cases is None:
+    if not caller or cases is None:
         return None
     try:
-        person = await services.cases.person_by_phone(caller)
+        person = await cases.person_by_phone(caller)
     except LookupUnavailable:
-        return None  # a greeting is a courtesy: the wait goes on without it
-    if person is None or not person.first_name:
         return None
-    return f"Здравствуйте, {person.first_name}!"
+    return person.first_name if person is not None and person.first_name else None
 
 
-def queue_position_text(position: int) -> str:
-    """What the caller hears for their place in the queue (1 = next)."""
-    return f"Ваш номер в очереди: {number_words(position)}."
+def greets_by_name(plan: IvrPlan) -> bool:
+    """Whether any playlist of the plan greets the caller by name."""
+    return any(item.kind == "greeting" for playlist in plan.playlists.values()
+               for item in playlist.items)
 
 
-def estimated_wait_text(seconds: int) -> str:
-    """What the caller hears for the estimated wait, in whole minutes rounded up."""
-    if seconds < 60:
-        return "Примерное время ожидания: меньше минуты."
-    minutes = -(-seconds // 60)
-    return (f"Примерное время ожидания:"
-            f" {count_words(minutes, 'минута', 'минуты', 'минут', gender='f')}.")
-
-
-_QUEUE_PHRASES = {"queue_position": queue_position_text, "estimated_wait": estimated_wait_text}
+_QUEUE_PHRASES = {"queue_position": phrases.queue_position,
+                  "estimated_wait": phrases.estimated_wait}

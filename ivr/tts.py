@@ -17,17 +17,17 @@ cloud down), so speech is tried with the configured engine first, then with
 the local ones (``engines_to_try``); when every engine fails the caller hears
 a shipped prompt saying the message is unavailable instead of dead air.
 
-Synthesis blocks for up to seconds, so ``speech_file`` runs it on a worker
-thread.  The server's calls are asyncio tasks on the loop Twisted's asyncio
-reactor runs on (``fastagi.reactor``), so asyncio's default executor is that
-thread pool; the same coroutine also runs under ``asyncio.run`` (simulator,
-tests).  Texts known at configuration time are synthesised on apply by
-``presynthesize``, so a caller does not wait for them.
+Synthesis blocks for up to seconds, so no call waits for it: texts known at
+configuration time, and the pieces phrases with data are spoken from
+(``ivr.phrases``), are synthesised on Apply by ``presynthesize`` — Festival
+says them all in one run, its voice loaded once — and the rare text a call
+still needs (a caller's name) goes to ``ivr.speaker``, which bounds the wait.
+Every file synthesised has the engine's leading and trailing silence cut to
+a short edge (``ivr.audio.trim_silence``), so pieces join without gaps.
 """
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 import logging
@@ -48,7 +48,7 @@ import jwt
 
 from dialplan.configuration import TtsSettings
 from ivr.audio import (CHANNELS, SAMPLE_BYTES, SAMPLE_RATE, asterisk_wav_duration_ms,
-                       convert_for_asterisk, temporary_sibling)
+                       convert_for_asterisk, temporary_sibling, trim_silence)
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +61,8 @@ ENGINES = (FESTIVAL, ESPEAK, YANDEX)
 MAX_TEXT_CHARS = 4000
 # How long one engine run (a program or a cloud request) may take.
 ENGINE_TIMEOUT_SECONDS = 60
+# And how much longer a Festival run saying many texts may take for each text.
+BATCH_SECONDS_PER_TEXT = 2
 
 # Voice names an engine is given; they reach a Scheme expression or a command line,
 # so the admin form checks them with these same patterns.
@@ -72,6 +74,8 @@ YANDEX_SETTINGS = ("yandex_service_account_id", "yandex_key_id", "yandex_folder_
                    "yandex_private_key_path")
 # A cache file's name without ".wav": a ``cache_key``.
 CACHE_KEY = re.compile(r"[0-9a-f]{64}")
+# Phrases joined from cached pieces (``ivr.speaker``) live in this folder of the cache.
+PHRASES_DIR = "phrases"
 
 
 class TtsError(Exception):
@@ -85,15 +89,15 @@ class Engine(Protocol):
         """Speak ``text`` with ``voice`` into ``wav_path`` (8 kHz mono 16-bit WAV); TtsError."""
 
 
-def _run(argv: list[str], what: str) -> str:
+def _run(argv: list[str], what: str, timeout: float = ENGINE_TIMEOUT_SECONDS) -> str:
     """Run an engine's program; its stderr, which tells why when it made no sound."""
     try:
-        done = subprocess.run(argv, capture_output=True, timeout=ENGINE_TIMEOUT_SECONDS,
+        done = subprocess.run(argv, capture_output=True, timeout=timeout,
                               stdin=subprocess.DEVNULL)
     except FileNotFoundError as exc:
         raise TtsError(f"{what} is not installed ({argv[0]} not found)") from exc
     except subprocess.TimeoutExpired as exc:
-        raise TtsError(f"{what} took longer than {ENGINE_TIMEOUT_SECONDS} s") from exc
+        raise TtsError(f"{what} took longer than {timeout:g} s") from exc
     if done.returncode != 0:
         raise TtsError(f"{what} failed (exit {done.returncode}): {_tail(done.stderr)}")
     return _tail(done.stderr)
@@ -179,6 +183,27 @@ class FestivalEngine(_LocalEngine):
 
     def engine_text(self, text: str) -> str:
         return festival_text(text)
+
+    def synthesize_many(self, texts: list[str], voice: str, wav_paths: list[Path]) -> str:
+        """Speak each text into its path (8 kHz mono 16-bit WAV) in one Festival run: the
+        voice loads once, so a hundred short texts take about a second instead of fifty.
+
+        A text Festival cannot say leaves its path absent and the others go on;
+        returns Festival's stderr.  TtsError when Festival itself fails.
+        """
+        if not self.voice_pattern.fullmatch(voice):
+            raise TtsError(f"{voice!r} is not a {self.title} voice name")
+        script = [f"(voice_{voice})"]
+        for text, wav_path in zip(texts, wav_paths, strict=True):
+            quoted = festival_text(text).replace('"', " ")  # festival_text leaves no backslash
+            script.append(f'(unwind-protect (let ((u (utt.synth (Utterance Text "{quoted}"))))'
+                          f' (utt.wave.resample u {SAMPLE_RATE})'
+                          f' (utt.save.wave u "{Path(wav_path).absolute()}" \'riff)) nil)')
+        with tempfile.TemporaryDirectory(prefix="telecenter-tts-") as tmp:
+            script_file = Path(tmp) / "say.scm"
+            script_file.write_text("\n".join(script) + "\n", encoding="utf-8")
+            return _run(["festival", "-b", str(script_file)], f"Festival (voice {voice})",
+                        timeout=ENGINE_TIMEOUT_SECONDS + BATCH_SECONDS_PER_TEXT * len(texts))
 
 
 class EspeakEngine(_LocalEngine):
@@ -351,18 +376,29 @@ def synthesize(text: str, tts: TtsSettings, cache_dir: Path,
     part = temporary_sibling(target)
     try:
         engine.synthesize_to(text, voice_for(engine.name, tts), part)
-        if not asterisk_wav_duration_ms(part):  # not playable as is, or silent
-            raise TtsError(f"{engine.name} produced no usable sound")
-        os.replace(part, target)
+        _keep(part, target, engine.name)
     finally:
         part.unlink(missing_ok=True)
     return target
 
 
-def _synthesize_any(text: str, tts: TtsSettings, cache_dir: Path) -> tuple[Path | None, list[str]]:
-    """The first engine's speech that works, and why the ones before it failed."""
+def _keep(part: Path, target: Path, engine_name: str) -> None:
+    """Put a new speech file into the cache, its padding cut; TtsError for no usable sound."""
+    if not asterisk_wav_duration_ms(part):  # not playable as is, or silent
+        raise TtsError(f"{engine_name} produced no usable sound")
+    trim_silence(part)
+    os.replace(part, target)
+
+
+def synthesize_any(text: str, tts: TtsSettings, cache_dir: Path,
+                   tried: dict[str, str] | None = None) -> tuple[Path | None, list[str]]:
+    """The first engine's speech that works, and why the ones before it failed;
+    ``tried`` names engines already tried on this text, with why they failed."""
     failures = []
     for name in engines_to_try(tts):
+        if tried and name in tried:
+            failures.append(f"{name}: {tried[name]}")
+            continue
         try:
             return synthesize(text, tts, cache_dir, name), failures
         except TtsError as exc:
@@ -370,35 +406,15 @@ def _synthesize_any(text: str, tts: TtsSettings, cache_dir: Path) -> tuple[Path 
     return None, failures
 
 
-def _cached_by_any(text: str, tts: TtsSettings, cache_dir: Path) -> Path | None:
-    """Speech of ``text`` some engine already made, in the order engines are tried."""
+def cached_by_any(text: str, tts: TtsSettings, cache_dir: Path) -> Path | None:
+    """Speech of ``text`` some engine already made, in the order engines are tried: a call
+    plays it as it is and never waits for an engine that failed on this text before
+    (Apply, which tries the configured engine first again, is where a mended one takes over)."""
     for name in engines_to_try(tts):
         path = cached_path(text, tts, cache_dir, name)
         if path.exists():
             return path
     return None
-
-
-async def speech_file(text: str, tts: TtsSettings, cache_dir: Path, fallback_prompt: str) -> str:
-    """What STREAM FILE plays for ``text``: the cached speech's path without extension.
-
-    Speech any engine already made is played as it is: a caller never waits
-    for an engine that failed on this text before (Apply, which tries the
-    configured engine first again, is where a mended engine takes over).
-    Otherwise synthesis runs on a worker thread; an engine that fails is
-    logged and the next one tried; when all fail, ``fallback_prompt`` is
-    returned.  Never raises for a synthesis failure.
-    """
-    cached = _cached_by_any(text, tts, cache_dir)
-    if cached is not None:
-        return str(cached.with_suffix(""))
-    path, failures = await asyncio.to_thread(_synthesize_any, text, tts, cache_dir)
-    for failure in failures:
-        log.warning("speech for %r: %s", text[:60], failure)
-    if path is None:
-        log.error("no engine could say %r; playing %s instead", text[:60], fallback_prompt)
-        return fallback_prompt
-    return str(path.with_suffix(""))
 
 
 def presynthesize(texts: Iterable[str], tts: TtsSettings, cache_dir: Path) -> list[tuple[str, str]]:
@@ -408,32 +424,63 @@ def presynthesize(texts: Iterable[str], tts: TtsSettings, cache_dir: Path) -> li
     another engine said after the configured one failed is not a failure.
     """
     failed = []
-    for text in dict.fromkeys(texts):
-        path, failures = _synthesize_any(text, tts, cache_dir)
+    texts = [text for text in dict.fromkeys(texts) if text.strip() and len(text) <= MAX_TEXT_CHARS]
+    tried = _synthesize_in_one_run(texts, tts, Path(cache_dir))
+    for text in texts:
+        path, failures = synthesize_any(text, tts, cache_dir, tried.get(text))
         if path is None:
             failed.append((text, "; ".join(failures)))
     return failed
 
 
+def _synthesize_in_one_run(texts: list[str], tts: TtsSettings,
+                           cache_dir: Path) -> dict[str, dict[str, str]]:
+    """Say the texts the configured engine has not said yet in one run, when it can (Festival);
+    for each text it could not say, {engine name: why}."""
+    engine = engine_for(tts.engine, tts)
+    todo = [text for text in texts if not cached_path(text, tts, cache_dir).exists()]
+    if len(todo) < 2 or not hasattr(engine, "synthesize_many"):
+        return {}
+    targets = [cached_path(text, tts, cache_dir) for text in todo]
+    parts = [temporary_sibling(target) for target in targets]
+    try:
+        for part in parts:
+            part.unlink()  # Festival writes only what it could say
+        try:
+            stderr = engine.synthesize_many(todo, voice_for(engine.name, tts), parts)
+        except TtsError as exc:
+            return {text: {engine.name: str(exc)} for text in todo}
+        tried = {}
+        for text, part, target in zip(todo, parts, targets):
+            try:
+                _keep(part, target, engine.name)
+            except TtsError as exc:
+                tried[text] = {engine.name: f"{exc}: {stderr}"[:300]}
+        return tried
+    finally:
+        for part in parts:
+            part.unlink(missing_ok=True)
+
+
 def _cache_files(cache_dir: Path) -> list[Path]:
-    cache_dir = Path(cache_dir)
-    if not cache_dir.is_dir():
-        return []
-    return [p for p in cache_dir.iterdir()
+    folders = [Path(cache_dir), Path(cache_dir) / PHRASES_DIR]
+    return [p for folder in folders if folder.is_dir() for p in folder.iterdir()
             if p.suffix == ".wav" and CACHE_KEY.fullmatch(p.stem) and p.is_file()]
 
 
 def cache_usage(cache_dir: Path) -> tuple[int, int]:
-    """How many speech files the cache holds and their total size in bytes."""
+    """How many speech files the cache holds and their total size in bytes (joined phrases
+    included)."""
     files = _cache_files(cache_dir)
     return len(files), sum(p.stat().st_size for p in files)
 
 
 def clean_cache(cache_dir: Path, keep: set[str]) -> tuple[int, int]:
-    """Delete cached speech not in ``keep``; returns (files, bytes) deleted.
+    """Delete cached speech not in ``keep``; returns (files, bytes) deleted.  Joined phrases
+    go too unless kept: a call joins them again from the pieces in no time.
 
     ``keep`` holds cache keys (``cache_key``) or paths of cached files, with
-    or without the ``.wav`` extension (``cached_path`` or ``speech_file``
+    or without the ``.wav`` extension (``cached_path`` or ``Speaker.speak``
     results) — whichever the caller has.
     """
     kept_keys = {Path(str(k)).name.removesuffix(".wav") for k in keep}

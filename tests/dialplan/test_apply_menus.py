@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from datetime import date
 
 import pytest
 
@@ -18,6 +19,8 @@ from dialplan.configuration import load_configuration
 from dialplan.validate import WARNING
 from fastagi.ami import AmiError
 from fastagi.settings import Settings
+from ivr import phrases
+from ivr.tts import cache_usage, cached_path
 from tests.dialplan.conftest import add_phone
 from tests.dialplan.test_apply import FakeAsterisk
 
@@ -150,16 +153,38 @@ def test_an_audio_item_needs_its_recording_on_disk(setup):
     assert do_apply(setup, RecordingPresynthesizer(include)).warnings == ()
 
 
-def test_the_default_presynthesizer_fills_the_tts_cache(setup):
-    """The real speech engine (the configured one): the cache has the text after Apply."""
-    from ivr.tts import cached_path
+@pytest.fixture
+def cases(config_db):
+    """Cases with two statuses (one of them twice) and a service."""
+    config_db.execute("DELETE FROM cases")
+    config_db.execute("INSERT INTO cases (number, service, status) VALUES"
+                      " ('1-01', 'Загранпаспорт', 'В работе'), ('1-02', '', 'В работе'),"
+                      " ('1-03', 'Загранпаспорт', 'Ждёт документов')")
+    yield ["В работе", "Ждёт документов", "Загранпаспорт"]
+    config_db.execute("DELETE FROM cases")
 
+
+def test_the_statuses_and_services_of_the_cases_are_said_at_apply(setup, cases):
+    conn, asterisk, settings, include = setup
+    speaker = RecordingPresynthesizer(include)
+    do_apply(setup, speaker)
+    [(texts, _tts, _cache_dir, _written)] = speaker.calls
+    assert texts == cases  # the most common status first, each once; services after
+
+
+def test_the_default_presynthesizer_fills_the_tts_cache(setup, cases):
+    """The real speech engine (the configured one): after Apply the cache has the fixed text,
+    the statuses and services of the cases, and every piece phrases with data are said from."""
     conn, asterisk, settings, include = setup
     add_item(conn, add_menu(conn), "90000", "tts", text="Добрый день.")
+    started = time.monotonic()
     revision = do_apply(setup, None)
+    print(f"\ncold Apply with the speech of the phrases: {time.monotonic() - started:.1f} s")
     assert revision.warnings == ()
     tts = load_configuration(conn).tts
-    assert cached_path("Добрый день.", tts, settings.tts_cache_dir).is_file()
+    texts = ["Добрый день.", *phrases.vocabulary(date.today(), cases)]
+    assert all(cached_path(text, tts, settings.tts_cache_dir).is_file() for text in texts)
+    assert cache_usage(settings.tts_cache_dir)[0] == len(texts)
 
 
 class SilentAmi:

@@ -4,18 +4,27 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
+from datetime import date
+from pathlib import Path
 
 import pytest
 
 from dialplan import names
-from dialplan.configuration import AudioFile, Configuration, Handler, MenuItem, Phone
+from dialplan.configuration import (AudioFile, Configuration, Handler, MenuItem, Phone, Playlist,
+                                    PlaylistItem)
 from dialplan.ivr_plan import IVR_PLAN_FILE
 from dialplan.render import render_all, write_files
 from fastagi.settings import Settings
+from ivr.cases import Case, Person
 from ivr.menu_route import MenuRoute
 from ivr.plan_store import PlanStore
 from ivr.simulate import DryRunCallbacks
+from ivr.speaker import presynthesize_for_calls
+from ivr.tts import cached_path, presynthesize
+from tests.conftest import require
 from tests.ivr.fake_call import FakeCall, NullCases
+from tests.ivr.fake_engines import fake_engines, runs
 
 
 def applied(include_dir, target: str) -> None:
@@ -74,3 +83,109 @@ def test_a_damaged_plan_before_any_good_one_goes_to_the_fallback(tmp_path):
     with pytest.raises(LookupError):
         walk(route(tmp_path), call)
     assert call.commands == []
+
+
+# Speech at call time (ivr.speaker): real Festival, engines replaced by misbehaving programs.
+
+CASE = Case(number="19-03-2044", service="Консультация", status="В работе",
+            opened_on=date(2026, 3, 12), person_id=1)
+
+
+class OneCaller:
+    """A case backend that knows one person and their one case."""
+
+    def __init__(self, case: Case = CASE):
+        self.case = case
+
+    async def person_by_phone(self, phone: str):
+        return Person(id=1, name="Евлампия Петровна Сидорова", phone=phone, first_name="Евлампия")
+
+    async def case_by_number(self, number: str):
+        return self.case if number == self.case.number else None
+
+    async def open_cases(self, phone: str) -> list:
+        return [self.case]
+
+
+def spoken_route(tmp_path, config: Configuration, cases) -> MenuRoute:
+    include = tmp_path / "include"
+    settings = Settings(var_dir=tmp_path / "var", include_dir_override=include)
+    write_files(include, render_all(settings, config, revision=1))
+    return MenuRoute(settings, PlanStore(include), cases, DryRunCallbacks(None))
+
+
+def greeting_plan() -> Configuration:
+    item = MenuItem(id=1, menu_id=1, number="90000", kind="playlist", playlist_id=1)
+    playlist = Playlist(id=1, name="Ожидание", items=(PlaylistItem(kind="greeting"),))
+    return Configuration(menu_items=(item,), playlists=(playlist,))
+
+
+def case_status_plan() -> Configuration:
+    items = (MenuItem(id=1, menu_id=1, number="90000", kind="audio", audio_id=1,
+                      handlers=(Handler(kind="sequence", pattern=r"[0-9*]+#", target="90001"),)),
+             MenuItem(id=2, menu_id=1, number="90001", kind="scenario", scenario="case_status"))
+    return Configuration(audio_files=(AudioFile(id=1, name="Введите номер"),), menu_items=items)
+
+
+def timed_walk(menu: MenuRoute, call: FakeCall) -> float:
+    started = time.monotonic()
+    asyncio.run(menu.handle(call, ("90000",)))
+    return time.monotonic() - started
+
+
+@pytest.fixture
+def engines_installed():
+    require("text2wave", "festival", "espeak-ng", "sox")
+
+
+def test_a_hanging_engine_keeps_a_greeted_caller_waiting_at_most_a_second(
+        tmp_path, monkeypatch, engines_installed):
+    menu = spoken_route(tmp_path, greeting_plan(), OneCaller())
+    presynthesize(["Здравствуйте"], menu.plans.current().tts, menu.settings.tts_cache_dir)
+    engines = fake_engines(tmp_path / "engines", monkeypatch, "sleep 3")
+    call = FakeCall(caller="79990000001")
+
+    waited = timed_walk(menu, call)
+
+    assert waited < 1.5  # the budget of a second, with room for a loaded machine
+    assert runs(engines) >= 1  # the name was asked for, and is still being synthesised
+    assert call.events.of("say") == ["Здравствуйте, Евлампия!"]
+    [played] = call.prompts
+    assert played == str(cached_path("Здравствуйте", menu.plans.current().tts,
+                                     menu.settings.tts_cache_dir).with_suffix(""))
+
+
+def test_a_case_status_is_said_without_any_engine_run_after_apply(
+        tmp_path, monkeypatch, engines_installed):
+    menu = spoken_route(tmp_path, case_status_plan(), OneCaller())
+    tts_settings = menu.plans.current().tts
+    assert presynthesize_for_calls([CASE.status, CASE.service], tts_settings,
+                                   menu.settings.tts_cache_dir) == []
+    engines = fake_engines(tmp_path / "engines", monkeypatch, "exit 1")
+    call = FakeCall(prompt_keys={0: "1"}, waits=[*"9*03*2044#"])
+
+    waited = timed_walk(menu, call)
+
+    assert runs(engines) == 0
+    assert call.events.of("say") == [
+        "Дело номер девятнадцать, ноль три, две тысячи сорок четыре, Консультация, от"
+        " двенадцатого марта две тысячи двадцать шестого года. Статус: В работе."]
+    assert Path(call.prompts[-1]).parent.name == "phrases"
+    assert waited < 1.5
+
+
+def test_a_status_new_since_apply_is_left_out_rather_than_kept_waiting_for(
+        tmp_path, monkeypatch, engines_installed):
+    new_status = Case(**{**CASE.__dict__, "status": "Передано в архив"})
+    menu = spoken_route(tmp_path, case_status_plan(), OneCaller(new_status))
+    tts_settings = menu.plans.current().tts
+    presynthesize_for_calls([CASE.service], tts_settings, menu.settings.tts_cache_dir)
+    engines = fake_engines(tmp_path / "engines", monkeypatch, "sleep 3")
+    call = FakeCall(prompt_keys={0: "1"}, waits=[*"9*03*2044#"])
+
+    waited = timed_walk(menu, call)
+
+    assert waited < 1.5
+    assert runs(engines) == 1  # the new status, synthesised for the next caller
+    said = Path(call.prompts[-1] + ".wav")
+    assert said.parent.name == "phrases" and said.stat().st_size > 8000 * 2 * 5

@@ -9,7 +9,8 @@ from dialplan.configuration import Playlist, PlaylistItem
 from dialplan.ivr_plan import IvrPlan
 from ivr.cases import LookupUnavailable, Person
 from ivr.menu import MenuServices
-from ivr.playlist import estimated_wait_text, play_playlist
+from ivr.phrases import estimated_wait
+from ivr.playlist import play_playlist
 from tests.ivr.fake_call import FakeCall
 
 PLAN = IvrPlan(audio={1: "/audio/1", 2: "/audio/2"})
@@ -152,4 +153,4 @@ def test_a_looping_playlist_with_nothing_to_say_stops_instead_of_spinning():
     (840, "четырнадцать минут"),
 ])
 def test_estimated_wait_is_said_in_whole_minutes_with_russian_plurals(seconds, text):
-    assert text in estimated_wait_text(seconds)
+    assert text in estimated_wait(seconds)

@@ -12,8 +12,8 @@ from dialplan.configuration import Handler, MenuItem
 from dialplan.ivr_plan import IvrPlan
 from ivr.cases import Case, LookupUnavailable, Person
 from ivr.menu import MenuServices, run_menu
-from ivr.scenarios import (MAX_CASES_READ, SCENARIOS, SERVICE_UNAVAILABLE, ScenarioContext,
-                           spoken_keys)
+from ivr.phrases import SERVICE_UNAVAILABLE, spoken_keys
+from ivr.scenarios import MAX_CASES_READ, SCENARIOS, ScenarioContext
 from tests.ivr.fake_call import FakeCall
 
 IVANOV = Person(1, "Иванов Иван Иванович", "79990000001")
@@ -86,7 +86,7 @@ def test_there_is_one_scenario_per_name_the_schema_allows():
 
 
 def test_keys_are_said_one_by_one():
-    assert spoken_keys("12*#") == "1 2 звёздочка решётка"
+    assert spoken_keys("12*#") == ["1", "2", "звёздочка", "решётка"]
 
 
 def test_repeat_digits_says_the_keys_back():

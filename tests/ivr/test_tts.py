@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import wave
 from dataclasses import replace
 from pathlib import Path
@@ -13,11 +12,10 @@ from dialplan.configuration import TtsSettings
 from ivr import tts
 from ivr.tts import (EspeakEngine, FestivalEngine, TtsError, YandexEngine, cache_key,
                      cache_usage, cached_path, clean_cache, engines_to_try, festival_text,
-                     presynthesize, speech_file, synthesize)
+                     presynthesize, synthesize)
 from tests.conftest import require
 
 TEXT = "Ваше дело готово."
-FALLBACK = "/sounds/ru/telecenter-tts-failed"
 FESTIVAL = TtsSettings(engine="festival")
 ESPEAK = TtsSettings(engine="espeak")
 # Voices no engine has: each engine fails the way a misconfigured one does.
@@ -86,44 +84,6 @@ def test_engines_fall_back_to_the_local_ones():
     assert engines_to_try(TtsSettings(engine="yandex")) == ["yandex", "festival", "espeak"]
 
 
-def test_speech_file_is_the_cached_file_without_extension_and_costs_nothing_twice(
-        tmp_path, monkeypatch):
-    spoken = asyncio.run(speech_file(TEXT, FESTIVAL, tmp_path, FALLBACK))
-    assert spoken == str(cached_path(TEXT, FESTIVAL, tmp_path).with_suffix(""))
-    assert Path(spoken + ".wav").exists()
-
-    def no_programs(*args, **kwargs):
-        raise AssertionError("a cached text ran a program")
-
-    monkeypatch.setattr(tts.subprocess, "run", no_programs)
-    assert asyncio.run(speech_file(TEXT, FESTIVAL, tmp_path, FALLBACK)) == spoken
-
-
-def test_a_broken_engine_falls_back_to_the_other(tmp_path, caplog):
-    spoken = asyncio.run(speech_file(TEXT, BROKEN_FESTIVAL, tmp_path, FALLBACK))
-    assert spoken == str(cached_path(TEXT, BROKEN_FESTIVAL, tmp_path, "espeak").with_suffix(""))
-    assert wav_format(Path(spoken + ".wav"))[3] > 0.5
-    assert "no_such_voice" in caplog.text
-
-
-def test_a_text_the_fallback_engine_said_costs_the_next_caller_no_engine_run(
-        tmp_path, monkeypatch):
-    spoken = asyncio.run(speech_file(TEXT, BROKEN_FESTIVAL, tmp_path, FALLBACK))
-
-    def no_programs(*args, **kwargs):
-        raise AssertionError("a text already spoken ran a program")
-
-    monkeypatch.setattr(tts.subprocess, "run", no_programs)
-    assert asyncio.run(speech_file(TEXT, BROKEN_FESTIVAL, tmp_path, FALLBACK)) == spoken
-
-
-def test_when_every_engine_fails_the_caller_hears_the_fallback_prompt(tmp_path, caplog):
-    assert asyncio.run(speech_file(TEXT, BROKEN_BOTH, tmp_path, FALLBACK)) == FALLBACK
-    assert cache_usage(tmp_path) == (0, 0)
-    assert list(tmp_path.iterdir()) == []  # nothing half-written either
-    assert "no engine could say" in caplog.text
-
-
 def test_empty_text_is_refused(tmp_path):
     with pytest.raises(TtsError, match="no text"):
         synthesize("  ", FESTIVAL, tmp_path)
@@ -132,6 +92,9 @@ def test_empty_text_is_refused(tmp_path):
 def test_a_voice_name_cannot_smuggle_scheme_or_options(tmp_path):
     with pytest.raises(TtsError, match="not a Festival voice name"):
         FestivalEngine().synthesize_to(TEXT, "x) (system \"touch /tmp/x\"", tmp_path / "a.wav")
+    with pytest.raises(TtsError, match="not a Festival voice name"):
+        FestivalEngine().synthesize_many([TEXT], "x) (system \"touch /tmp/x\"",
+                                         [tmp_path / "a.wav"])
     with pytest.raises(TtsError, match="not a espeak-ng voice name"):
         EspeakEngine().synthesize_to(TEXT, "--help", tmp_path / "a.wav")
 
@@ -142,6 +105,15 @@ def test_yandex_refuses_clearly_when_not_configured(tmp_path):
                                        "yandex_key_id, yandex_private_key_path"):
         synthesize(TEXT, settings, tmp_path)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_texts_said_in_one_festival_run_cannot_smuggle_scheme(tmp_path):
+    """A case status is a text from the database, and Festival reads many in one Scheme run."""
+    marker = tmp_path / "smuggled"
+    status = f'Готово") (system "touch {marker}") ("\\'
+    assert presynthesize([status, "В работе"], FESTIVAL, tmp_path / "cache") == []
+    assert not marker.exists()
+    assert tts.cached_by_any(status, FESTIVAL, tmp_path / "cache") is not None
 
 
 def test_presynthesize_says_each_text_once_and_reports_what_no_engine_can_say(tmp_path):

@@ -1,0 +1,189 @@
+"""Speech at call time: nothing synthesised that Apply could have, nobody waiting long.
+
+Theory of operation
+-------------------
+
+Everything a call says is a text or an ``ivr.phrases.Phrase``: pieces with
+pauses between them.  ``Speaker.speak`` turns it into the one file STREAM
+FILE plays:
+
+1. **Pieces.**  Each piece's speech is looked up in the TTS cache, where
+   Apply put the vocabulary of every phrase.  Found: nothing else to do.
+2. **Missing pieces** (a caller's name, which no vocabulary holds; a status
+   that appeared in the case database since the last Apply) are synthesised
+   on a small pool of ``WORKERS`` threads, one synthesis per text however
+   many calls need it at once: a second call asking for a text already
+   being synthesised waits for the same run (single flight).
+   ``prepare`` starts one as early as the call knows the text (the menu
+   route prepares the caller's name as soon as the call arrives).
+3. **Budget.**  The phrase waits for its missing pieces at most
+   ``BUDGET_SECONDS`` from the moment it is needed, whatever the engine
+   does (hangs, crashes, is slow).  A piece still missing then is left out
+   and the rest is said ("Здравствуйте!" without the name; a case's status
+   phrase without a status it cannot say yet, rather than no answer at all);
+   the synthesis goes on in the background, so the next call has it.  When
+   nothing of the phrase can be said the caller hears the shipped "message
+   unavailable" prompt instead of silence.
+4. **Joining.**  Several pieces are joined into one 8 kHz WAV (plain PCM
+   back to back, the punctuation's pauses as silence), cached by the list
+   of pieces it was made of under ``phrases/`` in the cache folder, so the
+   caller hears one prompt without gaps and the same phrase is joined once.
+
+The pool's threads run the engines (``ivr.tts``); a call's coroutine only
+waits on them, on whichever event loop it runs (the server's, or
+``asyncio.run`` in the simulator and tests).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import threading
+import time
+from collections.abc import Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
+from datetime import date
+from pathlib import Path
+
+from dialplan.configuration import TtsSettings
+from ivr.audio import join_wavs
+from ivr.phrases import PUNCTUATION, parts_of, vocabulary
+from ivr.tts import MAX_TEXT_CHARS, PHRASES_DIR, cached_by_any, presynthesize, synthesize_any
+
+log = logging.getLogger(__name__)
+
+# Engines run at call time on this many threads (the machine's cores are for the calls).
+WORKERS = 2
+# The longest a caller waits for speech that is not in the cache yet.
+BUDGET_SECONDS = 1.0
+# Silence for the punctuation between pieces, in ms: a comma is a breath, a full stop a pause.
+PAUSES_MS = {",": 150, ":": 250, ".": 350, "!": 350, "?": 350}
+
+
+class Speaker:
+    """Speech for calls: one per server, shared by every call (see the module doc)."""
+
+    def __init__(self, cache_dir: Path, workers: int = WORKERS,
+                 budget_seconds: float = BUDGET_SECONDS):
+        self.cache_dir = Path(cache_dir)
+        self.budget_seconds = budget_seconds
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="speech")
+        self._running: dict[tuple[str, TtsSettings], Future] = {}
+        self._lock = threading.RLock()
+
+    def prepare(self, text: str, tts: TtsSettings) -> Future | None:
+        """Start synthesising ``text`` unless its speech is cached or already on its way;
+        the run it shares, None when there is nothing to wait for."""
+        if not text.strip() or len(text) > MAX_TEXT_CHARS:
+            return None
+        if cached_by_any(text, tts, self.cache_dir) is not None:
+            return None
+        key = (text, tts)
+        with self._lock:
+            running = self._running.get(key)
+            if running is None:
+                running = self._pool.submit(self._synthesize, text, tts)
+                self._running[key] = running
+        running.add_done_callback(lambda done: self._forget(key, done))
+        return running
+
+    def _forget(self, key: tuple[str, TtsSettings], done: Future) -> None:
+        with self._lock:
+            if self._running.get(key) is done:
+                del self._running[key]
+
+    def _synthesize(self, text: str, tts: TtsSettings) -> Path | None:
+        path, failures = synthesize_any(text, tts, self.cache_dir)
+        for failure in failures:
+            log.warning("speech for %r: %s", text[:60], failure)
+        return path
+
+    async def speak(self, text: str, tts: TtsSettings, fallback_prompt: str) -> str:
+        """What STREAM FILE plays for ``text`` (a Phrase or a plain text), without
+        extension; within ``budget_seconds`` whatever the engines do."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.budget_seconds
+        parts = parts_of(text)
+        pieces = list(dict.fromkeys(part for part in parts if part not in PUNCTUATION))
+        runs = [run for run in (self.prepare(piece, tts) for piece in pieces) if run is not None]
+        if runs:
+            await asyncio.wait([_woken_by(run, loop) for run in runs],
+                               timeout=max(0.0, deadline - loop.time()))
+        files = {piece: cached_by_any(piece, tts, self.cache_dir) for piece in pieces}
+        missing = [piece for piece, path in files.items() if path is None]
+        if missing:
+            log.warning("said without %s: not synthesised within %g s",
+                        ", ".join(repr(piece[:60]) for piece in missing), self.budget_seconds)
+        if len(missing) == len(pieces):
+            return fallback_prompt
+        joined = _with_pauses([files[part] if part not in PUNCTUATION else PAUSES_MS[part]
+                               for part in parts if part in PUNCTUATION or files[part]])
+        if len(joined) == 1:
+            return str(joined[0].with_suffix(""))
+        return str(self._joined(joined).with_suffix(""))
+
+    def _joined(self, parts: list[Path | int]) -> Path:
+        """The cached file of these speech files and pauses played back to back."""
+        digest = hashlib.sha256(repr([p if isinstance(p, int) else p.name for p in parts])
+                                .encode()).hexdigest()
+        target = self.cache_dir / PHRASES_DIR / f"{digest}.wav"
+        if not target.exists():
+            join_wavs(parts, target)
+        return target
+
+    def close(self) -> None:
+        """Stop taking syntheses; the running ones end within the engine's own time limit."""
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+def presynthesize_for_calls(texts: Iterable[str], tts: TtsSettings,
+                            cache_dir: Path) -> list[tuple[str, str]]:
+    """Apply's speech: ``texts`` (fixed texts, case statuses and services) and the vocabulary
+    of every phrase with data, into the cache; ``(text, reason)`` for each of ``texts`` no
+    engine could say (a vocabulary piece that failed is logged: a call retries it)."""
+    texts = list(texts)
+    started = time.monotonic()
+    failed = presynthesize([*texts, *vocabulary(date.today())], tts, cache_dir)
+    mine = set(texts)
+    pieces_failed = [text for text, _ in failed if text not in mine]
+    if pieces_failed:
+        log.warning("%d pieces of phrases could not be said, e.g. %r: %s", len(pieces_failed),
+                    pieces_failed[0], dict(failed)[pieces_failed[0]])
+    log.info("speech for calls ready in %.1f s", time.monotonic() - started)
+    return [(text, reason) for text, reason in failed if text in mine]
+
+
+def _with_pauses(parts: list[Path | int]) -> list[Path | int]:
+    """Pauses only between speech: none at the ends, one (the longest) between two pieces."""
+    result: list[Path | int] = []
+    for part in parts:
+        if isinstance(part, int):
+            if result and isinstance(result[-1], int):
+                result[-1] = max(result[-1], part)
+            elif result:
+                result.append(part)
+        else:
+            result.append(part)
+    while result and isinstance(result[-1], int):
+        result.pop()
+    return result
+
+
+def _woken_by(run: Future, loop: asyncio.AbstractEventLoop) -> asyncio.Future:
+    """An asyncio future done when ``run`` is; giving up on it leaves ``run`` going on for
+    the other calls that share it and for the cache."""
+    woken = loop.create_future()
+
+    def wake() -> None:
+        if not woken.done():
+            woken.set_result(None)
+
+    def on_done(_run: Future) -> None:
+        try:
+            loop.call_soon_threadsafe(wake)
+        except RuntimeError:
+            pass  # that call's loop has ended; the speech is cached all the same
+
+    run.add_done_callback(on_done)
+    return woken
