@@ -33,12 +33,11 @@ from typing import IO
 
 import jinja2
 
+from dialplan.config_templates import asterisk_templates
 from dialplan.names import SIP_REALM
 from dialplan.sip_guard import ACL_FILE, USER_AGENT
 
-TEMPLATE_DIR = Path(__file__).parent / "templates" / "instance"
-
-# Files written into etc/, each from "<name>.j2" in TEMPLATE_DIR.
+# Files written into etc/, each from "<name>.j2" in dialplan/templates/instance.
 CONFIG_FILES = (
     "asterisk.conf",
     "modules.conf",
@@ -67,14 +66,7 @@ class AsteriskError(RuntimeError):
 
 
 def _environment() -> jinja2.Environment:
-    return jinja2.Environment(
-        loader=jinja2.FileSystemLoader(TEMPLATE_DIR),
-        undefined=jinja2.StrictUndefined,
-        keep_trailing_newline=True,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        autoescape=False,
-    )
+    return asterisk_templates("instance")
 
 
 def _tail(path: Path, lines: int) -> str:

@@ -14,22 +14,14 @@ import os
 import tempfile
 from pathlib import Path
 
-from jinja2 import Environment, PackageLoader, StrictUndefined
-
 from dialplan import names, numbers
+from dialplan.config_templates import asterisk_templates
 from dialplan.configuration import Configuration, Line
 from dialplan.ivr_plan import IVR_PLAN_FILE, build_plan, plan_to_json
 from dialplan.validate import CONTROL_CHARACTERS, dialplan_regex, validate
 from fastagi.settings import Settings
 
-_templates = Environment(
-    loader=PackageLoader("dialplan", "templates"),
-    undefined=StrictUndefined,
-    keep_trailing_newline=True,
-    trim_blocks=True,
-    lstrip_blocks=True,
-    autoescape=False,
-)
+_templates = asterisk_templates()
 
 EXTENSIONS_FILE = "extensions_telecenter.conf"
 PJSIP_INTERNAL_FILE = "pjsip_telecenter_internal.conf"

@@ -40,7 +40,7 @@ from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from jinja2 import Environment, PackageLoader, StrictUndefined
+from dialplan.config_templates import asterisk_templates
 
 # The file, beside the other generated pjsip files, that holds the blocks.
 ACL_FILE = "pjsip_telecenter_acl.conf"
@@ -212,14 +212,7 @@ class FailureCounter:
         return len(self._times.get(address, ()))
 
 
-_templates = Environment(
-    loader=PackageLoader("dialplan", "templates"),
-    undefined=StrictUndefined,
-    keep_trailing_newline=True,
-    trim_blocks=True,
-    lstrip_blocks=True,
-    autoescape=False,
-)
+_templates = asterisk_templates()
 
 
 def render_acl(addresses: Iterable[IPAddress]) -> str:

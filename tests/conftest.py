@@ -7,12 +7,14 @@ missing part fails the run instead.
 
 from __future__ import annotations
 
-import itertools
 import os
+import secrets
 import shutil
 import subprocess
 import tempfile
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
@@ -61,21 +63,28 @@ def pg_url():
     yield url
 
 
-@pytest.fixture
-def fresh_database(pg_url):
-    """A migrated database of this test's own, on the test PostgreSQL, for what
-    must start from nothing (no revision applied yet)."""
-    name = f"telecenter_fresh_{os.getpid()}_{next(_fresh_numbers)}"
+@contextmanager
+def new_database(pg_url: str, prefix: str, migrate: bool = True) -> Iterator[str]:
+    """A database of its own on the test PostgreSQL (migrated unless told not to),
+    for what must start from nothing; dropped afterwards."""
+    name = f"{prefix}_{secrets.token_hex(6)}"
     with psycopg.connect(pg_url, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
     url = make_conninfo(pg_url, dbname=name)
-    apply_migrations(url, PROJECT_ROOT / "sql")
-    yield url
-    with psycopg.connect(pg_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+    if migrate:
+        apply_migrations(url, PROJECT_ROOT / "sql")
+    try:
+        yield url
+    finally:
+        with psycopg.connect(pg_url, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
 
 
-_fresh_numbers = itertools.count(1)
+@pytest.fixture
+def fresh_database(pg_url):
+    """A migrated database of this test's own, where nothing was applied yet."""
+    with new_database(pg_url, "telecenter_fresh") as url:
+        yield url
 
 
 @pytest.fixture

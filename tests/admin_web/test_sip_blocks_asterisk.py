@@ -12,21 +12,16 @@ from __future__ import annotations
 
 import os
 import re
-import secrets
 import subprocess
 from dataclasses import dataclass
-from pathlib import Path
 
 import psycopg
 import pytest
-from psycopg.conninfo import make_conninfo
 from psycopg.rows import dict_row
 
 from admin_web import create_app
 from admin_web.users import create_user
 from dialplan.instance import AsteriskInstance
-from fastagi.migrations import apply_migrations
-from fastagi.settings import PROJECT_ROOT
 from tests.admin_web.conftest import PASSWORD, AuthActions
 from tests.admin_web.test_admin_asterisk import create_phone
 from tests import conftest as shared
@@ -71,14 +66,8 @@ class Bed:
 @pytest.fixture(scope="module")
 def guard_db(pg_url):
     """A database of this module's own, migrated, in the test PostgreSQL."""
-    name = f"telecenter_sip_guard_{secrets.token_hex(4)}"
-    with psycopg.connect(pg_url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    url = make_conninfo(pg_url, dbname=name)
-    apply_migrations(url, PROJECT_ROOT / "sql")
-    yield url
-    with psycopg.connect(pg_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+    with shared.new_database(pg_url, "telecenter_sip_guard") as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

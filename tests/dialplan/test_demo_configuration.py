@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import uuid
 
 import psycopg
 import pytest
-from psycopg.conninfo import make_conninfo
 from psycopg.rows import dict_row
 
 from dialplan.configuration import load_configuration
@@ -16,28 +14,14 @@ from dialplan.demo_configuration import (DEMO_CALLER, DEMO_CASE_NUMBER, DEMO_CAS
 from dialplan.ivr_plan import build_plan
 from dialplan.validate import validate
 from fastagi.database import open_pool
-from fastagi.migrations import apply_migrations
-from fastagi.settings import PROJECT_ROOT, Settings
+from fastagi.settings import Settings
 from ivr.cases import PgCaseBackend, case_number_keys
 from ivr.simulate import simulate
 
 
 @pytest.fixture
-def fresh_url(pg_url):
-    """A new, migrated, empty database on the test server; dropped afterwards."""
-    name = f"demo_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(pg_url, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    url = make_conninfo(pg_url, dbname=name)
-    apply_migrations(url, PROJECT_ROOT / "sql")
-    yield url
-    with psycopg.connect(pg_url, autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-
-
-@pytest.fixture
-def fresh(fresh_url):
-    with psycopg.connect(fresh_url, autocommit=True, row_factory=dict_row) as conn:
+def fresh(fresh_database):
+    with psycopg.connect(fresh_database, autocommit=True, row_factory=dict_row) as conn:
         yield conn
 
 
@@ -82,10 +66,10 @@ def test_the_demo_menu_validates_and_follows_the_seed(fresh, tmp_path):
         "case_status", "open_cases", "callback"]
 
 
-def test_a_walk_to_the_case_status_says_the_demo_cases_status(fresh, fresh_url, tmp_path):
+def test_a_walk_to_the_case_status_says_the_demo_cases_status(fresh, fresh_database, tmp_path):
     load_demo_configuration(fresh)
     keys = ["1", "1", case_number_keys(DEMO_CASE_NUMBER)]
-    steps = walk(fresh_url, demo_plan(fresh, tmp_path), keys)
+    steps = walk(fresh_database, demo_plan(fresh, tmp_path), keys)
     items = [line.split()[1] for line in steps if line.startswith("item ")]
     assert items == ["90000", "91000", "91100", "91110"]
     said = "\n".join(line for line in steps if line.startswith("  says: "))
@@ -93,9 +77,9 @@ def test_a_walk_to_the_case_status_says_the_demo_cases_status(fresh, fresh_url, 
     assert steps[-1].startswith("end: hang up")
 
 
-def test_a_walk_to_the_open_cases_reads_the_demo_callers_open_cases(fresh, fresh_url, tmp_path):
+def test_a_walk_to_the_open_cases_reads_the_demo_callers_open_cases(fresh, fresh_database, tmp_path):
     load_demo_configuration(fresh)
-    steps = "\n".join(walk(fresh_url, demo_plan(fresh, tmp_path), ["1", "2"]))
+    steps = "\n".join(walk(fresh_database, demo_plan(fresh, tmp_path), ["1", "2"]))
     rows = fresh.execute("SELECT c.status, c.is_open FROM cases c JOIN persons p"
                          " ON p.id = c.person_id WHERE p.phone = %s", (DEMO_CALLER,)).fetchall()
     assert sum(row["is_open"] for row in rows) == 2
@@ -103,10 +87,10 @@ def test_a_walk_to_the_open_cases_reads_the_demo_callers_open_cases(fresh, fresh
         assert (row["status"] in steps) == row["is_open"], steps
 
 
-def test_silence_at_the_main_menu_reaches_the_busy_operators_placeholder(fresh, fresh_url,
+def test_silence_at_the_main_menu_reaches_the_busy_operators_placeholder(fresh, fresh_database,
                                                                           tmp_path):
     load_demo_configuration(fresh)
-    steps = walk(fresh_url, demo_plan(fresh, tmp_path), ["timeout", "3"])
+    steps = walk(fresh_database, demo_plan(fresh, tmp_path), ["timeout", "3"])
     items = [line.split()[1] for line in steps if line.startswith("item ")]
     assert items == ["90000", "92000", "93000"]
     assert f"would order a callback for {DEMO_CALLER}" in "\n".join(steps)

@@ -4,19 +4,14 @@ import psycopg
 import pytest
 
 from fastagi.migrations import apply_migrations, migration_files
+from tests.conftest import new_database
 
 
 @pytest.fixture
 def scratch_db(pg_url):
-    """A fresh database on the test server, dropped afterwards."""
-    name = "migrations_test"
-    with psycopg.connect(pg_url, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {name}")
-        conn.execute(f"CREATE DATABASE {name}")
-    url = psycopg.conninfo.make_conninfo(pg_url, dbname=name)
-    yield url
-    with psycopg.connect(pg_url, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE {name} WITH (FORCE)")
+    """A fresh, empty database on the test server, dropped afterwards."""
+    with new_database(pg_url, "migrations_test", migrate=False) as url:
+        yield url
 
 
 def test_each_migration_applied_once(scratch_db, tmp_path):
