@@ -19,7 +19,10 @@ csrf = CSRFProtect()
 bootstrap = Bootstrap5()
 
 
-def create_app(test_config: dict | None = None) -> Flask:
+def create_app(test_config: dict | None = None, asterisk=None) -> Flask:
+    """The admin app.  ``asterisk`` is the server's ``fastagi.asterisk_link.AsteriskLink``
+    when the admin runs inside the server; without it phone states are unknown and
+    Apply and block lifts open a short-lived AMI connection of their own."""
     from admin_web import (apply_pages, audio_pages, auth, case_pages, db, errors, forms,
                            history, home, i18n, line_pages, menu_pages, navigation, phone_pages,
                            playlist_pages, security, simulator_pages, sip_block_pages, tts_pages,
@@ -52,6 +55,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         app.config["DATABASE_URL"] = _embedded_database(app, settings)
     app.config["BABEL_DEFAULT_TIMEZONE"] = app.config["DISPLAY_TIMEZONE"]
 
+    app.extensions["telecenter_asterisk"] = asterisk
     security.init_app(app)
     db.init_app(app)
     csrf.init_app(app)
@@ -74,6 +78,13 @@ def site_settings():
 
     return current_app.config["TELECENTER_SETTINGS"].but(
         var_dir=Path(current_app.config["VAR_DIR"]))
+
+
+def server_asterisk():
+    """This app's link to the server's AMI connection (AsteriskLink), or None."""
+    from flask import current_app
+
+    return current_app.extensions.get("telecenter_asterisk")
 
 
 def _embedded_database(app: Flask, settings) -> str:

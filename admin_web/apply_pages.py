@@ -1,7 +1,9 @@
 """The Apply section (administrators only): apply, revisions, diff, rollback.
 
 The button runs ``dialplan.apply.apply_now`` as the logged-in user, with the
-include dir and AMI of this app's settings; a refusal lists every problem,
+include dir of this app's settings, over the server's AMI connection (through
+the bridge, ``fastagi.asterisk_link``) when the admin runs inside the server,
+else a short-lived one to the settings' AMI address; a refusal lists every problem,
 a failure says why (nothing changed), a success names the new revision and
 lists its warnings.  Problems are English templates from
 ``dialplan.validate``; they are translated here, in the admin's language.
@@ -19,7 +21,7 @@ from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import SubmitField
 
-from admin_web import site_settings
+from admin_web import server_asterisk, site_settings
 from admin_web.auth import role_required
 from admin_web.db import get_db
 from dialplan import apply
@@ -71,7 +73,8 @@ def run():
     if not ApplyForm().validate_on_submit():
         abort(400)
     try:
-        revision = apply.apply_now(get_db(), site_settings(), current_user.login)
+        revision = apply.apply_now(get_db(), site_settings(), current_user.login,
+                                   asterisk=_server_control())
     except apply.ApplyRefused as refused:
         return _page(422, problems=refused.problems)
     except apply.ApplyFailed as failed:
@@ -90,7 +93,7 @@ def rollback(revision_id: int):
         abort(400)
     try:
         revision = apply.rollback_now(get_db(), site_settings(), revision_id,
-                                      current_user.login)
+                                      current_user.login, asterisk=_server_control())
     except LookupError:
         abort(404)
     except apply.ApplyFailed as failed:
@@ -114,3 +117,9 @@ def diff():
         abort(404)
     return render_template("apply/diff.html", old=old, new=new,
                            files=apply.diff(old, new))
+
+
+def _server_control() -> apply.AmiAsterisk | None:
+    """Apply over the server's AMI connection when the admin runs inside the server."""
+    link = server_asterisk()
+    return apply.AmiAsterisk(link.client()) if link is not None else None

@@ -11,8 +11,7 @@ rows carry no secret.
 
 from __future__ import annotations
 
-from flask import (Blueprint, abort, current_app, flash, redirect, render_template,
-                   url_for)
+from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -22,7 +21,7 @@ from wtforms import BooleanField, SelectField, StringField, SubmitField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional
 
-from admin_web import phone_state, site_settings
+from admin_web import phone_state, server_asterisk
 from admin_web.audit import record_change
 from admin_web.auth import role_required
 from admin_web.db import get_db, row_or_404
@@ -96,17 +95,9 @@ def _phone_or_404(phone_id: int) -> dict:
 def index():
     """Every phone with its type, description and live state."""
     phones = get_db().execute(f"SELECT {_COLUMNS} FROM phones ORDER BY number").fetchall()
-    states = phone_state.phone_states(site_settings(), [p["number"] for p in phones],
-                                      cache=_state_cache())
+    states = phone_state.phone_states(server_asterisk(), [p["number"] for p in phones])
     return render_template("phones/list.html", phones=phones, states=states,
                            kind_titles=KIND_TITLES, delete_form=PostForm())
-
-
-def _state_cache() -> phone_state.ContactStateCache:
-    """This app's cache of Asterisk's contact states (PHONE_STATE_CACHE_SECONDS long)."""
-    seconds = current_app.config.get("PHONE_STATE_CACHE_SECONDS", phone_state.CACHE_SECONDS)
-    return current_app.extensions.setdefault(
-        "telecenter_contact_states", phone_state.ContactStateCache(seconds))
 
 
 @bp.route("/new", methods=("GET", "POST"))

@@ -13,8 +13,12 @@ log = logging.getLogger(__name__)
 MAX_THREADS = 10
 
 
-def listen_admin(settings, db_url: str):
+def listen_admin(settings, db_url: str, asterisk=None):
     """Start serving the admin on settings.admin_host:admin_port; returns the listening port.
+
+    ``asterisk`` (``fastagi.asterisk_link.AsteriskLink``) is the server's AMI
+    connection as the admin's threads reach it: Apply, block lifts and phone
+    states go through it.
 
     Call with the reactor installed (running or about to run); the thread
     pool stops when the reactor shuts down.
@@ -26,7 +30,8 @@ def listen_admin(settings, db_url: str):
 
     from admin_web import create_app
 
-    app = create_app({"DATABASE_URL": db_url, "VAR_DIR": str(settings.var_dir)})
+    app = create_app({"DATABASE_URL": db_url, "VAR_DIR": str(settings.var_dir)},
+                     asterisk=asterisk)
     pool = ThreadPool(minthreads=1, maxthreads=MAX_THREADS, name="admin_web")
     reactor.callWhenRunning(pool.start)
     reactor.addSystemEventTrigger("after", "shutdown", pool.stop)

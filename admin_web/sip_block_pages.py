@@ -16,7 +16,7 @@ from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import SubmitField
 
-from admin_web import site_settings
+from admin_web import server_asterisk, site_settings
 from admin_web.audit import record_change
 from admin_web.auth import role_required
 from admin_web.db import get_db
@@ -72,7 +72,7 @@ def lift(block_id: int):
               "info")
         return redirect(url_for(".index"))
     try:
-        sip_blocks.refresh_acl_now(conn, site_settings())
+        sip_blocks.refresh_acl_now(conn, site_settings(), server_asterisk())
     except (AmiError, OSError) as exc:
         flash(_("The block of %(address)s is lifted, but Asterisk did not take it yet"
                 " (the server retries within a minute): %(error)s",

@@ -124,7 +124,9 @@ class AsteriskControl(Protocol):
 
 
 class AmiAsterisk:
-    """AsteriskControl over AMI (fastagi.ami.AmiClient)."""
+    """AsteriskControl over AMI: the server's client relayed from another thread
+    (fastagi.asterisk_link.RelayedAmi), or a short-lived one of its own
+    (``from_settings``, for the command line)."""
 
     def __init__(self, client):
         self.client = client
@@ -330,21 +332,27 @@ async def rollback(conn: Connection, asterisk: AsteriskControl, settings: Settin
 
 def apply_now(conn: Connection, settings: Settings, who: str,
               include_dir: Path | None = None,
-              presynthesize: Presynthesizer | None = None) -> Revision:
+              presynthesize: Presynthesizer | None = None,
+              asterisk: AsteriskControl | None = None) -> Revision:
     """apply_configuration for synchronous callers (CLI, a Flask view), over AMI.
 
-    The AMI address and credentials come from ``settings``.  Raises
-    ApplyRefused (with ``problems``) or ApplyFailed (with the reason).
+    ``asterisk`` is the server's connection (the admin passes
+    ``AmiAsterisk(link.client())``); without it a short-lived AMI connection
+    is opened to the address in ``settings`` (``telecenter apply`` runs in
+    a process of its own).  Raises ApplyRefused (with ``problems``) or
+    ApplyFailed (with the reason).
     """
-    return _with_ami(settings, lambda asterisk: apply_configuration(
-        conn, asterisk, settings, who, include_dir=include_dir, presynthesize=presynthesize))
+    return _with_ami(settings, asterisk, lambda control: apply_configuration(
+        conn, control, settings, who, include_dir=include_dir, presynthesize=presynthesize))
 
 
 def rollback_now(conn: Connection, settings: Settings, revision_id: int, who: str,
-                 include_dir: Path | None = None) -> Revision:
-    """rollback for synchronous callers, over AMI; LookupError for an unknown revision."""
-    return _with_ami(settings, lambda asterisk: rollback(
-        conn, asterisk, settings, revision_id, who, include_dir=include_dir))
+                 include_dir: Path | None = None,
+                 asterisk: AsteriskControl | None = None) -> Revision:
+    """rollback for synchronous callers, over AMI (as apply_now); LookupError for an
+    unknown revision."""
+    return _with_ami(settings, asterisk, lambda control: rollback(
+        conn, control, settings, revision_id, who, include_dir=include_dir))
 
 
 def current_files(conn: Connection, settings: Settings) -> dict[str, str]:
@@ -357,7 +365,12 @@ def current_files(conn: Connection, settings: Settings) -> dict[str, str]:
     return active.files if active is not None else render_all(settings)
 
 
-def _with_ami(settings: Settings, make_coroutine):
+def _with_ami(settings: Settings, asterisk: AsteriskControl | None, make_coroutine):
+    """Run ``make_coroutine(control)`` to the end on this thread; a short-lived AMI
+    connection when no ``asterisk`` is given, closed afterwards."""
+    if asterisk is not None:
+        return asyncio.run(make_coroutine(asterisk))
+
     async def main():
         asterisk = AmiAsterisk.from_settings(settings)
         try:

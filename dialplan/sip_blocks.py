@@ -27,6 +27,7 @@ from dialplan.sip_guard import (
     failure_from_event, host_networks, render_acl,
 )
 from fastagi.ami import AmiClient, AmiError
+from fastagi.asterisk_link import AsteriskLink
 from fastagi.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -109,9 +110,16 @@ def write_acl(include_dir: Path, addresses) -> str:
     return text
 
 
-def refresh_acl_now(conn, settings: Settings) -> None:
-    """Write the ACL from the blocks in force and make pjsip read it (AmiError when it cannot)."""
+def refresh_acl_now(conn, settings: Settings, asterisk: AsteriskLink | None = None) -> None:
+    """Write the ACL from the blocks in force and make pjsip read it (AmiError when it cannot).
+
+    ``asterisk`` is the server's connection (the admin inside the server);
+    without it a short-lived AMI connection to ``settings``' address is used.
+    """
     write_acl(settings.include_dir, active_addresses(conn))
+    if asterisk is not None:
+        asterisk.reload(PJSIP_MODULE, timeout=AMI_SECONDS)
+        return
 
     async def reload():
         client = AmiClient(settings.ami_host, settings.ami_port, settings.ami_user,

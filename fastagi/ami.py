@@ -1,12 +1,19 @@
 """The one AMI connection the server owns (panoramisk), with reconnect and backoff.
 
-Used for what a call session cannot do itself: reloading Asterisk after a
-render, and hearing Asterisk's security events (failed SIP logins) now;
-originating calls, live state and listen-in later. The login asks for the
-security class of events only (``EVENT_CLASSES``), so Asterisk does not
-send every call and dialplan event down this connection. If Asterisk
-restarts, the connection comes back by itself, waiting longer after each
-failed attempt (1 s, 2 s, 4 s … at most 30 s) and starting over once logged in.
+Everything the server asks of Asterisk goes down this connection: reloads
+after an Apply or a SIP block change, the SIP guard's security events, the
+phones' registrations (``fastagi.contacts``), and later originates and
+queues. The admin's threads reach it through ``fastagi.bridge``. The login
+asks for the system and security classes of events (``EVENT_CLASSES``):
+registrations and failed logins, not every call and dialplan step. If
+Asterisk restarts, the connection comes back by itself, waiting longer after
+each failed attempt (1 s, 2 s, 4 s … at most 30 s) and starting over once
+logged in; after every login the ``on_login`` callbacks run, so whoever
+keeps state from events reads it afresh (what happened while disconnected
+was never sent).
+
+Command-line tools that run in a process of their own (``telecenter apply``,
+``telecenter render``) open a short-lived client of their own.
 """
 
 from __future__ import annotations
@@ -19,8 +26,9 @@ from panoramisk import Manager
 log = logging.getLogger(__name__)
 
 
-# Event classes the login subscribes to (AMI "Events:" takes a list of classes).
-EVENT_CLASSES = "security"
+# Event classes the login subscribes to (AMI "Events:" takes a list of classes):
+# system carries ContactStatus (registrations), security the failed logins.
+EVENT_CLASSES = "system,security"
 
 
 class AmiError(Exception):
@@ -37,6 +45,9 @@ class _BackoffManager(Manager):
         # Set once a login was answered; `refused` says how.
         self.answered = asyncio.Event()
         self.refused = False
+        # Coroutine functions run after each successful login.
+        self.login_callbacks: list = []
+        self.logins = 0  # successful logins so far: which session state belongs to
         super().__init__(**config)
 
     @property
@@ -67,11 +78,22 @@ class _BackoffManager(Manager):
         self.answered.set()
         if ok:
             self._failures = 0
+            self.logins += 1
             log.info("AMI logged in to %s:%s", self.config["host"], self.config["port"])
+            for callback in self.login_callbacks:
+                asyncio.ensure_future(_logged(callback))
         else:
             log.error("AMI login to %s:%s refused: check the AMI user and secret",
                       self.config["host"], self.config["port"])
         return ok
+
+
+async def _logged(callback) -> None:
+    """Run one on-login callback; its failure is logged, never lost in a task."""
+    try:
+        await callback()
+    except Exception:
+        log.exception("AMI on-login callback %s failed", getattr(callback, "__qualname__", callback))
 
 
 class AmiClient:
@@ -85,6 +107,16 @@ class AmiClient:
 
     def start(self) -> None:
         self.manager.connect()
+
+    @property
+    def logged_in(self) -> bool:
+        """True while the connection is up and Asterisk accepted the login."""
+        return self.manager.answered.is_set() and not self.manager.refused
+
+    @property
+    def logins(self) -> int:
+        """How many times the connection logged in: tells one session from the next."""
+        return self.manager.logins
 
     async def ready(self, timeout: float = 10) -> None:
         """Wait until logged in, or raise AmiError."""
@@ -115,6 +147,22 @@ class AmiClient:
         """
         for name in names:
             self.manager.register_event(name, lambda _manager, event: callback(event))
+
+    def on_login(self, callback) -> None:
+        """Run ``await callback()`` after each successful (re)login, on the event loop."""
+        self.manager.login_callbacks.append(callback)
+
+    async def listing(self, action: dict) -> list[dict]:
+        """The events of a list action (PJSIPShowContacts …); [] when Asterisk has none."""
+        await self.ready()
+        reply = await self.manager.send_action(action)
+        messages = reply if isinstance(reply, list) else [reply]
+        first = messages[0]
+        if not first.success:
+            if "found" in str(first.get("Message", "")):  # "No Contacts found"
+                return []
+            raise AmiError(f"{action['Action']} refused: {first.get('Message', first)}")
+        return [dict(m) for m in messages[1:] if not str(m.get("Event", "")).endswith("Complete")]
 
     def close(self) -> None:
         self.manager.close()

@@ -1,13 +1,22 @@
-"""The running Telecenter process: database pool, FastAGI listener and AMI."""
+"""The running Telecenter process: database pool, FastAGI listener, AMI and the admin.
+
+The process owns one AMI connection; the SIP guard and the phones' states
+use it on the reactor, the admin's threads through one ``AsteriskLink``
+(``fastagi.bridge``) handed to ``create_app``.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
 
 from dialplan.sip_blocks import SipGuard
 from dialplan.sip_guard import BlockPolicy
 from fastagi.ami import AmiClient
+from fastagi.asterisk_link import AsteriskLink
+from fastagi.bridge import ReactorBridge
+from fastagi.contacts import PhonePresence
 from fastagi.database import open_pool
 from fastagi.reactor import as_future
 from fastagi.routes import build_router
@@ -64,18 +73,21 @@ async def start_services(settings: Settings, db_url: str) -> Services:
                              backlog=LISTEN_BACKLOG)
     log.info("FastAGI server listening on %s:%s (routes: %s)", settings.agi_host,
              port.getHost().port, ", ".join(factory.router.names()))
-    ami = sip_guard = None
+    ami = sip_guard = link = None
     if settings.ami_configured:
         ami = AmiClient(settings.ami_host, settings.ami_port, settings.ami_user, settings.ami_secret)
+        presence = PhonePresence(ami)
+        presence.start()
         ami.start()
         sip_guard = SipGuard(policy, pool, ami, settings.include_dir)
         sip_guard.start()
+        link = AsteriskLink(ReactorBridge(asyncio.get_running_loop()), ami, presence)
     else:
         log.warning("AMI is not configured (TELECENTER_AMI_USER/TELECENTER_AMI_SECRET): "
                     "reloads, originates and blocking SIP password guessers are unavailable")
     from admin_web.serving import listen_admin
 
-    admin_port = listen_admin(settings, db_url)
+    admin_port = listen_admin(settings, db_url, asterisk=link)
     return Services(factory, records, settings.shutdown_grace_seconds, ami, sip_guard, pool, port,
                     admin_port)
 

@@ -16,21 +16,22 @@ def admin(auth):
     return auth
 
 
+class ServerStates:
+    """The server's link as the Phones page reads it: states only, the rest refuses."""
+
+    def __init__(self):
+        self.value = None  # None means unknown (AMI down, admin outside the server)
+
+    def contact_states(self):
+        return self.value
+
+
 @pytest.fixture
-def states(app, monkeypatch):
-    """Asterisk's answer to "which contacts are there", faked; None means unknown.
-
-    ``asked`` counts the questions. The app asks anew on every page (no cache).
-    """
-    app.config["PHONE_STATE_CACHE_SECONDS"] = 0
-    answer = {"value": None, "asked": 0}
-
-    def contact_states(settings):
-        answer["asked"] += 1
-        return answer["value"]
-
-    monkeypatch.setattr(phone_state, "contact_states", contact_states)
-    return answer
+def states(app):
+    """The server's event-fed states, faked; handed to the app as create_app would."""
+    link = ServerStates()
+    app.extensions["telecenter_asterisk"] = link
+    return link
 
 
 def new_phone(admin, **fields):
@@ -107,52 +108,14 @@ def test_list_shows_live_state_or_unknown(client, admin, states):
     new_phone(admin, number="102")
     page = client.get("/phones/").get_data(as_text=True)
     assert page.count("неизвестно") == 2
-    states["value"] = {"101": "ONLINE"}
+    states.value = {"101": "ONLINE"}
     page = client.get("/phones/").get_data(as_text=True)
     assert re.search(r"101</a>.*?ONLINE", page, re.S)
     assert re.search(r"102</a>.*?OFFLINE", page, re.S)
 
 
-def test_pages_loaded_in_a_burst_ask_asterisk_once(client, admin, app, states):
-    app.config["PHONE_STATE_CACHE_SECONDS"] = 60
-    new_phone(admin)
-    states["value"] = {"101": "ONLINE"}
-    for _ in range(3):
-        assert re.search(r"101</a>.*?ONLINE", client.get("/phones/").get_data(as_text=True),
-                         re.S)
-    assert states["asked"] == 1
-
-
-def test_the_state_cache_asks_again_when_its_answer_is_old(states, app):
-    now = {"t": 100.0}
-    cache = phone_state.ContactStateCache(seconds=3, clock=lambda: now["t"])
-    settings = app.config["TELECENTER_SETTINGS"]
-    assert cache.contact_states(settings) is None  # "unknown" is kept too
-    states["value"] = {"101": "ONLINE"}
-    now["t"] += 2.9
-    assert cache.contact_states(settings) is None and states["asked"] == 1
-    now["t"] += 0.2
-    assert cache.contact_states(settings) == {"101": "ONLINE"} and states["asked"] == 2
-    other_asterisk = settings.but(ami_port=settings.ami_port + 1)
-    assert cache.contact_states(other_asterisk) == {"101": "ONLINE"} and states["asked"] == 3
-
-
-def test_parse_contacts_reads_pjsip_show_contacts():
-    output = """
-  Contact:  <Aor/ContactUri..............................> <Hash....> <Status> <RTT(ms)..>
-==========================================================================================
-
-  Contact:  101/sip:101@127.0.0.1:5061;ob                  6c1b2a3f4e Avail         1.234
-  Contact:  102/sip:102@127.0.0.1:5062                     1a2b3c4d5e Unavail       nan
-  Contact:  103/sip:103@127.0.0.1:5063                     9a8b7c6d5e NonQual       nan
-"""
-    assert phone_state.parse_contacts(output) == {
-        "101": "ONLINE", "102": "OFFLINE", "103": "ONLINE"}
-
-
-def test_unconfigured_ami_means_unknown(app):
-    settings = app.config["TELECENTER_SETTINGS"].but(ami_user="", ami_secret="")
-    assert phone_state.phone_states(settings, ["101"]) == {"101": "unknown"}
+def test_without_the_servers_link_states_are_unknown():
+    assert phone_state.phone_states(None, ["101"]) == {"101": "unknown"}
 
 
 def test_edit_changes_description_and_password(client, admin, db_rows):

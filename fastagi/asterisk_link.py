@@ -1,0 +1,74 @@
+"""The server's Asterisk connection as other threads see it: what the admin is handed.
+
+The AMI client and the phones' states live on the reactor's loop; the
+admin's WSGI threads reach them only through ``ReactorBridge``, so the admin
+opens no AMI connection of its own. ``create_app(..., asterisk=link)``
+receives one of these from the service assembly; a Flask app made without
+one (tests, a command-line tool) shows the phones' states as unknown.
+"""
+
+from __future__ import annotations
+
+from fastagi.ami import AmiClient, AmiError
+from fastagi.bridge import BridgeTimeout, ReactorBridge
+from fastagi.contacts import PhonePresence
+
+# How long a page waits for the reactor to read the states before it shows "unknown".
+STATES_SECONDS = 2.0
+
+
+class AsteriskLink:
+    """Thread-safe access to the server's AMI client and phone states."""
+
+    def __init__(self, bridge: ReactorBridge, ami: AmiClient, presence: PhonePresence):
+        self.bridge = bridge
+        self._ami = ami
+        self._presence = presence
+
+    def contact_states(self) -> dict[str, str] | None:
+        """AOR -> ONLINE/OFFLINE as the server's events left it; None when unknown."""
+
+        async def read():
+            return self._presence.states()
+
+        try:
+            return self.bridge.call(read, STATES_SECONDS)
+        except BridgeTimeout:
+            return None
+
+    def reload(self, *modules: str, timeout: float) -> None:
+        """Reload the named modules now; AmiError when Asterisk refuses or does not answer."""
+        try:
+            self.bridge.call(lambda: self._ami.reload(*modules), timeout)
+        except BridgeTimeout as exc:
+            raise AmiError(f"Asterisk did not reload {', '.join(modules)}: {exc}") from None
+
+    def client(self) -> RelayedAmi:
+        """The AMI client for a coroutine running on another thread's loop (an Apply)."""
+        return RelayedAmi(self.bridge, self._ami)
+
+
+class RelayedAmi:
+    """``AmiClient``'s ready/action for another loop: each call runs on the reactor.
+
+    Closing it does nothing: the connection belongs to the server.
+    """
+
+    # Bound on one relayed call; the callers put tighter bounds of their own.
+    RELAY_SECONDS = 120.0
+
+    def __init__(self, bridge: ReactorBridge, ami: AmiClient):
+        self._bridge = bridge
+        self._ami = ami
+
+    async def ready(self, timeout: float = 10) -> None:
+        await self._bridge.relay(lambda: self._ami.ready(timeout), timeout + 1)
+
+    async def action(self, action: dict) -> dict:
+        return await self._bridge.relay(lambda: self._ami.action(action), self.RELAY_SECONDS)
+
+    async def reload(self, *modules: str) -> None:
+        await self._bridge.relay(lambda: self._ami.reload(*modules), self.RELAY_SECONDS)
+
+    def close(self) -> None:
+        """The server's connection stays open."""

@@ -1,0 +1,96 @@
+"""Which phones are registered, kept from Asterisk's events on the server's AMI connection.
+
+pjsip sends a ``ContactStatus`` event (class "system") whenever a contact
+of an AOR appears, is qualified, becomes unreachable or goes away::
+
+    Event: ContactStatus
+    URI: sip:7001@127.0.0.1:48679
+    ContactStatus: NonQualified      (Created, Reachable, Unreachable, Removed, Updated …)
+    AOR: 7001
+
+An AOR is ONLINE while one of its contacts is reachable (or registered
+without qualify), OFFLINE otherwise. Events sent while the connection was
+down are lost, so after every (re)login the whole table is read again with
+the ``PJSIPShowContacts`` action, whose ``ContactList`` events carry the
+same facts (``ObjectName: 7001;@hash``, ``Uri``, ``Status``). While AMI is
+down the states are unknown (None), never stale. ``ContactBook`` is the pure
+table; ``PhonePresence`` feeds it from AMI.
+"""
+
+from __future__ import annotations
+
+import logging
+
+log = logging.getLogger(__name__)
+
+ONLINE = "ONLINE"
+OFFLINE = "OFFLINE"
+
+# Contact statuses of a phone that can be called: qualified, registered without
+# qualify, or just registered (a failed qualify follows as Unreachable).
+_REACHABLE = frozenset({"Reachable", "NonQualified", "Created", "Avail", "NonQual"})
+_GONE = "Removed"
+_UPDATED = "Updated"  # the contact's details changed, not its reachability
+
+
+class ContactBook:
+    """AOR -> contact URI -> its last status; pure, fed by events and listings."""
+
+    def __init__(self):
+        self._contacts: dict[str, dict[str, str]] = {}
+
+    def seen(self, aor: str, uri: str, status: str) -> None:
+        """One ContactStatus event."""
+        contacts = self._contacts.setdefault(aor, {})
+        if status == _GONE:
+            contacts.pop(uri, None)
+        elif status == _UPDATED:
+            contacts.setdefault(uri, "Created")
+        else:
+            contacts[uri] = status
+
+    def replace(self, listing: list[dict]) -> None:
+        """Forget everything and take a PJSIPShowContacts listing (ContactList events)."""
+        self._contacts = {}
+        for item in listing:
+            aor = str(item.get("ObjectName", "")).split(";@", 1)[0]
+            if aor:
+                self.seen(aor, str(item.get("Uri", "")), str(item.get("Status", "")))
+
+    def states(self) -> dict[str, str]:
+        """AOR -> ONLINE/OFFLINE for every AOR that has or had a contact."""
+        return {aor: ONLINE if any(s in _REACHABLE for s in contacts.values()) else OFFLINE
+                for aor, contacts in self._contacts.items()}
+
+
+class PhonePresence:
+    """The phones' states from the server's AMI client; lives on the reactor's loop."""
+
+    def __init__(self, ami):
+        self.ami = ami
+        self.book = ContactBook()
+        self.resyncs = 0  # how many listings were taken (one per login)
+        self._synced_login = None  # the login whose listing the book holds
+
+    def start(self) -> None:
+        self.ami.on_events(["ContactStatus"], self.on_event)
+        self.ami.on_login(self.resync)
+
+    def on_event(self, event) -> None:
+        self.book.seen(str(event.get("AOR", "")), str(event.get("URI", "")),
+                       str(event.get("ContactStatus", "")))
+
+    async def resync(self) -> None:
+        """Read every contact again (after a login: what was missed while disconnected)."""
+        login = self.ami.logins
+        self.book.replace(await self.ami.listing({"Action": "PJSIPShowContacts"}))
+        self._synced_login = login
+        self.resyncs += 1
+        log.info("phone states read from Asterisk: %d online",
+                 sum(s == ONLINE for s in self.book.states().values()))
+
+    def states(self) -> dict[str, str] | None:
+        """AOR -> ONLINE/OFFLINE; None while AMI is down or not yet read (unknown)."""
+        if not self.ami.logged_in or self._synced_login != self.ami.logins:
+            return None
+        return self.book.states()
