@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shutil
 import time
 from datetime import date
 from pathlib import Path
@@ -12,7 +13,7 @@ import pytest
 
 from dialplan import names
 from dialplan.configuration import (AudioFile, Configuration, Handler, MenuItem, Phone, Playlist,
-                                    PlaylistItem)
+                                    PlaylistItem, TtsSettings)
 from dialplan.ivr_plan import IVR_PLAN_FILE
 from dialplan.render import render_all, write_files
 from fastagi.settings import Settings
@@ -189,3 +190,36 @@ def test_a_status_new_since_apply_is_left_out_rather_than_kept_waiting_for(
     assert runs(engines) == 1  # the new status, synthesised for the next caller
     said = Path(call.prompts[-1] + ".wav")
     assert said.parent.name == "phrases" and said.stat().st_size > 8000 * 2 * 5
+
+
+class CallWithMedia(FakeCall):
+    """A fake call whose prompts take the time their media would (a recording of 2 s)."""
+
+    __slots__ = ()
+
+    async def stream_file(self, prompt: str, escape_digits: str = "0123456789*#") -> str | None:
+        await asyncio.sleep(2.0)  # the caller listening, not a synchronisation
+        return await super().stream_file(prompt, escape_digits)
+
+
+def test_a_callers_name_is_synthesised_from_the_moment_the_call_arrives(
+        tmp_path, monkeypatch, engines_installed):
+    """The name takes an engine 2.5 s; the greeting comes after a 2-second recording, so only
+    a synthesis started when the call arrived is ready within the greeting's second."""
+    items = (MenuItem(id=1, menu_id=1, number="90000", kind="audio", audio_id=1,
+                      handlers=(Handler(kind="timeout", seconds=1, target="90001"),)),
+             MenuItem(id=2, menu_id=1, number="90001", kind="playlist", playlist_id=1))
+    config = Configuration(audio_files=(AudioFile(id=1, name="Музыка"),), menu_items=items,
+                           playlists=greeting_plan().playlists,
+                           tts=TtsSettings(engine="espeak"))
+    menu = spoken_route(tmp_path, config, OneCaller())
+    presynthesize(["Здравствуйте"], config.tts, menu.settings.tts_cache_dir)
+    engines = fake_engines(tmp_path / "engines", monkeypatch,
+                           f'sleep 2.5; exec {shutil.which("espeak-ng")} "$@"')
+    call = CallWithMedia(waits=[None])
+
+    timed_walk(menu, call)
+
+    assert runs(engines) == 1
+    assert call.events.of("say") == ["Здравствуйте, Евлампия!"]
+    assert Path(call.prompts[-1]).parent.name == "phrases"  # the name is in what was played
