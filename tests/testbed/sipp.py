@@ -418,11 +418,13 @@ def register(
     local_ip: str = LOCAL_IP,
     timeout: float = 15.0,
     workdir: Path | str | None = None,
+    expires: int = 3600,
 ) -> SippResult:
     """REGISTER ``user`` with digest auth from ``local_ip:local_port`` (scenarios/register.xml).
 
     ``returncode`` 0: Asterisk accepted the registration; non-zero: refused.
-    The contact stays registered (Expires 3600) after SIPp exits.
+    The contact stays registered for ``expires`` seconds after SIPp exits;
+    ``expires=0`` unregisters it.
     """
     workdir = _workdir(workdir, "sipp-register-")
     scenario = SCENARIO_DIR / "register.xml"
@@ -430,7 +432,7 @@ def register(
         sipp_binary(), f"{target_host}:{target_port}",
         "-sf", str(scenario),
         "-au", user, "-ap", password,
-        "-key", "user", user,
+        "-key", "user", user, "-key", "expires", str(expires),
         "-m", "1", "-aa", "-nostdin",
         "-i", local_ip, "-p", str(local_port),
     ]  # fmt: skip
