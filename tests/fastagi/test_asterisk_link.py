@@ -20,6 +20,7 @@ from http.cookiejar import CookieJar
 from urllib.parse import urlencode
 from urllib.request import HTTPCookieProcessor, Request, build_opener
 
+import psycopg
 import pytest
 
 from tests.admin_web.browser import create_admin
@@ -82,8 +83,9 @@ class AmiLogins:
 class Served:
     """Asterisk + `telecenter serve` with its admin; ``admin`` is logged in."""
 
-    def __init__(self, instance, server: AgiServer, admin: AdminSession, tmp_path):
+    def __init__(self, instance, server: AgiServer, admin: AdminSession, tmp_path, db_url):
         self.instance = instance
+        self.db_url = db_url
         self.server = server
         self.admin = admin
         self.tmp_path = tmp_path
@@ -103,6 +105,14 @@ class Served:
         wait_for(lambda: self.admin.phone_states().get(PHONE) == state, timeout=timeout,
                  what=f"the Phones page to show {PHONE} {state}"
                       f" (it shows {self.admin.phone_states()})")
+
+    def block(self, address: str) -> int:
+        """A SIP block in force, as the server's guard makes one; returns its id."""
+        with psycopg.connect(self.db_url, autocommit=True) as conn:
+            return conn.execute(
+                "INSERT INTO sip_blocks (address, since, until, failures, last_event)"
+                " VALUES (%s, now(), now() + interval '1 hour', 5, 'InvalidPassword')"
+                " RETURNING id", (address,)).fetchone()[0]
 
     def create_and_apply_phone(self) -> None:
         page = self.admin.post("/phones/new", {"number": PHONE, "kind": "simple",
@@ -144,13 +154,13 @@ def served(pg_url, tmp_path):
         admin = AdminSession(f"http://127.0.0.1:{server.admin_port}")
         admin.post("/auth/login", {"login": ADMIN, "password": PASSWORD}, form_page="/auth/login")
         try:
-            yield Served(instance, server, admin, tmp_path)
+            yield Served(instance, server, admin, tmp_path, db_url)
         finally:
             server.stop()
             instance.stop()
 
 
-def test_page_loads_and_an_apply_open_no_ami_connection(served):
+def test_page_loads_an_apply_and_a_block_lift_open_no_ami_connection(served):
     wait_for(lambda: served.ami_sessions() == 1, timeout=15, what="the server's AMI login")
     with ami_session(served.instance) as observer:
         logins = AmiLogins(observer)
@@ -161,9 +171,13 @@ def test_page_loads_and_an_apply_open_no_ami_connection(served):
         per_page = (time.monotonic() - started) / 20
         applied = served.admin.post("/apply/run", {}, form_page="/apply/")
         assert re.search(r"Применено: ревизия \d+ активна\.", applied)
+        block_id = served.block("192.0.2.7")
+        lifted = served.admin.post(f"/sip-blocks/{block_id}/lift", {}, form_page="/sip-blocks/")
+        assert "Блокировка 192.0.2.7 снята." in lifted
         # The observer's own session and the server's: nothing else logged in, then or now.
         assert served.ami_sessions() == 2
-        assert logins.count == 0, f"{logins.count} AMI logins during page loads and Applies"
+        assert logins.count == 0, (f"{logins.count} AMI logins during page loads, an Apply"
+                                   " and a block lift")
     print(f"Phones page: {per_page * 1000:.0f} ms per load over the server's connection")
 
 
