@@ -108,6 +108,8 @@ def render(agi_host, agi_port, out_dir, reload) -> None:
 
 
 async def _reload(settings: Settings) -> None:
+    """Reload Asterisk over a short-lived AMI connection of this command's own: the
+    command runs in a process of its own, not in the server that owns the long-lived one."""
     from fastagi.ami import AmiClient, AmiError
 
     ami = AmiClient(settings.ami_host, settings.ami_port, settings.ami_user, settings.ami_secret)
