@@ -132,9 +132,10 @@ class Speaker:
             join_wavs(parts, target)
         return target
 
-    def close(self) -> None:
-        """Stop taking syntheses; the running ones end within the engine's own time limit."""
-        self._pool.shutdown(wait=False, cancel_futures=True)
+    def close(self, wait: bool = False) -> None:
+        """Stop taking syntheses; the running ones end within the engine's own time limit
+        (``wait``: return when they have)."""
+        self._pool.shutdown(wait=wait, cancel_futures=True)
 
 
 def presynthesize_for_calls(texts: Iterable[str], tts: TtsSettings,

@@ -13,7 +13,7 @@ def fake_engines(folder: Path, monkeypatch, script: str) -> Path:
     folder.mkdir()
     for name in ("text2wave", "festival", "espeak-ng"):
         program = folder / name
-        program.write_text(f"#!/bin/sh\necho {name} >> {folder}/runs\n{script}\n")
+        program.write_text(f"#!/bin/sh\necho {name} \"$@\" >> {folder}/runs\n{script}\n")
         program.chmod(0o755)
     monkeypatch.setenv("PATH", f"{folder}{os.pathsep}{os.environ['PATH']}")
     return folder

@@ -108,11 +108,22 @@ class OneCaller:
         return [self.case]
 
 
-def spoken_route(tmp_path, config: Configuration, cases) -> MenuRoute:
-    include = tmp_path / "include"
-    settings = Settings(var_dir=tmp_path / "var", include_dir_override=include)
-    write_files(include, render_all(settings, config, revision=1))
-    return MenuRoute(settings, PlanStore(include), cases, DryRunCallbacks(None))
+@pytest.fixture
+def spoken_route(tmp_path):
+    """A menu route over an applied configuration; its syntheses still running (a hanging
+    engine) are waited for at the end, so none runs into the next test's engines."""
+    routes = []
+
+    def make(config: Configuration, cases) -> MenuRoute:
+        include = tmp_path / "include"
+        settings = Settings(var_dir=tmp_path / "var", include_dir_override=include)
+        write_files(include, render_all(settings, config, revision=1))
+        routes.append(MenuRoute(settings, PlanStore(include), cases, DryRunCallbacks(None)))
+        return routes[-1]
+
+    yield make
+    for route_ in routes:
+        route_.speaker.close(wait=True)
 
 
 def greeting_plan() -> Configuration:
@@ -140,8 +151,8 @@ def engines_installed():
 
 
 def test_a_hanging_engine_keeps_a_greeted_caller_waiting_at_most_a_second(
-        tmp_path, monkeypatch, engines_installed):
-    menu = spoken_route(tmp_path, greeting_plan(), OneCaller())
+        tmp_path, monkeypatch, engines_installed, spoken_route):
+    menu = spoken_route(greeting_plan(), OneCaller())
     presynthesize(["Здравствуйте"], menu.plans.current().tts, menu.settings.tts_cache_dir)
     engines = fake_engines(tmp_path / "engines", monkeypatch, "sleep 3")
     call = FakeCall(caller="79990000001")
@@ -157,8 +168,8 @@ def test_a_hanging_engine_keeps_a_greeted_caller_waiting_at_most_a_second(
 
 
 def test_a_case_status_is_said_without_any_engine_run_after_apply(
-        tmp_path, monkeypatch, engines_installed):
-    menu = spoken_route(tmp_path, case_status_plan(), OneCaller())
+        tmp_path, monkeypatch, engines_installed, spoken_route):
+    menu = spoken_route(case_status_plan(), OneCaller())
     tts_settings = menu.plans.current().tts
     assert presynthesize_for_calls([CASE.status, CASE.service], tts_settings,
                                    menu.settings.tts_cache_dir) == []
@@ -176,9 +187,9 @@ def test_a_case_status_is_said_without_any_engine_run_after_apply(
 
 
 def test_a_status_new_since_apply_is_left_out_rather_than_kept_waiting_for(
-        tmp_path, monkeypatch, engines_installed):
+        tmp_path, monkeypatch, engines_installed, spoken_route):
     new_status = Case(**{**CASE.__dict__, "status": "Передано в архив"})
-    menu = spoken_route(tmp_path, case_status_plan(), OneCaller(new_status))
+    menu = spoken_route(case_status_plan(), OneCaller(new_status))
     tts_settings = menu.plans.current().tts
     presynthesize_for_calls([CASE.service], tts_settings, menu.settings.tts_cache_dir)
     engines = fake_engines(tmp_path / "engines", monkeypatch, "sleep 3")
@@ -193,18 +204,18 @@ def test_a_status_new_since_apply_is_left_out_rather_than_kept_waiting_for(
 
 
 class CallWithMedia(FakeCall):
-    """A fake call whose prompts take the time their media would (a recording of 2 s)."""
+    """A fake call whose prompts take the time their media would (a recording of 3 s)."""
 
     __slots__ = ()
 
     async def stream_file(self, prompt: str, escape_digits: str = "0123456789*#") -> str | None:
-        await asyncio.sleep(2.0)  # the caller listening, not a synchronisation
+        await asyncio.sleep(3.0)  # the caller listening, not a synchronisation
         return await super().stream_file(prompt, escape_digits)
 
 
 def test_a_callers_name_is_synthesised_from_the_moment_the_call_arrives(
-        tmp_path, monkeypatch, engines_installed):
-    """The name takes an engine 2.5 s; the greeting comes after a 2-second recording, so only
+        tmp_path, monkeypatch, engines_installed, spoken_route):
+    """The name takes an engine 2.5 s; the greeting comes after a 3-second recording, so only
     a synthesis started when the call arrived is ready within the greeting's second."""
     items = (MenuItem(id=1, menu_id=1, number="90000", kind="audio", audio_id=1,
                       handlers=(Handler(kind="timeout", seconds=1, target="90001"),)),
@@ -212,7 +223,7 @@ def test_a_callers_name_is_synthesised_from_the_moment_the_call_arrives(
     config = Configuration(audio_files=(AudioFile(id=1, name="Музыка"),), menu_items=items,
                            playlists=greeting_plan().playlists,
                            tts=TtsSettings(engine="espeak"))
-    menu = spoken_route(tmp_path, config, OneCaller())
+    menu = spoken_route(config, OneCaller())
     presynthesize(["Здравствуйте"], config.tts, menu.settings.tts_cache_dir)
     engines = fake_engines(tmp_path / "engines", monkeypatch,
                            f'sleep 2.5; exec {shutil.which("espeak-ng")} "$@"')
