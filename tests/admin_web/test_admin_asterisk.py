@@ -1,6 +1,7 @@
 """The admin against the real Asterisk: phones made on its pages, applied, registered, calling.
 
-The admin is the Flask app (its test client) with the test bed's settings:
+The admin is the Flask app (its test client), handed an AMI link as the
+server hands it its own (``tests.testbed.server_link``), with the test bed's settings:
 AMI address and credentials, the FastAGI port, and the test bed's include
 dir (``include_dir_override``), so the Apply button writes where the test
 bed's Asterisk reads. SIPp plays the phones, with the passwords the pages
@@ -22,6 +23,7 @@ from tests.admin_web.test_phone_pages import shown_password
 from tests.conftest import require
 from tests.testbed.callers import wait_for
 from tests.testbed.ports import sipp_ports
+from tests.testbed.server_link import server_link
 from tests.testbed.sipp import register, run_sip_call, start_uas
 
 # A row of the Phones page: the number's link, then its state badge.
@@ -40,10 +42,13 @@ def test_the_apps_settings_keep_the_include_dir_override(pg_url, tmp_path):
 
 @pytest.fixture
 def app(people, pg_url, tmp_path, testbed):
+    """The admin as the server runs it: handed the server's AMI connection (its link)."""
     require("sipp")
     settings = testbed.settings()
-    yield create_app({"TESTING": True, "DATABASE_URL": pg_url, "VAR_DIR": str(tmp_path / "var"),
-                      "TELECENTER_SETTINGS": settings})
+    with server_link(settings) as link:
+        yield create_app({"TESTING": True, "DATABASE_URL": pg_url,
+                          "VAR_DIR": str(tmp_path / "var"), "TELECENTER_SETTINGS": settings},
+                         asterisk=link)
     with psycopg.connect(pg_url, autocommit=True) as conn:  # leave Asterisk without test phones
         conn.execute("DELETE FROM phones")
         conn.execute("DELETE FROM lines")
