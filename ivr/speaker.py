@@ -39,10 +39,11 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import queue
 import threading
 import time
-from collections.abc import Iterable
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Callable, Iterable
+from concurrent.futures import Future
 from datetime import date
 from pathlib import Path
 
@@ -68,7 +69,7 @@ class Speaker:
                  budget_seconds: float = BUDGET_SECONDS):
         self.cache_dir = Path(cache_dir)
         self.budget_seconds = budget_seconds
-        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="speech")
+        self._pool = _Workers(workers)
         self._running: dict[tuple[str, TtsSettings], Future] = {}
         self._lock = threading.RLock()
 
@@ -135,7 +136,7 @@ class Speaker:
     def close(self, wait: bool = False) -> None:
         """Stop taking syntheses; the running ones end within the engine's own time limit
         (``wait``: return when they have)."""
-        self._pool.shutdown(wait=wait, cancel_futures=True)
+        self._pool.close(wait)
 
 
 def presynthesize_for_calls(texts: Iterable[str], tts: TtsSettings,
@@ -169,6 +170,54 @@ def _with_pauses(parts: list[Path | int]) -> list[Path | int]:
     while result and isinstance(result[-1], int):
         result.pop()
     return result
+
+
+class _Workers:
+    """A fixed number of daemon threads running jobs in order.
+
+    Not ``ThreadPoolExecutor``: its threads are joined when the process exits,
+    so a hanging engine would hold a stopping server for the engine's whole
+    time limit; these are let go (the engine's program ends by its own limit).
+    """
+
+    def __init__(self, count: int):
+        self._jobs: queue.SimpleQueue = queue.SimpleQueue()
+        self._threads = [threading.Thread(target=self._work, name=f"speech-{n}", daemon=True)
+                         for n in range(count)]
+        for thread in self._threads:
+            thread.start()
+
+    def submit(self, job: Callable, *args) -> Future:
+        future: Future = Future()
+        self._jobs.put((future, job, args))
+        return future
+
+    def close(self, wait: bool) -> None:
+        """Cancel the jobs not started; with ``wait``, return when the running ones end."""
+        while True:
+            try:
+                future, _, _ = self._jobs.get_nowait()
+            except queue.Empty:
+                break
+            if future is not None:
+                future.cancel()
+        for _ in self._threads:
+            self._jobs.put((None, None, ()))
+        if wait:
+            for thread in self._threads:
+                thread.join()
+
+    def _work(self) -> None:
+        while True:
+            future, job, args = self._jobs.get()
+            if future is None:
+                return
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                future.set_result(job(*args))
+            except BaseException as exc:  # the caller of submit sees it, as with an executor
+                future.set_exception(exc)
 
 
 def _woken_by(run: Future, loop: asyncio.AbstractEventLoop) -> asyncio.Future:
