@@ -71,19 +71,34 @@ class PhonePresence:
         self.book = ContactBook()
         self.resyncs = 0  # how many listings were taken (one per login)
         self._synced_login = None  # the login whose listing the book holds
+        self._during_listing: list[tuple[str, str, str]] | None = None
 
     def start(self) -> None:
         self.ami.on_events(["ContactStatus"], self.on_event)
         self.ami.on_login(self.resync)
 
     def on_event(self, event) -> None:
-        self.book.seen(str(event.get("AOR", "")), str(event.get("URI", "")),
-                       str(event.get("ContactStatus", "")))
+        seen = (str(event.get("AOR", "")), str(event.get("URI", "")),
+                str(event.get("ContactStatus", "")))
+        self.book.seen(*seen)
+        if self._during_listing is not None:
+            self._during_listing.append(seen)
 
     async def resync(self) -> None:
-        """Read every contact again (after a login: what was missed while disconnected)."""
+        """Read every contact again (after a login: what was missed while disconnected).
+
+        Events that arrive while the listing is read are applied again on top
+        of it, in order: the last word on a contact is the newest one.
+        """
         login = self.ami.logins
-        self.book.replace(await self.ami.listing({"Action": "PJSIPShowContacts"}))
+        self._during_listing = []
+        try:
+            listing = await self.ami.listing({"Action": "PJSIPShowContacts"})
+            self.book.replace(listing)
+            for seen in self._during_listing:
+                self.book.seen(*seen)
+        finally:
+            self._during_listing = None
         self._synced_login = login
         self.resyncs += 1
         log.info("phone states read from Asterisk: %d online",

@@ -1,6 +1,8 @@
-"""The phones' states from ContactStatus events and PJSIPShowContacts listings (pure)."""
+"""The phones' states from ContactStatus events and PJSIPShowContacts listings."""
 
-from fastagi.contacts import OFFLINE, ONLINE, ContactBook
+import asyncio
+
+from fastagi.contacts import OFFLINE, ONLINE, ContactBook, PhonePresence
 
 # Fields as Asterisk 16 sends them (seen on the test bed's Asterisk).
 URI_A = "sip:301@127.0.0.1:48679"
@@ -41,3 +43,41 @@ def test_a_listing_replaces_everything_the_events_said():
          "Uri": "sip:303@127.0.0.1:5063", "Status": "Unreachable"},
     ])
     assert book.states() == {"302": ONLINE, "303": OFFLINE}
+
+
+class ListingAmi:
+    """AMI as PhonePresence uses it: a listing, with events arriving while it is read."""
+
+    logged_in = True
+    logins = 1
+
+    def __init__(self, listing, events_meanwhile):
+        self._listing = listing
+        self._events_meanwhile = events_meanwhile
+        self.presence = None
+
+    async def listing(self, action):
+        assert action == {"Action": "PJSIPShowContacts"}
+        for event in self._events_meanwhile:
+            self.presence.on_event(event)
+        return self._listing
+
+
+def test_events_that_arrive_while_the_listing_is_read_are_not_lost():
+    ami = ListingAmi(
+        listing=[{"ObjectName": "301;@1", "Uri": URI_A, "Status": "NonQualified"}],
+        events_meanwhile=[{"AOR": "302", "URI": "sip:302@127.0.0.1:5062",
+                           "ContactStatus": "Reachable"}])
+    presence = ami.presence = PhonePresence(ami)
+    assert presence.states() is None  # nothing read yet: unknown
+    asyncio.run(presence.resync())
+    assert presence.states() == {"301": ONLINE, "302": ONLINE}
+
+
+def test_states_are_unknown_after_a_new_login_until_they_are_read_again():
+    ami = ListingAmi(listing=[], events_meanwhile=[])
+    presence = ami.presence = PhonePresence(ami)
+    asyncio.run(presence.resync())
+    assert presence.states() == {}
+    ami.logins = 2  # Asterisk came back; the listing of this login is not read yet
+    assert presence.states() is None
