@@ -44,15 +44,24 @@ def test_connects_once_asterisk_comes_up_and_after_a_restart(instance):
     async def scenario():
         client = AmiClient("127.0.0.1", instance.ami_port, instance.ami_user, instance.ami_secret,
                            base_delay=0.2, max_delay=1)
+        logins = asyncio.Queue()
+
+        async def logged_in():
+            await logins.put(client.logins)
+
+        client.on_login(logged_in)
         client.start()
         with pytest.raises(AmiError):
             await client.ready(timeout=0.5)  # nothing listens yet
         await asyncio.to_thread(instance.start)
         await client.ready(timeout=15)
+        assert await asyncio.wait_for(logins.get(), 5) == 1
         await client.reload("pbx_config.so")
         await asyncio.to_thread(instance.stop)
         await asyncio.to_thread(instance.start)
         await client.ready(timeout=15)
+        # After the new login the callbacks run again: state kept from events is read afresh.
+        assert await asyncio.wait_for(logins.get(), 5) == 2
         await client.reload("pbx_config.so")
         client.close()
 
