@@ -93,7 +93,8 @@ async def _logged(callback) -> None:
     try:
         await callback()
     except Exception:
-        log.exception("AMI on-login callback %s failed", getattr(callback, "__qualname__", callback))
+        log.exception("AMI on-login callback %s failed",
+                      getattr(callback, "__qualname__", callback))
 
 
 class AmiClient:
