@@ -50,7 +50,10 @@ rejected), so a hung Asterisk never hangs an Apply.
 The database work is synchronous psycopg: Apply runs from the command line
 or a web request, never on the FastAGI server's reactor.  Asterisk is reached
 through ``AsteriskControl`` (AMI in production, a recording fake in tests);
-``apply_now`` and ``rollback_now`` run the coroutines for synchronous callers.
+``apply_now`` and ``rollback_now`` run the coroutines for synchronous callers:
+the admin inside the server passes the server's own AMI connection (each
+action relayed to the reactor, ``fastagi.asterisk_link``), the command line
+gets a short-lived connection of its own.
 """
 
 from __future__ import annotations
