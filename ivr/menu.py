@@ -84,9 +84,11 @@ HANG_UP = "hang up"
 class MenuServices:
     """What the menus use besides the call: speech, scenarios, case look-ups, queues.
 
-    ``speak(text)`` returns what STREAM FILE plays for a text (the TTS cache
-    in production).  ``queue_info(call, kind)`` answers a playlist's dynamic
-    items, ``kind`` being 'queue_position' (1-based place) or 'estimated_wait'
+    ``speak(text)`` returns what STREAM FILE plays for a text or an
+    ``ivr.phrases.Phrase`` (``ivr.speaker.Speaker.speak`` in production:
+    cached speech, phrases joined from pieces, never more than a second's
+    wait).  ``queue_info(call, kind)`` answers a playlist's dynamic items,
+    ``kind`` being 'queue_position' (1-based place) or 'estimated_wait'
     (seconds); None when the call is not in a queue.
     """
 

@@ -114,7 +114,7 @@ class Speaker:
         files = {piece: cached_by_any(piece, tts, self.cache_dir) for piece in pieces}
         missing = [piece for piece, path in files.items() if path is None]
         if missing:
-            log.warning("said without %s: not synthesised within %g s",
+            log.warning("said without %s: no speech for it within %g s",
                         ", ".join(repr(piece[:60]) for piece in missing), self.budget_seconds)
         if len(missing) == len(pieces):
             return fallback_prompt
