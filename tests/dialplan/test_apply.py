@@ -200,7 +200,7 @@ def test_rollback_applies_earlier_files_as_a_new_revision(setup):
 def test_cli_apply_lists_problems(pg_url, config_db, tmp_path):
     from click.testing import CliRunner
 
-    from fastagi.cli import main
+    from telecenter.cli import main
 
     add_line(config_db, "prov1", "10.0.0.1", outbound_regex=r"^\w")
     env = {"DATABASE_URL": pg_url, "TELECENTER_VAR": str(tmp_path),

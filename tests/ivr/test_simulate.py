@@ -9,7 +9,7 @@ from click.testing import CliRunner
 
 from dialplan.configuration import Handler, MenuItem
 from dialplan.ivr_plan import IvrPlan
-from fastagi.cli import main
+from telecenter.cli import main
 from ivr.simulate import parse_keys, simulate
 from tests.ivr.fake_call import NullCases
 

@@ -11,18 +11,21 @@ import asyncio
 import logging
 from dataclasses import dataclass
 
+from admin_web.serving import listen_admin
 from dialplan.sip_blocks import SipGuard
 from dialplan.sip_guard import BlockPolicy
 from fastagi.ami import AmiClient
 from fastagi.asterisk_link import AsteriskLink
 from fastagi.bridge import ReactorBridge
+from fastagi.call_records import CallRecorder, close_abandoned_calls
 from fastagi.contacts import PhonePresence
 from fastagi.database import open_pool
+from fastagi.migrations import apply_migrations
+from fastagi import reactor as shared_loop
 from fastagi.reactor import as_future
-from fastagi.routes import build_router
 from fastagi.server import AGIServerFactory
 from fastagi.settings import Settings
-from fastagi.call_records import CallRecorder, close_abandoned_calls
+from telecenter.routes import build_router
 
 log = logging.getLogger(__name__)
 
@@ -85,8 +88,6 @@ async def start_services(settings: Settings, db_url: str) -> Services:
     else:
         log.warning("AMI is not configured (TELECENTER_AMI_USER/TELECENTER_AMI_SECRET): "
                     "reloads, originates and blocking SIP password guessers are unavailable")
-    from admin_web.serving import listen_admin
-
     admin_port = listen_admin(settings, db_url, asterisk=link)
     return Services(factory, records, settings.shutdown_grace_seconds, ami, sip_guard, pool, port,
                     admin_port)
@@ -94,13 +95,10 @@ async def start_services(settings: Settings, db_url: str) -> Services:
 
 def serve_forever(settings: Settings, db_url: str) -> int:
     """Migrate, then take calls until SIGINT/SIGTERM; returns the exit code."""
-    from fastagi import reactor
-    from fastagi.migrations import apply_migrations
-
     apply_migrations(db_url, settings.sql_dir)
-    reactor.install()
+    shared_loop.install()
 
     async def main():
         return (await start_services(settings, db_url)).stop
 
-    return reactor.run(main)
+    return shared_loop.run(main)

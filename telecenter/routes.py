@@ -6,15 +6,14 @@ from dialplan import names
 from fastagi.routing import Router
 from fastagi.settings import Settings
 from ivr import selftest
+from ivr.callback import PgCallbackOrders
+from ivr.cases import PgCaseBackend
+from ivr.menu_route import MenuRoute
+from ivr.plan_store import PlanStore
 
 
 def build_router(settings: Settings, pool) -> Router:
     """The routes, given what they share: the settings and the database pool."""
-    from ivr.callback import PgCallbackOrders
-    from ivr.cases import PgCaseBackend
-    from ivr.menu_route import MenuRoute
-    from ivr.plan_store import PlanStore
-
     menu = MenuRoute(settings, PlanStore(settings.include_dir), PgCaseBackend(pool),
                      PgCallbackOrders(pool))
     return Router([

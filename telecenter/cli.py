@@ -180,7 +180,7 @@ def serve(agi_host, agi_port, admin_host, admin_port) -> None:
 
 def _serve(settings: Settings) -> int:
     from fastagi.database import database_url
-    from fastagi.service import serve_forever
+    from telecenter.service import serve_forever
 
     with database_url(settings) as url:
         return serve_forever(settings, url)
@@ -212,7 +212,7 @@ def create_admin(login: str, password: str) -> None:
 @click.option("--ami-port", type=click.IntRange(1, 65535), default=5038, show_default=True)
 def demo(agi_host, agi_port, admin_host, admin_port, sip_port, ami_port) -> None:
     """Run everything on this machine: database, Asterisk, FastAGI server, web admin."""
-    from fastagi.demo import run_demo
+    from telecenter.demo import run_demo
 
     settings = _settings(agi_host, agi_port, admin_host=admin_host, admin_port=admin_port)
     sys.exit(run_demo(settings, sip_port=sip_port, ami_port=ami_port))

@@ -15,18 +15,17 @@ import logging
 import secrets
 
 import click
-
-from dialplan.instance import AsteriskInstance
-from dialplan.names import CONTEXT_ENTRY, SELFTEST_NUMBER
 import psycopg
 
 from dialplan.apply import ApplyError, active_revision, apply_now, current_files
 from dialplan.demo_configuration import load_demo_configuration
+from dialplan.instance import AsteriskInstance
+from dialplan.names import CONTEXT_ENTRY, SELFTEST_NUMBER
 from dialplan.render import write_files
 from fastagi.database import database_url
 from fastagi.migrations import apply_migrations
-from fastagi.service import serve_forever
 from fastagi.settings import Settings, use_settings
+from telecenter.service import serve_forever
 
 log = logging.getLogger(__name__)
 

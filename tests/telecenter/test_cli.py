@@ -6,7 +6,7 @@ from click.testing import CliRunner
 from psycopg.types.json import Jsonb
 from werkzeug.security import check_password_hash
 
-from fastagi.cli import main
+from telecenter.cli import main
 
 
 @pytest.fixture
