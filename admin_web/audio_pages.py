@@ -29,6 +29,7 @@ from admin_web.audit import record_change
 from admin_web.auth import role_required
 from admin_web.db import get_db, row_or_404
 from admin_web.forms import PostForm, at_most, page_status, single_line
+from dialplan.configuration import audio_file_path
 from ivr import audio
 
 bp = Blueprint("audio", __name__, url_prefix="/audio")
@@ -122,7 +123,7 @@ def _insert_and_convert(conn, form, name, original_name, source, audio_dir) -> d
                 "INSERT INTO audio_files (name, original_name, duration_ms, size_bytes)"
                 f" VALUES (%s, %s, 0, 0) RETURNING {_COLUMNS}",
                 (name, original_name)).fetchone()
-            target = audio.audio_file_path(audio_dir, row["id"])
+            target = audio_file_path(audio_dir, row["id"])
             duration_ms = audio.convert_upload(source, target)
             row = conn.execute(
                 "UPDATE audio_files SET duration_ms = %s, size_bytes = %s"
@@ -180,7 +181,7 @@ def _too_large_message() -> str:
 def play(audio_id: int):
     """The converted recording, for the page's player."""
     _audio_or_404(audio_id)
-    path = audio.audio_file_path(_audio_dir(), audio_id)
+    path = audio_file_path(_audio_dir(), audio_id)
     if not path.is_file():
         abort(404)
     return send_file(path, mimetype="audio/wav", conditional=True, max_age=0)
@@ -207,7 +208,7 @@ def delete(audio_id: int):
         flash(_("Recording %(name)s was not deleted: it is played by %(users)s. "
                 "Change them first.", name=row["name"], users=", ".join(users)), "danger")
     else:
-        _remove(audio.audio_file_path(_audio_dir(), audio_id))
+        _remove(audio_file_path(_audio_dir(), audio_id))
         flash(_("Recording %(name)s deleted.", name=row["name"]), "success")
     return redirect(url_for(".index"))
 

@@ -74,7 +74,8 @@ from psycopg.rows import class_row, tuple_row
 from psycopg.types.json import Jsonb
 
 from dialplan import names
-from dialplan.configuration import Configuration, TtsSettings, load_configuration
+from dialplan.configuration import (Configuration, TtsSettings, audio_file_path,
+                                    load_configuration)
 from dialplan.messages import N_, Message
 from dialplan.render import render_all, write_files
 from dialplan.validate import WARNING, Problem, check, item_place, playlist_item_place
@@ -295,8 +296,6 @@ async def presynthesize_texts(config: Configuration, settings: Settings,
 
 def audio_on_disk(config: Configuration, settings: Settings) -> set[int]:
     """The ids of the library's audio files whose recording is in the audio folder."""
-    from ivr.audio import audio_file_path
-
     return {audio.id for audio in config.audio_files
             if audio_file_path(settings.audio_dir, audio.id).is_file()}
 

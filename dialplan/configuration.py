@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
+from pathlib import Path
 
 from psycopg import Connection
 from psycopg.pq import TransactionStatus
@@ -54,6 +55,11 @@ class Line:
         return bool(self.reg_username)
 
 
+# The scenarios a menu item may run, by the name its scenario column holds
+# (the column's CHECK lists them too); ivr/scenarios.py runs each of them.
+SCENARIO_NAMES = ("repeat_digits", "case_status", "open_cases", "callback", "dial_number")
+
+
 @dataclass(frozen=True)
 class AudioFile:
     """An uploaded recording, stored converted as <audio dir>/<id>.wav (spec 3)."""
@@ -61,6 +67,14 @@ class AudioFile:
     id: int
     name: str
     duration_ms: int = 0
+
+
+def audio_file_path(audio_dir: Path, audio_id: int | str) -> Path:
+    """Where the library keeps audio file ``audio_id``: ``<audio_dir>/<id>.wav``."""
+    text = str(audio_id)
+    if not text.isdigit():
+        raise ValueError(f"audio id must be a number, not {text!r}")
+    return Path(audio_dir) / f"{int(text)}.wav"
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ import json
 from dataclasses import asdict, dataclass, field
 
 from dialplan.configuration import (Configuration, Handler, MenuItem, Playlist, PlaylistItem,
-                                    TtsSettings, numbering_plan)
+                                    TtsSettings, audio_file_path, numbering_plan)
 from fastagi.settings import Settings
 
 IVR_PLAN_FILE = "telecenter_ivr.json"
@@ -43,7 +43,8 @@ def build_plan(config: Configuration, settings: Settings, revision: int | None =
         revision=revision,
         items={item.number: item for item in config.menu_items},
         playlists={playlist.id: playlist for playlist in config.playlists},
-        audio={audio.id: str(settings.audio_dir / str(audio.id)) for audio in config.audio_files},
+        audio={audio.id: str(audio_file_path(settings.audio_dir, audio.id).with_suffix(""))
+               for audio in config.audio_files},
         numbers={number: owners[0] for number, owners in numbering_plan(config).items()},
         tts=config.tts,
         language=settings.language,

@@ -45,10 +45,9 @@ from dataclasses import dataclass
 import regex as partial_regex
 
 from dialplan import names, numbers
-from dialplan.configuration import (Configuration, Handler, Line, MenuItem, Phone, Playlist,
-                                    numbering_plan)
+from dialplan.configuration import (SCENARIO_NAMES, Configuration, Handler, Line, MenuItem,
+                                    Phone, Playlist, numbering_plan)
 from dialplan.messages import N_, Message, message
-from ivr.scenarios import SCENARIOS
 
 ERROR = "error"
 WARNING = "warning"
@@ -466,7 +465,7 @@ def _item_problems(config: Configuration, item: MenuItem, plan: dict[str, list[s
             problems.append(_error(where, N_("playlist %(id)s does not exist"),
                                    id=item.playlist_id))
     elif item.kind == "scenario":
-        if item.scenario not in SCENARIOS:  # the names the menu engine knows
+        if item.scenario not in SCENARIO_NAMES:
             problems.append(_error(where, N_("unknown scenario %(scenario)s"),
                                    scenario=repr(item.scenario)))
     else:

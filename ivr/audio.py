@@ -116,14 +116,6 @@ def convert_upload(src: Path, target: Path) -> int:
     return length
 
 
-def audio_file_path(audio_dir: Path, audio_id: int | str) -> Path:
-    """Where the library keeps audio file ``audio_id``: ``<audio_dir>/<id>.wav``."""
-    text = str(audio_id)
-    if not text.isdigit():
-        raise ValueError(f"audio id must be a number, not {text!r}")
-    return Path(audio_dir) / f"{int(text)}.wav"
-
-
 def asterisk_wav_duration_ms(path: Path) -> int | None:
     """Length in ms of a WAV Asterisk plays as is (8 kHz, mono, 16-bit); None for anything else.
 

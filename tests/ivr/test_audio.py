@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from dialplan.configuration import audio_file_path
 from ivr.audio import (MAX_UPLOAD_BYTES, REASON_EMPTY, REASON_NO_SOUND, REASON_TOO_BIG,
                        REASON_TOO_LONG, REASON_UNKNOWN_FORMAT, REASON_UNREADABLE, REASONS,
-                       AudioError, audio_file_path, convert_upload, sniff_format)
+                       AudioError, convert_upload, sniff_format)
 from tests.conftest import require
 
 OLD = b"the library's previous file"
