@@ -60,7 +60,8 @@ HANDLER_KIND_TITLES = {
     "timeout": _l("Timeout"),
     "sequence": _l("Digit sequence"),
 }
-KEYS = tuple("123456789*0#")
+# The keys a handler may take, in the keypad's own order (1 2 3 … * 0 #).
+KEYS = tuple(sorted(validate.KEYS, key="123456789*0#".index))
 MAX_TEXT_LENGTH = 2000
 MAX_PATTERN_LENGTH = 200
 

@@ -48,6 +48,7 @@ from dialplan import names, numbers
 from dialplan.configuration import (SCENARIO_NAMES, Configuration, Handler, Line, MenuItem,
                                     Phone, Playlist, numbering_plan)
 from dialplan.messages import N_, Message, message
+from fastagi.session import DIGITS
 
 ERROR = "error"
 WARNING = "warning"
@@ -101,7 +102,7 @@ CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]+")
 # A handler's target as the menu engine passes it to the dialplan (TELECENTER_NEXT);
 # a number (dialplan.numbers) in any case, which the dialplan checks again.
 TARGET = re.compile(r"[+]?[0-9*#]{1,20}")
-KEYS = "0123456789*#"
+KEYS = DIGITS  # a handler's key: one key of the keypad
 PLAYLIST_ITEM_KINDS = ("audio", "tts", "queue_position", "greeting", "estimated_wait")
 PLAYLIST_MODES = ("in_order", "random")
 TIMEOUT_SECONDS = (1, 600)

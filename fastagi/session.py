@@ -14,6 +14,7 @@ from typing import Protocol
 from fastagi.errors import AGIError, ChannelFailure, DeadChannel
 from fastagi.protocol import AGIEnv, Reply, app_args, format_command, parse_result, reply_deadline
 
+# The keys of a telephone keypad: what DTMF can send, and what a menu may handle.
 DIGITS = "0123456789*#"
 
 
