@@ -1,8 +1,8 @@
 """The web admin (Flask): users and roles, change history, configuration sections.
 
 `create_app` is the application factory (Flask's flaskr tutorial is the
-model). Settings come from the same environment as the server's
-(`fastagi.settings`); `test_config` overrides them.
+model). It is handed the server's settings (`fastagi.settings.Settings`);
+`test_config` overrides them.
 """
 
 from __future__ import annotations
@@ -15,23 +15,26 @@ from flask import Flask
 from flask_bootstrap import Bootstrap5
 from flask_wtf import CSRFProtect
 
+from fastagi.settings import Settings
+
 csrf = CSRFProtect()
 bootstrap = Bootstrap5()
 
 
-def create_app(test_config: dict | None = None, asterisk=None) -> Flask:
+def create_app(test_config: dict | None = None, asterisk=None,
+               settings: Settings | None = None) -> Flask:
     """The admin app.  ``asterisk`` is the server's ``fastagi.asterisk_link.AsteriskLink``
     when the admin runs inside the server; without it phone states are unknown and
-    Apply and block lifts open a short-lived AMI connection of their own."""
+    Apply and block lifts open a short-lived AMI connection of their own. ``settings``
+    are the server's; without them they are read from the environment (tests)."""
     from admin_web import (apply_pages, audio_pages, auth, case_pages, db, errors, forms,
                            history, home, i18n, line_pages, menu_pages, navigation, phone_pages,
                            playlist_pages, security, simulator_pages, sip_block_pages, tts_pages,
                            user_pages)
     from admin_web.secret_key import load_or_create
-    from fastagi.settings import current_settings
 
     app = Flask(__name__)
-    settings = current_settings()
+    settings = settings if settings is not None else Settings.from_env()
     app.config.from_mapping(
         VAR_DIR=str(settings.var_dir),
         DATABASE_URL=settings.database_url,

@@ -31,7 +31,7 @@ def listen_admin(settings, db_url: str, asterisk=None):
     from admin_web import create_app
 
     app = create_app({"DATABASE_URL": db_url, "VAR_DIR": str(settings.var_dir)},
-                     asterisk=asterisk)
+                     asterisk=asterisk, settings=settings)
     pool = ThreadPool(minthreads=1, maxthreads=MAX_THREADS, name="admin_web")
     reactor.callWhenRunning(pool.start)
     reactor.addSystemEventTrigger("after", "shutdown", pool.stop)
