@@ -10,12 +10,12 @@ from fastagi.settings import PROJECT_ROOT
 SERVE = textwrap.dedent("""
     import sys
     from pathlib import Path
-    from types import SimpleNamespace
     from fastagi import reactor
+    from fastagi.settings import Settings
     reactor.install()
     from twisted.internet import reactor as twisted_reactor
     from admin_web.serving import listen_admin
-    settings = SimpleNamespace(var_dir=Path(sys.argv[2]), admin_host="127.0.0.1", admin_port=0)
+    settings = Settings(var_dir=Path(sys.argv[2]), database_url=sys.argv[1], admin_port=0)
     port = listen_admin(settings, sys.argv[1])
     print(port.getHost().port, flush=True)
     twisted_reactor.run()
