@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from flask_babel import gettext as _
 
-from dialplan.configuration import Configuration, numbering_plan
+from dialplan.configuration import Configuration, NumberOwner, OwnerKind, numbering_plan
 
 # What sends calls to some numbers, besides the handlers of items in ``own_items``.
 _USERS_OF_NUMBERS = (
@@ -27,15 +27,13 @@ def users_of_numbers(conn, numbers: list[str], own_items=()) -> list[str]:
     return [titles[row["kind"]](row["name"]) for row in rows.fetchall()]
 
 
-def owner_title(owner: str) -> str:
-    """One owner from ``numbering_plan`` ("phone 101", "menu item 90000"), in the UI language."""
-    if owner == "self-test":
+def owner_title(owner: NumberOwner) -> str:
+    """One owner from ``numbering_plan``, in the UI language."""
+    if owner.kind is OwnerKind.SELFTEST:
         return _("the line self-test")
-    for prefix, title in (("phone ", lambda n: _("phone %(number)s", number=n)),
-                          ("menu item ", lambda n: _("menu item %(number)s", number=n))):
-        if owner.startswith(prefix):
-            return title(owner[len(prefix):])
-    return owner
+    if owner.kind is OwnerKind.PHONE:
+        return _("phone %(number)s", number=owner.number)
+    return _("menu item %(number)s", number=owner.number)
 
 
 def number_taken(config: Configuration, number: str) -> str | None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
+from enum import Enum
 from pathlib import Path
 
 from psycopg import Connection
@@ -234,15 +235,45 @@ def generate_password(length: int = 20) -> str:
             return password
 
 
-def numbering_plan(config: Configuration) -> dict[str, list[str]]:
-    """Every number that exists, with what owns it ("phone 101", "self-test").
+class OwnerKind(Enum):
+    """What can answer a number (queues join as they arrive)."""
+
+    SELFTEST = "self-test"
+    PHONE = "phone"
+    MENU_ITEM = "menu item"
+
+
+@dataclass(frozen=True)
+class NumberOwner:
+    """What answers one number of the numbering plan: the one lookup validation,
+    the admin's forms, routing and the scenarios share."""
+
+    kind: OwnerKind
+    number: str
+
+    def __str__(self) -> str:
+        """"phone 101", "menu item 90000", "self-test": how the menu plan file keeps it."""
+        return self.kind.value if self.kind is OwnerKind.SELFTEST else f"{self.kind.value} {self.number}"
+
+    @classmethod
+    def parse(cls, text: str, number: str) -> NumberOwner:
+        """The owner of ``number`` from its ``str()``; ValueError for anything else."""
+        for kind in OwnerKind:
+            if text == str(cls(kind, number)):
+                return cls(kind, number)
+        raise ValueError(f"not an owner of {number}: {text!r}")
+
+
+def numbering_plan(config: Configuration) -> dict[str, list[NumberOwner]]:
+    """Every number that exists, with what owns it.
 
     A number with more than one owner is a conflict (``validate`` reports it).
     Queues join here as they arrive.
     """
-    plan: dict[str, list[str]] = {names.SELFTEST_NUMBER: ["self-test"]}
+    plan: dict[str, list[NumberOwner]] = {
+        names.SELFTEST_NUMBER: [NumberOwner(OwnerKind.SELFTEST, names.SELFTEST_NUMBER)]}
     for phone in config.phones:
-        plan.setdefault(phone.number, []).append(f"phone {phone.number}")
+        plan.setdefault(phone.number, []).append(NumberOwner(OwnerKind.PHONE, phone.number))
     for item in config.menu_items:
-        plan.setdefault(item.number, []).append(f"menu item {item.number}")
+        plan.setdefault(item.number, []).append(NumberOwner(OwnerKind.MENU_ITEM, item.number))
     return plan

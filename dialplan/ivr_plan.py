@@ -13,8 +13,8 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field
 
-from dialplan.configuration import (Configuration, Handler, MenuItem, Playlist, PlaylistItem,
-                                    TtsSettings, audio_file_path, numbering_plan)
+from dialplan.configuration import (Configuration, Handler, MenuItem, NumberOwner, Playlist,
+                                    PlaylistItem, TtsSettings, audio_file_path, numbering_plan)
 from fastagi.settings import Settings
 
 IVR_PLAN_FILE = "telecenter_ivr.json"
@@ -28,7 +28,7 @@ class IvrPlan:
     items: dict[str, MenuItem] = field(default_factory=dict)
     playlists: dict[int, Playlist] = field(default_factory=dict)
     audio: dict[int, str] = field(default_factory=dict)  # id -> path without extension
-    numbers: dict[str, str] = field(default_factory=dict)  # number -> its first owner
+    numbers: dict[str, NumberOwner] = field(default_factory=dict)  # number -> its first owner
     tts: TtsSettings = TtsSettings()
     language: str = "ru"
 
@@ -53,7 +53,8 @@ def build_plan(config: Configuration, settings: Settings, revision: int | None =
 
 def plan_to_json(plan: IvrPlan, header: str) -> str:
     """The file's text: the generated-file header, then the plan."""
-    data = {"generated": header, **asdict(plan)}
+    data = {"generated": header, **asdict(plan),
+            "numbers": {number: str(owner) for number, owner in plan.numbers.items()}}
     return json.dumps(data, ensure_ascii=False, indent=1, sort_keys=True) + "\n"
 
 
@@ -75,7 +76,8 @@ def plan_from_json(text: str) -> IvrPlan:
             items=items,
             playlists=playlists,
             audio={int(aid): path for aid, path in data["audio"].items()},
-            numbers=dict(data["numbers"]),
+            numbers={number: NumberOwner.parse(owner, number)
+                     for number, owner in data["numbers"].items()},
             tts=TtsSettings(**data["tts"]),
             language=data["language"],
         )

@@ -46,7 +46,7 @@ import regex as partial_regex
 
 from dialplan import names, numbers
 from dialplan.configuration import (SCENARIO_NAMES, Configuration, Handler, Line, MenuItem,
-                                    Phone, Playlist, numbering_plan)
+                                    NumberOwner, OwnerKind, Phone, Playlist, numbering_plan)
 from dialplan.messages import N_, Message, message
 from fastagi.session import DIGITS
 
@@ -347,19 +347,19 @@ def _phone_problems(phone: Phone) -> list[Problem]:
     return problems
 
 
-def _number_conflicts(config: Configuration, plan: dict[str, list[str]]) -> list[Problem]:
+def _number_conflicts(config: Configuration, plan: dict[str, list[NumberOwner]]) -> list[Problem]:
     """Two owners of one number: the second is told who has it first."""
-    places: dict[str, deque[Message]] = defaultdict(deque)
+    places: dict[NumberOwner, deque[Message]] = defaultdict(deque)
     for phone in config.phones:
-        places[f"phone {phone.number}"].append(phone_place(phone.number))
+        places[NumberOwner(OwnerKind.PHONE, phone.number)].append(phone_place(phone.number))
     for item in config.menu_items:
-        places[f"menu item {item.number}"].append(item_place(config, item))
+        places[NumberOwner(OwnerKind.MENU_ITEM, item.number)].append(item_place(config, item))
 
-    def place(owner: str) -> Message:
-        if owner == "self-test":
+    def place(owner: NumberOwner) -> Message:
+        """Each owner's own place, in turn (two menu items on one number are two places)."""
+        if owner.kind is OwnerKind.SELFTEST:
             return Message(N_("self-test"))
-        found = places.get(owner)
-        return found.popleft() if found else Message(owner)
+        return places[owner].popleft()
 
     problems = []
     for number, owners in plan.items():
@@ -371,7 +371,7 @@ def _number_conflicts(config: Configuration, plan: dict[str, list[str]]) -> list
     return problems
 
 
-def _line_problems(line: Line, where: Message, plan: dict[str, list[str]]) -> list[Problem]:
+def _line_problems(line: Line, where: Message, plan: dict[str, list[NumberOwner]]) -> list[Problem]:
     problems = []
     if not LINE_NAME.fullmatch(line.name):
         problems.append(_error(where, N_("the name must be a lower-case letter, then up to 31"
@@ -450,7 +450,7 @@ class _AudioCheck:
         return []
 
 
-def _item_problems(config: Configuration, item: MenuItem, plan: dict[str, list[str]],
+def _item_problems(config: Configuration, item: MenuItem, plan: dict[str, list[NumberOwner]],
                    audio: _AudioCheck, playlists: dict[int, Playlist]) -> list[Problem]:
     where = item_place(config, item)
     problems = []
@@ -528,7 +528,7 @@ def sequence_problem(pattern: str) -> Message | None:
 
 
 def _target_problems(config: Configuration, place: Message, handler: Handler,
-                     plan: dict[str, list[str]]) -> list[Problem]:
+                     plan: dict[str, list[NumberOwner]]) -> list[Problem]:
     target = handler.target
     if not target:
         return []  # hangs up

@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 
+from dialplan.configuration import OwnerKind
 from dialplan.ivr_plan import IvrPlan
 from ivr import phrases
 from ivr.cases import Case, CaseBackend, case_number_from_digits, normalize_phone
@@ -95,8 +96,8 @@ async def dial_number(ctx: ScenarioContext) -> str | None:
     if not number:
         await ctx.say(Phrase(phrases.NO_NUMBER_TYPED))
         return None
-    owner = ctx.plan.numbers.get(number, "") if number.isdigit() else ""
-    if not owner.startswith("phone "):
+    owner = ctx.plan.numbers.get(number) if number.isdigit() else None
+    if owner is None or owner.kind is not OwnerKind.PHONE:
         await ctx.say(phrases.cannot_dial(number))
         return None
     await ctx.say(phrases.connecting_to(number))

@@ -8,6 +8,8 @@ import pytest
 from dialplan.configuration import (
     Configuration,
     Line,
+    NumberOwner,
+    OwnerKind,
     Phone,
     generate_password,
     load_configuration,
@@ -76,4 +78,20 @@ def test_generated_passwords_are_long_mixed_and_different():
 def test_numbering_plan_lists_every_owner():
     config = Configuration(phones=(Phone(1, "101", "0" * 32), Phone(2, "99999", "0" * 32)),
                            lines=(Line(1, "a", "10.0.0.1"),))
-    assert numbering_plan(config) == {"99999": ["self-test", "phone 99999"], "101": ["phone 101"]}
+    assert numbering_plan(config) == {
+        "99999": [NumberOwner(OwnerKind.SELFTEST, "99999"), NumberOwner(OwnerKind.PHONE, "99999")],
+        "101": [NumberOwner(OwnerKind.PHONE, "101")]}
+
+
+@pytest.mark.parametrize("owner", [NumberOwner(OwnerKind.SELFTEST, "99999"),
+                                   NumberOwner(OwnerKind.PHONE, "101"),
+                                   NumberOwner(OwnerKind.MENU_ITEM, "90000")])
+def test_an_owner_reads_back_from_its_text(owner):
+    """The menu plan file keeps owners as text; the server reads the same owner back."""
+    assert NumberOwner.parse(str(owner), owner.number) == owner
+
+
+@pytest.mark.parametrize("text", ["phone 102", "queue 101", "phone", ""])
+def test_text_that_names_no_owner_of_the_number_is_refused(text):
+    with pytest.raises(ValueError):
+        NumberOwner.parse(text, "101")

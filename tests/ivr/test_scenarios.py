@@ -8,7 +8,7 @@ from datetime import date
 
 import pytest
 
-from dialplan.configuration import Handler, MenuItem
+from dialplan.configuration import Handler, MenuItem, NumberOwner, OwnerKind
 from dialplan.ivr_plan import IvrPlan
 from ivr.cases import Case, LookupUnavailable, Person
 from ivr.menu import MenuServices, run_menu
@@ -55,8 +55,9 @@ class MemoryCallbacks:
         return len(self.orders)
 
 
-PLAN = IvrPlan(numbers={"101": "phone 101", "90000": "menu item 90000",
-                        "99999": "self-test"})
+PLAN = IvrPlan(numbers={"101": NumberOwner(OwnerKind.PHONE, "101"),
+                        "90000": NumberOwner(OwnerKind.MENU_ITEM, "90000"),
+                        "99999": NumberOwner(OwnerKind.SELFTEST, "99999")})
 
 
 def run(name: str, digits: str = "", caller: str = "79990000001", cases=None, callbacks=None,
