@@ -240,6 +240,7 @@ def prepare(settings, url, case_count):
     from dialplan.demo_configuration import load_demo_configuration
     from dialplan.ivr_plan import IVR_PLAN_FILE, plan_from_json
     from fastagi.migrations import apply_migrations
+    from ivr.speaker import presynthesize_for_calls
 
     apply_migrations(url, settings.sql_dir)
     numbers = bench_case_numbers(case_count)
@@ -248,7 +249,8 @@ def prepare(settings, url, case_count):
         insert_bench_cases(conn, numbers)
         started = time.monotonic()
         revision = asyncio.run(apply_configuration(
-            conn, FilesAsterisk(settings.include_dir), settings, "bench"))
+            conn, FilesAsterisk(settings.include_dir), settings, "bench",
+            presynthesize=presynthesize_for_calls))
         applied = time.monotonic() - started
     for warning in revision.warnings:
         print(f"Apply warns: {warning}")

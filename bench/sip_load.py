@@ -17,10 +17,11 @@ status and Asterisk hangs up.
 It prints:
 
 - failed calls: SIPp's failed calls, plus calls it never completed;
-- incomplete records: calls from the phone during the run that have no
-  ``calls`` row with outcome 'completed', ``call_events`` and the case
-  status said, after waiting up to ``--records-deadline`` seconds for the
-  recorder's batched writes (must be 0);
+- incomplete records: calls from the phone during the run without a
+  ``calls`` row, or whose row has outcome NULL or no ``call_events``, after
+  waiting up to ``--records-deadline`` seconds for the recorder's batched
+  writes (must be 0); then the complete rows that do not show outcome
+  'completed' with the case status said, and the count of each outcome;
 - CPU seconds (utime+stime from /proc/<pid>/stat) over the run of the
   FastAGI server process, of its exited children (speech engines) and of
   Asterisk's, per call and the ratio server (with speech) to Asterisk;
@@ -101,6 +102,7 @@ def load_and_apply_demo(url, instance, server):
     from dialplan.demo_configuration import (DEMO_CASE_NUMBER, DEMO_CASE_STATUS,
                                              load_demo_configuration)
     from fastagi.settings import Settings
+    from ivr.speaker import presynthesize_for_calls
 
     settings = Settings(var_dir=server.var_dir, agi_port=server.port,
                         ami_port=instance.ami_port, ami_user=instance.ami_user,
@@ -109,7 +111,7 @@ def load_and_apply_demo(url, instance, server):
     with psycopg.connect(url, autocommit=True) as conn:
         load_demo_configuration(conn)
         started = time.monotonic()
-        revision = apply_now(conn, settings, "bench")
+        revision = apply_now(conn, settings, "bench", presynthesize=presynthesize_for_calls)
     print(f"demo applied as revision {revision.id} in {time.monotonic() - started:.1f}s")
     return DEMO_CASE_NUMBER, DEMO_CASE_STATUS
 
@@ -139,22 +141,37 @@ def sipp_counts(stats_path):
     return int(last["SuccessfulCall(C)"]), int(last["FailedCall(C)"]), peak
 
 
-def incomplete_records(url, after_id, expected, status, deadline_s):
-    """(rows of the run, rows not complete): waits for the recorder's batched writes."""
+def call_records(url, after_id, expected, status, deadline_s):
+    """How the run's call records look, once the recorder's batched writes have landed.
+
+    Returns (rows, incomplete, not answered, outcomes): incomplete rows have
+    outcome NULL or no ``call_events`` (and a missing row counts as
+    incomplete); "not answered" rows are complete but do not show outcome
+    'completed' with the case status said.  Polls until every expected row is
+    complete or ``deadline_s`` passes.
+    """
     import psycopg
 
     deadline = time.monotonic() + deadline_s
     with psycopg.connect(url, autocommit=True) as conn:
         while True:
-            rows, complete = conn.execute(
-                "SELECT count(*), count(*) FILTER (WHERE c.outcome = 'completed'"
-                "   AND EXISTS (SELECT 1 FROM call_events e WHERE e.call_id = c.id"
-                "               AND e.kind = 'say' AND strpos(e.detail, %s) > 0))"
+            rows, complete, answered = conn.execute(
+                "SELECT count(*),"
+                " count(*) FILTER (WHERE c.outcome IS NOT NULL AND EXISTS"
+                "   (SELECT 1 FROM call_events e WHERE e.call_id = c.id)),"
+                " count(*) FILTER (WHERE c.outcome = 'completed' AND EXISTS"
+                "   (SELECT 1 FROM call_events e WHERE e.call_id = c.id"
+                "    AND e.kind = 'say' AND strpos(e.detail, %s) > 0))"
                 " FROM calls c WHERE c.id > %s AND c.caller = %s",
                 (status, after_id, SIP_USER)).fetchone()
             if (rows >= expected and complete == rows) or time.monotonic() >= deadline:
-                return rows, max(expected, rows) - complete
+                break
             time.sleep(0.2)  # poll interval while the last batches land
+        outcomes = dict(conn.execute(
+            "SELECT coalesce(outcome, '(none)'), count(*) FROM calls"
+            " WHERE id > %s AND caller = %s GROUP BY 1 ORDER BY 2 DESC",
+            (after_id, SIP_USER)).fetchall())
+    return rows, max(expected, rows) - complete, complete - answered, outcomes
 
 
 def newest_call_id(url):
@@ -208,8 +225,8 @@ def run(args, root):
             sipp = SippProcess(sipp_command(instance, scenario, args, workdir), workdir, scenario)
             result = sipp.wait(args.deadline)
             wall = time.monotonic() - started
-            rows, incomplete = incomplete_records(url, after_id, args.calls, status,
-                                                  args.records_deadline)
+            rows, incomplete, not_answered, outcomes = call_records(
+                url, after_id, args.calls, status, args.records_deadline)
             server_cpu, speech_cpu = (after - before for after, before in zip(
                 proc_cpu_seconds(server.process.pid), server_before))
             asterisk_cpu = sum(proc_cpu_seconds(instance.pid)) - asterisk_before
@@ -219,8 +236,10 @@ def run(args, root):
                   f" peak {peak} calls up at once")
             print(f"calls: {successful} successful, {failed} failed,"
                   f" {args.calls - successful - failed} never completed")
-            print(f"call records: {rows} rows, {incomplete} incomplete"
-                  f" (no row, not 'completed', or no case status said)")
+            print(f"call records: {rows} rows, {incomplete} incomplete (no row, outcome NULL"
+                  f" or no events), {not_answered} complete but not 'completed' with the"
+                  f" case status said; outcomes: "
+                  + ", ".join(f"{outcome} {count}" for outcome, count in outcomes.items()))
             print(f"CPU seconds over the run: server {server_cpu:.1f}"
                   f" ({server_cpu / args.calls * 1000:.1f} ms/call) and its speech engines"
                   f" {speech_cpu:.1f}, Asterisk {asterisk_cpu:.1f}"
@@ -230,7 +249,8 @@ def run(args, root):
             if result.errors.strip():
                 print("SIPp errors (first lines):\n"
                       + "\n".join(result.errors.splitlines()[:10]))
-            ok = failed == 0 and successful == args.calls and incomplete == 0
+            ok = (failed == 0 and successful == args.calls and incomplete == 0
+                  and not_answered == 0)
             return ok
         finally:
             server.stop()
