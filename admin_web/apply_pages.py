@@ -25,6 +25,7 @@ from admin_web import server_asterisk, site_settings
 from admin_web.auth import role_required
 from admin_web.db import get_db
 from dialplan import apply
+from ivr.speaker import presynthesize_for_calls
 
 bp = Blueprint("apply", __name__, url_prefix="/apply")
 
@@ -74,6 +75,7 @@ def run():
         abort(400)
     try:
         revision = apply.apply_now(get_db(), site_settings(), current_user.login,
+                                   presynthesize=presynthesize_for_calls,
                                    asterisk=_server_control())
     except apply.ApplyRefused as refused:
         return _page(422, problems=refused.problems)

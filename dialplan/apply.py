@@ -275,12 +275,10 @@ def case_words(conn: Connection) -> list[str]:
 
 
 async def presynthesize_texts(config: Configuration, settings: Settings,
-                              presynthesize: Presynthesizer | None = None,
+                              presynthesize: Presynthesizer,
                               words: Iterable[str] = ()) -> list[Problem]:
     """Put every fixed text, and ``words`` (``case_words``), into the TTS cache; a warning
     for each place whose text failed."""
-    if presynthesize is None:
-        from ivr.speaker import presynthesize_for_calls as presynthesize  # not needed to render
     texts = fixed_texts(config)
     all_texts = [text for text, _ in texts] + list(words)
     try:
@@ -301,13 +299,15 @@ def audio_on_disk(config: Configuration, settings: Settings) -> set[int]:
 
 
 async def apply_configuration(conn: Connection, asterisk: AsteriskControl, settings: Settings,
-                              who: str, include_dir: Path | None = None,
-                              presynthesize: Presynthesizer | None = None) -> Revision:
+                              who: str, *, presynthesize: Presynthesizer,
+                              include_dir: Path | None = None) -> Revision:
     """Load, validate, speak, render, write, reload and store: the new active revision.
 
     ``conn`` is a connection outside any transaction (autocommit or idle).
-    ``presynthesize`` defaults to ``ivr.speaker.presynthesize_for_calls`` into the
-    settings' TTS cache.  The revision's ``warnings`` say what to look at.
+    ``presynthesize`` puts texts into the settings' TTS cache (the callers hand
+    ``ivr.speaker.presynthesize_for_calls``: the speech the calls will play is
+    ivr's, and dialplan/ does not import it). The revision's ``warnings`` say
+    what to look at.
     """
     with _one_apply_at_a_time(conn):
         config = load_configuration(conn)
@@ -332,9 +332,8 @@ async def rollback(conn: Connection, asterisk: AsteriskControl, settings: Settin
                               _next_revision_id(conn), earlier.files, rollback_of=earlier.id)
 
 
-def apply_now(conn: Connection, settings: Settings, who: str,
-              include_dir: Path | None = None,
-              presynthesize: Presynthesizer | None = None,
+def apply_now(conn: Connection, settings: Settings, who: str, *,
+              presynthesize: Presynthesizer, include_dir: Path | None = None,
               asterisk: AsteriskControl | None = None) -> Revision:
     """apply_configuration for synchronous callers (CLI, a Flask view), over AMI.
 

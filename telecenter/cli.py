@@ -156,10 +156,12 @@ def apply(agi_host, agi_port, who, rollback_to, out_dir) -> None:
 def _apply_or_roll_back(conn, settings, who, rollback_to, include_dir):
     """Run one Apply (or rollback) and turn its refusals into command-line errors."""
     from dialplan import apply as applying
+    from ivr.speaker import presynthesize_for_calls
 
     try:
         if rollback_to is None:
-            return applying.apply_now(conn, settings, who, include_dir)
+            return applying.apply_now(conn, settings, who, include_dir=include_dir,
+                                      presynthesize=presynthesize_for_calls)
         return applying.rollback_now(conn, settings, rollback_to, who, include_dir)
     except applying.ApplyRefused as refused:
         for problem in refused.problems:

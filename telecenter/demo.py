@@ -25,6 +25,7 @@ from dialplan.render import write_files
 from fastagi.database import database_url
 from fastagi.migrations import apply_migrations
 from fastagi.settings import Settings, use_settings
+from ivr.speaker import presynthesize_for_calls
 from telecenter.service import serve_forever
 
 log = logging.getLogger(__name__)
@@ -60,7 +61,7 @@ def _apply_demo_configuration(url: str, settings: Settings) -> None:
     """Apply the demo configuration just loaded; the demo runs on without it if that fails."""
     with psycopg.connect(url, autocommit=True) as conn:
         try:
-            revision = apply_now(conn, settings, "demo")
+            revision = apply_now(conn, settings, "demo", presynthesize=presynthesize_for_calls)
         except ApplyError as exc:
             log.warning("the demo configuration was not applied: %s", exc)
             return

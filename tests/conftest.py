@@ -161,8 +161,9 @@ class Testbed:
     def apply(self, conn) -> None:
         """Apply the configuration in the database into this bed's Asterisk."""
         from dialplan.apply import apply_now
+        from ivr.speaker import presynthesize_for_calls
 
-        apply_now(conn, self.settings(), "test")
+        apply_now(conn, self.settings(), "test", presynthesize=presynthesize_for_calls)
 
     def mark(self) -> int:
         """The newest calls row now; rows after it belong to the test that asked."""

@@ -18,6 +18,7 @@ import pytest
 
 from admin_web import create_app, site_settings
 from dialplan import apply as applying
+from ivr.speaker import presynthesize_for_calls
 from fastagi.settings import Settings
 from tests.admin_web.test_phone_pages import shown_password
 from tests.conftest import require
@@ -52,7 +53,7 @@ def app(people, pg_url, tmp_path, testbed):
     with psycopg.connect(pg_url, autocommit=True) as conn:  # leave Asterisk without test phones
         conn.execute("DELETE FROM phones")
         conn.execute("DELETE FROM lines")
-        applying.apply_now(conn, settings, "test")
+        applying.apply_now(conn, settings, "test", presynthesize=presynthesize_for_calls)
 
 
 def create_phone(auth, number: str) -> str:

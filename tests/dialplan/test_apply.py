@@ -21,6 +21,7 @@ from dialplan.apply import ApplyFailed, ApplyRefused, apply_configuration, diff,
 from dialplan.render import render_all
 from fastagi.ami import AmiError
 from fastagi.settings import Settings
+from ivr.speaker import presynthesize_for_calls
 from tests.dialplan.conftest import add_line, add_phone
 
 
@@ -61,7 +62,8 @@ def setup(config_db, tmp_path, monkeypatch):
 
 def do_apply(setup, who="admin"):
     conn, asterisk, settings, include = setup
-    return asyncio.run(apply_configuration(conn, asterisk, settings, who, include_dir=include))
+    return asyncio.run(apply_configuration(conn, asterisk, settings, who, include_dir=include,
+                                           presynthesize=presynthesize_for_calls))
 
 
 def test_apply_stores_an_active_revision_and_a_history_row(setup):
@@ -92,7 +94,8 @@ def test_apply_works_on_the_admins_kind_of_connection(setup, pg_url):
         add_phone(conn, "101", "pw")
         conn.commit()
         revision = asyncio.run(apply_configuration(conn, asterisk, settings, "admin",
-                                                   include_dir=include))
+                                                   include_dir=include,
+                                                   presynthesize=presynthesize_for_calls))
         assert conn.info.transaction_status == TransactionStatus.IDLE
         again = asyncio.run(rollback(conn, asterisk, settings, revision.id, "admin",
                                      include_dir=include))

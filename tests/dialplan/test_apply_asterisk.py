@@ -19,6 +19,7 @@ import pytest
 from dialplan import apply as applying
 from dialplan import names
 from dialplan.apply import ApplyFailed
+from ivr.speaker import presynthesize_for_calls
 from tests.conftest import require
 from tests.dialplan.conftest import add_line, add_phone
 from tests.testbed.agi_server import TELECENTER
@@ -44,7 +45,8 @@ class Bed:
         self.settings = testbed.settings()
 
     def apply(self) -> applying.Revision:
-        return applying.apply_now(self.conn, self.settings, "test")
+        return applying.apply_now(self.conn, self.settings, "test",
+                                  presynthesize=presynthesize_for_calls)
 
     def phone(self, number: str) -> None:
         add_phone(self.conn, number, PASSWORDS[number])

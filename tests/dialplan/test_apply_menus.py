@@ -20,6 +20,7 @@ from dialplan.validate import WARNING
 from fastagi.ami import AmiError
 from fastagi.settings import Settings
 from ivr import phrases
+from ivr.speaker import presynthesize_for_calls
 from ivr.tts import cache_usage, cached_path
 from tests.dialplan.conftest import add_phone
 from tests.dialplan.test_apply import FakeAsterisk
@@ -172,13 +173,13 @@ def test_the_statuses_and_services_of_the_cases_are_said_at_apply(setup, cases):
     assert texts == cases  # the most common status first, each once; services after
 
 
-def test_the_default_presynthesizer_fills_the_tts_cache(setup, cases):
+def test_the_calls_presynthesizer_fills_the_tts_cache(setup, cases):
     """The real speech engine (the configured one): after Apply the cache has the fixed text,
     the statuses and services of the cases, and every piece phrases with data are said from."""
     conn, asterisk, settings, include = setup
     add_item(conn, add_menu(conn), "90000", "tts", text="Добрый день.")
     started = time.monotonic()
-    revision = do_apply(setup, None)
+    revision = do_apply(setup, presynthesize_for_calls)
     print(f"\ncold Apply with the speech of the phrases: {time.monotonic() - started:.1f} s")
     assert revision.warnings == ()
     tts = load_configuration(conn).tts
