@@ -415,7 +415,7 @@ class Pass:
 
 async def full_bench(args, sizes):
     from fastagi.database import database_url
-    from fastagi.settings import Settings, use_settings
+    from fastagi.settings import Settings
 
     var_dir = Path(tempfile.mkdtemp(prefix="telecenter-ivr-bench-"))
     keep = [args.keep_var]
@@ -426,7 +426,6 @@ async def full_bench(args, sizes):
     settings = Settings.from_env({"TELECENTER_VAR": str(var_dir),
                                   "TELECENTER_INCLUDE_DIR": str(include_dir),
                                   "TELECENTER_AGI_PORT": str(port)})
-    use_settings(settings)
     per_run = args.cases or 0
     with database_url(settings) as url:
         started = time.monotonic()

@@ -88,20 +88,3 @@ class Settings:
 
     def but(self, **changes) -> Settings:
         return replace(self, **changes)
-
-
-_current: Settings | None = None
-
-
-def current_settings() -> Settings:
-    """The settings of this process, read from the environment once."""
-    global _current
-    if _current is None:
-        _current = Settings.from_env()
-    return _current
-
-
-def use_settings(settings: Settings) -> None:
-    """Make `settings` the process's settings (the command line does this)."""
-    global _current
-    _current = settings

@@ -51,7 +51,8 @@ class MenuRoute:
         if number not in plan.items:
             raise LookupError(f"no menu item {number!r} in revision {plan.revision}")
         speak = partial(self.speaker.speak, tts=plan.tts,
-                        fallback_prompt=prompt_path(names.PROMPT_TTS_FAILED, plan.language))
+                        fallback_prompt=prompt_path(self.settings.sounds_dir, plan.language,
+                                                    names.PROMPT_TTS_FAILED))
         services = MenuServices(speak=speak, scenarios=SCENARIOS, cases=self.cases,
                                 callbacks=self.callbacks, queue_info=None)
         # The caller's name is the one text no Apply could say: its synthesis starts now,

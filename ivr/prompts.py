@@ -1,8 +1,8 @@
 """Where the shipped prompts are, as Asterisk wants them: a path without extension."""
 
-from fastagi.settings import current_settings
+from pathlib import Path
 
 
-def prompt_path(name: str, language: str | None = None) -> str:
-    settings = current_settings()
-    return str(settings.sounds_dir / (language or settings.language) / name)
+def prompt_path(sounds_dir: Path, language: str, name: str) -> str:
+    """sounds/<language>/<name>, for STREAM FILE and Playback."""
+    return str(Path(sounds_dir) / language / name)

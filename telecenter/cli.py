@@ -8,7 +8,7 @@ import sys
 
 import click
 
-from fastagi.settings import Settings, use_settings
+from fastagi.settings import Settings
 
 log = logging.getLogger("telecenter")
 
@@ -45,7 +45,6 @@ def _settings(agi_host: str | None = None, agi_port: int | None = None, **admin)
         settings = settings.but(agi_host=agi_host)
     if agi_port is not None:
         settings = settings.but(agi_port=agi_port)
-    use_settings(settings)
     return settings
 
 

@@ -24,7 +24,7 @@ from dialplan.names import CONTEXT_ENTRY, SELFTEST_NUMBER
 from dialplan.render import write_files
 from fastagi.database import database_url
 from fastagi.migrations import apply_migrations
-from fastagi.settings import Settings, use_settings
+from fastagi.settings import Settings
 from ivr.speaker import presynthesize_for_calls
 from telecenter.service import serve_forever
 
@@ -39,7 +39,6 @@ def run_demo(settings: Settings, sip_port: int, ami_port: int) -> int:
     )
     settings = settings.but(ami_host=instance.bind_host, ami_port=ami_port,
                             ami_user=instance.ami_user, ami_secret=instance.ami_secret)
-    use_settings(settings)
     with database_url(settings) as url:
         apply_migrations(url, settings.sql_dir)
         with psycopg.connect(url) as conn:

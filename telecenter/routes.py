@@ -17,6 +17,6 @@ def build_router(settings: Settings, pool) -> Router:
     menu = MenuRoute(settings, PlanStore(settings.include_dir), PgCaseBackend(pool),
                      PgCallbackOrders(pool))
     return Router([
-        (names.ROUTE_SELFTEST, selftest.handle),
+        (names.ROUTE_SELFTEST, selftest.SelfTest(settings).handle),
         (names.ROUTE_MENU, menu.handle),
     ])

@@ -9,6 +9,7 @@ from twisted.internet.testing import StringTransport
 from fastagi.errors import CallerHungUp
 from fastagi.routing import Router
 from fastagi import protocol, server
+from fastagi.settings import Settings
 from fastagi.server import AGIServerFactory
 from ivr import selftest
 
@@ -50,7 +51,7 @@ class Line:
 
     def __init__(self, handler, route="t", store=None, env=None):
         self.store = store if store is not None else RecordingStore()
-        self.factory = AGIServerFactory(Router([("t", handler), ("selftest", selftest.handle)]),
+        self.factory = AGIServerFactory(Router([("t", handler), ("selftest", selftest.SelfTest(Settings()).handle)]),
                                         self.store)
         self.proto = self.factory.buildProtocol(None)
         self.transport = StringTransport()
