@@ -28,9 +28,10 @@ from admin_web.audit import record_change
 from admin_web.auth import role_required
 from admin_web.db import get_db
 from admin_web.forms import PostForm, at_most, matching, page_status
-from dialplan.apply import fixed_texts
+from dialplan.apply import case_words, fixed_texts
 from dialplan.configuration import TtsSettings, load_configuration
 from ivr import tts
+from ivr.speaker import texts_for_calls
 
 bp = Blueprint("tts", __name__, url_prefix="/tts")
 
@@ -168,13 +169,14 @@ def speech(key: str):
 @bp.route("/cache/clear", methods=("POST",))
 @role_required("administrator")
 def clear_cache():
-    """Delete cached speech, except that of the texts menus and playlists say now."""
+    """Delete cached speech, except what Apply prepared for the calls: the texts menus and
+    playlists say, and the pieces phrases with data are said from."""
     if not PostForm().validate_on_submit():
         abort(400)
     conn = get_db()
     config = load_configuration(conn)
-    keep = {tts.cached_path(text, config.tts, _cache_dir())
-            for text, _place in fixed_texts(config)}
+    said = [text for text, _place in fixed_texts(config)] + case_words(conn)
+    keep = {tts.cached_path(text, config.tts, _cache_dir()) for text in texts_for_calls(said)}
     files, size = tts.clean_cache(_cache_dir(), keep)
     with conn.transaction():
         record_change(conn, current_user.login, "delete", CACHE_OBJECT_TYPE, "",

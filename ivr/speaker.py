@@ -139,6 +139,12 @@ class Speaker:
         self._pool.close(wait)
 
 
+def texts_for_calls(texts: Iterable[str]) -> list[str]:
+    """What Apply puts into the cache for the calls: ``texts`` and every piece of the
+    phrases with data. What the admin's cache cleaning keeps, too."""
+    return [*texts, *vocabulary(date.today())]
+
+
 def presynthesize_for_calls(texts: Iterable[str], tts: TtsSettings,
                             cache_dir: Path) -> list[tuple[str, str]]:
     """Apply's speech: ``texts`` (fixed texts, case statuses and services) and the vocabulary
@@ -146,7 +152,7 @@ def presynthesize_for_calls(texts: Iterable[str], tts: TtsSettings,
     engine could say (a vocabulary piece that failed is logged: a call retries it)."""
     texts = list(texts)
     started = time.monotonic()
-    failed = presynthesize([*texts, *vocabulary(date.today())], tts, cache_dir)
+    failed = presynthesize(texts_for_calls(texts), tts, cache_dir)
     mine = set(texts)
     pieces_failed = [text for text, _ in failed if text not in mine]
     if pieces_failed:

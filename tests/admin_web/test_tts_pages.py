@@ -1,10 +1,13 @@
 """The Speech synthesis section: settings, the listen test with real engines, the cache."""
 
 import re
+from datetime import date
+from pathlib import Path
 
 import pytest
 
-from ivr import tts
+from dialplan.configuration import load_configuration
+from ivr import phrases, tts
 from tests.admin_web.conftest import PASSWORD
 
 DEFAULTS = {"engine": "festival", "festival_voice": "msu_ru_nsh_clunits", "espeak_voice": "ru",
@@ -141,6 +144,20 @@ def test_clearing_the_cache_keeps_the_speech_of_configured_texts(app, client, ad
     change = db_rows("SELECT * FROM change_log ORDER BY id")[-1]
     assert (change["action"], change["object_type"], change["old_value"]["files"]) == (
         "delete", "tts cache", 1)
+
+
+def test_clearing_the_cache_keeps_the_pieces_phrases_with_data_are_said_from(app, admin, db):
+    """Without them the first callers after a clean would hear case statuses with holes."""
+    save(admin, engine="espeak")
+    config = load_configuration(db)
+    cache_dir = Path(app.config["VAR_DIR"]) / "tts-cache"
+    kept = [phrases.vocabulary(date.today())[0], "пять"]
+    for text in kept:
+        path = tts.cached_path(text, config.tts, cache_dir)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"RIFF")
+    assert admin.post("/tts/cache/clear", form_page="/tts/").status_code == 302
+    assert all(tts.cached_path(text, config.tts, cache_dir).is_file() for text in kept)
 
 
 def test_only_cache_file_names_are_served(client, admin):
