@@ -16,7 +16,7 @@ the fallback apology instead of into an arbitrary place of the dialplan.
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import partial
 
 from dialplan import names
@@ -39,11 +39,7 @@ class MenuRoute:
     plans: PlanStore
     cases: object
     callbacks: object
-    speaker: Speaker | None = field(default=None)
-
-    def __post_init__(self):
-        if self.speaker is None:
-            self.speaker = Speaker(self.settings.tts_cache_dir)
+    speaker: Speaker
 
     async def handle(self, call, args: tuple[str, ...]) -> None:
         number = args[0] if args else call.env.get("extension")

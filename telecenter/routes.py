@@ -10,12 +10,13 @@ from ivr.callback import PgCallbackOrders
 from ivr.cases import PgCaseBackend
 from ivr.menu_route import MenuRoute
 from ivr.plan_store import PlanStore
+from ivr.speaker import Speaker
 
 
-def build_router(settings: Settings, pool) -> Router:
-    """The routes, given what they share: the settings and the database pool."""
+def build_router(settings: Settings, pool, speaker: Speaker) -> Router:
+    """The routes, given what they share: the settings, the database pool, the speaker."""
     menu = MenuRoute(settings, PlanStore(settings.include_dir), PgCaseBackend(pool),
-                     PgCallbackOrders(pool))
+                     PgCallbackOrders(pool), speaker)
     return Router([
         (names.ROUTE_SELFTEST, selftest.SelfTest(settings).handle),
         (names.ROUTE_MENU, menu.handle),

@@ -25,6 +25,7 @@ from fastagi import reactor as shared_loop
 from fastagi.reactor import as_future
 from fastagi.server import AGIServerFactory
 from fastagi.settings import Settings
+from ivr.speaker import Speaker
 from telecenter.routes import build_router
 
 log = logging.getLogger(__name__)
@@ -41,6 +42,7 @@ LISTEN_BACKLOG = 1024
 class Services:
     factory: AGIServerFactory
     records: CallRecorder
+    speaker: Speaker
     shutdown_grace: float
     ami: AmiClient | None
     sip_guard: SipGuard | None
@@ -55,6 +57,7 @@ class Services:
         await as_future(self._admin_port.stopListening())
         await self.factory.drain(self.shutdown_grace)
         await self.records.close(RECORDS_FLUSH_SECONDS)
+        self.speaker.close()
         if self.sip_guard is not None:
             self.sip_guard.stop()
         if self.ami is not None:
@@ -71,7 +74,8 @@ async def start_services(settings: Settings, db_url: str) -> Services:
     await close_abandoned_calls(pool)
     records = CallRecorder(pool)
     records.open()
-    factory = AGIServerFactory(build_router(settings, pool), records)
+    speaker = Speaker(settings.tts_cache_dir)
+    factory = AGIServerFactory(build_router(settings, pool, speaker), records)
     port = reactor.listenTCP(settings.agi_port, factory, interface=settings.agi_host,
                              backlog=LISTEN_BACKLOG)
     log.info("FastAGI server listening on %s:%s (routes: %s)", settings.agi_host,
@@ -89,8 +93,8 @@ async def start_services(settings: Settings, db_url: str) -> Services:
         log.warning("AMI is not configured (TELECENTER_AMI_USER/TELECENTER_AMI_SECRET): "
                     "reloads, originates and blocking SIP password guessers are unavailable")
     admin_port = listen_admin(settings, db_url, asterisk=link)
-    return Services(factory, records, settings.shutdown_grace_seconds, ami, sip_guard, pool, port,
-                    admin_port)
+    return Services(factory, records, speaker, settings.shutdown_grace_seconds, ami, sip_guard,
+                    pool, port, admin_port)
 
 
 def serve_forever(settings: Settings, db_url: str) -> int:

@@ -21,7 +21,7 @@ from ivr.cases import Case, Person
 from ivr.menu_route import MenuRoute
 from ivr.plan_store import PlanStore
 from ivr.simulate import DryRunCallbacks
-from ivr.speaker import presynthesize_for_calls
+from ivr.speaker import Speaker, presynthesize_for_calls
 from ivr.tts import cached_path, presynthesize
 from tests.conftest import require
 from tests.ivr.fake_call import FakeCall, NullCases
@@ -40,7 +40,8 @@ def applied(include_dir, target: str) -> None:
 
 def route(tmp_path) -> MenuRoute:
     settings = Settings(include_dir_override=tmp_path)
-    return MenuRoute(settings, PlanStore(tmp_path), NullCases(), DryRunCallbacks(None))
+    return MenuRoute(settings, PlanStore(tmp_path), NullCases(), DryRunCallbacks(None),
+                     Speaker(settings.tts_cache_dir))
 
 
 def walk(menu: MenuRoute, call: FakeCall) -> None:
@@ -118,7 +119,8 @@ def spoken_route(tmp_path):
         include = tmp_path / "include"
         settings = Settings(var_dir=tmp_path / "var", include_dir_override=include)
         write_files(include, render_all(settings, config, revision=1))
-        routes.append(MenuRoute(settings, PlanStore(include), cases, DryRunCallbacks(None)))
+        routes.append(MenuRoute(settings, PlanStore(include), cases, DryRunCallbacks(None),
+                                Speaker(settings.tts_cache_dir)))
         return routes[-1]
 
     yield make
