@@ -78,7 +78,8 @@ from dialplan.configuration import (Configuration, TtsSettings, audio_file_path,
                                     load_configuration)
 from dialplan.messages import N_, Message
 from dialplan.render import render_all, write_files
-from dialplan.validate import WARNING, Problem, check, item_place, playlist_item_place
+from dialplan.validate import (WARNING, Problem, check, fallback_problems, item_place,
+                               playlist_item_place)
 from fastagi.ami import AmiClient, AmiError
 from fastagi.settings import Settings
 
@@ -311,7 +312,8 @@ async def apply_configuration(conn: Connection, asterisk: AsteriskControl, setti
     """
     with _one_apply_at_a_time(conn):
         config = load_configuration(conn)
-        problems = check(config, audio_on_disk=audio_on_disk(config, settings))
+        problems = (check(config, audio_on_disk=audio_on_disk(config, settings))
+                    + fallback_problems(config, settings.fallback_number))
         if any(problem.is_error for problem in problems):
             raise ApplyRefused(problems)
         warnings = problems + await presynthesize_texts(config, settings, presynthesize,

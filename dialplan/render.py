@@ -18,7 +18,7 @@ from dialplan import names, numbers
 from dialplan.config_templates import asterisk_templates
 from dialplan.configuration import Configuration, Line
 from dialplan.ivr_plan import IVR_PLAN_FILE, build_plan, plan_to_json
-from dialplan.validate import CONTROL_CHARACTERS, dialplan_regex, validate
+from dialplan.validate import CONTROL_CHARACTERS, dialplan_regex, fallback_problems, validate
 from fastagi.settings import Settings
 
 _templates = asterisk_templates()
@@ -107,6 +107,7 @@ def base_context(settings: Settings, revision: int | None = None) -> dict:
         "number_regex": numbers.POSIX_NUMBER,
         "max_number_length": numbers.MAX_LENGTH,
         "outbound_patterns": numbers.extension_patterns(names.OUTBOUND_MIN_LENGTH),
+        "fallback_number": settings.fallback_number,
     }
 
 
@@ -115,10 +116,12 @@ def render_all(settings: Settings, config: Configuration | None = None,
     """Every include file Telecenter generates, by file name.
 
     Without ``config``: no phones and no lines (the self-test and the AGI
-    fallback only).  Raises ConfigurationError when ``validate`` finds problems.
+    fallback only, which is then the apology: there is no phone to send a
+    caller to yet).  Raises ConfigurationError when ``validate`` finds problems.
     """
-    config = config if config is not None else Configuration()
-    problems = validate(config)
+    if config is None:
+        config, settings = Configuration(), settings.but(fallback_number="")
+    problems = validate(config) + fallback_problems(config, settings.fallback_number)
     if problems:
         raise ConfigurationError(problems)
     context = {**base_context(settings, revision), **configuration_context(config)}

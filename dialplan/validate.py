@@ -414,6 +414,21 @@ def _line_problems(line: Line, where: Message, plan: dict[str, list[NumberOwner]
     return problems
 
 
+def fallback_problems(config: Configuration, fallback_number: str) -> list[Problem]:
+    """The fallback must be reachable without the server: a phone, or a number a line
+    dials out; never a menu item (served by the server that has just failed)."""
+    if not fallback_number:
+        return []
+    owners = numbering_plan(config).get(fallback_number, [])
+    if any(owner.kind is OwnerKind.PHONE for owner in owners) or (
+            not owners and line_dialling_out(config, fallback_number)):
+        return []
+    return [_error(Message(N_("the fallback number (TELECENTER_FALLBACK_NUMBER)")),
+                   N_("%(number)s is neither a phone nor a number a line dials out: a caller"
+                      " the server could not serve must reach it without the server"),
+                   number=repr(fallback_number))]
+
+
 def line_dialling_out(config: Configuration, number: str) -> Line | None:
     """The line that takes ``number`` out, as [telecenter-outbound] decides; None if none."""
     if not numbers.is_number(number) or len(number) < names.OUTBOUND_MIN_LENGTH:

@@ -39,6 +39,9 @@ class Settings:
     sip_trusted: tuple[str, ...] = ()
     # A stopping server lets active calls go on this long, then sends them to the fallback.
     shutdown_grace_seconds: float = 10.0
+    # Where a call goes when its route could not serve it: a phone, or a number a line
+    # dials out, reached by plain dialplan; empty: the apology.
+    fallback_number: str = ""
 
     @property
     def include_dir(self) -> Path:
@@ -84,6 +87,7 @@ class Settings:
                               if n.strip()),
             shutdown_grace_seconds=float(env("TELECENTER_SHUTDOWN_GRACE",
                                              defaults.shutdown_grace_seconds)),
+            fallback_number=env("TELECENTER_FALLBACK_NUMBER", "").strip(),
         )
 
     def but(self, **changes) -> Settings:

@@ -121,6 +121,25 @@ def test_phone_calls_phone(bed):
     assert re.search(r"^BYE sip:", answered.messages, re.M)
 
 
+def test_a_caller_the_server_cannot_serve_reaches_the_fallback_phone(bed):
+    """TELECENTER_FALLBACK_NUMBER: with the FastAGI server down, a call to the self-test
+    rings phone 203 instead of the apology."""
+    bed.phone("201")
+    bed.phone("203")
+    bed.settings = bed.settings.but(fallback_number="203")
+    bed.apply()
+    fallback_phone = bed.answering_phone("203")
+    bed.testbed.server.stop()
+    try:
+        caller = bed.call("201", names.SELFTEST_NUMBER, hold_ms=1000)
+        answered = fallback_phone.wait(timeout=20)
+    finally:
+        fallback_phone.stop()
+        bed.testbed.server.start()
+    assert caller.ok and answered.ok, bed.report(caller, answered)
+    assert "INVITE sip:203@127.0.0.1" in answered.messages
+
+
 def test_lines_route_out_by_regex_in_order_and_in_by_address(bed):
     """84951234567 matches both lines' regexes; prov1 comes first and takes it."""
     provider_port, provider_media = sipp_ports(PROVIDER_IP)

@@ -3,11 +3,12 @@
 import os
 import re
 import subprocess
+from dataclasses import replace
 
 import pytest
 
 from dialplan import names
-from dialplan.configuration import Configuration, Line, Phone
+from dialplan.configuration import Configuration, Line, MenuItem, Phone
 from dialplan.render import ConfigurationError, render_all, write_files
 from fastagi.settings import Settings
 from tests.testbed.agi_server import TELECENTER
@@ -251,6 +252,26 @@ def test_render_refuses_a_configuration_with_problems():
     with pytest.raises(ConfigurationError) as caught:
         render_all(Settings(), bad)
     assert [p.where for p in caught.value.problems] == ["line 'x'"]
+
+
+@pytest.mark.parametrize("fallback", ["101", "89991234567"])
+def test_a_configured_fallback_number_is_reached_by_plain_dialplan(tmp_path, fallback):
+    """A phone, or a number a line dials out: no AGI() between the caller and it."""
+    settings = Settings(sounds_dir=tmp_path, fallback_number=fallback)
+    agi = contexts(squash(render_all(settings, CONFIG)["extensions_telecenter.conf"]))[
+        "telecenter-agi"]
+    fallback_steps = agi[agi.index(next(s for s in agi if s.startswith("same => n(fallback)"))):]
+    assert fallback_steps[1] == f"same => n,Goto(telecenter-phones,{fallback},1)"
+
+
+@pytest.mark.parametrize("fallback", ["90000", "5555", "12a"])
+def test_a_fallback_number_that_needs_the_server_or_leads_nowhere_is_refused(fallback):
+    config = replace(CONFIG, menu_items=(MenuItem(id=1, menu_id=1, number="90000", kind="tts",
+                                                  text="Добрый день."),))
+    with pytest.raises(ConfigurationError) as caught:
+        render_all(Settings(fallback_number=fallback), config)
+    [problem] = caught.value.problems
+    assert "TELECENTER_FALLBACK_NUMBER" in str(problem.where)
 
 
 def test_write_files_replaces_whole_files(tmp_path):
