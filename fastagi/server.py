@@ -316,7 +316,10 @@ class AGIServerFactory(protocol.ServerFactory):
         channel turns out to be gone while we signal the failure.
         """
         if connection.hung_up:
-            return OUTCOME_HUNG_UP
+            # Asterisk closes as soon as it answers HANGUP: a route that hung up itself
+            # completed, even when the close came before the reply was read.
+            return OUTCOME_COMPLETED if failure is None and call.hung_up_by_route \
+                else OUTCOME_HUNG_UP
         if connection.broken is not None:
             log.warning("%s: %s", call.call_id, connection.broken)
             return OUTCOME_NO_REPLY
