@@ -111,18 +111,23 @@ class Speaker:
         if runs:
             await asyncio.wait([_woken_by(run, loop) for run in runs],
                                timeout=max(0.0, deadline - loop.time()))
+        # Looking files up and joining them is disk work: off the loop, so that no other
+        # call's next command waits for it.
+        said = await asyncio.to_thread(self._phrase_file, parts, pieces, tts)
+        return fallback_prompt if said is None else str(said.with_suffix(""))
+
+    def _phrase_file(self, parts: list[str], pieces: list[str], tts: TtsSettings) -> Path | None:
+        """The one file that says ``parts`` from the pieces in the cache; None if none is."""
         files = {piece: cached_by_any(piece, tts, self.cache_dir) for piece in pieces}
         missing = [piece for piece, path in files.items() if path is None]
         if missing:
             log.warning("said without %s: no speech for it within %g s",
                         ", ".join(repr(piece[:60]) for piece in missing), self.budget_seconds)
         if len(missing) == len(pieces):
-            return fallback_prompt
+            return None
         joined = _with_pauses([files[part] if part not in PUNCTUATION else PAUSES_MS[part]
                                for part in parts if part in PUNCTUATION or files[part]])
-        if len(joined) == 1:
-            return str(joined[0].with_suffix(""))
-        return str(self._joined(joined).with_suffix(""))
+        return joined[0] if len(joined) == 1 else self._joined(joined)
 
     def _joined(self, parts: list[Path | int]) -> Path:
         """The cached file of these speech files and pauses played back to back."""
