@@ -17,9 +17,15 @@ environment, and the call leaves through the failure path. A `HANGUP` line
 or a dropped connection cancels the task: pending Deferreds fail, the
 handler unwinds, and the call ends with outcome "caller hung up". Any other
 exception is logged once with the call id and the call leaves through the
-failure path: the channel variable `TELECENTER_STATUS=FAILED`, which the
-generated dialplan tests. The connection is closed when the task is done,
-which ends AGI() in Asterisk.
+failure path: the channel variable `TELECENTER_STATUS=FAILED`; a route that
+finished sets `TELECENTER_STATUS=OK`, and the generated dialplan sends
+anything but OK to its fallback. The wire is bounded: the environment must
+come within ENV_SECONDS, each reply within a bound that fits its command
+(`protocol.reply_deadline`), else the connection is closed and the call ends
+"no reply from Asterisk". A stopping server (`drain`) lets calls go on for
+a grace period, then ends their routes through the failure path. The
+connection is closed when the task is done, which ends AGI() in Asterisk;
+the call's record is the recorder's, which no closing connection cancels.
 """
 
 from __future__ import annotations
@@ -67,6 +73,7 @@ USAGE_BLOCK_SECONDS = 5.0
 
 class ServerStopping(Exception):
     """The server is shutting down and did not let this call's route finish."""
+
 
 _call_numbers = itertools.count(1)
 # Tells apart the call ids of successive server runs in the log and the calls table.
