@@ -42,6 +42,7 @@ import logging
 import queue
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future
 from datetime import date
@@ -58,6 +59,8 @@ log = logging.getLogger(__name__)
 WORKERS = 2
 # The longest a caller waits for speech that is not in the cache yet.
 BUDGET_SECONDS = 1.0
+# How many phrases said in full the speaker remembers the file of (a few MB at most).
+REMEMBERED_PHRASES = 20_000
 # Silence for the punctuation between pieces, in ms: a comma is a breath, a full stop a pause.
 PAUSES_MS = {",": 150, ":": 250, ".": 350, "!": 350, "?": 350}
 
@@ -72,6 +75,9 @@ class Speaker:
         self._pool = _Workers(workers)
         self._running: dict[tuple[str, TtsSettings], Future] = {}
         self._lock = threading.RLock()
+        # The file each phrase said in full was played from: the next caller's
+        # prompt costs one stat on the loop (a cleaned cache is noticed and rebuilt).
+        self._said: OrderedDict[tuple[tuple[str, ...], TtsSettings], Path] = OrderedDict()
 
     def prepare(self, text: str, tts: TtsSettings) -> Future | None:
         """Start synthesising ``text`` unless its speech is cached or already on its way;
@@ -103,9 +109,13 @@ class Speaker:
     async def speak(self, text: str, tts: TtsSettings, fallback_prompt: str) -> str:
         """What STREAM FILE plays for ``text`` (a Phrase or a plain text), without
         extension; within ``budget_seconds`` whatever the engines do."""
+        parts = parts_of(text)
+        known = self._said.get((parts, tts))
+        if known is not None and known.exists():
+            self._said.move_to_end((parts, tts))
+            return str(known.with_suffix(""))
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.budget_seconds
-        parts = parts_of(text)
         pieces = list(dict.fromkeys(part for part in parts if part not in PUNCTUATION))
         runs = [run for run in (self.prepare(piece, tts) for piece in pieces) if run is not None]
         if runs:
@@ -113,21 +123,33 @@ class Speaker:
                                timeout=max(0.0, deadline - loop.time()))
         # Looking files up and joining them is disk work: off the loop, so that no other
         # call's next command waits for it.
-        said = await asyncio.to_thread(self._phrase_file, parts, pieces, tts)
-        return fallback_prompt if said is None else str(said.with_suffix(""))
+        said, whole = await asyncio.to_thread(self._phrase_file, parts, pieces, tts)
+        if said is None:
+            return fallback_prompt
+        if whole:
+            self._remember((parts, tts), said)
+        return str(said.with_suffix(""))
 
-    def _phrase_file(self, parts: list[str], pieces: list[str], tts: TtsSettings) -> Path | None:
-        """The one file that says ``parts`` from the pieces in the cache; None if none is."""
+    def _remember(self, key: tuple[tuple[str, ...], TtsSettings], path: Path) -> None:
+        self._said[key] = path
+        self._said.move_to_end(key)
+        while len(self._said) > REMEMBERED_PHRASES:
+            self._said.popitem(last=False)
+
+    def _phrase_file(self, parts: tuple[str, ...], pieces: list[str],
+                     tts: TtsSettings) -> tuple[Path | None, bool]:
+        """The one file that says ``parts`` from the pieces in the cache (None if none is),
+        and whether it says all of them."""
         files = {piece: cached_by_any(piece, tts, self.cache_dir) for piece in pieces}
         missing = [piece for piece, path in files.items() if path is None]
         if missing:
             log.warning("said without %s: no speech for it within %g s",
                         ", ".join(repr(piece[:60]) for piece in missing), self.budget_seconds)
         if len(missing) == len(pieces):
-            return None
+            return None, False
         joined = _with_pauses([files[part] if part not in PUNCTUATION else PAUSES_MS[part]
                                for part in parts if part in PUNCTUATION or files[part]])
-        return joined[0] if len(joined) == 1 else self._joined(joined)
+        return (joined[0] if len(joined) == 1 else self._joined(joined)), not missing
 
     def _joined(self, parts: list[Path | int]) -> Path:
         """The cached file of these speech files and pauses played back to back."""

@@ -113,6 +113,23 @@ def test_a_case_status_is_joined_from_cached_pieces_into_one_prompt_without_engi
     assert os.stat(played + ".wav").st_mtime_ns == stamp
 
 
+def test_a_phrase_said_before_costs_the_next_caller_no_disk_work(speaker, monkeypatch):
+    """The next caller's prompt is one stat on the event loop, not a look-up of every
+    piece; a phrase whose file the cache cleaning removed is joined again."""
+    presynthesize([*CASE.pieces], FESTIVAL, speaker.cache_dir)
+    played = asyncio.run(speaker.speak(CASE, FESTIVAL, FALLBACK))
+
+    def looked_up(*args):
+        raise AssertionError("the pieces were looked up again")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(speaker, "_phrase_file", looked_up)
+        assert asyncio.run(speaker.speak(CASE, FESTIVAL, FALLBACK)) == played
+    os.unlink(played + ".wav")
+    assert asyncio.run(speaker.speak(CASE, FESTIVAL, FALLBACK)) == played
+    assert os.path.isfile(played + ".wav")
+
+
 def _no_programs(*args, **kwargs):
     raise AssertionError("a phrase with data ran a program at call time")
 
