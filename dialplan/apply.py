@@ -138,8 +138,7 @@ class AmiAsterisk:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> AmiAsterisk:
-        client = AmiClient(settings.ami_host, settings.ami_port, settings.ami_user,
-                           settings.ami_secret)
+        client = AmiClient.to(settings)
         client.start()
         return cls(client)
 

@@ -26,7 +26,7 @@ from dialplan.sip_guard import (
     ACL_FILE, FAILURE_EVENTS, PJSIP_MODULE, BlockDecision, BlockPolicy, FailureCounter,
     failure_from_event, host_networks, render_acl,
 )
-from fastagi.ami import AmiClient, AmiError
+from fastagi.ami import AmiError, reload_once
 from fastagi.asterisk_link import AsteriskLink
 from fastagi.settings import Settings
 
@@ -119,20 +119,8 @@ def refresh_acl_now(conn, settings: Settings, asterisk: AsteriskLink | None = No
     write_acl(settings.include_dir, active_addresses(conn))
     if asterisk is not None:
         asterisk.reload(PJSIP_MODULE, timeout=AMI_SECONDS)
-        return
-
-    async def reload():
-        client = AmiClient(settings.ami_host, settings.ami_port, settings.ami_user,
-                           settings.ami_secret)
-        client.start()
-        try:
-            await asyncio.wait_for(client.reload(PJSIP_MODULE), AMI_SECONDS)
-        except asyncio.TimeoutError:
-            raise AmiError(f"Asterisk did not reload pjsip within {AMI_SECONDS} s") from None
-        finally:
-            client.close()
-
-    asyncio.run(reload())
+    else:
+        asyncio.run(reload_once(settings, PJSIP_MODULE, timeout=AMI_SECONDS))
 
 
 # -- the server's side (the async pool, on the reactor's loop) ---------------

@@ -23,6 +23,8 @@ import logging
 
 from panoramisk import Manager
 
+from fastagi.settings import Settings
+
 log = logging.getLogger(__name__)
 
 
@@ -106,6 +108,11 @@ class AmiClient:
             loop=asyncio.get_event_loop(),
         )
 
+    @classmethod
+    def to(cls, settings: Settings) -> AmiClient:
+        """A client (not started) for the AMI address and user in ``settings``."""
+        return cls(settings.ami_host, settings.ami_port, settings.ami_user, settings.ami_secret)
+
     def start(self) -> None:
         self.manager.connect()
 
@@ -167,3 +174,18 @@ class AmiClient:
 
     def close(self) -> None:
         self.manager.close()
+
+
+async def reload_once(settings: Settings, *modules: str, timeout: float | None = None) -> None:
+    """Reload ``modules`` over a connection of this call's own, closed afterwards: for a
+    process that has not the server's (the command line, a standalone admin). AmiError
+    when Asterisk refuses, cannot be reached, or does not answer within ``timeout``."""
+    client = AmiClient.to(settings)
+    client.start()
+    try:
+        await asyncio.wait_for(client.reload(*modules), timeout)
+    except asyncio.TimeoutError:
+        raise AmiError(f"Asterisk did not reload {', '.join(modules)} within {timeout:g} s"
+                       ) from None
+    finally:
+        client.close()

@@ -109,16 +109,12 @@ def render(agi_host, agi_port, out_dir, reload) -> None:
 async def _reload(settings: Settings) -> None:
     """Reload Asterisk over a short-lived AMI connection of this command's own: the
     command runs in a process of its own, not in the server that owns the long-lived one."""
-    from fastagi.ami import AmiClient, AmiError
+    from fastagi.ami import AmiError, reload_once
 
-    ami = AmiClient(settings.ami_host, settings.ami_port, settings.ami_user, settings.ami_secret)
-    ami.start()
     try:
-        await ami.reload("pbx_config.so", "res_pjsip.so")
+        await reload_once(settings, "pbx_config.so", "res_pjsip.so")
     except AmiError as exc:
         raise click.ClickException(f"Asterisk was not reloaded: {exc}") from None
-    finally:
-        ami.close()
 
 
 @main.command()

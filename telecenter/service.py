@@ -82,7 +82,7 @@ async def start_services(settings: Settings, db_url: str) -> Services:
              port.getHost().port, ", ".join(factory.router.names()))
     ami = sip_guard = link = None
     if settings.ami_configured:
-        ami = AmiClient(settings.ami_host, settings.ami_port, settings.ami_user, settings.ami_secret)
+        ami = AmiClient.to(settings)
         presence = PhonePresence(ami)
         presence.start()
         ami.start()
