@@ -215,32 +215,43 @@ class CallRecorder:
                     self._rows.pop(entry.call_id, None)
 
     async def _write(self, batch) -> dict[str, int]:
-        """Write one batch in one transaction; returns the row ids of the calls it started."""
+        """Write one batch in one transaction: the calls it starts and ends as arrays, the
+        steps (the bulk: thousands a second under load) by a binary COPY, the cheapest way
+        into PostgreSQL; returns the row ids of the calls it started."""
         new_rows: dict[str, int] = {}
         known = lambda call_id: new_rows.get(call_id) or self._rows.get(call_id)  # noqa: E731
+        starts = [(e.call_id, e.at, *e.columns) for e in batch if isinstance(e, _Start)]
         async with self.pool.connection(timeout=self.connect_seconds) as conn:
             async with conn.transaction():
-                for entry in batch:
-                    if isinstance(entry, _Start):
-                        cur = await conn.execute(
-                            "INSERT INTO calls (agi_call_id, started_at, unique_id, channel,"
-                            " caller, called, route) VALUES (%s, %s, %s, %s, %s, %s, %s)"
-                            " RETURNING id", (entry.call_id, entry.at, *entry.columns))
-                        new_rows[entry.call_id] = (await cur.fetchone())[0]
+                if starts:
+                    cur = await conn.execute(
+                        "INSERT INTO calls (agi_call_id, started_at, unique_id, channel, caller,"
+                        " called, route) SELECT * FROM unnest(%s::text[], %s::timestamptz[],"
+                        " %s::text[], %s::text[], %s::text[], %s::text[], %s::text[])"
+                        " RETURNING agi_call_id, id", _columns(starts))
+                    new_rows.update(await cur.fetchall())
                 steps = [(known(e.call_id), e.event.seq, e.event.at, e.event.kind, e.event.detail)
                          for e in batch if isinstance(e, _Step) and known(e.call_id)]
                 if steps:
-                    async with conn.cursor() as cur:
-                        await cur.executemany(
-                            "INSERT INTO call_events (call_id, seq, at, kind, detail)"
-                            " VALUES (%s, %s, %s, %s, %s) ON CONFLICT DO NOTHING", steps)
-                ends = [(e.at, e.outcome, known(e.call_id))
+                    async with conn.cursor() as cur, cur.copy(
+                            "COPY call_events (call_id, seq, at, kind, detail)"
+                            " FROM STDIN (FORMAT BINARY)") as copy:
+                        copy.set_types(["bigint", "integer", "timestamptz", "text", "text"])
+                        for step in steps:
+                            await copy.write_row(step)
+                ends = [(known(e.call_id), e.at, e.outcome)
                         for e in batch if isinstance(e, _Finish) and known(e.call_id)]
                 if ends:
-                    async with conn.cursor() as cur:
-                        await cur.executemany(
-                            "UPDATE calls SET ended_at = %s, outcome = %s WHERE id = %s", ends)
+                    await conn.execute(
+                        "UPDATE calls SET ended_at = ends.at, outcome = ends.outcome"
+                        " FROM unnest(%s::bigint[], %s::timestamptz[], %s::text[])"
+                        " AS ends (id, at, outcome) WHERE calls.id = ends.id", _columns(ends))
         return new_rows
+
+
+def _columns(rows: list[tuple]) -> list[list]:
+    """Rows (at least one) as a list per column: the arrays ``unnest`` turns into rows."""
+    return [list(column) for column in zip(*rows)]
 
 
 async def close_abandoned_calls(pool) -> int:

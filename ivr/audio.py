@@ -15,7 +15,6 @@ import sys
 import tempfile
 import wave
 from array import array
-from collections.abc import Iterable
 from pathlib import Path
 
 SAMPLE_RATE = 8000
@@ -208,19 +207,3 @@ def write_asterisk_wav(path: Path, frames: bytes) -> None:
         os.replace(part, path)
     finally:
         part.unlink(missing_ok=True)
-
-
-def join_wavs(parts: Iterable[Path | int], target: Path) -> None:
-    """One Asterisk WAV at ``target`` from Asterisk WAVs and pauses (ints, in ms), in order:
-    plain PCM back to back, so nothing is synthesised or resampled."""
-    frames = []
-    for part in parts:
-        if isinstance(part, int):
-            frames.append(bytes(SAMPLE_RATE * part // 1000 * SAMPLE_BYTES))
-            continue
-        with wave.open(str(part), "rb") as w:
-            if (w.getframerate(), w.getnchannels(), w.getsampwidth()) != (
-                    SAMPLE_RATE, CHANNELS, SAMPLE_BYTES):
-                raise ValueError(f"{part} is not an 8 kHz mono 16-bit WAV")
-            frames.append(w.readframes(w.getnframes()))
-    write_asterisk_wav(target, b"".join(frames))

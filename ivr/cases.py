@@ -9,6 +9,12 @@ turns a caller id into the one form phones are stored in (``79990000001``),
 ``case_number_from_digits`` turns keys typed on a phone into a case number
 (``19*03*2044#`` -> ``19-03-2044``).  Both say None for anything else.
 
+Many callers asking at the same moment (a hundred reaching the case status
+step together) cost one query, not one each: ``PgCaseBackend`` gathers the
+case numbers asked within one turn of the event loop and looks them up
+with one ``= ANY`` (aiodataloader's batching, without its cache: a status
+is always read fresh).
+
 A backend that cannot answer (the database down, the host system
 unreachable) raises ``LookupUnavailable``, within ``LOOKUP_WAIT_SECONDS``
 at the most: the menu then tells the caller and goes on (``ivr.menu``),
@@ -17,6 +23,7 @@ rather than leaving them in silence or hanging up on them.
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -25,6 +32,7 @@ from datetime import date
 from typing import Protocol
 
 import psycopg
+from aiodataloader import DataLoader
 from psycopg.rows import class_row
 
 # How long a caller may wait for a free database connection before hearing that
@@ -81,6 +89,8 @@ _PHONE_DIGITS = re.compile(r"[0-9]{3,15}")  # E.164 has at most 15 digits
 # A case number as stored (sql/004: ^[0-9][0-9-]{0,39}$), groups of digits joined by '-'.
 _CASE_NUMBER = re.compile(r"[0-9]+(?:-[0-9]+)*")
 CASE_NUMBER_MAX_LENGTH = 40
+# The most case numbers one query looks up for callers asking at the same moment.
+MAX_CASES_PER_QUERY = 500
 
 
 def normalize_phone(raw: str | None) -> str | None:
@@ -141,6 +151,7 @@ class PgCaseBackend:
 
     def __init__(self, pool):
         self.pool = pool
+        self._cases: DataLoader | None = None
 
     async def person_by_phone(self, phone: str) -> Person | None:
         """The one person with this phone; None when nobody or several people have it
@@ -158,12 +169,21 @@ class PgCaseBackend:
         return found[0] if len(found) == 1 else None
 
     async def case_by_number(self, number: str) -> Case | None:
+        loop = asyncio.get_running_loop()
+        if self._cases is None or self._cases.loop is not loop:
+            self._cases = DataLoader(self._cases_by_numbers, cache=False, loop=loop,
+                                     max_batch_size=MAX_CASES_PER_QUERY)
+        return await self._cases.load(number)
+
+    async def _cases_by_numbers(self, numbers: list[str]) -> list[Case | None]:
+        """The case of each number (None where there is none), in one query."""
         with unavailable_when_database_fails("case by number"):
             async with self.pool.connection(timeout=LOOKUP_WAIT_SECONDS) as conn:
                 cur = conn.cursor(row_factory=class_row(Case))
-                await cur.execute(f"SELECT {_CASE_COLUMNS} FROM cases c WHERE c.number = %s",
-                                  (number,))
-                return await cur.fetchone()
+                await cur.execute(f"SELECT {_CASE_COLUMNS} FROM cases c WHERE c.number = ANY(%s)",
+                                  (numbers,))
+                found = {case.number: case for case in await cur.fetchall()}
+        return [found.get(number) for number in numbers]
 
     async def open_cases(self, phone: str) -> list[Case]:
         """Open cases of everyone with this phone, oldest first."""

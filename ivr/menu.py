@@ -84,15 +84,15 @@ HANG_UP = "hang up"
 class MenuServices:
     """What the menus use besides the call: speech, scenarios, case look-ups, queues.
 
-    ``speak(text)`` returns what STREAM FILE plays for a text or an
-    ``ivr.phrases.Phrase`` (``ivr.speaker.Speaker.speak`` in production:
-    cached speech, phrases joined from pieces, never more than a second's
-    wait).  ``queue_info(call, kind)`` answers a playlist's dynamic items,
+    ``speak(text)`` returns the files STREAM FILE plays back to back for a
+    text or an ``ivr.phrases.Phrase`` (``ivr.speaker.Speaker.speak`` in
+    production: cached speech, a phrase's pieces and pauses, never more than
+    a second's wait).  ``queue_info(call, kind)`` answers a playlist's dynamic items,
     ``kind`` being 'queue_position' (1-based place) or 'estimated_wait'
     (seconds); None when the call is not in a queue.
     """
 
-    speak: Callable[[str], Awaitable[str]]
+    speak: Callable[[str], Awaitable[list[str]]]
     scenarios: Mapping[str, Callable[..., Awaitable[str | None]]]
     cases: object
     callbacks: object
@@ -101,7 +101,11 @@ class MenuServices:
     async def say(self, call, text: str) -> str | None:
         """Speak a Russian text to the caller; the key that interrupted it, if any."""
         call.events.event("say", text)
-        return await call.stream_file(await self.speak(text))
+        for prompt in await self.speak(text):
+            key = await call.stream_file(prompt)
+            if key is not None:
+                return key
+        return None
 
 
 @dataclass(frozen=True)

@@ -4,8 +4,8 @@ A phrase that carries data (a case's number, service, date and status; a
 count of cases; a place in the queue, a wait in minutes) is not a new text
 for the speech engine on every call: it is a list of *pieces*, each a text
 from a finite vocabulary that Apply synthesises into the TTS cache
-(``vocabulary``), and at call time the pieces' speech is joined into one
-file (``ivr.speaker``).  The vocabulary is the fixed parts of the phrases
+(``vocabulary``), and at call time the pieces' speech is played back to
+back (``ivr.speaker``).  The vocabulary is the fixed parts of the phrases
 below, the number and date words of ``ivr.russian`` (its doc gives the
 bounds), the keys, and the statuses and service names the case database
 holds when Apply runs.
@@ -89,7 +89,7 @@ class Phrase(str):
 
     @property
     def pieces(self) -> tuple[str, ...]:
-        """The texts whose speech the phrase is joined from, in order."""
+        """The texts whose speech the phrase is said from, in order."""
         return tuple(part for part in self.parts if part not in PUNCTUATION)
 
 

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import re
 from datetime import date
+from functools import cache
 
 from num2words import num2words
 from num2words.lang_RU import Num2Word_RU
@@ -88,6 +89,7 @@ def _below_thousand(number: int, gender: str) -> list[str]:
     return pieces + ([_cardinal(rest, gender)] if rest else [])
 
 
+@cache  # a few hundred numbers below a thousand, in three genders
 def _cardinal(number: int, gender: str) -> str:
     return num2words(number, lang="ru", gender=_NUM2WORDS_GENDER[gender])
 
@@ -113,6 +115,7 @@ def count_words(count: int, one: str, few: str, many: str, gender: str = "m") ->
     return " ".join(count_pieces(count, one, few, many, gender))
 
 
+@cache  # at most 3999 numbers
 def ordinal_genitive(number: int) -> str:
     """An ordinal in the genitive, for days and years (1..3999): 12 -> 'двенадцатого',
     2026 -> 'две тысячи двадцать шестого', 2000 -> 'двухтысячного'."""

@@ -89,8 +89,8 @@ async def simulated_steps_over_database(url: str, plan: IvrPlan, number: str, ca
         await pool.close()
 
 
-async def _speak_nothing(text: str) -> str:
-    return _SPOKEN + text
+async def _speak_nothing(text: str) -> list[str]:
+    return [_SPOKEN + text]
 
 
 class DryRunCallbacks:

@@ -4,11 +4,13 @@ Theory of operation
 -------------------
 
 Everything a call says is a text or an ``ivr.phrases.Phrase``: pieces with
-pauses between them.  ``Speaker.speak`` turns it into the one file STREAM
-FILE plays:
+pauses between them.  ``Speaker.speak`` turns it into the files STREAM FILE
+plays back to back, the way Asterisk's own SayNumber plays a number from its
+digit files:
 
 1. **Pieces.**  Each piece's speech is looked up in the TTS cache, where
-   Apply put the vocabulary of every phrase.  Found: nothing else to do.
+   Apply put the vocabulary of every phrase.  Found: nothing else to do (the
+   speaker remembers where, so the next call's look-up is one stat a piece).
 2. **Missing pieces** (a caller's name, which no vocabulary holds; a status
    that appeared in the case database since the last Apply) are synthesised
    on a small pool of ``WORKERS`` threads, one synthesis per text however
@@ -24,10 +26,10 @@ FILE plays:
    the synthesis goes on in the background, so the next call has it.  When
    nothing of the phrase can be said the caller hears the shipped "message
    unavailable" prompt instead of silence.
-4. **Joining.**  Several pieces are joined into one 8 kHz WAV (plain PCM
-   back to back, the punctuation's pauses as silence), cached by the list
-   of pieces it was made of under ``phrases/`` in the cache folder, so the
-   caller hears one prompt without gaps and the same phrase is joined once.
+4. **Pauses.**  The punctuation between pieces is a silence file of its
+   length (``PAUSES_MS``), made once in ``pauses/`` of the cache folder.
+   Nothing is written per call: a phrase with a caller's data costs no disk
+   work and leaves no file behind, however many different cases are asked.
 
 The pool's threads run the engines (``ivr.tts``); a call's coroutine only
 waits on them, on whichever event loop it runs (the server's, or
@@ -37,7 +39,6 @@ waits on them, on whichever event loop it runs (the server's, or
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 import queue
 import threading
@@ -49,9 +50,9 @@ from datetime import date
 from pathlib import Path
 
 from dialplan.configuration import TtsSettings
-from ivr.audio import join_wavs
+from ivr.audio import SAMPLE_BYTES, SAMPLE_RATE, write_asterisk_wav
 from ivr.phrases import PUNCTUATION, parts_of, vocabulary
-from ivr.tts import MAX_TEXT_CHARS, PHRASES_DIR, cached_by_any, presynthesize, synthesize_any
+from ivr.tts import MAX_TEXT_CHARS, cached_by_any, presynthesize, synthesize_any
 
 log = logging.getLogger(__name__)
 
@@ -59,10 +60,12 @@ log = logging.getLogger(__name__)
 WORKERS = 2
 # The longest a caller waits for speech that is not in the cache yet.
 BUDGET_SECONDS = 1.0
-# How many phrases said in full the speaker remembers the file of (a few MB at most).
-REMEMBERED_PHRASES = 20_000
+# How many pieces the speaker remembers the cached file of (a few MB at most).
+REMEMBERED_PIECES = 50_000
 # Silence for the punctuation between pieces, in ms: a comma is a breath, a full stop a pause.
 PAUSES_MS = {",": 150, ":": 250, ".": 350, "!": 350, "?": 350}
+# The cache's folder of silence files, one per pause length.
+PAUSES_DIR = "pauses"
 
 
 class Speaker:
@@ -75,9 +78,11 @@ class Speaker:
         self._pool = _Workers(workers)
         self._running: dict[tuple[str, TtsSettings], Future] = {}
         self._lock = threading.RLock()
-        # The file each phrase said in full was played from: the next caller's
-        # prompt costs one stat on the loop (a cleaned cache is noticed and rebuilt).
-        self._said: OrderedDict[tuple[tuple[str, ...], TtsSettings], Path] = OrderedDict()
+        # Where each piece's speech was found: the next call's look-up is one stat
+        # (a cleaned cache is noticed and looked up again).
+        self._found: OrderedDict[tuple[str, TtsSettings], Path] = OrderedDict()
+        self._pauses = {ms: _silence_file(self.cache_dir / PAUSES_DIR, ms)
+                        for ms in set(PAUSES_MS.values())}
 
     def prepare(self, text: str, tts: TtsSettings) -> Future | None:
         """Start synthesising ``text`` unless its speech is cached or already on its way;
@@ -106,59 +111,44 @@ class Speaker:
             log.warning("speech for %r: %s", text[:60], failure)
         return path
 
-    async def speak(self, text: str, tts: TtsSettings, fallback_prompt: str) -> str:
-        """What STREAM FILE plays for ``text`` (a Phrase or a plain text), without
-        extension; within ``budget_seconds`` whatever the engines do."""
+    async def speak(self, text: str, tts: TtsSettings, fallback_prompt: str) -> list[str]:
+        """The files STREAM FILE plays back to back for ``text`` (a Phrase or a plain text),
+        without extension; within ``budget_seconds`` whatever the engines do."""
         parts = parts_of(text)
-        known = self._said.get((parts, tts))
-        if known is not None and known.exists():
-            self._said.move_to_end((parts, tts))
-            return str(known.with_suffix(""))
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.budget_seconds
-        pieces = list(dict.fromkeys(part for part in parts if part not in PUNCTUATION))
-        runs = [run for run in (self.prepare(piece, tts) for piece in pieces) if run is not None]
-        if runs:
-            await asyncio.wait([_woken_by(run, loop) for run in runs],
-                               timeout=max(0.0, deadline - loop.time()))
-        # Looking files up and joining them is disk work: off the loop, so that no other
-        # call's next command waits for it.
-        said, whole = await asyncio.to_thread(self._phrase_file, parts, pieces, tts)
-        if said is None:
-            return fallback_prompt
-        if whole:
-            self._remember((parts, tts), said)
-        return str(said.with_suffix(""))
-
-    def _remember(self, key: tuple[tuple[str, ...], TtsSettings], path: Path) -> None:
-        self._said[key] = path
-        self._said.move_to_end(key)
-        while len(self._said) > REMEMBERED_PHRASES:
-            self._said.popitem(last=False)
-
-    def _phrase_file(self, parts: tuple[str, ...], pieces: list[str],
-                     tts: TtsSettings) -> tuple[Path | None, bool]:
-        """The one file that says ``parts`` from the pieces in the cache (None if none is),
-        and whether it says all of them."""
-        files = {piece: cached_by_any(piece, tts, self.cache_dir) for piece in pieces}
-        missing = [piece for piece, path in files.items() if path is None]
+        found = {piece: self._cached(piece, tts) for piece in parts if piece not in PUNCTUATION}
+        missing = [piece for piece, path in found.items() if path is None]
         if missing:
-            log.warning("said without %s: no speech for it within %g s",
-                        ", ".join(repr(piece[:60]) for piece in missing), self.budget_seconds)
-        if len(missing) == len(pieces):
-            return None, False
-        joined = _with_pauses([files[part] if part not in PUNCTUATION else PAUSES_MS[part]
-                               for part in parts if part in PUNCTUATION or files[part]])
-        return (joined[0] if len(joined) == 1 else self._joined(joined)), not missing
+            loop = asyncio.get_running_loop()
+            runs = [run for run in (self.prepare(piece, tts) for piece in missing)
+                    if run is not None]
+            if runs:
+                await asyncio.wait([_woken_by(run, loop) for run in runs],
+                                   timeout=self.budget_seconds)
+            found.update((piece, self._cached(piece, tts)) for piece in missing)
+            unsaid = [piece for piece in missing if found[piece] is None]
+            if unsaid:
+                log.warning("said without %s: no speech for it within %g s",
+                            ", ".join(repr(piece[:60]) for piece in unsaid), self.budget_seconds)
+        played = _with_pauses([PAUSES_MS[part] if part in PUNCTUATION else found[part]
+                               for part in parts if part in PUNCTUATION or found[part]])
+        if not played:
+            return [fallback_prompt]
+        return [str((self._pauses[part] if isinstance(part, int) else part).with_suffix(""))
+                for part in played]
 
-    def _joined(self, parts: list[Path | int]) -> Path:
-        """The cached file of these speech files and pauses played back to back."""
-        digest = hashlib.sha256(repr([p if isinstance(p, int) else p.name for p in parts])
-                                .encode()).hexdigest()
-        target = self.cache_dir / PHRASES_DIR / f"{digest}.wav"
-        if not target.exists():
-            join_wavs(parts, target)
-        return target
+    def _cached(self, piece: str, tts: TtsSettings) -> Path | None:
+        """The cached speech of ``piece``, if any engine made it."""
+        key = (piece, tts)
+        path = self._found.get(key)
+        if path is not None and path.exists():
+            self._found.move_to_end(key)
+            return path
+        path = cached_by_any(piece, tts, self.cache_dir)
+        if path is not None:
+            self._found[key] = path
+            while len(self._found) > REMEMBERED_PIECES:
+                self._found.popitem(last=False)
+        return path
 
     def close(self, wait: bool = False) -> None:
         """Stop taking syntheses; the running ones end within the engine's own time limit
@@ -187,6 +177,15 @@ def presynthesize_for_calls(texts: Iterable[str], tts: TtsSettings,
                     pieces_failed[0], dict(failed)[pieces_failed[0]])
     log.info("speech for calls ready in %.1f s", time.monotonic() - started)
     return [(text, reason) for text, reason in failed if text in mine]
+
+
+def _silence_file(folder: Path, ms: int) -> Path:
+    """The file of ``ms`` milliseconds of silence in ``folder``, made if missing."""
+    path = folder / f"{ms}.wav"
+    if not path.is_file():
+        folder.mkdir(parents=True, exist_ok=True)
+        write_asterisk_wav(path, bytes(SAMPLE_RATE * ms // 1000 * SAMPLE_BYTES))
+    return path
 
 
 def _with_pauses(parts: list[Path | int]) -> list[Path | int]:

@@ -23,7 +23,8 @@ configuration time, and the pieces phrases with data are spoken from
 says them all in one run, its voice loaded once — and the rare text a call
 still needs (a caller's name) goes to ``ivr.speaker``, which bounds the wait.
 Every file synthesised has the engine's leading and trailing silence cut to
-a short edge (``ivr.audio.trim_silence``), so pieces join without gaps.
+a short edge (``ivr.audio.trim_silence``), so pieces played back to back leave
+no gaps.
 """
 
 from __future__ import annotations
@@ -74,8 +75,6 @@ YANDEX_SETTINGS = ("yandex_service_account_id", "yandex_key_id", "yandex_folder_
                    "yandex_private_key_path")
 # A cache file's name without ".wav": a ``cache_key``.
 CACHE_KEY = re.compile(r"[0-9a-f]{64}")
-# Phrases joined from cached pieces (``ivr.speaker``) live in this folder of the cache.
-PHRASES_DIR = "phrases"
 
 
 class TtsError(Exception):
@@ -463,21 +462,19 @@ def _synthesize_in_one_run(texts: list[str], tts: TtsSettings,
 
 
 def _cache_files(cache_dir: Path) -> list[Path]:
-    folders = [Path(cache_dir), Path(cache_dir) / PHRASES_DIR]
-    return [p for folder in folders if folder.is_dir() for p in folder.iterdir()
-            if p.suffix == ".wav" and CACHE_KEY.fullmatch(p.stem) and p.is_file()]
+    folder = Path(cache_dir)
+    return [p for p in folder.iterdir() if p.suffix == ".wav" and CACHE_KEY.fullmatch(p.stem)
+            and p.is_file()] if folder.is_dir() else []
 
 
 def cache_usage(cache_dir: Path) -> tuple[int, int]:
-    """How many speech files the cache holds and their total size in bytes (joined phrases
-    included)."""
+    """How many speech files the cache holds and their total size in bytes."""
     files = _cache_files(cache_dir)
     return len(files), sum(p.stat().st_size for p in files)
 
 
 def clean_cache(cache_dir: Path, keep: set[str]) -> tuple[int, int]:
-    """Delete cached speech not in ``keep``; returns (files, bytes) deleted.  Joined phrases
-    go too unless kept: a call joins them again from the pieces in no time.
+    """Delete cached speech not in ``keep``; returns (files, bytes) deleted.
 
     ``keep`` holds cache keys (``cache_key``) or paths of cached files, with
     or without the ``.wav`` extension (``cached_path`` or ``Speaker.speak``

@@ -6,6 +6,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from dialplan.configuration import TtsSettings
+from ivr.tts import cached_path
+
 
 def fake_engines(folder: Path, monkeypatch, script: str) -> Path:
     """text2wave, festival and espeak-ng programs that run the shell ``script`` (after
@@ -23,3 +26,8 @@ def runs(folder: Path) -> int:
     """How many times the fake engines in ``folder`` were run."""
     runs_file = folder / "runs"
     return len(runs_file.read_text().splitlines()) if runs_file.exists() else 0
+
+
+def cached_prompt(text: str, settings: TtsSettings, cache_dir: Path, engine=None) -> str:
+    """What STREAM FILE is given for the cached speech of ``text``: its path without .wav."""
+    return str(cached_path(text, settings, cache_dir, engine).with_suffix(""))

@@ -85,6 +85,39 @@ def test_a_case_is_found_by_its_number(pg_url, people):
     assert ask(pg_url, "case_by_number", "55-01' OR '1'='1") is None
 
 
+class CountingPool:
+    """A real pool that counts the connections taken from it."""
+
+    def __init__(self, pool):
+        self.pool = pool
+        self.taken = 0
+
+    def connection(self, *args, **kwargs):
+        self.taken += 1
+        return self.pool.connection(*args, **kwargs)
+
+
+def test_callers_asking_at_the_same_moment_cost_one_query_each_get_their_case(pg_url, people):
+    """A hundred callers reaching the case status together do not queue for the pool's
+    connections one query each; each still hears their own case, fresh from the table."""
+    numbers = ["55-01", "55-02", "55-09", "55-04", "55-01"] * 20
+
+    async def hundred_callers():
+        pool = CountingPool(await open_pool(pg_url, max_size=2))
+        try:
+            backend = PgCaseBackend(pool)
+            found = await asyncio.gather(*(backend.case_by_number(n) for n in numbers))
+            return found, pool.taken
+        finally:
+            await pool.pool.close()
+
+    found, taken = asyncio.run(hundred_callers())
+    assert [case.number if case else None for case in found] == [
+        None if number == "55-09" else number for number in numbers]
+    assert found[1].status == "на рассмотрении" and found[3].person_id == people["oleg"]
+    assert taken == 1
+
+
 def test_open_cases_are_the_persons_open_ones_oldest_first(pg_url, people):
     found = ask(pg_url, "open_cases", "+7 999 555-00-01")
     assert [case.number for case in found] == ["55-02", "55-01"]

@@ -82,8 +82,8 @@ class Scenarios:
                 ("repeat_digits", "case_status", "open_cases", "callback", "dial_number")}
 
 
-async def fake_speak(text: str) -> str:
-    return f"tts:{text}"
+async def fake_speak(text: str) -> list[str]:
+    return [f"tts:{text}"]
 
 
 def walk(plan: IvrPlan, number: str, call: FakeCall, scenarios: Scenarios | None = None):

@@ -7,7 +7,6 @@ import json
 import shutil
 import time
 from datetime import date
-from pathlib import Path
 
 import pytest
 
@@ -17,15 +16,16 @@ from dialplan.configuration import (AudioFile, Configuration, Handler, MenuItem,
 from dialplan.ivr_plan import IVR_PLAN_FILE
 from dialplan.render import render_all, write_files
 from fastagi.settings import Settings
+from ivr import phrases
 from ivr.cases import Case, Person
 from ivr.menu_route import MenuRoute
 from ivr.plan_store import PlanStore
 from ivr.simulate import DryRunCallbacks
 from ivr.speaker import Speaker, presynthesize_for_calls
-from ivr.tts import cached_path, presynthesize
+from ivr.tts import presynthesize
 from tests.conftest import require
 from tests.ivr.fake_call import FakeCall, NullCases
-from tests.ivr.fake_engines import fake_engines, runs
+from tests.ivr.fake_engines import cached_prompt, fake_engines, runs
 
 
 def applied(include_dir, target: str) -> None:
@@ -164,9 +164,8 @@ def test_a_hanging_engine_keeps_a_greeted_caller_waiting_at_most_a_second(
     assert waited < 1.5  # the budget of a second, with room for a loaded machine
     assert runs(engines) >= 1  # the name was asked for, and is still being synthesised
     assert call.events.of("say") == ["Здравствуйте, Евлампия!"]
-    [played] = call.prompts
-    assert played == str(cached_path("Здравствуйте", menu.plans.current().tts,
-                                     menu.settings.tts_cache_dir).with_suffix(""))
+    assert call.prompts == [cached_prompt("Здравствуйте", menu.plans.current().tts,
+                                   menu.settings.tts_cache_dir)]
 
 
 def test_a_case_status_is_said_without_any_engine_run_after_apply(
@@ -184,7 +183,7 @@ def test_a_case_status_is_said_without_any_engine_run_after_apply(
     assert call.events.of("say") == [
         "Дело номер девятнадцать, ноль три, две тысячи сорок четыре, Консультация, от"
         " двенадцатого марта две тысячи двадцать шестого года. Статус: В работе."]
-    assert Path(call.prompts[-1]).parent.name == "phrases"
+    assert call.prompts[-1] == cached_prompt(CASE.status, tts_settings, menu.settings.tts_cache_dir)
     assert waited < 1.5
 
 
@@ -201,17 +200,20 @@ def test_a_status_new_since_apply_is_left_out_rather_than_kept_waiting_for(
 
     assert waited < 1.5
     assert runs(engines) == 1  # the new status, synthesised for the next caller
-    said = Path(call.prompts[-1] + ".wav")
-    assert said.parent.name == "phrases" and said.stat().st_size > 8000 * 2 * 5
+    # The phrase up to "Статус", without the status it could not have in time.
+    assert call.prompts[-1] == cached_prompt(phrases.STATUS, tts_settings,
+                                             menu.settings.tts_cache_dir)
+    assert cached_prompt(CASE.service, tts_settings, menu.settings.tts_cache_dir) in call.prompts
 
 
 class CallWithMedia(FakeCall):
-    """A fake call whose prompts take the time their media would (a recording of 3 s)."""
+    """A fake call whose first prompt takes the time its media would (a recording of 3 s)."""
 
     __slots__ = ()
 
     async def stream_file(self, prompt: str, escape_digits: str = "0123456789*#") -> str | None:
-        await asyncio.sleep(3.0)  # the caller listening, not a synchronisation
+        if not self.prompts:
+            await asyncio.sleep(3.0)  # the caller listening, not a synchronisation
         return await super().stream_file(prompt, escape_digits)
 
 
@@ -235,4 +237,5 @@ def test_a_callers_name_is_synthesised_from_the_moment_the_call_arrives(
 
     assert runs(engines) == 1
     assert call.events.of("say") == ["Здравствуйте, Евлампия!"]
-    assert Path(call.prompts[-1]).parent.name == "phrases"  # the name is in what was played
+    # The name is in what was played.
+    assert call.prompts[-1] == cached_prompt("Евлампия", config.tts, menu.settings.tts_cache_dir)

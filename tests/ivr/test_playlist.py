@@ -30,8 +30,8 @@ class Cases:
         return self.people.get(phone)
 
 
-async def fake_speak(text: str) -> str:
-    return f"tts:{text}"
+async def fake_speak(text: str) -> list[str]:
+    return [f"tts:{text}"]
 
 
 def play(call, playlist, cases=None, queue=None, **options):

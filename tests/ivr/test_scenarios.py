@@ -189,7 +189,7 @@ def test_the_menu_engine_runs_case_status_with_the_digits_a_sequence_passed_on()
     call = FakeCall(prompt_keys={0: "4"}, waits=list("567#"))
 
     async def speak(text):
-        return f"tts:{text}"
+        return [f"tts:{text}"]
 
     services = MenuServices(speak=speak, scenarios=SCENARIOS, cases=MemoryCases(),
                             callbacks=MemoryCallbacks())
@@ -227,7 +227,7 @@ def test_with_the_database_down_the_caller_is_told_and_the_menu_goes_on(scenario
     call = FakeCall(prompt_keys={0: "4"}, waits=["5", "6", "7", "#", "0"])
 
     async def speak(text):
-        return f"tts:{text}"
+        return [f"tts:{text}"]
 
     down = DatabaseDown()
     services = MenuServices(speak=speak, scenarios=SCENARIOS, cases=down, callbacks=down)

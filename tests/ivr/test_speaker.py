@@ -1,4 +1,4 @@
-"""Speech at call time: phrases joined from cached pieces, open text within a second.
+"""Speech at call time: phrases said from cached pieces, open text within a second.
 
 Real engines (Festival, espeak-ng) and real files; an engine that hangs or
 counts its runs is a program put first on PATH, so the code under test runs
@@ -21,9 +21,9 @@ import pytest
 from dialplan.configuration import TtsSettings
 from ivr import phrases, tts
 from ivr.speaker import PAUSES_MS, Speaker, presynthesize_for_calls
-from ivr.tts import cache_usage, cached_path, presynthesize
+from ivr.tts import cache_usage, cached_by_any, cached_path, presynthesize
 from tests.conftest import require
-from tests.ivr.fake_engines import fake_engines, runs
+from tests.ivr.fake_engines import cached_prompt, fake_engines, runs
 
 FALLBACK = "/sounds/ru/telecenter-tts-failed"
 FESTIVAL = TtsSettings(engine="festival")
@@ -88,46 +88,63 @@ def test_apply_says_the_whole_vocabulary_of_the_phrases_once(tmp_path):
     assert time.monotonic() - started < 2  # a second Apply finds them all cached
 
 
-def test_a_case_status_is_joined_from_cached_pieces_into_one_prompt_without_engines(
+def test_a_case_status_is_said_from_cached_pieces_in_order_without_engines_or_new_files(
         tmp_path, speaker, monkeypatch):
     presynthesize([*CASE.pieces], FESTIVAL, speaker.cache_dir)
     engines = fake_engines(tmp_path / "engines", monkeypatch, "echo 'an engine ran' >&2; exit 1")
     monkeypatch.setattr(tts.subprocess, "run", _no_programs)
+    files_before = sorted(speaker.cache_dir.rglob("*"))
 
     played = asyncio.run(speaker.speak(CASE, FESTIVAL, FALLBACK))
 
     assert runs(engines) == 0
-    assert Path(played).parent.name == "phrases"
-    samples = pcm(played)
-    pieces_ms = sum(len(pcm(str(cached_path(p, FESTIVAL, speaker.cache_dir).with_suffix(""))))
-                    for p in CASE.parts if p not in phrases.PUNCTUATION) // 8
-    # Every piece is in it, with no pause longer than the longest punctuation's (a full
-    # stop between sentences) and no silence the engine padded the pieces with.
-    assert len(samples) // 8 >= pieces_ms
+    assert sorted(speaker.cache_dir.rglob("*")) == files_before  # nothing written per call
+    # The pieces in the phrase's order, a pause of its punctuation's length between two.
+    speech = [p for p in played if Path(p).parent == speaker.cache_dir]
+    assert speech == [cached_prompt(piece, FESTIVAL, speaker.cache_dir) for piece in CASE.pieces]
+    pauses = [len(pcm(p)) // 8 for p in played if Path(p).parent != speaker.cache_dir]
+    assert pauses == [max(PAUSES_MS[mark] for mark in group)
+                      for group in _marks_between_pieces(CASE.parts)]
+    # Played back to back there is no silence longer than the longest punctuation's (a full
+    # stop between sentences) and none the engine padded the pieces with.
+    samples = array("h", b"".join(pcm(p).tobytes() for p in played))
     assert max(silences_ms(samples)) <= max(PAUSES_MS.values()) + 100
-    assert len(samples) // 8 <= pieces_ms + sum(PAUSES_MS[p] for p in CASE.parts[:-1]
-                                                 if p in PAUSES_MS)
-    # The same phrase again is the same file, not joined anew.
-    stamp = os.stat(played + ".wav").st_mtime_ns
-    assert asyncio.run(speaker.speak(CASE, FESTIVAL, FALLBACK)) == played
-    assert os.stat(played + ".wav").st_mtime_ns == stamp
 
 
-def test_a_phrase_said_before_costs_the_next_caller_no_disk_work(speaker, monkeypatch):
-    """The next caller's prompt is one stat on the event loop, not a look-up of every
-    piece; a phrase whose file the cache cleaning removed is joined again."""
+def _marks_between_pieces(parts: tuple[str, ...]) -> list[list[str]]:
+    """The punctuation marks standing between two pieces, a group for each gap."""
+    groups, marks, seen_piece = [], [], False
+    for part in parts:
+        if part in PAUSES_MS:
+            marks.append(part)
+        else:
+            if seen_piece and marks:
+                groups.append(marks)
+            marks, seen_piece = [], True
+    return groups
+
+
+def test_a_piece_found_before_costs_the_next_caller_one_stat(speaker, monkeypatch):
+    """The next caller's phrase is not looked up engine by engine again; a piece whose file
+    the cache cleaning removed is noticed and looked up again."""
     presynthesize([*CASE.pieces], FESTIVAL, speaker.cache_dir)
     played = asyncio.run(speaker.speak(CASE, FESTIVAL, FALLBACK))
+    looked_up = []
 
-    def looked_up(*args):
-        raise AssertionError("the pieces were looked up again")
+    def look_up(text, settings, cache_dir):
+        looked_up.append(text)
+        return cached_by_any(text, settings, cache_dir)
 
-    with monkeypatch.context() as patched:
-        patched.setattr(speaker, "_phrase_file", looked_up)
-        assert asyncio.run(speaker.speak(CASE, FESTIVAL, FALLBACK)) == played
-    os.unlink(played + ".wav")
+    monkeypatch.setattr("ivr.speaker.cached_by_any", look_up)
     assert asyncio.run(speaker.speak(CASE, FESTIVAL, FALLBACK)) == played
-    assert os.path.isfile(played + ".wav")
+    assert looked_up == []
+
+    status = cached_prompt(CASE.pieces[-1], FESTIVAL, speaker.cache_dir)
+    os.unlink(status + ".wav")
+    monkeypatch.setattr(speaker, "prepare", lambda text, settings: None)
+    again = asyncio.run(speaker.speak(CASE, FESTIVAL, FALLBACK))
+    assert set(looked_up) == {CASE.pieces[-1]}
+    assert again == played[:-2]  # said without the status and the pause before it
 
 
 def _no_programs(*args, **kwargs):
@@ -148,7 +165,8 @@ def test_one_synthesis_for_a_name_however_many_callers_need_it(tmp_path, patient
 
     played = asyncio.run(hundred_callers())
     assert runs(engines) == 1
-    assert len(set(played)) == 1 and Path(played[0]).parent.name == "phrases"
+    assert all(said == played[0] for said in played)
+    assert played[0][-1] == cached_prompt("Аполлинария", settings, speaker.cache_dir)
 
 
 def test_a_hanging_engine_costs_a_caller_at_most_a_second(tmp_path, speaker, monkeypatch):
@@ -162,26 +180,24 @@ def test_a_hanging_engine_costs_a_caller_at_most_a_second(tmp_path, speaker, mon
     assert waited < 1.5
     assert runs(engines) == 1
     # Said without the name it could not have in time: "Здравствуйте!"
-    assert played == str(cached_path(phrases.HELLO, FESTIVAL, speaker.cache_dir).with_suffix(""))
+    assert played == [cached_prompt(phrases.HELLO, FESTIVAL, speaker.cache_dir)]
 
 
 def test_a_plain_text_is_its_cached_file(patient_speaker):
     speaker = patient_speaker
     played = asyncio.run(speaker.speak("Ваше дело готово.", FESTIVAL, FALLBACK))
-    assert played == str(cached_path("Ваше дело готово.", FESTIVAL,
-                                     speaker.cache_dir).with_suffix(""))
-    assert len(pcm(played)) > 4000
+    assert played == [cached_prompt("Ваше дело готово.", FESTIVAL, speaker.cache_dir)]
+    assert len(pcm(played[0])) > 4000
 
 
 def test_a_broken_engine_falls_back_to_the_other(patient_speaker, caplog):
     speaker = patient_speaker
     played = asyncio.run(speaker.speak("Ваше дело готово.", BROKEN_FESTIVAL, FALLBACK))
-    assert played == str(cached_path("Ваше дело готово.", BROKEN_FESTIVAL, speaker.cache_dir,
-                                     "espeak").with_suffix(""))
+    assert played == [cached_prompt("Ваше дело готово.", BROKEN_FESTIVAL, speaker.cache_dir, "espeak")]
     assert "no_such_voice" in caplog.text
 
 
 def test_when_every_engine_fails_the_caller_hears_the_fallback_prompt(speaker, caplog):
-    assert asyncio.run(speaker.speak("Ваше дело готово.", BROKEN_BOTH, FALLBACK)) == FALLBACK
+    assert asyncio.run(speaker.speak("Ваше дело готово.", BROKEN_BOTH, FALLBACK)) == [FALLBACK]
     assert cache_usage(speaker.cache_dir) == (0, 0)
     assert "said without" in caplog.text
