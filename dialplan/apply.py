@@ -32,8 +32,9 @@ One Apply at a time (a PostgreSQL advisory lock), in these steps::
       |   rejected --> ROLL BACK: the active revision's files (or, before the first
       |                Apply, the files of an empty configuration) are written and
       |                reloaded again; ApplyFailed(reason); the active revision stays
-    STORE     a revisions row (files as JSON, sha256, who, active; the only active
-              one) and a change_log 'apply' row, in one transaction
+    STORE     a revisions row (files as JSON, the configuration they were rendered
+              from (dialplan.snapshot), sha256, who, active; the only active one) and
+              a change_log 'apply' row, in one transaction
 
 The warnings (validation's and speech's) come back on the returned
 revision's ``warnings``; they are not stored.
@@ -70,7 +71,7 @@ from pathlib import Path
 from typing import Protocol
 
 from psycopg import Connection
-from psycopg.rows import class_row, tuple_row
+from psycopg.rows import dict_row, tuple_row
 from psycopg.types.json import Jsonb
 
 from dialplan import names
@@ -78,6 +79,7 @@ from dialplan.configuration import (Configuration, TtsSettings, audio_file_path,
                                     load_configuration)
 from dialplan.messages import N_, Message
 from dialplan.render import render_all, write_files
+from dialplan.snapshot import configuration_from_json, configuration_to_json
 from dialplan.validate import (WARNING, Problem, check, fallback_problems, item_place,
                                playlist_item_place)
 from fastagi.ami import AmiClient, AmiError
@@ -183,6 +185,8 @@ class Revision:
     rollback_of: int | None
     active: bool
     created_at: datetime | None = None
+    # What it was rendered from (None for a revision stored before revisions kept it).
+    configuration: Configuration | None = None
     warnings: tuple[Problem, ...] = ()  # what the Apply that made it warned about; not stored
 
 
@@ -225,21 +229,25 @@ def diff(a: Revision, b: Revision) -> dict[str, str]:
 
 def get_revision(conn: Connection, revision_id: int) -> Revision:
     """One stored revision; LookupError when there is none with that id."""
-    with conn.cursor(row_factory=class_row(Revision)) as cur:
-        revision = cur.execute(
-            "SELECT id, created_by, files, files_hash, rollback_of, active, created_at"
-            " FROM revisions WHERE id = %s", (revision_id,)).fetchone()
-    if revision is None:
+    found = _revisions(conn, " WHERE id = %s", (revision_id,))
+    if not found:
         raise LookupError(f"no revision {revision_id}")
-    return revision
+    return found[0]
 
 
 def list_revisions(conn: Connection) -> list[Revision]:
     """Every stored revision, newest first (for the admin's list and diff pages)."""
-    with conn.cursor(row_factory=class_row(Revision)) as cur:
-        return cur.execute(
-            "SELECT id, created_by, files, files_hash, rollback_of, active, created_at"
-            " FROM revisions ORDER BY id DESC").fetchall()
+    return _revisions(conn, " ORDER BY id DESC", ())
+
+
+def _revisions(conn: Connection, rest: str, params: tuple) -> list[Revision]:
+    with conn.cursor(row_factory=dict_row) as cur:
+        rows = cur.execute(
+            "SELECT id, created_by, files, files_hash, rollback_of, active, created_at,"
+            " configuration FROM revisions" + rest, params).fetchall()
+    return [Revision(**{**row, "configuration": None if row["configuration"] is None
+                        else configuration_from_json(row["configuration"])})
+            for row in rows]
 
 
 def active_revision(conn: Connection) -> Revision | None:
@@ -320,7 +328,7 @@ async def apply_configuration(conn: Connection, asterisk: AsteriskControl, setti
         revision_id = _next_revision_id(conn)
         files = render_all(settings, config, revision=revision_id)
         revision = await _install(conn, asterisk, settings, include_dir, who, revision_id, files,
-                                  rollback_of=None)
+                                  config, rollback_of=None)
         return replace(revision, warnings=tuple(warnings))
 
 
@@ -330,7 +338,8 @@ async def rollback(conn: Connection, asterisk: AsteriskControl, settings: Settin
     with _one_apply_at_a_time(conn):
         earlier = get_revision(conn, revision_id)
         return await _install(conn, asterisk, settings, include_dir, who,
-                              _next_revision_id(conn), earlier.files, rollback_of=earlier.id)
+                              _next_revision_id(conn), earlier.files, earlier.configuration,
+                              rollback_of=earlier.id)
 
 
 def apply_now(conn: Connection, settings: Settings, who: str, *,
@@ -412,7 +421,7 @@ def _next_revision_id(conn: Connection) -> int:
 
 
 async def _install(conn, asterisk, settings, include_dir, who, revision_id, files,
-                   rollback_of) -> Revision:
+                   configuration, rollback_of) -> Revision:
     include_dir = Path(include_dir) if include_dir is not None else settings.include_dir
     previous = active_revision(conn)
     conn.commit()
@@ -429,7 +438,8 @@ async def _install(conn, asterisk, settings, include_dir, who, revision_id, file
         state = ("the previous files are back" if not undo
                  else f"putting the previous files back failed too: {undo}")
         raise ApplyFailed(f"Asterisk did not take the new configuration: {reason}; {state}")
-    revision = Revision(revision_id, who, files, files_hash(files), rollback_of, True)
+    revision = Revision(revision_id, who, files, files_hash(files), rollback_of, True,
+                        configuration=configuration)
     _store(conn, revision)
     return get_revision(conn, revision_id)
 
@@ -478,10 +488,11 @@ def _store(conn: Connection, revision: Revision) -> None:
     with conn.transaction():
         conn.execute("UPDATE revisions SET active = false WHERE active")
         conn.execute(
-            "INSERT INTO revisions (id, created_by, files, files_hash, rollback_of, active)"
-            " VALUES (%s, %s, %s, %s, %s, true)",
+            "INSERT INTO revisions (id, created_by, files, files_hash, rollback_of, active,"
+            " configuration) VALUES (%s, %s, %s, %s, %s, true, %s)",
             (revision.id, revision.created_by, Jsonb(revision.files), revision.files_hash,
-             revision.rollback_of))
+             revision.rollback_of, None if revision.configuration is None
+             else Jsonb(configuration_to_json(revision.configuration))))
         conn.execute(
             "INSERT INTO change_log (user_login, action, object_type, object_id, new_value)"
             " VALUES (%s, %s, 'revision', %s, %s)",

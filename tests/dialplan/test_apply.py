@@ -87,6 +87,23 @@ def test_apply_stores_an_active_revision_and_a_history_row(setup):
     assert log == ("chief", "apply", "revision", str(second.id))
 
 
+def test_a_revision_keeps_the_configuration_it_was_made_from(setup):
+    """What the admin compares with the pages (pending changes) and a rollback restores."""
+    conn, asterisk, settings, include = setup
+    add_phone(conn, "101", "pw")
+    add_line(conn, "prov1", "10.0.0.9", outbound_regex="^9[0-9]+$")
+    conn.execute("UPDATE tts_settings SET engine = 'espeak'")
+    applied = do_apply(setup)
+    conn.execute("DELETE FROM phones")
+    conn.execute("UPDATE tts_settings SET engine = 'festival'")
+
+    stored = applying.get_revision(conn, applied.id).configuration
+    assert [phone.number for phone in stored.phones] == ["101"]
+    assert [line.name for line in stored.lines] == ["prov1"]
+    assert stored.tts.engine == "espeak"
+    assert stored == applied.configuration
+
+
 def test_apply_works_on_the_admins_kind_of_connection(setup, pg_url):
     """Not autocommit, rows as dicts: Apply does not depend on either."""
     _conn, asterisk, settings, include = setup

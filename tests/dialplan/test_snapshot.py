@@ -1,0 +1,36 @@
+"""A revision's configuration as JSON and back (dialplan/snapshot.py)."""
+
+from __future__ import annotations
+
+import json
+
+from dialplan.configuration import (AudioFile, Configuration, Handler, Line, Menu, MenuItem,
+                                    Phone, Playlist, PlaylistItem, TtsSettings)
+from dialplan.snapshot import configuration_from_json, configuration_to_json
+
+CONFIG = Configuration(
+    phones=(Phone(1, "101", "d41d8cd9", "simple", "Приёмная"),),
+    lines=(Line(2, "prov1", "10.0.0.9", outbound_regex="^9[0-9]+$", reg_password="s3cret"),),
+    audio_files=(AudioFile(3, "Музыка", 4200),),
+    playlists=(Playlist(4, "Ожидание", "random",
+                        (PlaylistItem("audio", audio_id=3), PlaylistItem("tts", text="Ждите"))),),
+    menus=(Menu(5, "Главное"),),
+    menu_items=(MenuItem(6, 5, "90000", "tts", text="Здравствуйте",
+                         handlers=(Handler("key", "91000", key="1"),
+                                   Handler("timeout", "", seconds=5))),),
+    tts=TtsSettings(engine="espeak"),
+)
+
+
+def test_a_configuration_survives_json_as_it_was():
+    text = json.dumps(configuration_to_json(CONFIG), ensure_ascii=False)
+    assert configuration_from_json(json.loads(text)) == CONFIG
+
+
+def test_json_without_a_field_added_later_takes_its_default():
+    data = configuration_to_json(CONFIG)
+    del data["phones"][0]["description"]
+    del data["tts"]
+    restored = configuration_from_json(data)
+    assert restored.phones[0].description == ""
+    assert restored.tts == TtsSettings()
