@@ -2,13 +2,24 @@
 
 A caller who does not want to wait leaves their number; operators see the
 open requests and call back.  A caller who orders again while their request
-is still open gets that same request back, so operators never see one
-citizen twice in the list.
+is still open gets that same request back, marked as not new, so operators
+never see one citizen twice in the list and the caller is told that their
+request already stands.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from ivr.cases import LOOKUP_WAIT_SECONDS, normalize_phone, unavailable_when_database_fails
+
+
+@dataclass(frozen=True)
+class CallbackOrder:
+    """What an order left: the request's id, and whether this order made it."""
+
+    id: int
+    new: bool  # False: the caller's open request was found and kept
 
 
 class PgCallbackOrders:
@@ -17,8 +28,8 @@ class PgCallbackOrders:
     def __init__(self, pool):
         self.pool = pool
 
-    async def order(self, phone: str, agi_call_id: str | None = None) -> int:
-        """Record a request to call ``phone`` back; the request's id.
+    async def order(self, phone: str, agi_call_id: str | None = None) -> CallbackOrder:
+        """Record a request to call ``phone`` back, unless one is open for it already.
 
         ``agi_call_id`` links the request to the call it was made from (the
         ``calls`` row with that server id), when that row exists.
@@ -31,7 +42,7 @@ class PgCallbackOrders:
         with unavailable_when_database_fails("callback order"):
             return await self._order(normalized, agi_call_id)
 
-    async def _order(self, normalized: str, agi_call_id: str | None) -> int:
+    async def _order(self, normalized: str, agi_call_id: str | None) -> CallbackOrder:
         async with self.pool.connection(timeout=LOOKUP_WAIT_SECONDS) as conn:
             async with conn.transaction():
                 # Two orders from one number at once must not both insert.
@@ -42,9 +53,9 @@ class PgCallbackOrders:
                     " ORDER BY id LIMIT 1", (normalized,))
                 open_request = await cur.fetchone()
                 if open_request is not None:
-                    return open_request[0]
+                    return CallbackOrder(open_request[0], new=False)
                 cur = await conn.execute(
                     "INSERT INTO callbacks (phone, source, call_id)"
                     " VALUES (%s, 'ivr', (SELECT max(id) FROM calls WHERE agi_call_id = %s))"
                     " RETURNING id", (normalized, agi_call_id))
-                return (await cur.fetchone())[0]
+                return CallbackOrder((await cur.fetchone())[0], new=True)

@@ -52,6 +52,7 @@ NO_PHONE_FOR_CALLBACK = ("Не удалось определить ваш ном
                          " звонок не получилось. Пожалуйста, позвоните нам с номера, который"
                          " не скрыт.")
 CALLBACK_ORDERED = "Заявка на обратный звонок принята. Оператор перезвонит вам на номер"
+CALLBACK_ALREADY_ORDERED = "Ваша заявка на обратный звонок уже принята, мы перезвоним вам."
 THANKS_FOR_CALLING = "Спасибо за звонок."
 NO_NUMBER_TYPED = "Вы не ввели номер."
 NUMBER = "Номер"
@@ -69,9 +70,9 @@ SERVICE_UNAVAILABLE = ("Извините, сейчас мы не можем по
 FIXED_PIECES = (
     CASE_NUMBER, OPENED_ON, STATUS, NOT_FOUND, CHECK_AND_RETRY, WRONG_CASE_NUMBER, YOU_TYPED,
     NOTHING_TYPED, NO_PHONE_FOR_CASES, NO_OPEN_CASES, OPEN_CASES, AND_MORE, OPERATOR_TELLS_MORE,
-    NO_PHONE_FOR_CALLBACK, CALLBACK_ORDERED, THANKS_FOR_CALLING, NO_NUMBER_TYPED, NUMBER,
-    CANNOT_DIAL, NO_SUCH_PHONE, CONNECTING_TO, HELLO, QUEUE_POSITION, ESTIMATED_WAIT,
-    LESS_THAN_A_MINUTE, SERVICE_UNAVAILABLE, *CASE_FORMS, *MINUTE_FORMS,
+    NO_PHONE_FOR_CALLBACK, CALLBACK_ORDERED, CALLBACK_ALREADY_ORDERED, THANKS_FOR_CALLING,
+    NO_NUMBER_TYPED, NUMBER, CANNOT_DIAL, NO_SUCH_PHONE, CONNECTING_TO, HELLO, QUEUE_POSITION,
+    ESTIMATED_WAIT, LESS_THAN_A_MINUTE, SERVICE_UNAVAILABLE, *CASE_FORMS, *MINUTE_FORMS,
 )
 KEY_PIECES = (*"0123456789", *_KEY_WORDS.values())
 
@@ -152,6 +153,10 @@ def more_cases(count: int) -> Phrase:
 
 def callback_ordered(phone: str) -> Phrase:
     return Phrase(CALLBACK_ORDERED, *case_number_parts(phone), ".", THANKS_FOR_CALLING)
+
+
+def callback_already_ordered() -> Phrase:
+    return Phrase(CALLBACK_ALREADY_ORDERED, THANKS_FOR_CALLING)
 
 
 def cannot_dial(number: str) -> Phrase:

@@ -35,7 +35,7 @@ class ScenarioContext:
     digits: str
     say: Callable[[str], Awaitable[str | None]]
     cases: CaseBackend
-    callbacks: object  # .order(phone, agi_call_id) (ivr.callback.PgCallbackOrders)
+    callbacks: object  # .order(phone, agi_call_id) -> CallbackOrder (ivr.callback)
 
 
 def _case_text(case: Case) -> Phrase:
@@ -79,15 +79,19 @@ async def open_cases(ctx: ScenarioContext) -> None:
 
 
 async def callback(ctx: ScenarioContext) -> None:
-    """Order a callback to the caller's number and tell them so."""
+    """Order a callback to the caller's number and tell them so; a caller whose request is
+    still open hears that it stands, not that a new one was taken."""
     phone = normalize_phone(ctx.call.env.caller)
     if phone is None:
         # Whatever the item does next (the demo hangs up), the caller is not promised an
         # operator here: they are told what would work.
         await ctx.say(Phrase(phrases.NO_PHONE_FOR_CALLBACK))
         return
-    await ctx.callbacks.order(phone, ctx.call.call_id)
-    await ctx.say(phrases.callback_ordered(phone))
+    order = await ctx.callbacks.order(phone, ctx.call.call_id)
+    if order.new:
+        await ctx.say(phrases.callback_ordered(phone))
+    else:
+        await ctx.say(phrases.callback_already_ordered())
 
 
 async def dial_number(ctx: ScenarioContext) -> str | None:

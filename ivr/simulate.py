@@ -23,6 +23,7 @@ from dialplan import names
 from dialplan.ivr_plan import IvrPlan
 from fastagi.protocol import AGIEnv
 from fastagi.session import DIGITS, AGICall
+from ivr.callback import CallbackOrder
 from ivr.menu import MenuExit, MenuServices, run_menu
 from ivr.scenarios import SCENARIOS
 
@@ -99,8 +100,10 @@ class DryRunCallbacks:
     def __init__(self, events):
         self.events = events
 
-    async def order(self, phone: str, *args, **kwargs) -> None:
+    async def order(self, phone: str, *args, **kwargs) -> CallbackOrder:
+        """Report the order; it counts as new (a dry run does not look for open requests)."""
         self.events.event("callback", f"would order a callback for {phone}")
+        return CallbackOrder(0, new=True)
 
 
 class _Steps:

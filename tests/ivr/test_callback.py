@@ -13,7 +13,7 @@ from ivr.callback import PgCallbackOrders
 
 
 def order(pg_url, *calls: tuple):
-    """Place each (phone, agi_call_id) order at once, on one pool; their ids."""
+    """Place each (phone, agi_call_id) order at once, on one pool; what each left."""
     async def go():
         pool = await open_pool(pg_url, max_size=4)
         try:
@@ -34,25 +34,28 @@ def clean(db):
 def test_an_order_keeps_the_callers_number_the_time_and_the_call(db, pg_url, clean):
     call_id = db.execute("INSERT INTO calls (agi_call_id, caller) VALUES"
                          " ('agi-callback-test-1', '89994440001') RETURNING id").fetchone()["id"]
-    [row_id] = order(pg_url, ("89994440001", "agi-callback-test-1"))
-    row = db.execute("SELECT * FROM callbacks WHERE id = %s", (row_id,)).fetchone()
+    [made] = order(pg_url, ("89994440001", "agi-callback-test-1"))
+    assert made.new
+    row = db.execute("SELECT * FROM callbacks WHERE id = %s", (made.id,)).fetchone()
     assert row["phone"] == "79994440001"
     assert row["source"] == "ivr" and row["call_id"] == call_id
     assert row["requested_at"] is not None and row["done_at"] is None
 
 
 def test_an_order_from_a_call_without_a_record_is_kept_all_the_same(db, pg_url, clean):
-    [row_id] = order(pg_url, ("79994440002", "agi-never-recorded"))
-    row = db.execute("SELECT phone, call_id FROM callbacks WHERE id = %s", (row_id,)).fetchone()
+    [made] = order(pg_url, ("79994440002", "agi-never-recorded"))
+    row = db.execute("SELECT phone, call_id FROM callbacks WHERE id = %s", (made.id,)).fetchone()
     assert row == {"phone": "79994440002", "call_id": None}
 
 
 def test_ordering_again_while_the_request_is_open_gives_the_same_request(db, pg_url, clean):
-    ids = order(pg_url, *[("79994440003", None)] * 3)
-    assert len(set(ids)) == 1
-    db.execute("UPDATE callbacks SET done_at = now() WHERE id = %s", (ids[0],))
+    """Of three orders at once one is new; the others find it open and say so."""
+    orders = order(pg_url, *[("79994440003", None)] * 3)
+    assert len({made.id for made in orders}) == 1
+    assert sorted(made.new for made in orders) == [False, False, True]
+    db.execute("UPDATE callbacks SET done_at = now() WHERE id = %s", (orders[0].id,))
     [again] = order(pg_url, ("79994440003", None))
-    assert again != ids[0]
+    assert again.new and again.id != orders[0].id
     count = db.execute("SELECT count(*) AS n FROM callbacks WHERE phone = '79994440003'"
                        ).fetchone()["n"]
     assert count == 2

@@ -10,6 +10,7 @@ import pytest
 
 from dialplan.configuration import Handler, MenuItem, NumberOwner, OwnerKind
 from dialplan.ivr_plan import IvrPlan
+from ivr.callback import CallbackOrder
 from ivr.cases import Case, LookupUnavailable, Person
 from ivr.menu import MenuServices, run_menu
 from ivr.phrases import SERVICE_UNAVAILABLE, spoken_keys
@@ -47,12 +48,17 @@ class MemoryCases:
 
 
 class MemoryCallbacks:
-    def __init__(self):
+    """Callback orders in a list; a number already in it has an open request."""
+
+    def __init__(self, open_phones=()):
+        self.open_phones = set(open_phones)
         self.orders: list[tuple[str, str]] = []
 
     async def order(self, phone, agi_call_id):
         self.orders.append((phone, agi_call_id))
-        return len(self.orders)
+        new = phone not in self.open_phones
+        self.open_phones.add(phone)
+        return CallbackOrder(len(self.orders), new=new)
 
 
 PLAN = IvrPlan(numbers={"101": NumberOwner(OwnerKind.PHONE, "101"),
@@ -157,6 +163,14 @@ def test_callback_orders_a_call_to_the_callers_number_and_confirms_it():
     assert callbacks.orders == [("79990000001", "fake-1")]
     assert "Заявка на обратный звонок принята" in said
     assert "на номер семь, девятьсот девяносто девять, ноль ноль ноль, ноль ноль, ноль один" in said
+
+
+def test_a_caller_whose_request_is_open_hears_it_stands_not_that_a_new_one_was_taken():
+    _, said, _, callbacks = run("callback", caller="89990000001",
+                                callbacks=MemoryCallbacks(open_phones={"79990000001"}))
+    assert callbacks.orders == [("79990000001", "fake-1")]
+    assert said == "Ваша заявка на обратный звонок уже принята, мы перезвоним вам. Спасибо за звонок."
+    assert "Заявка на обратный звонок принята" not in said
 
 
 @pytest.mark.parametrize("caller", ["", "unknown", "anonymous", "Anonymous <sip:x@y>"])
