@@ -43,7 +43,7 @@ def create_app(test_config: dict | None = None, asterisk=None,
         BOOTSTRAP_SERVE_LOCAL=True,
         BOOTSTRAP_BTN_STYLE="primary",
         SESSION_COOKIE_SAMESITE="Lax",
-        HISTORY_PAGE_SIZE=50,
+        HISTORY_PAGE_SIZE=25,
         DISPLAY_TIMEZONE=os.environ.get("TELECENTER_TIMEZONE", "UTC"),
         TELECENTER_SETTINGS=settings,  # AMI address and credentials (tests put a fake one)
         **security.settings_from_environment(),

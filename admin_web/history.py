@@ -1,12 +1,12 @@
 """The History section (managers and administrators): the change_log, newest first.
 
 Filters by period (dates in the display time zone, both days included),
-user and object type; pages of HISTORY_PAGE_SIZE rows.
+user and object type; pages of HISTORY_PAGE_SIZE rows. Each change is one
+line in words with a small table of the fields it changed (change_titles).
 """
 
 from __future__ import annotations
 
-import json
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -18,18 +18,10 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Optional, ValidationError
 
 from admin_web.auth import role_required
+from admin_web.change_titles import describe, object_title
 from admin_web.db import get_db
 
 bp = Blueprint("history", __name__, url_prefix="/history")
-
-ACTION_TITLES = {
-    "create": _l("created"),
-    "update": _l("changed"),
-    "delete": _l("deleted"),
-    "apply": _l("applied"),
-    "rollback": _l("rolled back"),
-}
-
 
 class FilterForm(FlaskForm):
     """A GET form: it changes nothing, so it carries no CSRF token."""
@@ -51,15 +43,10 @@ class FilterForm(FlaskForm):
             raise ValidationError(_l("The end of the period is before its start."))
 
 
-@bp.app_template_filter("as_json")
-def as_json(value) -> str:
-    """A stored old/new value as readable JSON (Cyrillic as is; the template escapes it)."""
-    return "" if value is None else json.dumps(value, ensure_ascii=False, sort_keys=True)
-
-
-def _choices(conn, column: str) -> list[tuple[str, str]]:
-    rows = conn.execute(f"SELECT DISTINCT {column} AS v FROM change_log ORDER BY 1").fetchall()
-    return [SelectChoice("", _l("all"))] + [SelectChoice(r["v"]) for r in rows]
+def _choices(conn, column: str, title=str) -> list[SelectChoice]:
+    rows = conn.execute(f"SELECT DISTINCT {column} AS v FROM change_log").fetchall()
+    shown = sorted(((r["v"], title(r["v"])) for r in rows), key=lambda c: c[1].lower())
+    return [SelectChoice("", _l("all"))] + [SelectChoice(v, t) for v, t in shown]
 
 
 def _conditions(form: FilterForm) -> tuple[str, list]:
@@ -87,7 +74,7 @@ def index():
     conn = get_db()
     form = FilterForm(request.args)
     form.user.choices = _choices(conn, "user_login")
-    form.object_type.choices = _choices(conn, "object_type")
+    form.object_type.choices = _choices(conn, "object_type", object_title)
     size = current_app.config["HISTORY_PAGE_SIZE"]
     rows, total = [], 0
     if form.validate():
@@ -101,6 +88,8 @@ def index():
             f"SELECT id, at, user_login, action, object_type, object_id, old_value, new_value"
             f" FROM change_log{where} ORDER BY at DESC, id DESC LIMIT %s OFFSET %s",
             [*params, size, (page - 1) * size]).fetchall()
+    changes = [(row, describe(row["object_type"], row["action"], row["object_id"],
+                              row["old_value"], row["new_value"])) for row in rows]
     args = {k: v for k, v in request.args.items() if k != "page"}
-    return render_template("history/list.html", form=form, rows=rows, page=page, pages=pages,
-                           total=total, args=args, action_titles=ACTION_TITLES)
+    return render_template("history/list.html", form=form, changes=changes, page=page,
+                           pages=pages, total=total, args=args)

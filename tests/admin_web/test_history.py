@@ -1,36 +1,57 @@
-"""The History section: newest first, filters, pages."""
+"""The History section: each change in words with a table of what changed; filters, pages."""
 
+import ast
+import importlib
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import psycopg
 import pytest
 
 from admin_web.audit import record_change
+from admin_web.change_titles import OBJECT_TITLES, SUMMARIES
+from dialplan.apply import Revision, _store
+
+ADMIN_WEB = Path(__file__).resolve().parents[2] / "admin_web"
 
 
 @pytest.fixture
 def changes(pg_url):
-    """Seven changes by two people on two object types, one a day for a week."""
+    """Seven changes by two people to phones and lines, one a day for a week."""
     now = datetime.now(timezone.utc)
     with psycopg.connect(pg_url, autocommit=True) as conn:
         for day in range(7):
-            who, kind = ("admin", "phone") if day % 2 else ("boss", "line")
-            record_change(conn, who, "update", kind, f"{kind}-{day}", {"n": day}, {"n": day + 1})
-            conn.execute("UPDATE change_log SET at = %s WHERE object_id = %s",
-                         (now - timedelta(days=day), f"{kind}-{day}"))
+            if day % 2:
+                record_change(conn, "admin", "update", "phone", f"20{day}",
+                              {"number": f"20{day}", "kind": "simple", "description": "old"},
+                              {"number": f"20{day}", "kind": "simple",
+                               "description": f"room {day}"})
+            else:
+                record_change(conn, "boss", "update", "line", f"trunk{day}",
+                              {"name": f"trunk{day}", "host": "10.0.0.1", "port": 5060},
+                              {"name": f"trunk{day}", "host": "10.0.0.2", "port": 5060})
+            conn.execute("UPDATE change_log SET at = %s WHERE id = (SELECT max(id) FROM change_log)",
+                         (now - timedelta(days=day),))
     return now
 
 
+SUMMARY = {"phone": "Изменён телефон 20{day}: описание",
+           "line": "Изменена линия «trunk{day}»: хост"}
+
+
 def shown(client, query=""):
+    """The days whose change the page shows (phones on odd days, lines on even), in its order."""
     page = client.get(f"/history/{query}").get_data(as_text=True)
-    return [f"{k}-{d}" for d in range(7) for k in ("phone", "line") if f"{k} {k}-{d}" in page], page
+    found = [(page.index(SUMMARY[kind].format(day=day)), f"{kind}-{day}")
+             for day in range(7) for kind in ("phone", "line")
+             if SUMMARY[kind].format(day=day) in page]
+    return [name for _, name in sorted(found)], page
 
 
 def test_newest_first(client, auth, changes):
     auth.login("boss")
-    ids, page = shown(client)
-    assert ids == sorted(ids, key=lambda i: int(i.split("-")[1]))
-    assert page.index("line line-0") < page.index("phone phone-1") < page.index("line line-2")
+    ids, _ = shown(client)
+    assert ids == ["line-0", "phone-1", "line-2", "phone-3", "line-4", "phone-5", "line-6"]
 
 
 def test_filter_by_user_and_object_type(client, auth, changes):
@@ -38,6 +59,13 @@ def test_filter_by_user_and_object_type(client, auth, changes):
     assert shown(client, "?user=admin")[0] == ["phone-1", "phone-3", "phone-5"]
     assert shown(client, "?object_type=line&user=boss")[0] == ["line-0", "line-2", "line-4",
                                                                  "line-6"]
+
+
+def test_the_object_filter_names_objects_in_the_admins_language(client, auth, changes):
+    auth.login("boss")
+    page = client.get("/history/").get_data(as_text=True)
+    assert '<option value="phone">Телефон</option>' in page
+    assert '<option value="line">Линия</option>' in page
 
 
 def test_filter_by_period(client, auth, changes):
@@ -70,9 +98,54 @@ def test_a_page_past_the_end_shows_the_last_page(app, client, auth, changes):
         assert rows == ["line-6"] and "3 / 3" in page
 
 
-
-def test_rows_show_who_what_and_the_values(client, auth, changes):
+def test_a_change_shows_only_the_fields_it_changed_without_json(client, auth, changes):
     auth.login("boss")
     page = client.get("/history/?user=admin&object_type=phone").get_data(as_text=True)
-    assert "phone phone-1" in page and "изменён" in page
-    assert "{&#34;n&#34;: 1}" in page and "{&#34;n&#34;: 2}" in page
+    assert "Изменён телефон 201: описание" in page
+    assert "<td>old</td><td>room 1</td>" in page
+    assert "Простой SIP-телефон" not in page  # the type did not change
+    assert "&#34;" not in page and "{" not in page.split("<main", 1)[-1].split("</main>")[0]
+
+
+def test_additions_applies_and_secrets_read_as_words(pg_url, client, auth):
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        record_change(conn, "admin", "create", "menu item", "91000", None,
+                      {"menu": "Главное", "number": "91000", "kind": "scenario",
+                       "scenario": "case_status"})
+        record_change(conn, "admin", "create", "line", "rt",
+                      {}, {"name": "rt", "reg_password": "s3cret-word", "external": True})
+        record_change(conn, "admin", "create", "menu handler", "91000", None,
+                      {"item": "91000", "kind": "key", "key": "2", "target": "203",
+                       "position": 0})
+        _store(conn, Revision(id=5, created_by="admin", files={}, files_hash="0" * 64,
+                              rollback_of=None, active=True))
+    auth.login("admin")
+    page = client.get("/history/").get_data(as_text=True)
+    assert "Применена ревизия 5" in page and "0" * 64 not in page
+    assert "Добавлен пункт меню 91000" in page
+    assert "Статус дела, введённого тоновыми командами" in page
+    assert "Добавлен обработчик пункта 91000 (клавиша 2)" in page
+    assert "Добавлена линия «rt»" in page and "***" in page and "s3cret-word" not in page
+    assert "Внешняя:</span>\n                да" in page
+
+
+def _record_change_object_types():
+    """(module, action, object_type) of every record_change call in the admin."""
+    found = []
+    for path in ADMIN_WEB.glob("*.py"):
+        module = importlib.import_module(f"admin_web.{path.stem}")
+        for node in ast.walk(ast.parse(path.read_text())):
+            if (isinstance(node, ast.Call) and getattr(node.func, "id", None) == "record_change"):
+                action, kind = node.args[2], node.args[3]
+                kind = kind.value if isinstance(kind, ast.Constant) else getattr(module, kind.id)
+                found.append((path.stem, action.value, kind))
+    return found
+
+
+def test_every_object_the_admin_records_has_a_title_and_a_summary():
+    calls = _record_change_object_types() + [("apply", "apply", "revision"),
+                                             ("apply", "rollback", "revision")]
+    assert len(calls) > 30
+    for module, action, kind in calls:
+        assert kind in OBJECT_TITLES, (module, kind)
+        assert action in SUMMARIES[kind], (module, action, kind)
