@@ -36,6 +36,7 @@ OBJECT_TITLES = {
     "case": _l("Case"),
     "user": _l("User"),
     "revision": _l("Revision"),
+    "callback": _l("Callback request"),
 }
 
 # One line per change: %(name)s is the object's number or name.
@@ -66,6 +67,7 @@ SUMMARIES = {
              "delete": _l("Case %(name)s deleted")},
     "user": {"create": _l("User %(name)s added"), "update": _l("User %(name)s changed"),
              "delete": _l("User %(name)s deleted")},
+    "callback": {"update": _l("Callback request %(name)s changed")},
     "revision": {"apply": _l("Revision %(name)s applied"),
                  "rollback": _l("Rolled back to revision %(of)s (revision %(name)s)")},
 }
@@ -138,6 +140,8 @@ FIELD_TITLES = {
     "password_changed": _l("Password changed"),
     "files_hash": _l("Files"),
     "rollback_of": _l("Rollback to revision"),
+    "done_at": _l("Done at"),
+    "done_by": _l("Done by"),
 }
 # Where one field means something else in one kind of object.
 OBJECT_FIELD_TITLES = {
@@ -177,6 +181,8 @@ VALUE_TITLES = {
 # The object type of the rows a list field holds (a menu's items, an item's handlers).
 NESTED_TYPES = {("menu", "items"): "menu item", ("menu item", "handlers"): "menu handler",
                 ("playlist", "items"): "playlist item", ("person", "cases"): "case"}
+# Objects whose change_log id is a row id: the field that names them instead.
+NAME_FIELDS = {"sip_block": "address", "callback": "phone"}
 # What a row inside another repeats of it (a menu's items name the menu).
 NESTED_HIDDEN = {"menu item": {"menu"}, "menu handler": {"item", "position"}}
 EMPTY = "—"
@@ -269,7 +275,7 @@ def describe(object_type: str, action: str, object_id: str, old: Any, new: Any) 
                                value_text(object_type, k, new_fields.get(k)))
                    for k in names)
     latest = new_fields or old_fields
-    name = latest.get("address") if object_type == "sip_block" else object_id
+    name = latest.get(NAME_FIELDS[object_type]) if object_type in NAME_FIELDS else object_id
     template = SUMMARIES.get(object_type, {}).get(action)
     if template is None:
         action_title = ACTION_TITLES.get(action)
