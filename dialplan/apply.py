@@ -62,6 +62,7 @@ from __future__ import annotations
 import asyncio
 import difflib
 import hashlib
+import logging
 import re
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -84,6 +85,8 @@ from dialplan.validate import (WARNING, Problem, check, fallback_problems, item_
                                playlist_item_place)
 from fastagi.ami import AmiClient, AmiError
 from fastagi.settings import Settings
+
+log = logging.getLogger(__name__)
 
 # pg_advisory_lock key: one Apply (or rollback) at a time.
 APPLY_LOCK = 0x7E1EC0
@@ -353,7 +356,7 @@ def apply_now(conn: Connection, settings: Settings, who: str, *,
     a process of its own).  Raises ApplyRefused (with ``problems``) or
     ApplyFailed (with the reason).
     """
-    return _with_ami(settings, asterisk, lambda control: apply_configuration(
+    return _with_ami(settings, asterisk, f"Apply by {who}", lambda control: apply_configuration(
         conn, control, settings, who, include_dir=include_dir, presynthesize=presynthesize))
 
 
@@ -362,7 +365,7 @@ def rollback_now(conn: Connection, settings: Settings, revision_id: int, who: st
                  asterisk: AsteriskControl | None = None) -> Revision:
     """rollback for synchronous callers, over AMI (as apply_now); LookupError for an
     unknown revision."""
-    return _with_ami(settings, asterisk, lambda control: rollback(
+    return _with_ami(settings, asterisk, f"Rollback by {who}", lambda control: rollback(
         conn, control, settings, revision_id, who, include_dir=include_dir))
 
 
@@ -376,20 +379,37 @@ def current_files(conn: Connection, settings: Settings) -> dict[str, str]:
     return active.files if active is not None else render_all(settings)
 
 
-def _with_ami(settings: Settings, asterisk: AsteriskControl | None, make_coroutine):
+def _with_ami(settings: Settings, asterisk: AsteriskControl | None, what: str,
+              make_coroutine):
     """Run ``make_coroutine(control)`` to the end on this thread; a short-lived AMI
-    connection when no ``asterisk`` is given, closed afterwards."""
-    if asterisk is not None:
-        return asyncio.run(make_coroutine(asterisk))
+    connection when no ``asterisk`` is given, closed afterwards.
 
+    A refusal (problems, a reload Asterisk refuses, Asterisk unreachable) is expected:
+    it is logged as one WARNING line naming ``what``, and raised for the caller to show.
+    """
     async def main():
-        asterisk = AmiAsterisk.from_settings(settings)
+        control = asterisk if asterisk is not None else AmiAsterisk.from_settings(settings)
         try:
-            return await make_coroutine(asterisk)
+            return await make_coroutine(control)
         finally:
-            asterisk.close()
+            if asterisk is None:
+                control.close()
 
-    return asyncio.run(main())
+    try:
+        return asyncio.run(main())
+    except ApplyRefused as refused:
+        errors = [problem for problem in refused.problems if problem.is_error]
+        log.warning("%s refused, nothing changed: %s", what,
+                    _one_line("; ".join(map(str, errors))))
+        raise
+    except ApplyFailed as failed:
+        log.warning("%s failed: %s", what, _one_line(str(failed)))
+        raise
+
+
+def _one_line(text: str) -> str:
+    """``text`` with its line breaks (an Asterisk answer quoted in a reason) as spaces."""
+    return " ".join(text.split())
 
 
 def _scalar(conn: Connection, query: str):

@@ -13,7 +13,10 @@ keeps state from events reads it afresh (what happened while disconnected
 was never sent).
 
 Command-line tools that run in a process of their own (``telecenter apply``,
-``telecenter render``) open a short-lived client of their own.
+``telecenter render``) open a short-lived client of their own. Such a client
+is often closed before it has even connected (an Apply refused for its
+problems needs no Asterisk): ``close`` stops the attempt under way and any
+reconnect, so closing is silent, never an error logged by the event loop.
 """
 
 from __future__ import annotations
@@ -50,6 +53,8 @@ class _BackoffManager(Manager):
         # Coroutine functions run after each successful login.
         self.login_callbacks: list = []
         self.logins = 0  # successful logins so far: which session state belongs to
+        self.closed = False
+        self._attempt: asyncio.Future | None = None  # the connection being made
         super().__init__(**config)
 
     @property
@@ -60,7 +65,18 @@ class _BackoffManager(Manager):
     def reconnect_timeout(self, _value) -> None:
         """panoramisk sets a fixed delay; the backoff above replaces it."""
 
+    def connect(self, *args, **kwargs):
+        """Start one connection attempt (panoramisk's), unless the client was closed."""
+        if self.closed:
+            return None
+        self._attempt = super().connect(*args, **kwargs)
+        return self._attempt
+
     def connection_made(self, f):
+        if f.cancelled() or self.closed:  # closed while connecting
+            if not f.cancelled() and f.exception() is None:
+                f.result()[0].close()
+            return
         if f.exception() is not None:
             log.warning("AMI %s:%s unreachable, next try in %.0f s",
                         self.config["host"], self.config["port"], self.reconnect_timeout)
@@ -69,6 +85,8 @@ class _BackoffManager(Manager):
 
     def connection_lost(self, exc):
         self.answered.clear()
+        if self.closed:
+            return  # our own close: nothing was lost, nothing to reconnect
         super().connection_lost(exc)
         self._failures += 1
 
@@ -88,6 +106,13 @@ class _BackoffManager(Manager):
             log.error("AMI login to %s:%s refused: check the AMI user and secret",
                       self.config["host"], self.config["port"])
         return ok
+
+    def close(self):
+        """Close for good: the attempt under way is cancelled, no reconnect follows."""
+        self.closed = True
+        if self._attempt is not None and not self._attempt.done():
+            self._attempt.cancel()
+        super().close()
 
 
 async def _logged(callback) -> None:

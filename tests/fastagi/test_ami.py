@@ -1,6 +1,7 @@
 """The server's AMI connection: backoff, and reconnecting to a real Asterisk."""
 
 import asyncio
+import logging
 
 import pytest
 
@@ -82,3 +83,19 @@ def test_wrong_secret_is_reported(instance):
             client.close()
 
     asyncio.run(scenario())
+
+
+def test_a_client_closed_before_it_connected_logs_nothing_and_stays_closed(caplog):
+    """A short-lived client (an Apply refused for its problems) is closed while its first
+    connection attempt is still under way: no error from the event loop, no reconnect."""
+
+    async def open_and_close():
+        client = AmiClient("127.0.0.1", free_port(), "u", "s", base_delay=0.01)
+        client.start()
+        client.close()
+        client.manager.connect()  # a reconnect scheduled earlier finds the client closed
+        return client
+
+    client = asyncio.run(open_and_close())
+    assert [r for r in caplog.records if r.levelno >= logging.WARNING] == []
+    assert client.manager.closed and not client.logged_in
