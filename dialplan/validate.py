@@ -414,6 +414,24 @@ def _line_problems(line: Line, where: Message, plan: dict[str, list[NumberOwner]
     return problems
 
 
+def lines_on_phone_addresses(config: Configuration,
+                             phone_addresses: Collection[str]) -> list[Problem]:
+    """A warning for each line whose host is an address phones register from.
+
+    Asterisk recognises a line's calls by the far end's address before it looks
+    at who logs in (pjsip's identify by IP comes first), so such a line would
+    take the phones' calls and registrations for its own. ``phone_addresses``
+    are the IP addresses the phones' contacts came from (Apply asks Asterisk);
+    a warning, not a refusal: the office may mean it for a while.
+    """
+    addresses = set(phone_addresses)
+    return [_warning(line_place(line.name),
+                     N_("host %(host)s is an address phones register from: Asterisk would"
+                        " take their calls for calls arriving on this line (it recognises a"
+                        " line by the address first)"), host=line.host)
+            for line in config.lines if line.host in addresses]
+
+
 def fallback_problems(config: Configuration, fallback_number: str) -> list[Problem]:
     """The fallback must be reachable without the server: a phone, or a number a line
     dials out; never a menu item (served by the server that has just failed)."""

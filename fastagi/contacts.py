@@ -20,6 +20,7 @@ table; ``PhonePresence`` feeds it from AMI.
 from __future__ import annotations
 
 import logging
+import re
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +32,15 @@ OFFLINE = "OFFLINE"
 _REACHABLE = frozenset({"Reachable", "NonQualified", "Created", "Avail", "NonQual"})
 _GONE = "Removed"
 _UPDATED = "Updated"  # the contact's details changed, not its reachability
+# The host of a contact URI: sip:7001@192.168.1.20:5060;transport=udp, sip:[2001:db8::1]:5060
+_URI_HOST = re.compile(r"^sips?:(?:[^@;>]*@)?(?:\[([^\]]+)\]|([^:;>]+))")
+
+
+def contact_host(uri: str) -> str | None:
+    """The address a contact URI points at (where the phone registered from); None if
+    the URI is not a SIP URI."""
+    match = _URI_HOST.match(uri)
+    return (match.group(1) or match.group(2)) if match else None
 
 
 class ContactBook:
@@ -61,6 +71,13 @@ class ContactBook:
         """AOR -> ONLINE/OFFLINE for every AOR that has or had a contact."""
         return {aor: ONLINE if any(s in _REACHABLE for s in contacts.values()) else OFFLINE
                 for aor, contacts in self._contacts.items()}
+
+    def addresses(self) -> dict[str, set[str]]:
+        """AOR -> the addresses its contacts point at (reachable or not), for every AOR
+        that has a contact now."""
+        found = {aor: {host for host in map(contact_host, contacts) if host}
+                 for aor, contacts in self._contacts.items()}
+        return {aor: hosts for aor, hosts in found.items() if hosts}
 
 
 class PhonePresence:
@@ -106,6 +123,15 @@ class PhonePresence:
 
     def states(self) -> dict[str, str] | None:
         """AOR -> ONLINE/OFFLINE; None while AMI is down or not yet read (unknown)."""
-        if not self.ami.logged_in or self._synced_login != self.ami.logins:
+        if not self._known():
             return None
         return self.book.states()
+
+    def addresses(self) -> dict[str, set[str]] | None:
+        """AOR -> the addresses its contacts point at; None while unknown (as ``states``)."""
+        if not self._known():
+            return None
+        return self.book.addresses()
+
+    def _known(self) -> bool:
+        return self.ami.logged_in and self._synced_login == self.ami.logins

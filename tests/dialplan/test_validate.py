@@ -3,7 +3,8 @@
 import pytest
 
 from dialplan.configuration import Configuration, Line, Phone, sip_digest
-from dialplan.validate import Problem, RegexError, dialplan_regex, validate
+from dialplan.validate import (Problem, RegexError, dialplan_regex, lines_on_phone_addresses,
+                               validate)
 
 
 def phone(number, **kw):
@@ -134,3 +135,16 @@ def test_a_line_whose_regex_could_pass_more_than_a_number_is_refused_by_name():
     assert [str(p) for p in problems] == [
         "line 'pbx': outbound regex '^9' must match whole numbers: end it, and every alternative"
         " before a top-level '|', with '$'"]
+
+
+def test_a_line_on_an_address_phones_register_from_is_a_warning_with_its_place():
+    config = Configuration(phones=(phone("101"),),
+                           lines=(line("office", host="192.168.1.20"),
+                                  line("prov1", host="10.0.0.9")))
+    problems = lines_on_phone_addresses(config, {"192.168.1.20", "192.168.1.21"})
+    assert [(p.severity, str(p)) for p in problems] == [
+        ("warning", "warning: line 'office': host 192.168.1.20 is an address phones register"
+                    " from: Asterisk would take their calls for calls arriving on this line (it"
+                    " recognises a line by the address first)")]
+    assert lines_on_phone_addresses(config, set()) == []
+    assert validate(config) == []  # not a refusal

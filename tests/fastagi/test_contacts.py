@@ -81,3 +81,14 @@ def test_states_are_unknown_after_a_new_login_until_they_are_read_again():
     assert presence.states() == {}
     ami.logins = 2  # Asterisk came back; the listing of this login is not read yet
     assert presence.states() is None
+
+
+def test_the_addresses_phones_registered_from():
+    book = ContactBook()
+    book.seen("301", "sip:301@192.168.1.20:5060;transport=udp", "Reachable")
+    book.seen("301", "sip:301@192.168.1.21:5062", "Unreachable")
+    book.seen("302", "sip:302@[2001:db8::7]:5060", "NonQualified")
+    book.seen("303", "sip:303@192.168.1.22:5060", "Created")
+    book.seen("303", "sip:303@192.168.1.22:5060", "Removed")
+    assert book.addresses() == {"301": {"192.168.1.20", "192.168.1.21"},
+                                "302": {"2001:db8::7"}}
