@@ -21,13 +21,19 @@ from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import SubmitField
 
-from admin_web import server_asterisk, site_settings
+from admin_web import pending_changes, server_asterisk, site_settings
 from admin_web.auth import role_required
+from admin_web.change_words import changes_in_words
 from admin_web.db import get_db
+from admin_web.problem_links import handler_ids, place_links, problem_link
 from dialplan import apply
+from dialplan.changes import changes
+from dialplan.configuration import load_configuration
 from ivr.speaker import presynthesize_for_calls
 
 bp = Blueprint("apply", __name__, url_prefix="/apply")
+# Every page an administrator sees may carry the pending-changes banner.
+bp.app_context_processor(pending_changes.template_context)
 
 
 class ApplyForm(FlaskForm):
@@ -47,17 +53,27 @@ class ShownProblem:
     severity: str
     where: str
     message: str
+    url: str | None = None  # the form that fixes it
 
 
 def _shown(problems) -> list[ShownProblem]:
-    return [ShownProblem(p.severity, p.place.render(_), p.text.render(_)) for p in problems or ()]
+    """The problems in the admin's language, each place a link to the form that fixes it."""
+    if not problems:
+        return []
+    conn = get_db()
+    links = place_links(load_configuration(conn), handler_ids(conn))
+    return [ShownProblem(p.severity, p.place.render(_), p.text.render(_),
+                         problem_link(links, p.place)) for p in problems]
 
 
 def _page(status=200, problems=None, failure=None, warnings=None):
     revisions = apply.list_revisions(get_db())
+    pending_changes.forget_pending_changes()  # an Apply in this request changed the answer
+    pending = pending_changes.pending_changes()
     return render_template("apply/index.html", revisions=revisions, problems=_shown(problems),
                            failure=failure, warnings=_shown(warnings), apply_form=ApplyForm(),
-                           rollback_form=RollbackForm()), status
+                           rollback_form=RollbackForm(), pending=pending,
+                           pending_words=changes_in_words(pending.changes)), status
 
 
 @bp.route("/")
@@ -117,7 +133,10 @@ def diff():
         old, new = apply.get_revision(conn, a), apply.get_revision(conn, b)
     except LookupError:
         abort(404)
-    return render_template("apply/diff.html", old=old, new=new,
+    words = None  # None: a revision without its configuration; only files can be compared
+    if old.configuration is not None and new.configuration is not None:
+        words = changes_in_words(changes(old.configuration, new.configuration))
+    return render_template("apply/diff.html", old=old, new=new, words=words,
                            files=apply.diff(old, new))
 
 
