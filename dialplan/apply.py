@@ -39,10 +39,23 @@ One Apply at a time (a PostgreSQL advisory lock), in these steps::
 The warnings (validation's and speech's) come back on the returned
 revision's ``warnings``; they are not stored.
 
-``rollback(revision_id)`` runs CONNECT..STORE with an earlier revision's
-files as they were stored; the new row has ``rollback_of`` set and its
-change_log row says 'rollback'.  ``diff(a, b)`` compares two revisions file
-by file.  ``current_files`` is what to write at start-up.
+``rollback(revision_id)`` brings back the configuration an earlier
+revision was rendered from, then applies it, under the same lock::
+
+    REFUSE    a revision stored before revisions kept their configuration
+      |       --> NothingToRestore; the revision's configuration validated first
+      |       (a recording deleted since) --> ApplyRefused(problems); nothing changed
+    RESTORE   the configuration tables hold exactly the revision's configuration, ids
+      |       kept, a change_log 'rollback' row per object changed (dialplan.restore),
+      |       in one transaction that stays open through the steps below
+    VALIDATE..STORE as above, from what was restored, rendered with the new
+              revision's number; the new row has ``rollback_of`` set and its change_log
+              row says 'rollback'.  Any refusal or failure rolls the transaction back:
+              the configuration and its history are as they were before the rollback.
+
+So the pages show what the rollback brought back, and the next Apply keeps
+it.  ``diff(a, b)`` compares two revisions file by file.  ``current_files``
+is what to write at start-up.
 
 AMI waits are bounded: AMI_CONNECT_SECONDS to log in, AMI_REPLY_SECONDS for
 each answer; past them Asterisk counts as unreachable (or the reload as
@@ -76,10 +89,12 @@ from psycopg.rows import dict_row, tuple_row
 from psycopg.types.json import Jsonb
 
 from dialplan import names
+from dialplan.change_log import record_change
 from dialplan.configuration import (Configuration, TtsSettings, audio_file_path,
-                                    load_configuration)
+                                    load_configuration, read_configuration)
 from dialplan.messages import N_, Message
 from dialplan.render import render_all, write_files
+from dialplan.restore import restore_configuration
 from dialplan.snapshot import configuration_from_json, configuration_to_json
 from dialplan.validate import (WARNING, Problem, check, fallback_problems, item_place,
                                playlist_item_place)
@@ -121,6 +136,16 @@ class ApplyRefused(ApplyError):
 
 class ApplyFailed(ApplyError):
     """Asterisk did not take the new files; the previous revision was put back."""
+
+
+class NothingToRestore(ApplyError):
+    """The revision was stored before revisions kept their configuration: a rollback to it
+    could not bring the configuration back, so it is refused; nothing was changed."""
+
+    def __init__(self, revision_id: int):
+        super().__init__(f"revision {revision_id} was stored before revisions kept the"
+                         " configuration they were made from: it cannot be rolled back to")
+        self.revision_id = revision_id
 
 
 class AsteriskControl(Protocol):
@@ -322,27 +347,57 @@ async def apply_configuration(conn: Connection, asterisk: AsteriskControl, setti
     """
     with _one_apply_at_a_time(conn):
         config = load_configuration(conn)
-        problems = (check(config, audio_on_disk=audio_on_disk(config, settings))
-                    + fallback_problems(config, settings.fallback_number))
-        if any(problem.is_error for problem in problems):
-            raise ApplyRefused(problems)
-        warnings = problems + await presynthesize_texts(config, settings, presynthesize,
-                                                        case_words(conn))
-        revision_id = _next_revision_id(conn)
-        files = render_all(settings, config, revision=revision_id)
-        revision = await _install(conn, asterisk, settings, include_dir, who, revision_id, files,
-                                  config, rollback_of=None)
-        return replace(revision, warnings=tuple(warnings))
+        problems = _refused_unless_valid(config, settings)
+        return await _apply_loaded(conn, asterisk, settings, who, config, problems,
+                                   presynthesize=presynthesize, include_dir=include_dir,
+                                   rollback_of=None, held=False)
 
 
 async def rollback(conn: Connection, asterisk: AsteriskControl, settings: Settings,
-                   revision_id: int, who: str, include_dir: Path | None = None) -> Revision:
-    """Apply an earlier revision's files again, as a new revision."""
+                   revision_id: int, who: str, *, presynthesize: Presynthesizer,
+                   include_dir: Path | None = None) -> Revision:
+    """Restore the configuration an earlier revision was made from and apply it, as a new
+    revision; LookupError for an unknown revision, NothingToRestore for one that kept no
+    configuration, ApplyRefused/ApplyFailed as Apply (the database then as it was)."""
     with _one_apply_at_a_time(conn):
         earlier = get_revision(conn, revision_id)
-        return await _install(conn, asterisk, settings, include_dir, who,
-                              _next_revision_id(conn), earlier.files, earlier.configuration,
-                              rollback_of=earlier.id)
+        conn.commit()
+        if earlier.configuration is None:
+            raise NothingToRestore(revision_id)
+        _refused_unless_valid(earlier.configuration, settings)  # before anything changes
+        revision_id = _next_revision_id(conn)
+        with conn.transaction():
+            restore_configuration(conn, earlier.configuration, who, settings.audio_dir)
+            config = read_configuration(conn)
+            problems = _refused_unless_valid(config, settings)
+            return await _apply_loaded(conn, asterisk, settings, who, config, problems,
+                                       revision_id, presynthesize=presynthesize,
+                                       include_dir=include_dir, rollback_of=earlier.id,
+                                       held=True)
+
+
+def _refused_unless_valid(config: Configuration, settings: Settings) -> list[Problem]:
+    """Validation's problems (warnings only); ApplyRefused when any is an error."""
+    problems = (check(config, audio_on_disk=audio_on_disk(config, settings))
+                + fallback_problems(config, settings.fallback_number))
+    if any(problem.is_error for problem in problems):
+        raise ApplyRefused(problems)
+    return problems
+
+
+async def _apply_loaded(conn, asterisk, settings, who, config, problems, revision_id=None, *,
+                        presynthesize, include_dir, rollback_of, held) -> Revision:
+    """SPEAK..STORE for a validated configuration.  ``held``: inside the rollback's
+    transaction, which its caller commits or rolls back (so the revision id is reserved
+    before it, ``revision_id``)."""
+    warnings = problems + await presynthesize_texts(config, settings, presynthesize,
+                                                    case_words(conn))
+    if revision_id is None:
+        revision_id = _next_revision_id(conn)
+    files = render_all(settings, config, revision=revision_id)
+    revision = await _install(conn, asterisk, settings, include_dir, who, revision_id, files,
+                              config, rollback_of=rollback_of, held=held)
+    return replace(revision, warnings=tuple(warnings))
 
 
 def apply_now(conn: Connection, settings: Settings, who: str, *,
@@ -362,11 +417,13 @@ def apply_now(conn: Connection, settings: Settings, who: str, *,
 
 def rollback_now(conn: Connection, settings: Settings, revision_id: int, who: str,
                  include_dir: Path | None = None,
-                 asterisk: AsteriskControl | None = None) -> Revision:
+                 asterisk: AsteriskControl | None = None, *,
+                 presynthesize: Presynthesizer) -> Revision:
     """rollback for synchronous callers, over AMI (as apply_now); LookupError for an
-    unknown revision."""
+    unknown revision, NothingToRestore, ApplyRefused or ApplyFailed as ``rollback``."""
     return _with_ami(settings, asterisk, f"Rollback by {who}", lambda control: rollback(
-        conn, control, settings, revision_id, who, include_dir=include_dir))
+        conn, control, settings, revision_id, who, include_dir=include_dir,
+        presynthesize=presynthesize))
 
 
 def current_files(conn: Connection, settings: Settings) -> dict[str, str]:
@@ -441,10 +498,11 @@ def _next_revision_id(conn: Connection) -> int:
 
 
 async def _install(conn, asterisk, settings, include_dir, who, revision_id, files,
-                   configuration, rollback_of) -> Revision:
+                   configuration, rollback_of, held) -> Revision:
     include_dir = Path(include_dir) if include_dir is not None else settings.include_dir
     previous = active_revision(conn)
-    conn.commit()
+    if not held:
+        conn.commit()  # no transaction left open while Asterisk reloads
     before = previous.files if previous else render_all(settings)
     try:
         await asterisk.command(f"dialplan show s@{names.CONTEXT_REVISION}")
@@ -460,7 +518,7 @@ async def _install(conn, asterisk, settings, include_dir, who, revision_id, file
         raise ApplyFailed(f"Asterisk did not take the new configuration: {reason}; {state}")
     revision = Revision(revision_id, who, files, files_hash(files), rollback_of, True,
                         configuration=configuration)
-    _store(conn, revision)
+    _store(conn, revision, held)
     return get_revision(conn, revision_id)
 
 
@@ -503,7 +561,7 @@ async def _not_served(asterisk: AsteriskControl, files: dict[str, str],
     return None
 
 
-def _store(conn: Connection, revision: Revision) -> None:
+def _store(conn: Connection, revision: Revision, held: bool) -> None:
     action = "rollback" if revision.rollback_of is not None else "apply"
     with conn.transaction():
         conn.execute("UPDATE revisions SET active = false WHERE active")
@@ -513,9 +571,7 @@ def _store(conn: Connection, revision: Revision) -> None:
             (revision.id, revision.created_by, Jsonb(revision.files), revision.files_hash,
              revision.rollback_of, None if revision.configuration is None
              else Jsonb(configuration_to_json(revision.configuration))))
-        conn.execute(
-            "INSERT INTO change_log (user_login, action, object_type, object_id, new_value)"
-            " VALUES (%s, %s, 'revision', %s, %s)",
-            (revision.created_by, action, str(revision.id),
-             Jsonb({"files_hash": revision.files_hash, "rollback_of": revision.rollback_of})))
-    conn.commit()
+        record_change(conn, revision.created_by, action, "revision", revision.id, None,
+                      {"files_hash": revision.files_hash, "rollback_of": revision.rollback_of})
+    if not held:
+        conn.commit()

@@ -189,21 +189,27 @@ def load_configuration(conn: Connection) -> Configuration:
         raise ValueError("load_configuration needs a connection outside a transaction")
     with conn.transaction():
         conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-        with conn.cursor(row_factory=class_row(Phone)) as cur:
-            phones = tuple(cur.execute(_PHONES).fetchall())
-        with conn.cursor(row_factory=class_row(Line)) as cur:
-            lines = tuple(cur.execute(_LINES).fetchall())
-        with conn.cursor(row_factory=class_row(AudioFile)) as cur:
-            audio_files = tuple(cur.execute(_AUDIO).fetchall())
-        with conn.cursor(row_factory=class_row(Menu)) as cur:
-            menus = tuple(cur.execute(_MENUS).fetchall())
-        with conn.cursor(row_factory=class_row(TtsSettings)) as cur:
-            tts = cur.execute(_TTS).fetchone() or TtsSettings()
-        with conn.cursor(row_factory=tuple_row) as cur:
-            playlist_rows = cur.execute(_PLAYLISTS).fetchall()
-            entries = _grouped(cur.execute(_PLAYLIST_ITEMS).fetchall(), PlaylistItem)
-            item_rows = cur.execute(_MENU_ITEMS).fetchall()
-            handlers = _grouped(cur.execute(_HANDLERS).fetchall(), Handler)
+        return read_configuration(conn)
+
+
+def read_configuration(conn: Connection) -> Configuration:
+    """The whole configuration as the caller's transaction sees it (a rollback reads what
+    it restored, before it commits); ``load_configuration`` for a snapshot of its own."""
+    with conn.cursor(row_factory=class_row(Phone)) as cur:
+        phones = tuple(cur.execute(_PHONES).fetchall())
+    with conn.cursor(row_factory=class_row(Line)) as cur:
+        lines = tuple(cur.execute(_LINES).fetchall())
+    with conn.cursor(row_factory=class_row(AudioFile)) as cur:
+        audio_files = tuple(cur.execute(_AUDIO).fetchall())
+    with conn.cursor(row_factory=class_row(Menu)) as cur:
+        menus = tuple(cur.execute(_MENUS).fetchall())
+    with conn.cursor(row_factory=class_row(TtsSettings)) as cur:
+        tts = cur.execute(_TTS).fetchone() or TtsSettings()
+    with conn.cursor(row_factory=tuple_row) as cur:
+        playlist_rows = cur.execute(_PLAYLISTS).fetchall()
+        entries = _grouped(cur.execute(_PLAYLIST_ITEMS).fetchall(), PlaylistItem)
+        item_rows = cur.execute(_MENU_ITEMS).fetchall()
+        handlers = _grouped(cur.execute(_HANDLERS).fetchall(), Handler)
     playlists = tuple(Playlist(pid, name, mode, entries.get(pid, ()))
                       for pid, name, mode in playlist_rows)
     items = tuple(MenuItem(*row, handlers=handlers.get(row[0], ())) for row in item_rows)

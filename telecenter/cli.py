@@ -122,7 +122,7 @@ async def _reload(settings: Settings) -> None:
 @click.option("--user", "who", default="cli", show_default=True,
               help="Who applies, as recorded in the revision and the change history.")
 @click.option("--rollback", "rollback_to", type=int, default=None,
-              help="Apply the files of this earlier revision again instead.")
+              help="Restore the configuration of this earlier revision and apply it instead.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None,
               help="Directory for the include files (default var/asterisk/include).")
 def apply(agi_host, agi_port, who, rollback_to, out_dir) -> None:
@@ -157,7 +157,8 @@ def _apply_or_roll_back(conn, settings, who, rollback_to, include_dir):
         if rollback_to is None:
             return applying.apply_now(conn, settings, who, include_dir=include_dir,
                                       presynthesize=presynthesize_for_calls)
-        return applying.rollback_now(conn, settings, rollback_to, who, include_dir)
+        return applying.rollback_now(conn, settings, rollback_to, who, include_dir,
+                                     presynthesize=presynthesize_for_calls)
     except applying.ApplyRefused as refused:
         for problem in refused.problems:
             click.echo(f"problem: {problem}", err=True)

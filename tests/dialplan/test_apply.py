@@ -18,6 +18,7 @@ from psycopg.rows import dict_row
 
 from dialplan import apply as applying
 from dialplan.apply import ApplyFailed, ApplyRefused, apply_configuration, diff, rollback
+from dialplan.configuration import load_configuration
 from dialplan.render import render_all
 from fastagi.ami import AmiError
 from fastagi.settings import Settings
@@ -115,7 +116,7 @@ def test_apply_works_on_the_admins_kind_of_connection(setup, pg_url):
                                                    presynthesize=presynthesize_for_calls))
         assert conn.info.transaction_status == TransactionStatus.IDLE
         again = asyncio.run(rollback(conn, asterisk, settings, revision.id, "admin",
-                                     include_dir=include))
+                                     include_dir=include, presynthesize=presynthesize_for_calls))
     assert again.rollback_of == revision.id and "[101]" in again.files["pjsip_telecenter_internal.conf"]
 
 
@@ -194,15 +195,25 @@ def test_first_apply_rejected_leaves_an_empty_configuration(setup):
     assert {p.name: p.read_text() for p in include.iterdir()} == render_all(settings)
 
 
-def test_rollback_applies_earlier_files_as_a_new_revision(setup):
+def do_rollback(setup, revision_id, who="chief"):
+    conn, asterisk, settings, include = setup
+    return asyncio.run(rollback(conn, asterisk, settings, revision_id, who, include_dir=include,
+                                presynthesize=presynthesize_for_calls))
+
+
+def test_rollback_applies_the_earlier_configuration_as_a_new_revision(setup):
+    """The earlier configuration comes back into the database and is rendered as the new
+    revision (tests/dialplan/test_restore.py has every kind of object)."""
     conn, asterisk, settings, include = setup
     add_phone(conn, "101", "pw")
     first = do_apply(setup)
     add_phone(conn, "102", "pw")
     second = do_apply(setup)
-    back = asyncio.run(rollback(conn, asterisk, settings, first.id, "chief", include_dir=include))
-    assert back.rollback_of == first.id and back.files == first.files and back.id > second.id
-    assert asterisk.served == first.files
+    back = do_rollback(setup, first.id)
+    assert back.rollback_of == first.id and back.id > second.id
+    assert back.files == render_all(settings, first.configuration, revision=back.id)
+    assert asterisk.served == back.files
+    assert [phone.number for phone in load_configuration(conn).phones] == ["101"]
     assert conn.execute("SELECT id FROM revisions WHERE active").fetchone()[0] == back.id
     assert conn.execute("SELECT action FROM change_log ORDER BY id DESC LIMIT 1").fetchone() == (
         "rollback",)
@@ -212,9 +223,13 @@ def test_rollback_applies_earlier_files_as_a_new_revision(setup):
         "pjsip_telecenter_internal.conf"]
     assert "+[102]" in changes["pjsip_telecenter_internal.conf"].splitlines()
     assert "+exten => 102,1,Dial(PJSIP/102,30)" in changes["extensions_telecenter.conf"]
-    assert diff(first, back) == {}
+    changed = [line for text in diff(first, back).values() for line in text.splitlines()
+               if line[:1] in "+-" and not line.startswith(("+++", "---"))]
+    assert changed and all(f"revision {first.id}" in line or f"revision {back.id}" in line
+                           or f'"revision": {first.id}' in line or f'"revision": {back.id}' in line
+                           for line in changed), changed  # only the revision's number
     with pytest.raises(LookupError):
-        asyncio.run(rollback(conn, asterisk, settings, 999999, "chief", include_dir=include))
+        do_rollback(setup, 999999)
 
 
 def test_cli_apply_lists_problems(pg_url, config_db, tmp_path):

@@ -224,14 +224,16 @@ def test_cli_apply_and_rollback_restore_files_that_asterisk_serves(bed):
 
     back = telecenter("--rollback", str(first))
     with psycopg.connect(bed.testbed.pg_url) as conn:
-        first_files = applying.get_revision(conn, first).files
+        earlier = applying.get_revision(conn, first)
         rolled = applying.get_revision(conn, back)
+        phones = [number for (number,) in conn.execute("SELECT number FROM phones")]
     assert rolled.rollback_of == first and rolled.active and back > second
-    on_disk = {name: (bed.asterisk.include_dir / name).read_text() for name in first_files}
-    assert on_disk == first_files
+    assert rolled.configuration == earlier.configuration and phones == ["201"]
+    on_disk = {name: (bed.asterisk.include_dir / name).read_text() for name in rolled.files}
+    assert on_disk == rolled.files
     endpoints = bed.asterisk.rx("pjsip list endpoints")
     assert "201/" in endpoints and "202/" not in endpoints
-    assert f"Telecenter revision {first})" in bed.asterisk.rx(
+    assert f"Telecenter revision {back})" in bed.asterisk.rx(
         f"dialplan show s@{names.CONTEXT_REVISION}")
     assert "202" not in bed.asterisk.rx(f"dialplan show {names.CONTEXT_ENTRY}")
 
