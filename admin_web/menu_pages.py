@@ -6,7 +6,11 @@ the self-test, other items). An item plays an audio file, speaks a text,
 plays a playlist or runs a scenario; its handlers (a key, a timeout, a digit
 sequence) send the call to a target number, empty meaning hang up. Each
 target is shown with what it is (an item, a phone, an outside number through
-a line, or unknown), so a typo is seen before Apply refuses it.
+a line, or unknown), so a typo is seen before Apply refuses it, and the
+target field offers every number of the numbering plan with its owner.
+Handlers are listed as a caller meets them (``handler_order``): keys in
+keypad order, then digit sequences in the order they are tried, the timeout
+last. Each field states its rule under it, in the words of its error.
 
 An item (or a menu) that other items' handlers or a line's inbound number
 send calls to is not deleted, nor renumbered: the page names what uses it.
@@ -21,6 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from markupsafe import escape
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -35,7 +40,8 @@ from admin_web.auth import role_required
 from admin_web.db import get_db, insert_row, row_or_404, update_row
 from admin_web.errors import deleted_meanwhile
 from admin_web.forms import PostForm, at_most, listed_id, matching, page_status, single_line
-from admin_web.number_users import number_taken, owner_title, users_of_numbers
+from admin_web.number_users import (NUMBERS_DATALIST, number_choices, number_taken,
+                                    owner_title, users_of_numbers)
 from dialplan import names, validate
 from dialplan.configuration import Configuration, MenuItem, load_configuration, numbering_plan
 
@@ -65,6 +71,27 @@ KEYS = tuple(sorted(validate.KEYS, key="123456789*0#".index))
 MAX_TEXT_LENGTH = 2000
 MAX_PATTERN_LENGTH = 200
 
+# Each field's rule, said under the field before it is broken and as the error after.
+ITEM_NUMBER_RULE = _l("The number must be 2 to 15 digits.")
+SECONDS_RULE = _l("Between %(min)d and %(max)d seconds.", min=validate.TIMEOUT_SECONDS[0],
+                  max=validate.TIMEOUT_SECONDS[1])
+TARGET_RULE = _l("Up to 20 digits, * or #, optionally after a +.")
+
+
+class Sentences:
+    """Lazy texts said one after the other (a field's rule, then what the field is for),
+    as the HTML a field's description is rendered as."""
+
+    def __init__(self, *parts):
+        self.parts = parts
+
+    def __str__(self) -> str:
+        return str(escape(" ".join(str(part) for part in self.parts)))
+
+    def __html__(self) -> str:
+        return str(self)
+
+
 _ITEM_COLUMNS = "id, menu_id, number, kind, audio_id, playlist_id, text, scenario"
 _HANDLER_COLUMNS = "id, item_id, kind, key, seconds, pattern, target, position"
 
@@ -79,8 +106,9 @@ class MenuForm(FlaskForm):
 class ItemForm(FlaskForm):
     number = StringField(_l("Number"), validators=[
         DataRequired(_l("Enter a number.")),
-        matching(validate.PHONE_NUMBER, _l("The number must be 2 to 15 digits."))],
-        description=_l("Calling this number, or a handler pointing at it, enters the item."))
+        matching(validate.ITEM_NUMBER, ITEM_NUMBER_RULE)],
+        description=Sentences(ITEM_NUMBER_RULE, _l(
+            "Calling this number, or a handler pointing at it, enters the item.")))
     kind = SelectField(_l("Type"), choices=[SelectChoice(k, t) for k, t in ITEM_KIND_TITLES.items()],
                        invalid_choice_message=_l("Choose one of the listed types."))
     text = TextAreaField(_l("Text to speak"), validators=[
@@ -105,19 +133,18 @@ class HandlerForm(FlaskForm):
                       invalid_choice_message=_l("Choose one of the listed keys."),
                       description=_l("For a key press."))
     seconds = IntegerField(_l("Seconds"), validators=[
-        Optional(), NumberRange(*validate.TIMEOUT_SECONDS, _l(
-            "Between %(min)d and %(max)d seconds.",
-            min=validate.TIMEOUT_SECONDS[0], max=validate.TIMEOUT_SECONDS[1]))],
-        description=_l("For a timeout: how long the caller may type nothing."))
+        Optional(), NumberRange(*validate.TIMEOUT_SECONDS, SECONDS_RULE)],
+        description=Sentences(_l("For a timeout: how long the caller may type nothing."),
+                              SECONDS_RULE))
     pattern = StringField(_l("Regex"), validators=[
         at_most(MAX_PATTERN_LENGTH)],
         description=_l("For a digit sequence: a regex the whole entry must match, e.g. "
                        "\\*[0-9]+\\*[0-9]+# ; the digits are passed on to the target."))
     target = StringField(_l("Target number"), validators=[
-        Optional(), matching(validate.TARGET,
-                             _l("Up to 20 digits, * or #, optionally after a +."))],
-        description=_l("A menu item, a phone, a queue or an outside number. "
-                       "Empty: hang up."))
+        Optional(), matching(validate.TARGET, TARGET_RULE)],
+        description=Sentences(_l("A menu item, a phone, a queue or an outside number. "
+                                 "Empty: hang up."), TARGET_RULE),
+        render_kw={"list": NUMBERS_DATALIST, "autocomplete": "off"})
     position = IntegerField(_l("Order"), validators=[
         Optional(), NumberRange(-1000000, 1000000, _l("A whole number."))],
         description=_l("Sequences are tried in this order."))
@@ -151,6 +178,16 @@ def target_hints(config: Configuration) -> Callable[[str], TargetHint]:
         return TargetHint(_("unknown number"), False)
 
     return hint
+
+
+def handler_order(handler) -> tuple[int, int]:
+    """Where a handler (a row or a ``Handler``) is listed: keys in keypad order, then digit
+    sequences (a stable sort keeps them in the order they are tried), the timeout last."""
+    kind, key = ((handler["kind"], handler["key"]) if isinstance(handler, dict)
+                 else (handler.kind, handler.key))
+    if kind == "key":
+        return 0, KEYS.index(key) if key in KEYS else len(KEYS)
+    return (1, 0) if kind == "sequence" else (2, 0)
 
 
 def sequence_pattern_error(pattern: str) -> str | None:
@@ -196,7 +233,7 @@ def menu_tree(config: Configuration, start: str) -> TreeNode:
             return TreeNode(number, item, repeat=True)
         shown.add(number)
         here = TreeNode(number, item)
-        for handler in item.handlers:
+        for handler in sorted(item.handlers, key=handler_order):
             label = handler_summary({"kind": handler.kind, "key": handler.key,
                                      "seconds": handler.seconds, "pattern": handler.pattern})
             here.branches.append((label, node(handler.target) if handler.target
@@ -231,15 +268,17 @@ def _items_with_handlers(conn, menu_ids: list[int]) -> dict[int, list[dict]]:
         " ORDER BY item_id, position, id", ([item["id"] for item in items],)).fetchall()
     by_menu: dict[int, list[dict]] = {menu_id: [] for menu_id in menu_ids}
     for item in items:
-        item["handlers"] = [h for h in handlers if h["item_id"] == item["id"]]
+        item["handlers"] = sorted((h for h in handlers if h["item_id"] == item["id"]),
+                                  key=handler_order)
         by_menu[item["menu_id"]].append(item)
     return by_menu
 
 
 def _handlers_of(conn, item_id: int) -> list[dict]:
-    """One item's handlers in their order."""
-    return conn.execute(f"SELECT {_HANDLER_COLUMNS} FROM menu_handlers WHERE item_id = %s"
-                        " ORDER BY position, id", (item_id,)).fetchall()
+    """One item's handlers as they are listed (``handler_order``)."""
+    return sorted(conn.execute(f"SELECT {_HANDLER_COLUMNS} FROM menu_handlers WHERE item_id = %s"
+                               " ORDER BY position, id", (item_id,)).fetchall(),
+                  key=handler_order)
 
 
 def _names(conn) -> tuple[dict[int, str], dict[int, str]]:
@@ -622,7 +661,8 @@ def _handler_page(form, item, handler):
     config = load_configuration(get_db())
     hint = target_hints(config)(handler["target"]) if handler else None
     return render_template("menus/handler_form.html", form=form, item=item, handler=handler,
-                           hint=hint, item_numbers=sorted(i.number for i in config.menu_items),
+                           hint=hint, numbers=number_choices(config),
+                           numbers_list=NUMBERS_DATALIST,
                            default_timeout=names.MENU_DEFAULT_TIMEOUT_SECONDS), \
         page_status(form)
 

@@ -1,8 +1,11 @@
-"""Numbers in the admin's words: who owns a number of the numbering plan, and what still
+"""Numbers in the admin's words: who owns a number of the numbering plan, what still
 sends calls to it (the rule that keeps phones and menu items from being deleted or
-renumbered while handlers or lines point at them)."""
+renumbered while handlers or lines point at them), and the numbers a target field
+offers (``number_choices``, for the ``numbers_datalist`` macro of templates/_numbers.html)."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from flask_babel import gettext as _
 
@@ -34,6 +37,40 @@ def owner_title(owner: NumberOwner) -> str:
     if owner.kind is OwnerKind.PHONE:
         return _("phone %(number)s", number=owner.number)
     return _("menu item %(number)s", number=owner.number)
+
+
+@dataclass(frozen=True)
+class NumberChoice:
+    """One number a target field offers, with what answers it."""
+
+    number: str
+    title: str
+
+
+# The id of the <datalist> a field names in its "list" attribute (templates/_numbers.html).
+NUMBERS_DATALIST = "numbering-plan"
+
+
+def number_choices(config: Configuration) -> list[NumberChoice]:
+    """Every number of the numbering plan with its owner in the admin's words: a phone with
+    its description, a menu item with its menu; by number (queues join as they arrive)."""
+    descriptions = {phone.number: phone.description for phone in config.phones}
+    menus = {menu.id: menu.name for menu in config.menus}
+    item_menus = {item.number: menus.get(item.menu_id, "") for item in config.menu_items}
+    choices = []
+    for number, owners in sorted(numbering_plan(config).items(),
+                                 key=lambda entry: (len(entry[0]), entry[0])):
+        titles = []
+        for owner in owners:
+            title = owner_title(owner)
+            if owner.kind is OwnerKind.PHONE and descriptions.get(number):
+                title = _("%(owner)s: %(description)s", owner=title,
+                          description=descriptions[number])
+            elif owner.kind is OwnerKind.MENU_ITEM and item_menus.get(number):
+                title = _("%(owner)s, menu %(menu)s", owner=title, menu=item_menus[number])
+            titles.append(title)
+        choices.append(NumberChoice(number, "; ".join(titles)))
+    return choices
 
 
 def number_taken(config: Configuration, number: str) -> str | None:

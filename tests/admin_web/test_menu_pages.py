@@ -1,5 +1,7 @@
 """The Voice menus section: access, CSRF, validation, targets shown, refusals, history rows."""
 
+import re
+
 import pytest
 
 from admin_web.menu_pages import SCENARIO_TITLES, menu_tree, sequence_pattern_error
@@ -326,3 +328,59 @@ def test_saving_a_handler_deleted_meanwhile_says_so(admin, menu, db, db_rows, mo
     assert "Someone else deleted this while you were changing it." in page(response)
     assert db_rows("SELECT 1 FROM change_log WHERE object_type = 'menu handler'"
                    " AND action = 'update'") == []
+
+
+def test_handlers_are_listed_by_key_with_the_timeout_last(client, admin, menu, db_rows):
+    """Made in the order timeout, 0, #, sequence, 2: listed 1 2 0 #, the sequence, timeout."""
+    item = menu["items"]["90000"]
+    for fields in ({"kind": "timeout", "seconds": "10", "target": "91000"},
+                   {"key": "0"}, {"key": "#"},
+                   {"kind": "sequence", "pattern": r"\*[0-9]+#", "target": "91000"},
+                   {"key": "2", "target": "91000"}):
+        assert new_handler(admin, item, **fields).status_code == 302
+    expected = ["key 1", "key 2", "key 0", "key #", r"sequence \*[0-9]+#", "timeout 10 s"]
+
+    def listed(text: str, start: str) -> list[str]:
+        text = text[text.index(start):]
+        found = [(text.find(label), label) for label in expected]
+        assert all(at >= 0 for at, _label in found), text
+        return [label for _at, label in sorted(found)]
+
+    assert listed(page(client.get(f"/menus/items/{item}")), 'id="item-handlers"') == expected
+    assert listed(page(client.get(f"/menus/{menu['id']}")), 'id="menu-items"') == expected
+    assert listed(page(client.get("/menus/")), "90000") == expected
+
+
+def test_menu_tree_lists_branches_in_handler_order():
+    item = MenuItem(1, 1, "90000", "tts", text="Меню", handlers=(
+        Handler("timeout", "", seconds=5), Handler("key", "", key="#"),
+        Handler("sequence", "", pattern="[0-9]+#"), Handler("key", "", key="3")))
+    tree = menu_tree(Configuration(menu_items=(item,)), "90000")
+    assert [label for label, _node in tree.branches] == [
+        "key 3", "key #", "sequence [0-9]+#", "timeout 5 s"]
+
+
+def test_the_target_field_offers_every_number_with_its_owner(client, admin, menu, db):
+    db.execute("INSERT INTO phones (number, md5_cred, description)"
+               " VALUES ('101', repeat('0', 32), 'Reception desk')")
+    text = page(client.get(f"/menus/items/{menu['items']['90000']}/handlers/new"))
+    assert 'list="numbering-plan"' in text
+    datalist = text[text.index('<datalist id="numbering-plan">'):]
+    datalist = datalist[:datalist.index("</datalist>")]
+    options = re.findall(r'<option value="([^"]+)" label="([^"]+)">', datalist)
+    assert ("101", "101 — phone 101: Reception desk") in options
+    assert ("90000", "90000 — menu item 90000, menu Main menu") in options
+    assert ("91000", "91000 — menu item 91000, menu Main menu") in options
+    assert [number for number, _label in options] == sorted(
+        (number for number, _label in options), key=lambda n: (len(n), n))
+
+
+def test_field_rules_are_shown_before_they_are_broken(client, admin, menu):
+    item_page = page(client.get(f"/menus/{menu['id']}/items/new"))
+    assert "The number must be 2 to 15 digits. Calling this number" in item_page
+    handler_page = page(client.get(f"/menus/items/{menu['items']['90000']}/handlers/new"))
+    assert "Between 1 and 600 seconds." in handler_page
+    assert "Up to 20 digits, * or #, optionally after a +." in handler_page
+    refused = new_item(admin, menu["id"], number="9")
+    assert refused.status_code == 400
+    assert "The number must be 2 to 15 digits." in page(refused)
