@@ -31,6 +31,7 @@ from admin_web.number_users import owner_title
 from dialplan import validate
 from dialplan.configuration import load_configuration
 from dialplan.ivr_plan import IvrPlan, build_plan
+from dialplan.messages import Message, MessageText
 from ivr.menu import MenuExit
 from ivr.simulate import parse_keys, simulated_steps_over_database
 
@@ -90,9 +91,22 @@ def visits(steps: list[tuple[str, str]]) -> list[ItemVisit]:
             else:
                 if kind == "prompt":
                     detail = PurePath(detail).name
-                shown.append((STEP_TITLES.get(kind, kind), detail))
+                shown.append((STEP_TITLES.get(kind, kind), step_text(detail)))
         previous = kind
     return found
+
+
+def step_text(detail: str) -> str:
+    """A step's detail in the UI language, a scenario named by its title
+    («Статус дела…» с цифрами 2024*7#, клавиша 1 → 91000)."""
+    if not isinstance(detail, MessageText):
+        return detail
+    params = dict(detail.message.params)
+    if "scenario" in params:
+        title = SCENARIO_TITLES.get(params["scenario"])
+        if title is not None:
+            params["scenario"] = _('"%(title)s"', title=title)
+    return Message(detail.message.template, params).render(_)
 
 
 def ending_text(ending: MenuExit, plan: IvrPlan) -> str:

@@ -39,3 +39,24 @@ class Message:
 
 def message(template: str, **params) -> Message:
     return Message(template, params)
+
+
+class MessageText(str):
+    """A Message's English text that keeps the Message.
+
+    Call logs, tests and the command line see a plain English string; a page
+    shows ``text.message.render(gettext)`` (the menu simulator's steps).
+    """
+
+    message: Message
+
+    def __new__(cls, template: str, **params) -> MessageText:
+        made = message(template, **params)
+        text = super().__new__(cls, made.render())
+        text.message = made
+        return text
+
+
+def in_language(text: str, gettext) -> str:
+    """``text`` translated by ``gettext`` when it is a MessageText, else as it is."""
+    return text.message.render(gettext) if isinstance(text, MessageText) else text

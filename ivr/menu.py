@@ -68,7 +68,7 @@ import regex
 from dialplan import names
 from dialplan.configuration import Handler, MenuItem
 from dialplan.ivr_plan import IvrPlan
-from dialplan.messages import N_, Message, message
+from dialplan.messages import N_, Message, MessageText, message
 from ivr.cases import LookupUnavailable
 from ivr.playlist import play_playlist
 from ivr.phrases import SERVICE_UNAVAILABLE
@@ -77,7 +77,7 @@ from ivr.scenarios import ScenarioContext
 # More item entries than this in one call is a loop in the configuration.
 MAX_ITEM_ENTRIES = 100
 
-HANG_UP = "hang up"
+HANG_UP = message(N_("hang up"))
 
 
 @dataclass
@@ -145,8 +145,9 @@ async def run_menu(call, plan: IvrPlan, number: str, services: MenuServices) -> 
             return MenuExit(transfer_to=step.target,
                             reason=message(N_("transfer to %(number)s"), number=step.target))
         number, digits = step.target, step.digits
-    call.events.event("error", f"more than {MAX_ITEM_ENTRIES} menu items in one call"
-                               f" (a loop in the menus?): hanging up")
+    call.events.event("error", MessageText(
+        N_("more than %(count)d menu items in one call (a loop in the menus?): hanging up"),
+        count=MAX_ITEM_ENTRIES))
     return MenuExit(reason=message(N_("more than %(count)d menu items in one call"),
                                    count=MAX_ITEM_ENTRIES))
 
@@ -197,17 +198,21 @@ async def _run_scenario(call, plan: IvrPlan, item: MenuItem, digits: str,
         last_key[0] = await services.say(call, text)
         return last_key[0]
 
-    call.events.event("scenario", item.scenario + (f" with digits {digits}" if digits else ""))
+    call.events.event("scenario", MessageText(N_("%(scenario)s with digits %(digits)s"),
+                                              scenario=item.scenario, digits=digits)
+                      if digits else MessageText("%(scenario)s", scenario=item.scenario))
     try:
         number = await scenario(ScenarioContext(call=call, plan=plan, digits=digits, say=say,
                                                cases=services.cases,
                                                callbacks=services.callbacks))
     except LookupUnavailable as exc:
-        call.events.event("error", f"scenario {item.scenario}: {exc}")
+        call.events.event("error", MessageText(N_("scenario %(scenario)s: %(error)s"),
+                                               scenario=item.scenario, error=exc))
         await say(SERVICE_UNAVAILABLE)
         return None, last_key[0]
     if number:
-        call.events.event("scenario", f"{item.scenario} sends the call to {number}")
+        call.events.event("scenario", MessageText(N_("%(scenario)s sends the call to %(number)s"),
+                                                  scenario=item.scenario, number=number))
     return number, last_key[0]
 
 
@@ -225,7 +230,8 @@ async def _listen(call, plan: IvrPlan, item: MenuItem, typed: str,
                 call.events.event("handler", _fired_text(handler, collected))
                 return _Next(handler.target, passed, reason=_empty_target(handler, item))
             if not _could_still_match(item.handlers, collected):
-                call.events.event("handler", f"no handler for {collected}")
+                call.events.event("handler", MessageText(N_("no handler for %(digits)s"),
+                                                         digits=collected))
                 collected = ""
                 if item.kind != "scenario":
                     collected = await _play(call, plan, item, services) or ""
@@ -234,10 +240,13 @@ async def _listen(call, plan: IvrPlan, item: MenuItem, typed: str,
         if key is not None:
             collected += key
         elif timeout is not None:
-            call.events.event("handler", f"timeout {seconds} s -> {timeout.target or HANG_UP}")
+            call.events.event("handler", MessageText(N_("timeout %(seconds)s s -> %(target)s"),
+                                                     seconds=seconds,
+                                                     target=timeout.target or HANG_UP))
             return _Next(timeout.target, reason=_empty_target(timeout, item))
         else:
-            call.events.event("handler", f"no input for {seconds} s -> {HANG_UP}")
+            call.events.event("handler", MessageText(
+                N_("no input for %(seconds)s s -> %(target)s"), seconds=seconds, target=HANG_UP))
             return _Next("", reason=message(N_("no input for %(seconds)s s"), seconds=seconds))
 
 
@@ -272,11 +281,12 @@ def _could_still_match(handlers: tuple[Handler, ...], collected: str) -> bool:
                for handler in handlers)
 
 
-def _fired_text(handler: Handler, collected: str) -> str:
+def _fired_text(handler: Handler, collected: str) -> MessageText:
     target = handler.target or HANG_UP
     if handler.kind == "key":
-        return f"key {handler.key} -> {target}"
-    return f"sequence {handler.pattern} matched {collected} -> {target}"
+        return MessageText(N_("key %(key)s -> %(target)s"), key=handler.key, target=target)
+    return MessageText(N_("sequence %(pattern)s matched %(digits)s -> %(target)s"),
+                       pattern=handler.pattern, digits=collected, target=target)
 
 
 @lru_cache(maxsize=256)

@@ -21,6 +21,7 @@ from pathlib import PurePath
 
 from dialplan import names
 from dialplan.ivr_plan import IvrPlan
+from dialplan.messages import N_, MessageText
 from fastagi.protocol import AGIEnv
 from fastagi.session import DIGITS, AGICall
 from ivr.callback import CallbackOrder
@@ -102,7 +103,8 @@ class DryRunCallbacks:
 
     async def order(self, phone: str, *args, **kwargs) -> CallbackOrder:
         """Report the order; it counts as new (a dry run does not look for open requests)."""
-        self.events.event("callback", f"would order a callback for {phone}")
+        self.events.event("callback", MessageText(N_("would order a callback for %(phone)s"),
+                                                  phone=phone))
         return CallbackOrder(0, new=True)
 
 
@@ -160,7 +162,7 @@ class SimulatedCall:
                 self._typing = element
         if self._typing:
             return self._key()
-        self.events.event("silence", f"{timeout_ms // 1000} s")
+        self.events.event("silence", MessageText(N_("%(seconds)d s"), seconds=timeout_ms // 1000))
         return None
 
     async def say_digits(self, digits: str, escape_digits: str = "") -> str | None:

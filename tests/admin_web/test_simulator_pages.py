@@ -123,3 +123,21 @@ def test_a_post_without_csrf_token_is_refused(client, auth, two_items):
     response = client.post("/simulator/", data={"number": "90000", "caller": "79990000001"})
     assert response.status_code == 400
     assert "The call hangs up" not in response.get_data(as_text=True)
+
+
+def test_the_steps_are_told_in_russian_with_russian_typography(auth, db, two_items):
+    db.execute("TRUNCATE persons, cases RESTART IDENTITY CASCADE")
+    db.execute("INSERT INTO menu_items (menu_id, number, kind, scenario)"
+               " VALUES (%s, '91110', 'scenario', 'case_status')", (two_items,))
+    first = db.execute("SELECT id FROM menu_items WHERE number = '90000'").fetchone()["id"]
+    db.execute("INSERT INTO menu_handlers (item_id, kind, pattern, target)"
+               " VALUES (%s, 'sequence', %s, '91110')", (first, r"\*[0-9*]+#"))
+    auth.login()  # Russian, the default
+    shown = text_of(run(auth, keys="7,1"))
+    assert "обработчик нет обработчика для 7" in shown
+    assert "обработчик клавиша 1 → 91000" in shown
+    shown = text_of(run(auth, keys="*19*03#"))
+    assert ("обработчик последовательность \\*[0-9*]+# совпала с *19*03# → 91110" in shown)
+    assert "сценарий «Статус дела, введённого тоновыми командами» с цифрами *19*03#" in shown
+    assert "абонент ничего не набирает в течение 15 с" in text_of(run(auth, keys="timeout"))
+    assert "->" not in shown and "with digits" not in shown
