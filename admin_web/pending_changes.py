@@ -45,9 +45,6 @@ class PendingChanges:
     active_id: int | None = None
     configuration: Configuration | None = None  # the one being edited
 
-    def __len__(self) -> int:
-        return len(self.changes)
-
 
 def active_configuration(conn: psycopg.Connection) -> tuple[int | None, Configuration | None, bool]:
     """(active revision id, its configuration, whether it kept one); (None, empty, True)

@@ -173,3 +173,4 @@ def test_a_warning_links_to_its_item(client, admin, asterisk, db_rows):
     page = run_apply(admin).get_data(as_text=True)
     assert (f'<a class="fw-semibold" href="/menus/items/{second}">меню &#39;Main&#39;,'
             " пункт 90001</a>: сюда ничто не ведёт звонящих") in page
+
