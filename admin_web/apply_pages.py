@@ -66,14 +66,43 @@ def _shown(problems) -> list[ShownProblem]:
                          problem_link(links, p.place)) for p in problems]
 
 
-def _page(status=200, problems=None, failure=None, warnings=None):
-    revisions = apply.list_revisions(get_db())
+def _page(status=200, problems=None, failure=None, warnings=None, rolling_back=None):
+    """The Apply page; ``rolling_back``: the revision a refused or failed rollback was to."""
+    conn = get_db()
+    revisions = apply.list_revisions(conn)
     pending_changes.forget_pending_changes()  # an Apply in this request changed the answer
     pending = pending_changes.pending_changes()
     return render_template("apply/index.html", revisions=revisions, problems=_shown(problems),
                            failure=failure, warnings=_shown(warnings), apply_form=ApplyForm(),
                            rollback_form=RollbackForm(), pending=pending,
-                           pending_words=changes_in_words(pending.changes)), status
+                           pending_words=changes_in_words(pending.changes),
+                           restores=_restores(load_configuration(conn), revisions),
+                           rolling_back=rolling_back), status
+
+
+# How many of a rollback's changes its confirmation names; the rest are counted.
+CONFIRM_WORDS = 5
+
+
+def _restores(current, revisions) -> dict[int, str]:
+    """Revision id -> the question its Roll back button asks: what the rollback would change
+    in the configuration as it is now (revisions that kept no configuration have none)."""
+    questions = {}
+    for revision in revisions:
+        if revision.configuration is None:
+            continue
+        words = changes_in_words(changes(current, revision.configuration))
+        if not words:
+            summary = _("the configuration stays as it is, and is applied again")
+        else:
+            summary = "; ".join(words[:CONFIRM_WORDS]) + ("; …" if len(words) > CONFIRM_WORDS
+                                                          else "")
+            summary = _("%(count)d changes: %(changes)s", count=len(words), changes=summary)
+        questions[revision.id] = _(
+            "Roll back to revision %(id)d? Its phones, lines, menus, recordings, playlists and"
+            " speech settings come back and are applied now (%(summary)s).",
+            id=revision.id, summary=summary)
+    return questions
 
 
 @bp.route("/")
@@ -106,18 +135,28 @@ def run():
 @bp.route("/rollback/<int:revision_id>", methods=("POST",))
 @role_required("administrator")
 def rollback(revision_id: int):
-    """Apply an earlier revision's files again, as a new revision."""
+    """Restore the configuration of an earlier revision and apply it, as a new revision;
+    refused (problems listed as Apply's) or failed, nothing changes."""
     if not RollbackForm().validate_on_submit():
         abort(400)
     try:
         revision = apply.rollback_now(get_db(), site_settings(), revision_id,
-                                      current_user.login, asterisk=_server_control())
+                                      current_user.login, asterisk=_server_control(),
+                                      presynthesize=presynthesize_for_calls)
     except LookupError:
         abort(404)
+    except apply.NothingToRestore:
+        flash(_("Revision %(id)d was made before revisions kept their configuration, so it"
+                " cannot be restored. Nothing was changed.", id=revision_id), "danger")
+        return redirect(url_for(".index"))
+    except apply.ApplyRefused as refused:
+        return _page(422, problems=refused.problems, rolling_back=revision_id)
     except apply.ApplyFailed as failed:
-        return _page(502, failure=str(failed))
-    flash(_("Rolled back to revision %(old)d: revision %(id)d is active.",
-            old=revision_id, id=revision.id), "success")
+        return _page(502, failure=str(failed), rolling_back=revision_id)
+    flash(_("Rolled back to revision %(old)d: its configuration is restored and applied as"
+            " revision %(id)d.", old=revision_id, id=revision.id), "success")
+    if revision.warnings:
+        return _page(warnings=revision.warnings)
     return redirect(url_for(".index"))
 
 
