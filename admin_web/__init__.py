@@ -27,7 +27,8 @@ def create_app(test_config: dict | None = None, asterisk=None,
     when the admin runs inside the server; without it phone states are unknown and
     Apply and block lifts open a short-lived AMI connection of their own. ``settings``
     are the server's; without them they are read from the environment (tests)."""
-    from admin_web import (apply_pages, audio_pages, auth, case_pages, db, errors, forms,
+    from admin_web import (apply_pages, audio_pages, auth, callback_pages, case_pages, db,
+                           errors, forms,
                            history, home, i18n, line_pages, menu_pages, navigation, phone_pages,
                            playlist_pages, security, simulator_pages, sip_block_pages, tts_pages,
                            user_pages)
@@ -44,6 +45,7 @@ def create_app(test_config: dict | None = None, asterisk=None,
         BOOTSTRAP_BTN_STYLE="primary",
         SESSION_COOKIE_SAMESITE="Lax",
         HISTORY_PAGE_SIZE=25,
+        CALLBACKS_PAGE_SIZE=50,
         DISPLAY_TIMEZONE=os.environ.get("TELECENTER_TIMEZONE", "UTC"),
         TELECENTER_SETTINGS=settings,  # AMI address and credentials (tests put a fake one)
         **security.settings_from_environment(),
@@ -69,8 +71,8 @@ def create_app(test_config: dict | None = None, asterisk=None,
     errors.init_app(app)
     forms.init_app(app)
     for section in (home, phone_pages, line_pages, audio_pages, playlist_pages, tts_pages,
-                    menu_pages, simulator_pages, case_pages, apply_pages, sip_block_pages, history,
-                    user_pages):
+                    menu_pages, simulator_pages, case_pages, callback_pages, apply_pages,
+                    sip_block_pages, history, user_pages):
         app.register_blueprint(section.bp)
     return app
 

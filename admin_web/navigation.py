@@ -1,31 +1,89 @@
-"""The navbar's sections: endpoint and title, in the order shown.
+"""The navbar: sections grouped by what people do, each group a dropdown.
 
-A section appears once its blueprint is registered, and only to users
-whose role its view accepts (see `auth.may_see`).
+A section appears once its blueprint is registered, and only to users whose
+role its view accepts (see `auth.may_see`); a group shows when one of its
+sections does. Sections of the contact center still to come (queues,
+operators, the dialer, rules) and a calls log take their place in their
+group when their pages exist.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+from flask import request
 from flask_babel import lazy_gettext as _l
 
-SECTIONS = (
-    ("phones.index", _l("Phones")),
-    ("lines.index", _l("External lines")),
-    ("audio.index", _l("Audio")),
-    ("playlists.index", _l("Playlists")),
-    ("menus.index", _l("Voice menus")),
-    ("tts.index", _l("Speech synthesis")),
-    ("simulator.index", _l("Simulator")),
-    ("cases.index", _l("Cases")),
-    ("apply.index", _l("Apply")),
-    ("sip_blocks.index", _l("SIP blocks")),
-    ("history.index", _l("History")),
-    ("user_pages.index", _l("Users")),
+from admin_web.auth import may_see
+from admin_web.user_pages import ROLE_TITLES
+
+
+@dataclass(frozen=True)
+class Section:
+    """One page of the navbar: its endpoint and its title."""
+
+    endpoint: str
+    title: object  # a lazy translated string
+
+    @property
+    def blueprint(self) -> str:
+        return self.endpoint.split(".", 1)[0]
+
+
+@dataclass(frozen=True)
+class Group:
+    """A dropdown of the navbar: a title and its sections, in the order shown."""
+
+    key: str  # names the dropdown in the page (its id), not shown
+    title: object
+    sections: tuple[Section, ...]
+
+
+GROUPS = (
+    Group("telephony", _l("Telephony"), (
+        Section("phones.index", _l("Phones")),
+        Section("lines.index", _l("External lines")),
+        Section("sip_blocks.index", _l("SIP blocks")),
+    )),
+    Group("voice", _l("Voice menus"), (
+        Section("menus.index", _l("Voice menus")),
+        Section("playlists.index", _l("Playlists")),
+        Section("audio.index", _l("Audio")),
+        Section("tts.index", _l("Speech synthesis")),
+        Section("simulator.index", _l("Simulator")),
+        Section("cases.index", _l("Cases")),
+    )),
+    Group("contact_center", _l("Contact center"), (
+        Section("callbacks.index", _l("Callbacks")),
+    )),
+    Group("logs", _l("Logs"), (
+        Section("history.index", _l("History")),
+    )),
+    Group("system", _l("System"), (
+        Section("user_pages.index", _l("Users")),
+        Section("apply.index", _l("Apply")),
+    )),
 )
+SECTIONS = tuple(section for group in GROUPS for section in group.sections)
+
+
+def visible_groups() -> list[tuple[Group, list[Section], Section | None]]:
+    """The groups the current user may open: each with the sections they may see and the
+    section of this page (None when the page is in another group)."""
+    shown = []
+    for group in GROUPS:
+        sections = [section for section in group.sections if may_see(section.endpoint)]
+        if sections:
+            shown.append((group, sections, next(filter(is_current, sections), None)))
+    return shown
+
+
+def is_current(section: Section) -> bool:
+    """True on the pages of `section` (its blueprint's pages)."""
+    return bool(request.endpoint) and request.endpoint.split(".", 1)[0] == section.blueprint
 
 
 def init_app(app) -> None:
-    """Give templates the sections and the role check."""
-    from admin_web.auth import may_see
-
-    app.jinja_env.globals.update(SECTIONS=SECTIONS, may_see=may_see)
+    """Give templates the groups, the role check and the roles' titles."""
+    app.jinja_env.globals.update(visible_groups=visible_groups, may_see=may_see,
+                                 ROLE_TITLES=ROLE_TITLES)

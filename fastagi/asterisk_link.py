@@ -36,12 +36,36 @@ class AsteriskLink:
         except BridgeTimeout:
             return None
 
+    def ami_connected(self) -> bool | None:
+        """True while the server is logged in to Asterisk's AMI; None when the reactor
+        does not answer in time (unknown)."""
+
+        async def read():
+            return self._ami.logged_in
+
+        try:
+            return self.bridge.call(read, STATES_SECONDS)
+        except BridgeTimeout:
+            return None
+
     def reload(self, *modules: str, timeout: float) -> None:
         """Reload the named modules now; AmiError when Asterisk refuses or does not answer."""
         try:
             self.bridge.call(lambda: self._ami.reload(*modules), timeout)
         except BridgeTimeout as exc:
             raise AmiError(f"Asterisk did not reload {', '.join(modules)}: {exc}") from None
+
+    def contact_addresses(self) -> dict[str, set[str]] | None:
+        """AOR -> the addresses its contacts registered from, as the server's events left
+        them; None when unknown (AMI down, the reactor slow)."""
+
+        async def read():
+            return self._presence.addresses()
+
+        try:
+            return self.bridge.call(read, STATES_SECONDS)
+        except BridgeTimeout:
+            return None
 
     def client(self) -> RelayedAmi:
         """The AMI client for a coroutine running on another thread's loop (an Apply)."""
@@ -69,6 +93,9 @@ class RelayedAmi:
 
     async def reload(self, *modules: str) -> None:
         await self._bridge.relay(lambda: self._ami.reload(*modules), self.RELAY_SECONDS)
+
+    async def listing(self, action: dict) -> list[dict]:
+        return await self._bridge.relay(lambda: self._ami.listing(action), self.RELAY_SECONDS)
 
     def close(self) -> None:
         """The server's connection stays open."""

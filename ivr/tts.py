@@ -34,6 +34,7 @@ import json
 import logging
 import os
 import re
+import shutil
 import subprocess
 import tempfile
 import time
@@ -338,6 +339,21 @@ def engines_to_try(tts: TtsSettings) -> list[str]:
     if tts.engine == YANDEX:
         return [YANDEX, FESTIVAL, ESPEAK]
     return [FESTIVAL, ESPEAK]
+
+
+# The programs a local engine runs to speak; sox converts what it makes (``_convert``).
+ENGINE_PROGRAMS = {FESTIVAL: ("festival", "text2wave", "sox"), ESPEAK: ("espeak-ng", "sox"),
+                   YANDEX: ()}
+
+
+def engine_lacks(tts: TtsSettings) -> list[str]:
+    """What the configured engine lacks to speak, found without saying anything: the
+    programs it runs that are not installed, for Yandex the settings left empty."""
+    lacking = [program for program in ENGINE_PROGRAMS.get(tts.engine, ())
+               if shutil.which(program) is None]
+    if tts.engine == YANDEX:
+        lacking += YandexEngine(tts).missing_settings()
+    return lacking
 
 
 def cache_key(engine_name: str, voice: str, text: str) -> str:
