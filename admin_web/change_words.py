@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_babel import lazy_pgettext
+from flask_babel import pgettext
 
 from dialplan.changes import Action, Change, Kind
 
@@ -61,48 +61,47 @@ _HANDLER_PHRASES = {
 _NAMED = (Kind.AUDIO_FILE, Kind.PLAYLIST, Kind.MENU)
 
 
-def _field(name: str):
-    return lazy_pgettext("changed field", name)
+def field_titles() -> dict[str, str]:
+    """Each field's title in the admin's language (literal calls, so Babel extracts them)."""
+    return {
+        "number": pgettext("changed field", "number"),
+        "md5_cred": pgettext("changed field", "password"),
+        "kind": pgettext("changed field", "type"),
+        "description": pgettext("changed field", "description"),
+        "name": pgettext("changed field", "name"),
+        "host": pgettext("changed field", "host"),
+        "port": pgettext("changed field", "port"),
+        "transport": pgettext("changed field", "transport"),
+        "reg_username": pgettext("changed field", "registration username"),
+        "reg_domain": pgettext("changed field", "registration domain"),
+        "reg_password": pgettext("changed field", "registration password"),
+        "outbound_regex": pgettext("changed field", "outbound regex"),
+        "position": pgettext("changed field", "order of lines"),
+        "inbound_number": pgettext("changed field", "inbound number"),
+        "external": pgettext("changed field", "external"),
+        "recording": pgettext("changed field", "recording"),
+        "mode": pgettext("changed field", "mode"),
+        "menu": pgettext("changed field", "menu"),
+        "audio": pgettext("changed field", "recording"),
+        "playlist": pgettext("changed field", "playlist"),
+        "text": pgettext("changed field", "text"),
+        "scenario": pgettext("changed field", "scenario"),
+        "target": pgettext("changed field", "target number"),
+        "seconds": pgettext("changed field", "seconds"),
+        "engine": pgettext("changed field", "engine"),
+        "festival_voice": pgettext("changed field", "Festival voice"),
+        "espeak_voice": pgettext("changed field", "eSpeak voice"),
+        "yandex_voice": pgettext("changed field", "Yandex voice"),
+        "yandex_service_account_id": pgettext("changed field", "Yandex service account"),
+        "yandex_key_id": pgettext("changed field", "Yandex key"),
+        "yandex_folder_id": pgettext("changed field", "Yandex folder"),
+        "yandex_private_key_path": pgettext("changed field", "Yandex private key"),
+    }
 
 
-FIELD_NAMES = {
-    "number": _field("number"),
-    "md5_cred": _field("password"),
-    "kind": _field("type"),
-    "description": _field("description"),
-    "name": _field("name"),
-    "host": _field("host"),
-    "port": _field("port"),
-    "transport": _field("transport"),
-    "reg_username": _field("registration username"),
-    "reg_domain": _field("registration domain"),
-    "reg_password": _field("registration password"),
-    "outbound_regex": _field("outbound regex"),
-    "position": _field("order of lines"),
-    "inbound_number": _field("inbound number"),
-    "external": _field("external"),
-    "recording": _field("recording"),
-    "mode": _field("mode"),
-    "menu": _field("menu"),
-    "audio": _field("recording"),
-    "playlist": _field("playlist"),
-    "text": _field("text"),
-    "scenario": _field("scenario"),
-    "target": _field("target number"),
-    "seconds": _field("seconds"),
-    "engine": _field("engine"),
-    "festival_voice": _field("Festival voice"),
-    "espeak_voice": _field("eSpeak voice"),
-    "yandex_voice": _field("Yandex voice"),
-    "yandex_service_account_id": _field("Yandex service account"),
-    "yandex_key_id": _field("Yandex key"),
-    "yandex_folder_id": _field("Yandex folder"),
-    "yandex_private_key_path": _field("Yandex private key"),
-}
-
-
-def change_words(change: Change) -> str:
-    """The change as one phrase: «изменён телефон 203: описание»."""
+def change_words(change: Change, titles: dict[str, str] | None = None) -> str:
+    """The change as one phrase: «изменён телефон 203: описание» (``titles``:
+    ``field_titles()``, when the caller has them already)."""
     if change.kind is Kind.HANDLER:
         phrase = _HANDLER_PHRASES.get((change.event, change.action))
         if phrase is None:  # a handler kind validation refuses; still say something
@@ -114,11 +113,13 @@ def change_words(change: Change) -> str:
         old = _("“%(name)s”", name=change.old_key) if change.kind in _NAMED else change.old_key
         text = _("%(change)s (formerly %(old)s)", change=text, old=old)
     if change.fields:
-        names = dict.fromkeys(str(FIELD_NAMES.get(f.name, f.name)) for f in change.fields)
+        titles = titles if titles is not None else field_titles()
+        names = dict.fromkeys(titles.get(f.name, f.name) for f in change.fields)
         text = _("%(change)s: %(fields)s", change=text, fields=", ".join(names))
     return text
 
 
 def changes_in_words(changes: list[Change]) -> list[str]:
     """Each change in words, in the order given."""
-    return [change_words(change) for change in changes]
+    titles = field_titles()
+    return [change_words(change, titles) for change in changes]
