@@ -219,6 +219,9 @@ class FilesAsterisk:
     async def reload(self):
         pass
 
+    async def contact_addresses(self):
+        return None  # no phones register in this bench
+
     async def command(self, command):
         from dialplan.apply import endpoints_in, revision_mark
 

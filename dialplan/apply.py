@@ -10,6 +10,9 @@ One Apply at a time (a PostgreSQL advisory lock), in these steps::
     VALIDATE  every problem, with where it is --> any error: ApplyRefused(problems),
       |       (audio recordings looked for on disk)  nothing written, nothing reloaded;
       |                                              warnings alone do not refuse
+    ASK       where the phones registered from (Asterisk's contacts): a line on such
+      |       an address would take their calls, a warning; unknown when Asterisk
+      |       does not answer (then no warning: CONNECT says why)
     SPEAK     every fixed text (TTS menu items, TTS playlist items), and the pieces
       |       phrases with data are said from (numbers, dates, the scenarios' words,
       |       the statuses and services of the case database: ivr.phrases)
@@ -97,8 +100,9 @@ from dialplan.render import render_all, write_files
 from dialplan.restore import restore_configuration
 from dialplan.snapshot import configuration_from_json, configuration_to_json
 from dialplan.validate import (WARNING, Problem, check, fallback_problems, item_place,
-                               playlist_item_place)
+                               lines_on_phone_addresses, playlist_item_place)
 from fastagi.ami import AmiClient, AmiError
+from fastagi.contacts import ContactBook
 from fastagi.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -157,6 +161,9 @@ class AsteriskControl(Protocol):
     async def command(self, command: str) -> str:
         """Run one CLI command and return its output."""
 
+    async def contact_addresses(self) -> dict[str, set[str]] | None:
+        """AOR -> the addresses its contacts registered from; None when not known."""
+
 
 class AmiAsterisk:
     """AsteriskControl over AMI: the server's client relayed from another thread
@@ -182,6 +189,19 @@ class AmiAsterisk:
         if isinstance(output, list):
             output = "\n".join(output)
         return str(output)
+
+    async def contact_addresses(self) -> dict[str, set[str]] | None:
+        """AOR -> addresses, from a PJSIPShowContacts listing; None when Asterisk does not
+        answer in time (the CONNECT step then fails with the reason)."""
+        try:
+            await self.client.ready(AMI_CONNECT_SECONDS)
+            listing = await asyncio.wait_for(
+                self.client.listing({"Action": "PJSIPShowContacts"}), AMI_REPLY_SECONDS)
+        except (AmiError, TimeoutError):
+            return None
+        book = ContactBook()
+        book.replace(listing)
+        return book.addresses()
 
     def close(self) -> None:
         self.client.close()
@@ -390,14 +410,25 @@ async def _apply_loaded(conn, asterisk, settings, who, config, problems, revisio
     """SPEAK..STORE for a validated configuration.  ``held``: inside the rollback's
     transaction, which its caller commits or rolls back (so the revision id is reserved
     before it, ``revision_id``)."""
-    warnings = problems + await presynthesize_texts(config, settings, presynthesize,
-                                                    case_words(conn))
+    warnings = (problems + await lines_on_phones(config, asterisk)
+                + await presynthesize_texts(config, settings, presynthesize, case_words(conn)))
     if revision_id is None:
         revision_id = _next_revision_id(conn)
     files = render_all(settings, config, revision=revision_id)
     revision = await _install(conn, asterisk, settings, include_dir, who, revision_id, files,
                               config, rollback_of=rollback_of, held=held)
     return replace(revision, warnings=tuple(warnings))
+
+
+async def lines_on_phones(config: Configuration, asterisk: AsteriskControl) -> list[Problem]:
+    """The lines whose host is where a phone of ``config`` registered from (ASK), as
+    warnings; none when Asterisk cannot tell. Lines' own contacts are not phones'."""
+    contacts = await asterisk.contact_addresses()
+    if contacts is None:
+        return []
+    phones = {phone.number for phone in config.phones}
+    return lines_on_phone_addresses(config, {address for aor, addresses in contacts.items()
+                                             if aor in phones for address in addresses})
 
 
 def apply_now(conn: Connection, settings: Settings, who: str, *,

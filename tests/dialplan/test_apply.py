@@ -34,6 +34,7 @@ class FakeAsterisk:
         self.served: dict[str, str] = {}
         self.reject_next = 0  # how many reloads to reject from now
         self.calls: list[str] = []
+        self.contacts: dict[str, set[str]] | None = None  # AOR -> addresses; None: unknown
 
     async def reload(self) -> None:
         self.calls.append("reload")
@@ -52,6 +53,9 @@ class FakeAsterisk:
             return "\n".join(f" Endpoint:  {e}/{e}   Unavailable   0 of inf"
                              for e in sorted(applying.endpoints_in(self.served)))
         raise AssertionError(f"unexpected command {command!r}")
+
+    async def contact_addresses(self) -> dict[str, set[str]] | None:
+        return self.contacts
 
 
 @pytest.fixture
