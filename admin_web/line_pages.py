@@ -6,6 +6,11 @@ regex, and the numbering plan for the inbound number), each error shown on
 its field, so a line saved here is a line Apply accepts; nothing is stored
 while a field is wrong. The registration password is kept (it is sent to
 the provider) but never shown back nor written to the history.
+
+Each field states its rule under it before it is broken (``admin_web.field_rules``),
+and the inbound number field offers the numbers of the numbering plan. A line
+whose host is where a phone registers from right now (the server's AMI
+connection knows) is saved with a warning: it would take the phones' calls.
 """
 
 from __future__ import annotations
@@ -22,12 +27,16 @@ from wtforms import BooleanField, IntegerField, PasswordField, SelectField, Stri
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, NumberRange, Optional, Regexp
 
+from admin_web import server_asterisk
 from admin_web.audit import record_change
 from admin_web.auth import role_required
 from admin_web.db import get_db, row_or_404
+from admin_web.field_rules import Sentences
 from admin_web.forms import PostForm, page_status, whole
+from admin_web.number_users import NUMBERS_DATALIST, number_choices
+from admin_web.phone_state import phone_addresses
 from dialplan import validate
-from dialplan.configuration import Line, load_configuration, numbering_plan
+from dialplan.configuration import Configuration, Line, load_configuration, numbering_plan
 
 bp = Blueprint("lines", __name__, url_prefix="/lines")
 
@@ -36,31 +45,42 @@ FIELDS = ("name", "host", "port", "transport", "reg_username", "reg_domain", "re
           "outbound_regex", "position", "inbound_number", "external")
 _COLUMNS = "id, " + ", ".join(FIELDS)
 
+# Each field's rule, said under the field before it is broken and as the error after.
+NAME_RULE = _l("Lower-case Latin letters, digits, '_' and '-' only, starting with a letter,"
+               " at most 32: e.g. rostelecom or office-pbx.")
+HOST_RULE = _l("A host name or an IPv4 address.")
+PORT_RULE = _l("A port between 1 and 65535.")
+REG_USERNAME_RULE = _l("Latin letters, digits and . _ + - only.")
+SECRET_RULE = _l("Up to 64 printable Latin characters without spaces, ';' or '\\'.")
+INBOUND_NUMBER_RULE = _l("The inbound number must be digits.")
+
 
 class LineForm(FlaskForm):
     name = StringField(_l("Name"), validators=[
         DataRequired(_l("Enter a name.")),
-        Regexp(whole(validate.LINE_NAME), message=_l(
-            "A lower-case Latin letter, then up to 31 lower-case letters, digits, '_' or '-'."))])
+        Regexp(whole(validate.LINE_NAME), message=NAME_RULE)],
+        description=NAME_RULE)
     host = StringField(_l("Host"), validators=[
         DataRequired(_l("Enter a host.")),
-        Regexp(whole(validate.HOST), message=_l("A host name or an IPv4 address."))])
+        Regexp(whole(validate.HOST), message=HOST_RULE)],
+        description=Sentences(HOST_RULE, _l(
+            "Calls from this address are taken as calls on this line: not the address "
+            "phones register from.")))
     port = IntegerField(_l("Port"), default=5060, validators=[
         InputRequired(_l("Enter a port.")),
-        NumberRange(1, 65535, _l("A port between 1 and 65535."))])
+        NumberRange(1, 65535, PORT_RULE)], description=PORT_RULE)
     transport = SelectField(_l("Transport"), choices=[SelectChoice(t, t.upper())
                                                   for t in validate.TRANSPORTS],
                             invalid_choice_message=_l("Choose one of the listed transports."))
     reg_username = StringField(_l("Registration username"), validators=[
-        Optional(), Regexp(whole(validate.REG_USERNAME), message=_l(
-            "Latin letters, digits and . _ + - only."))],
-        description=_l("Leave username, domain and password empty for a line without "
-                       "registration."))
+        Optional(), Regexp(whole(validate.REG_USERNAME), message=REG_USERNAME_RULE)],
+        description=Sentences(REG_USERNAME_RULE, _l(
+            "Leave username, domain and password empty for a line without registration.")))
     reg_domain = StringField(_l("Registration domain"), validators=[
-        Optional(), Regexp(whole(validate.HOST), message=_l("A host name or an IPv4 address."))])
+        Optional(), Regexp(whole(validate.HOST), message=HOST_RULE)], description=HOST_RULE)
     reg_password = PasswordField(_l("Registration password"), validators=[
-        Optional(), Regexp(whole(validate.SECRET), message=_l(
-            "Up to 64 printable Latin characters without spaces, ';' or '\\'."))])
+        Optional(), Regexp(whole(validate.SECRET), message=SECRET_RULE)],
+        description=SECRET_RULE)
     outbound_regex = StringField(_l("Outbound regex"), validators=[Optional()],
                                  description=_l("Numbers that leave through this line, whole "
                                                 "from ^ to $, e.g. ^8[0-9]{10}$: digits, [0-9], "
@@ -71,9 +91,10 @@ class LineForm(FlaskForm):
         NumberRange(-1000000, 1000000, _l("A whole number."))],
         description=_l("Outbound calls take the first matching line, lowest order first."))
     inbound_number = StringField(_l("Inbound number"), validators=[
-        Optional(), Regexp(whole(validate.INBOUND_NUMBER),
-                           message=_l("The inbound number must be digits."))],
-        description=_l("Where calls arriving on this line go: a number of the numbering plan."))
+        Optional(), Regexp(whole(validate.INBOUND_NUMBER), message=INBOUND_NUMBER_RULE)],
+        description=Sentences(_l("Where calls arriving on this line go: a number of the "
+                                 "numbering plan."), INBOUND_NUMBER_RULE),
+        render_kw={"list": NUMBERS_DATALIST, "autocomplete": "off"})
     external = BooleanField(_l("External (a provider, not another PBX)"), default=True)
     submit = SubmitField(_l("Save"))
 
@@ -156,6 +177,26 @@ def _save(form: LineForm, old: dict | None):
     return line
 
 
+def _warn_if_on_phones(line: dict) -> None:
+    """Flash Apply's warning when the saved line's host is where a phone registers from now
+    (the server's AMI connection knows; nothing is said when it does not)."""
+    config = load_configuration(get_db())
+    addresses = phone_addresses(server_asterisk(), [phone.number for phone in config.phones])
+    if not addresses:
+        return
+    for problem in validate.lines_on_phone_addresses(
+            Configuration(lines=(Line(id=line["id"], **{n: line[n] for n in FIELDS}),)),
+            addresses):
+        flash(_("Line %(name)s: %(warning)s.", name=line["name"],
+                warning=problem.text.render(_)), "warning")
+
+
+def _form_page(form: LineForm, line: dict | None):
+    return render_template("lines/form.html", form=form, line=line,
+                           numbers=number_choices(load_configuration(get_db())),
+                           numbers_list=NUMBERS_DATALIST), page_status(form)
+
+
 def _public(line: dict) -> dict:
     """The history's copy of a line (audit masks the registration password)."""
     return {name: line[name] for name in FIELDS}
@@ -178,8 +219,9 @@ def create():
         line = _save(form, None)
         if line is not None:
             flash(_("Line %(name)s created.", name=line["name"]), "success")
+            _warn_if_on_phones(line)
             return redirect(url_for(".index"))
-    return render_template("lines/form.html", form=form, line=None), page_status(form)
+    return _form_page(form, None)
 
 
 @bp.route("/<int:line_id>", methods=("GET", "POST"))
@@ -192,8 +234,9 @@ def edit(line_id: int):
         line = _save(form, old)
         if line is not None:
             flash(_("Line %(name)s saved.", name=line["name"]), "success")
+            _warn_if_on_phones(line)
             return redirect(url_for(".index"))
-    return render_template("lines/form.html", form=form, line=old), page_status(form)
+    return _form_page(form, old)
 
 
 @bp.route("/<int:line_id>/delete", methods=("POST",))

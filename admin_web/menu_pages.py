@@ -25,7 +25,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from flask import Blueprint, abort, flash, redirect, render_template, url_for
-from markupsafe import escape
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -39,6 +38,7 @@ from admin_web.audit import record_change
 from admin_web.auth import role_required
 from admin_web.db import get_db, insert_row, row_or_404, update_row
 from admin_web.errors import deleted_meanwhile
+from admin_web.field_rules import Sentences
 from admin_web.forms import PostForm, at_most, listed_id, matching, page_status, single_line
 from admin_web.number_users import (NUMBERS_DATALIST, number_choices, number_taken,
                                     owner_title, users_of_numbers)
@@ -76,21 +76,6 @@ ITEM_NUMBER_RULE = _l("The number must be 2 to 15 digits.")
 SECONDS_RULE = _l("Between %(min)d and %(max)d seconds.", min=validate.TIMEOUT_SECONDS[0],
                   max=validate.TIMEOUT_SECONDS[1])
 TARGET_RULE = _l("Up to 20 digits, * or #, optionally after a +.")
-
-
-class Sentences:
-    """Lazy texts said one after the other (a field's rule, then what the field is for),
-    as the HTML a field's description is rendered as."""
-
-    def __init__(self, *parts):
-        self.parts = parts
-
-    def __str__(self) -> str:
-        return str(escape(" ".join(str(part) for part in self.parts)))
-
-    def __html__(self) -> str:
-        return str(self)
-
 
 _ITEM_COLUMNS = "id, menu_id, number, kind, audio_id, playlist_id, text, scenario"
 _HANDLER_COLUMNS = "id, item_id, kind, key, seconds, pattern, target, position"

@@ -50,7 +50,7 @@ def test_create_stores_the_line_and_masks_the_password_in_history(client, admin,
 
 
 @pytest.mark.parametrize("fields, message", [
-    ({"name": "Bad Name"}, "Строчная латинская буква"),
+    ({"name": "Bad Name"}, "Только строчные латинские буквы, цифры, «_» и «-»"),
     ({"host": "bad host!"}, "Имя хоста или адрес IPv4."),
     ({"port": "70000"}, "Порт от 1 до 65535."),
     ({"outbound_regex": "^8(["}, "Это регулярное выражение нельзя использовать"),
@@ -107,3 +107,25 @@ def test_delete_is_recorded(admin, db_rows):
     assert admin.post(f"/lines/{line_id}/delete", form_page="/lines/").status_code == 302
     assert not db_rows("SELECT 1 FROM lines")
     assert db_rows("SELECT action FROM change_log ORDER BY id")[-1]["action"] == "delete"
+
+
+def test_the_name_rule_is_shown_before_a_russian_name_is_refused(client, admin, db_rows):
+    rule = ("Только строчные латинские буквы, цифры, «_» и «-», в начале буква, не больше 32"
+            " знаков: например, rostelecom или office-pbx.")
+    form = client.get("/lines/new").get_data(as_text=True)
+    assert rule in form
+    for shown in ("Имя хоста или адрес IPv4.", "Порт от 1 до 65535.",
+                  "До 64 печатных латинских символов без пробелов, «;» и «\\»."):
+        assert shown in form
+    refused = new_line(admin, name="Ростелеком")
+    assert refused.status_code == 400
+    assert rule in refused.get_data(as_text=True)
+    assert not db_rows("SELECT 1 FROM lines")
+
+
+def test_the_inbound_number_field_offers_the_numbering_plan(client, admin, db):
+    db.execute("INSERT INTO phones (number, md5_cred, description)"
+               " VALUES ('101', repeat('0', 32), 'Приёмная')")
+    form = client.get("/lines/new").get_data(as_text=True)
+    assert 'name="inbound_number"' in form and 'list="numbering-plan"' in form
+    assert '<option value="101" label="101 — телефон 101: Приёмная">' in form
