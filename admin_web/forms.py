@@ -15,10 +15,13 @@ from __future__ import annotations
 import re
 
 from flask import abort, request
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import SubmitField
 from wtforms.validators import Length, Regexp
+
+from dialplan import validate
 
 # Single-line text: no line breaks (including Unicode ones) or control characters.
 SINGLE_LINE = r"[^\x00-\x1f\x7f\x85\u2028\u2029]*"
@@ -43,6 +46,31 @@ def single_line() -> Regexp:
 def at_most(characters: int) -> Length:
     """A validator: at most ``characters`` characters, said so in the admin's language."""
     return Length(max=characters, message=_l("At most %(max)d characters.", max=characters))
+
+
+def regex_problem(pattern: str, *, outbound: bool = False) -> str | None:
+    """Why a form's regex cannot be used, as a sentence in the UI language, or None.
+
+    A digit sequence of a menu handler follows the menu engine's rule
+    (``validate.sequence_problem``), a line's outbound regex Asterisk's
+    (``validate.dialplan_regex``). A pattern that is no regex at all is told in
+    our own words with the position («Ошибка в регулярном выражении в позиции 3:
+    незакрытая скобка»), never in Python's.
+    """
+    if outbound:
+        try:
+            validate.dialplan_regex(pattern)
+            return None
+        except validate.RegexError as exc:
+            problem = exc.reason
+        if validate.regex_syntax_problem(pattern) is None:
+            return _("This regex cannot be used: %(reason)s.", reason=problem.render(_))
+    else:
+        problem = validate.sequence_problem(pattern)
+        if problem is None:
+            return None
+    text = problem.render(_)
+    return text[:1].upper() + text[1:] + "."
 
 
 # Row ids are PostgreSQL `serial` (integer) values: a larger number names no row,

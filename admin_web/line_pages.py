@@ -32,7 +32,7 @@ from admin_web.audit import record_change
 from admin_web.auth import role_required
 from admin_web.db import get_db, row_or_404
 from admin_web.field_rules import Sentences
-from admin_web.forms import PostForm, page_status, whole
+from admin_web.forms import PostForm, page_status, regex_problem, whole
 from admin_web.number_users import NUMBERS_DATALIST, number_choices
 from admin_web.phone_state import phone_addresses
 from dialplan import validate
@@ -116,12 +116,9 @@ def _values(form: LineForm, old: dict | None) -> dict:
 def _check(form: LineForm, values: dict, line_id: int | None) -> bool:
     """Apply's own checks on the line among the others; errors go on the fields."""
     config = load_configuration(get_db())
-    if values["outbound_regex"]:
-        try:
-            validate.dialplan_regex(values["outbound_regex"])
-        except validate.RegexError as exc:
-            form.outbound_regex.errors.append(_("This regex cannot be used: %(reason)s.",
-                                                reason=str(exc)))
+    problem = values["outbound_regex"] and regex_problem(values["outbound_regex"], outbound=True)
+    if problem:
+        form.outbound_regex.errors.append(problem)
     plan = numbering_plan(config)
     if values["inbound_number"] and values["inbound_number"] not in plan:
         form.inbound_number.errors.append(_("Number %(number)s does not exist in the numbering "

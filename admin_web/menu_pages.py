@@ -39,7 +39,8 @@ from admin_web.auth import role_required
 from admin_web.db import get_db, insert_row, row_or_404, update_row
 from admin_web.errors import deleted_meanwhile
 from admin_web.field_rules import Sentences
-from admin_web.forms import PostForm, at_most, listed_id, matching, page_status, single_line
+from admin_web.forms import (PostForm, at_most, listed_id, matching, page_status, regex_problem,
+                             single_line)
 from admin_web.number_users import (NUMBERS_DATALIST, number_choices, number_taken,
                                     owner_title, users_of_numbers)
 from dialplan import names, validate
@@ -177,8 +178,7 @@ def handler_order(handler) -> tuple[int, int]:
 
 def sequence_pattern_error(pattern: str) -> str | None:
     """Why a digit-sequence regex cannot be used (Apply's own rule), in the UI language."""
-    problem = validate.sequence_problem(pattern)
-    return problem.render(_) if problem else None
+    return regex_problem(pattern)
 
 
 def handler_summary(handler) -> str:

@@ -139,6 +139,52 @@ MAX_REPEAT = 255
 _ESCAPED = {"\\d": "[0-9]", "\\+": "[+]", "\\*": "[*]", "\\#": "[#]"}
 
 
+# Python's re and the regex module say what is wrong with a pattern in English
+# of their own; these are the common cases, by how their message starts, in our words.
+_REGEX_ERRORS = (
+    ("missing ), unterminated comment", N_("unclosed comment")),
+    ("missing )", N_("unclosed parenthesis")),
+    ("unbalanced parenthesis", N_("a closing parenthesis without an opening one")),
+    ("unterminated character set", N_("unclosed square bracket")),
+    ("nothing to repeat", N_("nothing to repeat")),
+    ("multiple repeat", N_("a repeat of a repeat")),
+    ("min repeat greater than max repeat",
+     N_("the least number of repeats is greater than the most")),
+    ("the repetition number is too large", N_("too many repeats")),
+    ("repeat count too big", N_("too many repeats")),
+    ("bad escape (end of pattern)", N_("a backslash at the end")),
+    ("bad escape", N_("an unknown escape after a backslash")),
+    ("bad character range", N_("a range whose start is after its end")),
+    ("unexpected end of pattern", N_("the regex ends too early")),
+    ("invalid group reference", N_("a reference to a group that does not exist")),
+    ("unknown group", N_("a reference to a group that does not exist")),
+)
+
+
+def _regex_error(what: str, position: int | None) -> Message:
+    if position is None:
+        return Message(N_("error in the regex: %(what)s"), {"what": Message(what)})
+    return Message(N_("error in the regex at position %(position)s: %(what)s"),
+                   {"position": position + 1, "what": Message(what)})
+
+
+def regex_syntax_problem(pattern: str) -> Message | None:
+    """What keeps ``pattern`` from being a regex for ``re`` and the ``regex`` module
+    (the menu engine uses both), in our own words with its position, or None."""
+    for module in (re, partial_regex):
+        try:
+            module.compile(pattern)
+        except (re.error, partial_regex.error) as exc:
+            what = next((text for start, text in _REGEX_ERRORS if exc.msg.startswith(start)),
+                        N_("this is not a valid regex"))
+            return _regex_error(what, exc.pos)
+        except OverflowError:  # re: a repeat count beyond C's integers
+            return _regex_error(N_("too many repeats"), None)
+        except RecursionError:
+            return _regex_error(N_("too many nested groups"), None)
+    return None
+
+
 def dialplan_regex(regex: str) -> str:
     """The outbound ``regex`` as Asterisk's REGEX() should see it, or RegexError.
 
@@ -156,10 +202,9 @@ def dialplan_regex(regex: str) -> str:
     ${REGEX("..." ${ARG1})}: escapes become one-character classes
     (\\+ -> [+]), (?: becomes (.
     """
-    try:
-        re.compile(regex)
-    except re.error as exc:
-        raise RegexError(N_("does not compile: %(error)s"), error=str(exc)) from None
+    problem = regex_syntax_problem(regex)
+    if problem is not None:
+        raise RegexError(problem.template, **problem.params)
     out = []
     previous = "start-of-alternative"  # kind of the previous token
     depth = 0
@@ -548,13 +593,10 @@ def sequence_problem(pattern: str) -> Message | None:
     The engine matches it with ``re`` and tells partial entries with the
     ``regex`` module, so both must compile it, and it must need at least one key.
     """
-    try:
-        compiled = re.compile(pattern)
-        partial_regex.compile(pattern)
-    except (re.error, partial_regex.error) as exc:
-        return Message(N_("regex %(pattern)s does not compile: %(error)s"),
-                       {"pattern": repr(pattern), "error": str(exc)})
-    if compiled.fullmatch(""):
+    problem = regex_syntax_problem(pattern)
+    if problem is not None:
+        return problem
+    if re.fullmatch(pattern, ""):
         return Message(N_("regex %(pattern)s matches the empty sequence: it must need"
                           " at least one key"), {"pattern": repr(pattern)})
     return None
