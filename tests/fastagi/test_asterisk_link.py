@@ -206,3 +206,28 @@ def test_states_follow_registrations_and_are_read_again_after_asterisk_restarts(
     wait_for(lambda: served.ami_sessions() == 1, timeout=15, what="one AMI session again")
     served.register(phone_port)  # events flow on the new connection
     served.wait_state("ONLINE")
+
+
+def test_a_line_on_the_address_a_phone_registers_from_is_warned_about(served):
+    """The server's AMI connection knows where the phone registered from (127.0.0.1): the
+    line form warns on save and Apply warns, and applies the line all the same."""
+    served.create_and_apply_phone()
+    phone_port, _media = sipp_ports()
+    served.register(phone_port)
+    served.wait_state("ONLINE")
+    warning = ("хост 127.0.0.1 — адрес, с которого регистрируются телефоны: Asterisk будет"
+               " принимать их звонки за звонки, пришедшие по этой линии")
+    line = {"name": "office", "host": "127.0.0.1", "port": "5070", "transport": "udp",
+            "reg_username": "", "reg_domain": "", "reg_password": "", "outbound_regex": "",
+            "position": "0", "inbound_number": "", "external": "y"}
+    saved = served.admin.post("/lines/new", line, form_page="/lines/new")
+    assert "Линия office создана." in saved
+    assert f"Линия office: {warning}" in saved
+    elsewhere = served.admin.post("/lines/new", {**line, "name": "prov1", "host": "10.0.0.9"},
+                                  form_page="/lines/new")
+    assert "Линия prov1 создана." in elsewhere and "Линия prov1: хост" not in elsewhere
+    applied = served.admin.post("/apply/run", {}, form_page="/apply/")
+    assert re.search(r"Применено: ревизия \d+ активна\.", applied), applied[-2000:]
+    assert "Применено с предупреждениями" in applied and warning in applied
+    assert applied.count(warning) == 1  # line 'office' only
+    assert "line-office" in served.instance.rx("pjsip show endpoints")
