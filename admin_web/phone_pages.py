@@ -25,6 +25,7 @@ from admin_web import phone_state, server_asterisk
 from admin_web.audit import record_change
 from admin_web.auth import role_required
 from admin_web.db import get_db, row_or_404
+from admin_web.field_rules import Sentences
 from admin_web.forms import PostForm, at_most, matching, page_status, single_line
 from admin_web.number_users import number_taken, users_of_numbers
 from dialplan import validate
@@ -50,22 +51,27 @@ def _description_field():
         at_most(200), single_line()])
 
 
+# Each field's rule, said under the field before it is broken and as the error after.
+NUMBER_RULE = _l("The number must be 2 to 15 digits.")
+PASSWORD_LENGTH_RULE = _l("The password must be %(min)d to %(max)d characters long.",
+                          min=MIN_PASSWORD_LENGTH, max=64)
+PASSWORD_CHARACTERS_RULE = _l("Printable Latin characters without spaces, ';' or '\\'.")
+
+
 def _password_field(label):
     return StringField(label, validators=[
         Optional(),
-        Length(min=MIN_PASSWORD_LENGTH, max=64,
-               message=_l("The password must be %(min)d to %(max)d characters long.",
-                          min=MIN_PASSWORD_LENGTH, max=64)),
-        matching(validate.SECRET, _l(
-            "Printable Latin characters without spaces, ';' or '\\'."))],
-        description=_l("Leave empty to get a strong generated password."),
+        Length(min=MIN_PASSWORD_LENGTH, max=64, message=PASSWORD_LENGTH_RULE),
+        matching(validate.SECRET, PASSWORD_CHARACTERS_RULE)],
+        description=Sentences(PASSWORD_LENGTH_RULE, PASSWORD_CHARACTERS_RULE, _l(
+            "Leave empty to get a strong generated password.")),
         render_kw={"autocomplete": "off"})
 
 
 class CreatePhoneForm(FlaskForm):
     number = StringField(_l("Number"), validators=[
         DataRequired(_l("Enter a number.")),
-        matching(validate.PHONE_NUMBER, _l("The number must be 2 to 15 digits."))])
+        matching(validate.PHONE_NUMBER, NUMBER_RULE)], description=NUMBER_RULE)
     kind = _kind_field()
     description = _description_field()
     password = _password_field(_l("Password"))

@@ -37,12 +37,17 @@ def _role_field():
                        invalid_choice_message=_l("Choose one of the listed roles."))
 
 
+# Each field's rule, said under the field before it is broken and as the error after.
+LOGIN_RULE = _l("2 to 64 Latin letters, digits, dots, dashes or underscores.")
+PASSWORD_RULE = _l("The password must be %(min)d to %(max)d characters long.",
+                   min=users.MIN_PASSWORD_LENGTH, max=users.MAX_PASSWORD_LENGTH)
+
+
 def _password_fields():
     password = PasswordField(_l("Password"), validators=[
         DataRequired(_l("Enter a password.")),
         Length(min=users.MIN_PASSWORD_LENGTH, max=users.MAX_PASSWORD_LENGTH,
-               message=_l("The password must be %(min)d to %(max)d characters long.",
-                          min=users.MIN_PASSWORD_LENGTH, max=users.MAX_PASSWORD_LENGTH))])
+               message=PASSWORD_RULE)], description=PASSWORD_RULE)
     repeat = PasswordField(_l("Repeat the password"), validators=[
         EqualTo("password", _l("The passwords do not match."))])
     return password, repeat
@@ -51,8 +56,7 @@ def _password_fields():
 class CreateUserForm(FlaskForm):
     login = StringField(_l("Login"), validators=[
         DataRequired(_l("Enter a login.")),
-        matching(users.LOGIN, _l("2 to 64 Latin letters, digits, dots, dashes or "
-                                 "underscores."))])
+        matching(users.LOGIN, LOGIN_RULE)], description=LOGIN_RULE)
     role = _role_field()
     password, repeat = _password_fields()
     submit = SubmitField(_l("Create"))

@@ -181,3 +181,10 @@ def test_delete_is_refused_while_a_line_or_a_menu_sends_calls_to_the_phone(
     menus.execute("DELETE FROM menu_handlers")
     admin.post(f"/phones/{phone_id}/delete", form_page="/phones/")
     assert not db_rows("SELECT 1 FROM phones")
+
+
+def test_the_number_and_password_rules_are_shown_before_they_are_broken(client, admin):
+    form = client.get("/phones/new").get_data(as_text=True)
+    assert "Номер должен состоять из 2–15 цифр." in form
+    assert ("Пароль должен быть длиной от 8 до 64 символов. Печатные латинские символы без"
+            " пробелов, «;» и «\\». Оставьте пустым") in form

@@ -136,3 +136,9 @@ def test_the_last_administrator_is_never_deleted(app, db_rows):
 
 def test_unknown_user_is_404(admin, client):
     assert client.get("/users/999").status_code == 404
+
+
+def test_the_login_and_password_rules_are_shown_before_they_are_broken(client, admin):
+    form = client.get("/users/new").get_data(as_text=True)
+    assert "От 2 до 64 латинских букв, цифр, точек, дефисов или подчёркиваний." in form
+    assert "Пароль должен быть длиной от 10 до 128 символов." in form
