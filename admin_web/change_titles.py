@@ -47,6 +47,7 @@ SUMMARIES = {
              "delete": _l("Line %(name)s deleted")},
     "sip_block": {"update": _l("Block of %(name)s lifted")},
     "audio file": {"create": _l("Recording %(name)s uploaded"),
+                   "update": _l("Recording %(name)s changed"),
                    "delete": _l("Recording %(name)s deleted")},
     "playlist": {"create": _l("Playlist %(name)s added"),
                  "update": _l("Playlist %(name)s changed"),
@@ -199,10 +200,12 @@ class FieldChange:
 
 @dataclass(frozen=True)
 class ChangeView:
-    """A change_log row as the history shows it."""
+    """A change_log row as the history shows it; ``kind`` is what happened to the object
+    ('create', 'update', 'delete'; a rollback's row is one of these too)."""
 
     summary: str
     fields: tuple[FieldChange, ...]
+    kind: str
 
 
 def object_title(object_type: str) -> str:
@@ -260,6 +263,11 @@ def _lower_first(title: str) -> str:
 def describe(object_type: str, action: str, object_id: str, old: Any, new: Any) -> ChangeView:
     """The summary line and the table of changed fields of one change_log row."""
     old, new = masked(old), masked(new)
+    if action == "rollback" and object_type != "revision":  # one object a rollback restored
+        change = describe(object_type, "create" if old is None else "delete" if new is None
+                          else "update", object_id, old, new)
+        return ChangeView(_("Rollback: %(change)s", change=_lower_first(change.summary)),
+                          change.fields, change.kind)
     old_fields = old if isinstance(old, dict) else {}
     new_fields = new if isinstance(new, dict) else {}
     hidden = HIDDEN_FIELDS.get(object_type, set())
@@ -287,4 +295,4 @@ def describe(object_type: str, action: str, object_id: str, old: Any, new: Any) 
             "event": _event(latest) if object_type == "menu handler" else ""}
     if action == "update" and fields:
         summary += ": " + ", ".join(_lower_first(f.title) for f in fields)
-    return ChangeView(summary, fields)
+    return ChangeView(summary, fields, action)

@@ -10,7 +10,6 @@ import pytest
 
 from admin_web.audit import record_change
 from admin_web.change_titles import OBJECT_TITLES, SUMMARIES
-from dialplan.apply import Revision, _store
 
 ADMIN_WEB = Path(__file__).resolve().parents[2] / "admin_web"
 
@@ -117,8 +116,8 @@ def test_additions_applies_and_secrets_read_as_words(pg_url, client, auth):
         record_change(conn, "admin", "create", "menu handler", "91000", None,
                       {"item": "91000", "kind": "key", "key": "2", "target": "203",
                        "position": 0})
-        _store(conn, Revision(id=5, created_by="admin", files={}, files_hash="0" * 64,
-                              rollback_of=None, active=True))
+        record_change(conn, "admin", "apply", "revision", 5, None,  # as Apply writes it
+                      {"files_hash": "0" * 64, "rollback_of": None})
     auth.login("admin")
     page = client.get("/history/").get_data(as_text=True)
     assert "Применена ревизия 5" in page and "0" * 64 not in page
@@ -127,6 +126,26 @@ def test_additions_applies_and_secrets_read_as_words(pg_url, client, auth):
     assert "Добавлен обработчик пункта 91000 (клавиша 2)" in page
     assert "Добавлена линия «rt»" in page and "***" in page and "s3cret-word" not in page
     assert "Внешняя:</span>\n                да" in page
+
+
+def test_a_rollback_tells_each_object_it_restored(pg_url, client, auth):
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        record_change(conn, "admin", "rollback", "phone", "203",
+                      {"number": "203", "kind": "simple", "description": "Приёмная"},
+                      {"number": "203", "kind": "simple", "description": "Касса"})
+        record_change(conn, "admin", "rollback", "menu", "Ночное", {"name": "Ночное"}, None)
+        record_change(conn, "admin", "rollback", "tts settings", "",
+                      {"engine": "yandex"}, {"engine": "festival"})
+        record_change(conn, "admin", "rollback", "revision", 7, None,
+                      {"files_hash": "0" * 64, "rollback_of": 5})
+    auth.login("admin")
+    page = client.get("/history/").get_data(as_text=True)
+    assert "Откат: изменён телефон 203: описание" in page
+    assert "<td>Приёмная</td><td>Касса</td>" in page
+    assert "Откат: удалено меню «Ночное»" in page
+    assert "Откат: изменены настройки синтеза речи: движок" in page
+    assert "<td>Yandex SpeechKit (облако)</td><td>Festival (русский голос festvox-ru)</td>" in page
+    assert "Откат к ревизии 5 (новая ревизия 7)" in page
 
 
 def _record_change_object_types():
@@ -139,6 +158,11 @@ def _record_change_object_types():
                 action, kind = node.args[2], node.args[3]
                 kind = kind.value if isinstance(kind, ast.Constant) else getattr(module, kind.id)
                 found.append((path.stem, action.value, kind))
+    # A rollback writes its rows for every kind of object it compares.
+    restore = ast.parse((ADMIN_WEB.parent / "dialplan" / "restore.py").read_text())
+    for node in ast.walk(restore):
+        if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "compare":
+            found.append(("restore", "rollback", node.args[0].value))
     return found
 
 
@@ -148,4 +172,8 @@ def test_every_object_the_admin_records_has_a_title_and_a_summary():
     assert len(calls) > 30
     for module, action, kind in calls:
         assert kind in OBJECT_TITLES, (module, kind)
-        assert action in SUMMARIES[kind], (module, action, kind)
+        # A rollback's row for an object re-adds, changes or removes it.
+        needed = (("create", "update", "delete") if action == "rollback" and kind != "revision"
+                  else (action,))
+        for done in ("update",) if kind == "tts settings" else needed:
+            assert done in SUMMARIES[kind], (module, done, kind)
