@@ -28,7 +28,8 @@ from tests.testbed.server_link import server_link
 from tests.testbed.sipp import register, run_sip_call, start_uas
 
 # A row of the Phones page: the number's link, then its state badge.
-_PHONE_ROW = re.compile(r">(\d+)</a></td>.*?<span class=\"badge[^\"]*\">([^<]+)</span>", re.S)
+_PHONE_ROW = re.compile(r">(\d+)</a></td>.*?<span class=\"badge[^\"]*\" data-state=\"([^\"]+)\">",
+                        re.S)
 
 
 def test_the_apps_settings_keep_the_include_dir_override(pg_url, tmp_path):

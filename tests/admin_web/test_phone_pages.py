@@ -110,8 +110,9 @@ def test_list_shows_live_state_or_unknown(client, admin, states):
     assert page.count("неизвестно") == 2
     states.value = {"101": "ONLINE"}
     page = client.get("/phones/").get_data(as_text=True)
-    assert re.search(r"101</a>.*?ONLINE", page, re.S)
-    assert re.search(r"102</a>.*?OFFLINE", page, re.S)
+    assert re.search(r"101</a>.*?>в сети</span>", page, re.S)
+    assert re.search(r"102</a>.*?>не в сети</span>", page, re.S)
+    assert "ONLINE<" not in page and "OFFLINE<" not in page
 
 
 def test_without_the_servers_link_states_are_unknown():
