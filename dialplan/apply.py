@@ -168,10 +168,12 @@ class AsteriskControl(Protocol):
 class AmiAsterisk:
     """AsteriskControl over AMI: the server's client relayed from another thread
     (fastagi.asterisk_link.RelayedAmi), or a short-lived one of its own
-    (``from_settings``, for the command line)."""
+    (``from_settings``, for the command line).  One serves one Apply: once Asterisk
+    did not log it in, it is not waited for again within that Apply."""
 
     def __init__(self, client):
         self.client = client
+        self._unreachable: AmiError | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> AmiAsterisk:
@@ -194,7 +196,7 @@ class AmiAsterisk:
         """AOR -> addresses, from a PJSIPShowContacts listing; None when Asterisk does not
         answer in time (the CONNECT step then fails with the reason)."""
         try:
-            await self.client.ready(AMI_CONNECT_SECONDS)
+            await self._ready()
             listing = await asyncio.wait_for(
                 self.client.listing({"Action": "PJSIPShowContacts"}), AMI_REPLY_SECONDS)
         except (AmiError, TimeoutError):
@@ -208,12 +210,22 @@ class AmiAsterisk:
 
     async def _action(self, action: dict) -> dict:
         """One AMI action, waiting at most AMI_CONNECT_SECONDS + AMI_REPLY_SECONDS."""
-        await self.client.ready(AMI_CONNECT_SECONDS)
+        await self._ready()
         try:
             return await asyncio.wait_for(self.client.action(action), AMI_REPLY_SECONDS)
         except asyncio.TimeoutError:
             raise AmiError(f"Asterisk did not answer {action['Action']} within"
                            f" {AMI_REPLY_SECONDS:g} s") from None
+
+    async def _ready(self) -> None:
+        """Logged in, waiting at most AMI_CONNECT_SECONDS the first time; AmiError else."""
+        if self._unreachable is not None:
+            raise self._unreachable
+        try:
+            await self.client.ready(AMI_CONNECT_SECONDS)
+        except AmiError as exc:
+            self._unreachable = exc
+            raise
 
 
 # Synthesise texts into the TTS cache: (texts, tts settings, cache dir) -> [(text, reason)]

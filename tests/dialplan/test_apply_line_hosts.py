@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from dialplan.apply import AmiAsterisk
+from fastagi.ami import AmiError
 from tests.dialplan.conftest import add_line, add_phone
 from tests.dialplan.test_apply import do_apply, setup  # noqa: F401
 
@@ -61,3 +64,29 @@ def test_ami_contact_addresses_come_from_the_contact_listing():
     addresses = asyncio.run(AmiAsterisk(client).contact_addresses())
     assert addresses == {"101": {"192.168.1.20"}, "line-prov1": {"10.0.0.9"}}
     assert client.actions == ["PJSIPShowContacts"]
+
+
+class SilentClient:
+    """An AMI client Asterisk never logs in: each wait for it counts."""
+
+    def __init__(self):
+        self.waits = 0
+
+    async def ready(self, timeout: float = 10) -> None:
+        self.waits += 1
+        raise AmiError("AMI is not connected")
+
+
+def test_unreachable_asterisk_is_waited_for_once_per_apply():
+    """No addresses (no warning), and CONNECT fails at once instead of waiting again."""
+    client = SilentClient()
+    control = AmiAsterisk(client)
+
+    async def ask_then_connect():
+        addresses = await control.contact_addresses()
+        with pytest.raises(AmiError, match="not connected"):
+            await control.command("dialplan show s@telecenter-revision")
+        return addresses
+
+    assert asyncio.run(ask_then_connect()) is None
+    assert client.waits == 1
