@@ -484,8 +484,9 @@ def _with_ami(settings: Settings, asterisk: AsteriskControl | None, what: str,
     """Run ``make_coroutine(control)`` to the end on this thread; a short-lived AMI
     connection when no ``asterisk`` is given, closed afterwards.
 
-    A refusal (problems, a reload Asterisk refuses, Asterisk unreachable) is expected:
-    it is logged as one WARNING line naming ``what``, and raised for the caller to show.
+    A refusal (problems, a reload Asterisk refuses, Asterisk unreachable, a revision with
+    nothing to restore) is expected: it is logged as one WARNING line naming ``what``, and
+    raised for the caller to show.
     """
     async def main():
         control = asterisk if asterisk is not None else AmiAsterisk.from_settings(settings)
@@ -502,7 +503,7 @@ def _with_ami(settings: Settings, asterisk: AsteriskControl | None, what: str,
         log.warning("%s refused, nothing changed: %s", what,
                     _one_line("; ".join(map(str, errors))))
         raise
-    except ApplyFailed as failed:
+    except ApplyError as failed:  # Asterisk did not take it, or nothing to restore
         log.warning("%s failed: %s", what, _one_line(str(failed)))
         raise
 
