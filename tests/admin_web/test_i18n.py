@@ -1,11 +1,15 @@
 """Russian by default, English on request; the catalogs are complete and compiled."""
 
+import re
+from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
 from babel.messages.mofile import read_mo
 from babel.messages.pofile import read_po
+from flask import url_for
 
+from admin_web.audit import record_change
 from tests.admin_web.conftest import csrf_token
 
 TRANSLATIONS = Path(__file__).resolve().parents[2] / "admin_web" / "translations"
@@ -54,3 +58,156 @@ def test_file_sizes_are_shown_in_the_admins_language(app, language, size, shown)
         from flask import session
         session["language"] = language
         assert file_size(size).replace("\xa0", " ") == shown
+
+
+# --- no English left in Russian pages -------------------------------------------------------
+
+class _VisibleText(HTMLParser):
+    """The text a reader sees on a page: text outside scripts and styles, and the attributes
+    that are read out or shown (titles, placeholders, labels, button values)."""
+
+    SHOWN_ATTRIBUTES = ("title", "placeholder", "aria-label", "alt", "data-bs-title")
+
+    def __init__(self):
+        super().__init__()
+        self.parts: list[str] = []
+        self._hidden = 0
+
+    def handle_starttag(self, tag, attrs):
+        if tag in ("script", "style"):
+            self._hidden += 1
+        attrs = dict(attrs)
+        self.parts += [attrs[a] for a in self.SHOWN_ATTRIBUTES if attrs.get(a)]
+        if tag == "input" and attrs.get("type") in ("submit", "button") and attrs.get("value"):
+            self.parts.append(attrs["value"])
+
+    def handle_endtag(self, tag):
+        if tag in ("script", "style"):
+            self._hidden -= 1
+
+    def handle_data(self, data):
+        if not self._hidden and data.strip():
+            self.parts.append(data)
+
+
+def visible_text(page: str) -> str:
+    parser = _VisibleText()
+    parser.feed(page)
+    return "\n".join(parser.parts)
+
+
+_PLACEHOLDER = re.compile(r"%\(\w+\)[sd]")
+
+
+def _english_texts() -> dict[str, re.Pattern]:
+    """Every msgid whose Russian differs from it, as a pattern finding it in a page's text
+    (placeholders match any one word or number)."""
+    with (TRANSLATIONS / "ru" / "LC_MESSAGES" / "messages.po").open("rb") as f:
+        po = read_po(f)
+    found = {}
+    for entry in po:
+        if not entry.id or not isinstance(entry.id, str) or entry.string == entry.id:
+            continue
+        literal = _PLACEHOLDER.sub("", entry.id)
+        if len(re.findall(r"[A-Za-z]", literal)) < 2:
+            continue  # nothing English of its own, e.g. "%(size)s B"
+        parts = [re.escape(p) for p in _PLACEHOLDER.split(entry.id)]
+        found[entry.id] = re.compile(r"(?<![\w-])" + r"\S+".join(parts) + r"(?![\w-])")
+    return found
+
+
+@pytest.fixture
+def rows(db):
+    """One of each thing the admin edits, with Russian names, and their history."""
+    def one(sql, params=()):
+        return db.execute(sql + " RETURNING id", params).fetchone()["id"]
+
+    db.execute("TRUNCATE persons, cases, callbacks, playlists, audio_files RESTART IDENTITY "
+               "CASCADE")
+    ids = {
+        "phone_id": one("INSERT INTO phones (number, md5_cred, description)"
+                        " VALUES ('203', %s, 'Приёмная')", ("0" * 32,)),
+        "line_id": one("INSERT INTO lines (name, host, outbound_regex, inbound_number)"
+                       " VALUES ('rt', 'sip.example.ru', '^8[0-9]{10}$', '90000')"),
+        "menu_id": one("INSERT INTO menus (name) VALUES ('Главное')"),
+        "audio_id": one("INSERT INTO audio_files (name, duration_ms, size_bytes)"
+                        " VALUES ('Приветствие', 1500, 24000)"),
+        "playlist_id": one("INSERT INTO playlists (name) VALUES ('Ожидание')"),
+        "person_id": one("INSERT INTO persons (full_name, first_name, phone)"
+                         " VALUES ('Иванова Анна', 'Анна', '79990000001')"),
+        "user_id": db.execute("SELECT id FROM users WHERE login = 'olga'").fetchone()["id"],
+    }
+    db.execute("INSERT INTO playlist_items (playlist_id, kind, text) VALUES (%s, 'tts', 'Ждите')",
+               (ids["playlist_id"],))
+    ids["case_id"] = one("INSERT INTO cases (number, person_id, service, status)"
+                         " VALUES ('19-03', %s, 'Паспорт', 'готово')", (ids["person_id"],))
+    db.execute("INSERT INTO callbacks (phone, source) VALUES ('79990000001', 'ivr')")
+    ids["item_id"] = one("INSERT INTO menu_items (menu_id, number, kind, text)"
+                         " VALUES (%s, '90000', 'tts', 'Здравствуйте')", (ids["menu_id"],))
+    scenario = one("INSERT INTO menu_items (menu_id, number, kind, scenario)"
+                   " VALUES (%s, '91110', 'scenario', 'case_status')", (ids["menu_id"],))
+    ids["handler_id"] = one("INSERT INTO menu_handlers (item_id, kind, key, target)"
+                            " VALUES (%s, 'key', '1', '203')", (ids["item_id"],))
+    db.execute("INSERT INTO menu_handlers (item_id, kind, pattern, target, position)"
+               " VALUES (%s, 'sequence', %s, '91110', 1)", (ids["item_id"], r"\*[0-9*]+#"))
+    db.execute("INSERT INTO menu_handlers (item_id, kind, seconds, target, position)"
+               " VALUES (%s, 'timeout', 5, '', 2)", (ids["item_id"],))
+    db.execute("INSERT INTO menu_handlers (item_id, kind, key, target) VALUES (%s, 'key', '0', '')",
+               (scenario,))
+    record_change(db, "admin", "create", "phone", "203", None,
+                  {"number": "203", "kind": "simple", "description": "Приёмная"})
+    record_change(db, "admin", "update", "line", "rt", {"name": "rt", "external": False},
+                  {"name": "rt", "external": True, "reg_password": "x"})
+    record_change(db, "admin", "create", "menu handler", "90000", None,
+                  {"item": "90000", "kind": "sequence", "pattern": r"\*[0-9*]+#",
+                   "target": "91110", "position": 1})
+    record_change(db, "admin", "apply", "revision", 1, None,
+                  {"files_hash": "0" * 64, "rollback_of": None})
+    try:
+        yield ids
+    finally:
+        db.execute("TRUNCATE persons, cases, callbacks, playlists, audio_files RESTART IDENTITY "
+                   "CASCADE")
+
+
+def _pages(app, ids):
+    """Every GET page of the admin: those without arguments, and those of the rows made."""
+    skipped = {"static", "bootstrap.static", "audio.play", "tts.speech"}
+    for rule in app.url_map.iter_rules():
+        if "GET" not in rule.methods or rule.endpoint in skipped:
+            continue
+        if set(rule.arguments) <= set(ids):
+            with app.test_request_context():
+                yield url_for(rule.endpoint, **{a: ids[a] for a in rule.arguments})
+
+
+def _untranslated(text: str, english: dict[str, re.Pattern]) -> list[str]:
+    return [msgid for msgid, pattern in english.items() if pattern.search(text)]
+
+
+def test_russian_pages_hold_no_english_message(app, client, auth, rows):
+    english = _english_texts()
+    del english["admin"]  # the msgid of a callback's source, and the login shown in the navbar
+    auth.login()  # Russian, the default
+    seen, problems = 0, {}
+    for url in sorted(set(_pages(app, rows))):
+        response = client.get(url)
+        assert response.status_code in (200, 302, 400), (url, response.status_code)
+        if response.status_code == 302 or response.mimetype != "text/html":
+            continue
+        seen += 1
+        text = visible_text(response.get_data(as_text=True))
+        found = _untranslated(text, english) + (["->"] if "->" in text else [])
+        if found:
+            problems[url] = found
+    # The simulator's walk, and a form refused with its errors.
+    form = "/simulator/"
+    for keys in ("7,1", "*19*03#", "timeout"):
+        response = auth.post(form, {"number": "90000", "caller": "79990000001", "keys": keys},
+                             form_page=form)
+        text = visible_text(response.get_data(as_text=True))
+        found = _untranslated(text, english) + (["->"] if "->" in text else [])
+        if found:
+            problems[f"{form} keys={keys}"] = found
+    assert seen > 25
+    assert not problems, "\n".join(f"{url}: {found}" for url, found in problems.items())
