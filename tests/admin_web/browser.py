@@ -22,6 +22,7 @@ from tests.testbed.agi_server import TELECENTER, AgiServer
 from tests.testbed.ports import free_port
 
 CHROMIUM = Path("/usr/bin/chromium")
+REPO = Path(__file__).resolve().parents[2]
 CHROMIUM_ARGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
                  "--no-first-run", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync")
@@ -29,6 +30,8 @@ TIMEOUT_MS = 15_000
 ADMIN_LOGIN = "root"
 ADMIN_PASSWORD = "Browser-admin-1"
 TOUCHED_TABLES = ("users", "change_log", "phones", "lines", "revisions")
+# The screen sizes of the offices the admin is used in.
+SCREENS = ({"width": 1280, "height": 800}, {"width": 1366, "height": 768})
 
 
 def require_browser() -> None:
@@ -58,7 +61,8 @@ def browser():
     with tempfile.TemporaryDirectory(prefix="telecenter-chromium-") as profile, \
             sync_playwright() as playwright:
         context = playwright.chromium.launch_persistent_context(
-            profile, executable_path=str(CHROMIUM), headless=True, args=list(CHROMIUM_ARGS))
+            profile, executable_path=str(CHROMIUM), headless=True, args=list(CHROMIUM_ARGS),
+            locale="ru-RU")  # as in the offices: dates in the browser's own fields read dd.mm.yyyy
         yield context
         context.close()
 
@@ -110,3 +114,23 @@ def log_in(page, base_url: str, login: str = ADMIN_LOGIN, password: str = ADMIN_
     page.locator("input[name=login]").fill(login)
     page.locator("input[name=password]").fill(password)
     page.locator("main input[type=submit]").click()
+
+
+def screenshot_dir() -> Path:
+    """Where the admin's screenshots go: $TELECENTER_SCREENSHOTS, else artifacts/screenshots."""
+    folder = Path(os.environ.get("TELECENTER_SCREENSHOTS") or REPO / "artifacts" / "screenshots")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def open_section(page, group: str, section: str) -> None:
+    """Open a section the way a user does: its group's dropdown in the navbar, then the section."""
+    navbar = page.locator("nav.navbar")
+    navbar.get_by_role("button", name=group, exact=True).click()
+    navbar.locator(".dropdown-menu.show").get_by_role("link", name=section, exact=True).click()
+
+
+def scrolls_sideways(page) -> bool:
+    """True when the page is wider than the window (a horizontal scroll bar)."""
+    return page.evaluate("document.scrollingElement.scrollWidth"
+                         " > document.scrollingElement.clientWidth")

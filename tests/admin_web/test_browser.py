@@ -124,7 +124,7 @@ def office_data(pg_url):
 
 
 def navbar_sections(page) -> list[tuple[str, str, str]]:
-    """(group, section, path) of every section the navbar offers, in order."""
+    """[group, section, path] of every section the navbar offers, in order."""
     return page.locator("nav.navbar [data-group] .dropdown-item").evaluate_all(
         """items => items.map(a => [
              a.closest('[data-group]').querySelector('.dropdown-toggle').textContent.trim(),
@@ -210,7 +210,7 @@ def test_an_operator_sees_only_the_contact_center_and_their_callbacks(
     expect(navbar.locator(".dropdown-toggle")).to_have_text(["Контакт-центр", "olga"])
     expect(page.locator("#open-callbacks")).to_contain_text("2")
     expect(page.locator("#system-state")).to_have_count(0)
-    assert navbar_sections(page) == [("Контакт-центр", "Обратные звонки", "/callbacks/")]
+    assert navbar_sections(page) == [["Контакт-центр", "Обратные звонки", "/callbacks/"]]
     open_section(page, "Контакт-центр", "Обратные звонки")
     expect(page.locator("#callbacks tbody tr")).to_have_count(2)
     page.locator("#callbacks tbody tr").first.get_by_role("button", name="Перезвонили").click()
