@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 from flask import Blueprint, current_app, render_template
 from flask_login import current_user
 
-from admin_web import phone_state, server_asterisk
+from admin_web import phone_state, server_asterisk, site_settings
 from admin_web.auth import may_see, role_required
 from admin_web.callback_pages import open_count
 from admin_web.db import get_db
@@ -30,14 +30,16 @@ from ivr import tts
 
 bp = Blueprint("home", __name__)
 
+# The server's AMI link as the home page tells it.
 CONNECTED, DISCONNECTED, UNKNOWN = "connected", "disconnected", "unknown"
+NOT_CONFIGURED, NO_SERVER = "not configured", "no server"
 
 
 @dataclass(frozen=True)
 class SystemState:
     """What the administrator's block shows."""
 
-    ami: str  # CONNECTED, DISCONNECTED, or UNKNOWN (no server link, or it did not answer)
+    ami: str  # CONNECTED, DISCONNECTED, NOT_CONFIGURED, NO_SERVER or UNKNOWN
     revision: Revision | None  # None before the first Apply
     phones_total: int
     phones_online: int | None  # None when the phones' states are unknown
@@ -46,9 +48,10 @@ class SystemState:
 
 
 def ami_state(asterisk) -> str:
-    """The server's AMI link as one word; UNKNOWN when the admin runs without the server."""
+    """The server's AMI link in one word: NOT_CONFIGURED without AMI credentials, NO_SERVER
+    when the admin runs outside the server, UNKNOWN when the server did not answer."""
     if asterisk is None:
-        return UNKNOWN
+        return NO_SERVER if site_settings().ami_configured else NOT_CONFIGURED
     connected = asterisk.ami_connected()
     if connected is None:
         return UNKNOWN

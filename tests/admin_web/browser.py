@@ -61,8 +61,7 @@ def browser():
     with tempfile.TemporaryDirectory(prefix="telecenter-chromium-") as profile, \
             sync_playwright() as playwright:
         context = playwright.chromium.launch_persistent_context(
-            profile, executable_path=str(CHROMIUM), headless=True, args=list(CHROMIUM_ARGS),
-            locale="ru-RU")  # as in the offices: dates in the browser's own fields read dd.mm.yyyy
+            profile, executable_path=str(CHROMIUM), headless=True, args=list(CHROMIUM_ARGS))
         yield context
         context.close()
 

@@ -11,6 +11,7 @@ import pytest
 
 from admin_web import create_app
 from admin_web.phone_state import OFFLINE, ONLINE
+from fastagi.settings import Settings
 from tests.admin_web.conftest import AuthActions
 
 
@@ -130,13 +131,30 @@ def test_calls_today_count_from_midnight_of_the_display_time_zone(moscow, tables
 
 
 def test_without_the_server_the_administrator_is_told_its_state_is_unknown(
-        client, auth, tables):
+        app, client, auth, tables):
+    app.config["TELECENTER_SETTINGS"] = Settings(ami_user="telecenter", ami_secret="secret")
     auth.login()
     page = client.get("/").get_data(as_text=True)
     assert card(page, "state-ami") == "неизвестно админка запущена без сервера"
     assert card(page, "state-revision").startswith("нет: ещё ничего не применялось")
     assert card(page, "state-phones") == "неизвестно из 0"
     assert 'id="pending-changes-summary"' in page  # the pending changes' line goes here
+
+
+def test_without_ami_credentials_the_administrator_is_told_what_to_set(app, client, auth,
+                                                                       tables):
+    app.config["TELECENTER_SETTINGS"] = Settings(ami_user="", ami_secret="")
+    auth.login()
+    assert card(client.get("/").get_data(as_text=True), "state-ami") == (
+        "не настроен Задайте пользователя и пароль AMI"
+        " (TELECENTER_AMI_USER, TELECENTER_AMI_SECRET).")
+
+
+def test_a_server_that_does_not_answer_leaves_ami_unknown(app, client, auth, tables):
+    app.extensions["telecenter_asterisk"] = ServerLink(None, None)
+    auth.login()
+    assert card(client.get("/").get_data(as_text=True), "state-ami") == \
+        "неизвестно сервер не ответил"
 
 
 def test_the_administrator_sees_ami_revision_and_phones_online(app, client, auth, tables,
