@@ -60,3 +60,9 @@ class MessageText(str):
 def in_language(text: str, gettext) -> str:
     """``text`` translated by ``gettext`` when it is a MessageText, else as it is."""
     return text.message.render(gettext) if isinstance(text, MessageText) else text
+
+
+def quoted(text: object) -> Message:
+    """``text`` in quotes of the reader's language: 'x' in English, «x» in Russian
+    (control characters escaped as ``repr`` escapes them)."""
+    return Message(N_("'%(text)s'"), {"text": repr(str(text))[1:-1]})

@@ -47,7 +47,7 @@ import regex as partial_regex
 from dialplan import names, numbers
 from dialplan.configuration import (SCENARIO_NAMES, Configuration, Handler, Line, MenuItem,
                                     NumberOwner, OwnerKind, Phone, Playlist, numbering_plan)
-from dialplan.messages import N_, Message, message
+from dialplan.messages import N_, Message, message, quoted
 from fastagi.session import DIGITS
 
 ERROR = "error"
@@ -214,7 +214,7 @@ def dialplan_regex(regex: str) -> str:
         if match is None:
             raise RegexError(N_("%(char)s at position %(position)s is not supported here"
                                 " (use digits, [0-9], \\d, \\+, * + ? {m,n} ( ) | ^ $)"),
-                             char=repr(regex[pos]), position=pos + 1)
+                             char=quoted(regex[pos]), position=pos + 1)
         kind, text = match.lastgroup, match.group()
         if kind == "any":
             raise RegexError(N_("'.' at position %(position)s takes any character, ',' and '&'"
@@ -223,11 +223,11 @@ def dialplan_regex(regex: str) -> str:
         if kind == "negated":
             raise RegexError(N_("%(text)s at position %(position)s takes every character it does"
                                 " not list, ',' and '&' too: list the characters a number may"
-                                " have instead"), text=repr(text), position=pos + 1)
+                                " have instead"), text=quoted(text), position=pos + 1)
         if kind == "wide":
             raise RegexError(N_("%(text)s at position %(position)s lists characters a number"
                                 " cannot have (digits, +, * and # only; ranges of digits)"),
-                             text=repr(text), position=pos + 1)
+                             text=quoted(text), position=pos + 1)
         if depth == 0 and previous == "start-of-alternative" and kind != "start":
             raise RegexError(N_("must match whole numbers: start it, and every alternative"
                                 " after a top-level '|', with '^'"))
@@ -236,7 +236,7 @@ def dialplan_regex(regex: str) -> str:
                                 " before a top-level '|', with '$'"))
         if kind == "quantifier" and previous not in ("atom", "close"):
             raise RegexError(N_("%(text)s at position %(position)s repeats nothing (or repeats a"
-                                " repeat)"), text=repr(text), position=pos + 1)
+                                " repeat)"), text=quoted(text), position=pos + 1)
         if kind == "start" and previous != "start-of-alternative":
             raise RegexError(N_("'^' at position %(position)s is only allowed at the start"),
                              position=pos + 1)
@@ -307,7 +307,7 @@ def check(config: Configuration, *,
         if line.host in seen_hosts:
             problems.append(_error(where, N_("host %(host)s is also line %(other)s's: calls from"
                                              " it could not be told apart"),
-                                   host=line.host, other=repr(seen_hosts[line.host])))
+                                   host=line.host, other=quoted(seen_hosts[line.host])))
         seen_hosts.setdefault(line.host, line.name)
     audio = _AudioCheck(config, audio_on_disk)
     playlists = {playlist.id: playlist for playlist in config.playlists}
@@ -334,7 +334,7 @@ def phone_place(number: str) -> Message:
 
 
 def line_place(name: str) -> Message:
-    return message(N_("line %(name)s"), name=repr(name))
+    return message(N_("line %(name)s"), name=quoted(name))
 
 
 def item_place(config: Configuration, item: MenuItem) -> Message:
@@ -359,18 +359,18 @@ def handler_place(config: Configuration, item: MenuItem, index: int) -> Message:
 
 
 def playlist_place(playlist: Playlist) -> Message:
-    return message(N_("playlist %(name)s"), name=repr(playlist.name))
+    return message(N_("playlist %(name)s"), name=quoted(playlist.name))
 
 
 def playlist_item_place(playlist: Playlist, index: int) -> Message:
-    return message(N_("playlist %(name)s, item %(index)s"), name=repr(playlist.name),
+    return message(N_("playlist %(name)s, item %(index)s"), name=quoted(playlist.name),
                    index=index + 1)
 
 
-def _menu_name(config: Configuration, item: MenuItem) -> str:
+def _menu_name(config: Configuration, item: MenuItem) -> Message | str:
     for menu in config.menus:
         if menu.id == item.menu_id:
-            return repr(menu.name)
+            return quoted(menu.name)
     return f"#{item.menu_id}"
 
 
@@ -380,12 +380,12 @@ def _phone_problems(phone: Phone) -> list[Problem]:
     where = phone_place(phone.number)
     problems = []
     if not PHONE_NUMBER.fullmatch(phone.number):
-        problems.append(_error(phone_place(repr(phone.number)),
+        problems.append(_error(phone_place(quoted(phone.number)),
                                N_("the number must be 2 to 15 digits")))
     if not MD5_HEX.fullmatch(phone.md5_cred):
         problems.append(_error(where, N_("the stored password digest is not an md5 hex digest")))
     if phone.kind not in PHONE_KINDS:
-        problems.append(_error(where, N_("unknown phone type %(kind)s"), kind=repr(phone.kind)))
+        problems.append(_error(where, N_("unknown phone type %(kind)s"), kind=quoted(phone.kind)))
     if CONTROL_CHARACTERS.search(phone.description):
         problems.append(_error(where, N_("the description has line breaks or control"
                                          " characters")))
@@ -423,7 +423,7 @@ def _line_problems(line: Line, where: Message, plan: dict[str, list[NumberOwner]
                                          " lower-case letters, digits, '_' or '-'")))
     if not HOST.fullmatch(line.host):
         problems.append(_error(where, N_("%(host)s is not a host name or IPv4 address"),
-                               host=repr(line.host)))
+                               host=quoted(line.host)))
     if not 1 <= line.port <= 65535:
         problems.append(_error(where, N_("port %(port)s is not between 1 and 65535"),
                                port=line.port))
@@ -443,13 +443,13 @@ def _line_problems(line: Line, where: Message, plan: dict[str, list[NumberOwner]
                                              " '\\'")))
         if line.reg_domain and not HOST.fullmatch(line.reg_domain):
             problems.append(_error(where, N_("registration domain %(domain)s is not a host name"),
-                                   domain=repr(line.reg_domain)))
+                                   domain=quoted(line.reg_domain)))
     if line.outbound_regex:
         try:
             dialplan_regex(line.outbound_regex)
         except RegexError as exc:
             problems.append(_error(where, N_("outbound regex %(regex)s %(reason)s"),
-                                   regex=repr(line.outbound_regex), reason=exc.reason))
+                                   regex=quoted(line.outbound_regex), reason=exc.reason))
     if line.inbound_number:
         if not INBOUND_NUMBER.fullmatch(line.inbound_number):
             problems.append(_error(where, N_("the inbound number must be digits")))
@@ -489,7 +489,7 @@ def fallback_problems(config: Configuration, fallback_number: str) -> list[Probl
     return [_error(Message(N_("the fallback number (TELECENTER_FALLBACK_NUMBER)")),
                    N_("%(number)s is neither a phone nor a number a line dials out: a caller"
                       " the server could not serve must reach it without the server"),
-                   number=repr(fallback_number))]
+                   number=quoted(fallback_number))]
 
 
 def line_dialling_out(config: Configuration, number: str) -> Line | None:
@@ -524,7 +524,7 @@ class _AudioCheck:
         if self.on_disk is not None and audio_id not in self.on_disk:
             return [_error(place, N_("audio file %(name)s (id %(id)s) has no recording on disk:"
                                      " upload it again"),
-                           name=repr(self.names[audio_id]), id=audio_id)]
+                           name=quoted(self.names[audio_id]), id=audio_id)]
         return []
 
 
@@ -546,9 +546,9 @@ def _item_problems(config: Configuration, item: MenuItem, plan: dict[str, list[N
     elif item.kind == "scenario":
         if item.scenario not in SCENARIO_NAMES:
             problems.append(_error(where, N_("unknown scenario %(scenario)s"),
-                                   scenario=repr(item.scenario)))
+                                   scenario=quoted(item.scenario)))
     else:
-        problems.append(_error(where, N_("unknown item type %(kind)s"), kind=repr(item.kind)))
+        problems.append(_error(where, N_("unknown item type %(kind)s"), kind=quoted(item.kind)))
     keys: dict[str, int] = {}
     timeout: int | None = None
     for index, handler in enumerate(item.handlers):
@@ -556,7 +556,7 @@ def _item_problems(config: Configuration, item: MenuItem, plan: dict[str, list[N
         if handler.kind == "key":
             if len(handler.key) != 1 or handler.key not in KEYS:
                 problems.append(_error(place, N_("key %(key)s is not one of 0-9, * or #"),
-                                       key=repr(handler.key)))
+                                       key=quoted(handler.key)))
             elif handler.key in keys:
                 problems.append(_error(place, N_("key %(key)s is already handled by handler"
                                                  " %(other)s"),
@@ -577,7 +577,7 @@ def _item_problems(config: Configuration, item: MenuItem, plan: dict[str, list[N
             problems += _sequence_problems(place, handler)
         else:
             problems.append(_error(place, N_("unknown handler type %(kind)s"),
-                                   kind=repr(handler.kind)))
+                                   kind=quoted(handler.kind)))
         problems += _target_problems(config, place, handler, plan)
     return problems
 
@@ -598,7 +598,7 @@ def sequence_problem(pattern: str) -> Message | None:
         return problem
     if re.fullmatch(pattern, ""):
         return Message(N_("regex %(pattern)s matches the empty sequence: it must need"
-                          " at least one key"), {"pattern": repr(pattern)})
+                          " at least one key"), {"pattern": quoted(pattern)})
     return None
 
 
@@ -609,7 +609,7 @@ def _target_problems(config: Configuration, place: Message, handler: Handler,
         return []  # hangs up
     if not TARGET.fullmatch(target):
         return [_error(place, N_("target %(target)s is not a number (digits, * and #, up to"
-                                 " 20, optionally after +)"), target=repr(target))]
+                                 " 20, optionally after +)"), target=quoted(target))]
     if target in plan or line_dialling_out(config, target):
         return []
     return [_error(place, N_("target %(target)s leads nowhere: it is not a menu item, a phone"
@@ -671,7 +671,7 @@ def _playlist_problems(playlist: Playlist, audio: _AudioCheck) -> list[Problem]:
     problems = []
     if playlist.mode not in PLAYLIST_MODES:
         problems.append(_error(where, N_("unknown playlist mode %(mode)s"),
-                               mode=repr(playlist.mode)))
+                               mode=quoted(playlist.mode)))
     if not playlist.items:
         problems.append(_warning(where, N_("the playlist is empty: callers hear nothing from"
                                            " it")))
@@ -684,5 +684,5 @@ def _playlist_problems(playlist: Playlist, audio: _AudioCheck) -> list[Problem]:
                 problems.append(_error(place, N_("the text to speak is empty")))
         elif entry.kind not in PLAYLIST_ITEM_KINDS:
             problems.append(_error(place, N_("unknown playlist item type %(kind)s"),
-                                   kind=repr(entry.kind)))
+                                   kind=quoted(entry.kind)))
     return problems

@@ -24,7 +24,7 @@ def test_menu_errors_are_listed_in_russian_and_nothing_is_applied(client, admin,
     response = run_apply(admin)
     page = response.get_data(as_text=True)
     assert response.status_code == 422
-    assert ("меню &#39;Main&#39;, пункт 90000, обработчик 1 (клавиша 1)</a>: назначение"
+    assert ("меню «Main», пункт 90000, обработчик 1 (клавиша 1)</a>: назначение"
             " 55555 никуда не ведёт") in page
     assert not include.exists() and not db_rows("SELECT 1 FROM revisions")
 
@@ -35,6 +35,6 @@ def test_warnings_do_not_stop_the_apply_and_are_shown(client, admin, asterisk, i
     page = response.get_data(as_text=True)
     assert response.status_code == 200
     assert "ревизия 1 активна" in page and "Применено с предупреждениями" in page
-    assert "меню &#39;Main&#39;, пункт 90001</a>: сюда ничто не ведёт звонящих" in page
+    assert "меню «Main», пункт 90001</a>: сюда ничто не ведёт звонящих" in page
     assert db_rows("SELECT id FROM revisions WHERE active") == [{"id": 1}]
     assert '"90001"' in (include / "telecenter_ivr.json").read_text()

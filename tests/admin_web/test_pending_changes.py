@@ -157,9 +157,9 @@ def test_each_apply_problem_links_to_the_form_that_fixes_it(client, admin, aster
     response = run_apply(admin)
     page = response.get_data(as_text=True)
     assert response.status_code == 422
-    assert (f'<a class="fw-semibold" href="/lines/{line}">линия &#39;prov1&#39;</a>:'
+    assert (f'<a class="fw-semibold" href="/lines/{line}">линия «prov1»</a>:'
             " входящего номера 555 не существует") in page
-    assert (f'<a class="fw-semibold" href="/menus/handlers/{handler}">меню &#39;Main&#39;,'
+    assert (f'<a class="fw-semibold" href="/menus/handlers/{handler}">меню «Main»,'
             " пункт 90000, обработчик 1 (клавиша 1)</a>: назначение 55555 никуда не ведёт") in page
     for url in (f"/lines/{line}", f"/menus/handlers/{handler}"):
         assert client.get(url).status_code == 200
@@ -171,6 +171,6 @@ def test_a_warning_links_to_its_item(client, admin, asterisk, db_rows):
                      " SELECT id, '90001', 'scenario', 'callback' FROM menus"
                      " RETURNING id")[0]["id"]
     page = run_apply(admin).get_data(as_text=True)
-    assert (f'<a class="fw-semibold" href="/menus/items/{second}">меню &#39;Main&#39;,'
+    assert (f'<a class="fw-semibold" href="/menus/items/{second}">меню «Main»,'
             " пункт 90001</a>: сюда ничто не ведёт звонящих") in page
 
