@@ -125,7 +125,7 @@ def run():
     except apply.ApplyRefused as refused:
         return _page(422, problems=refused.problems)
     except apply.ApplyFailed as failed:
-        return _page(502, failure=str(failed))
+        return _page(502, failure=failed.reason.render(_))
     flash(_("Applied: revision %(id)d is active.", id=revision.id), "success")
     if revision.warnings:
         return _page(warnings=revision.warnings)
@@ -152,7 +152,7 @@ def rollback(revision_id: int):
     except apply.ApplyRefused as refused:
         return _page(422, problems=refused.problems, rolling_back=revision_id)
     except apply.ApplyFailed as failed:
-        return _page(502, failure=str(failed), rolling_back=revision_id)
+        return _page(502, failure=failed.reason.render(_), rolling_back=revision_id)
     flash(_("Rolled back to revision %(old)d: its configuration is restored and applied as"
             " revision %(id)d.", old=revision_id, id=revision.id), "success")
     if revision.warnings:

@@ -139,7 +139,14 @@ class ApplyRefused(ApplyError):
 
 
 class ApplyFailed(ApplyError):
-    """Asterisk did not take the new files; the previous revision was put back."""
+    """Asterisk did not take the new files; the previous revision was put back.
+
+    ``reason`` is the admin's (translatable) text; Asterisk's own words stay in it as
+    a parameter, the way Asterisk said them."""
+
+    def __init__(self, template: str, **params):
+        self.reason = Message(template, params)
+        super().__init__(self.reason.render())
 
 
 class NothingToRestore(ApplyError):
@@ -551,15 +558,19 @@ async def _install(conn, asterisk, settings, include_dir, who, revision_id, file
     try:
         await asterisk.command(f"dialplan show s@{names.CONTEXT_REVISION}")
     except AmiError as exc:
-        raise ApplyFailed(f"Asterisk is not reachable, nothing was changed: {exc}") from None
+        raise ApplyFailed(N_("Asterisk is not reachable, nothing was changed: %(error)s"),
+                          error=str(exc)) from None
     write_files(include_dir, files)
     reason = await _reload_and_check(asterisk, files, gone=endpoints_in(before) - endpoints_in(files))
     if reason:
         write_files(include_dir, before)
         undo = await _reload_and_check(asterisk, before, gone=endpoints_in(files) - endpoints_in(before))
-        state = ("the previous files are back" if not undo
-                 else f"putting the previous files back failed too: {undo}")
-        raise ApplyFailed(f"Asterisk did not take the new configuration: {reason}; {state}")
+        if not undo:
+            raise ApplyFailed(N_("Asterisk did not take the new configuration: %(reason)s;"
+                                 " the previous files are back"), reason=reason)
+        raise ApplyFailed(N_("Asterisk did not take the new configuration: %(reason)s;"
+                             " putting the previous files back failed too: %(undo)s"),
+                          reason=reason, undo=undo)
     revision = Revision(revision_id, who, files, files_hash(files), rollback_of, True,
                         configuration=configuration)
     _store(conn, revision, held)

@@ -91,7 +91,7 @@ def test_unreachable_ami_fails_on_the_page_and_writes_nothing(app, client, admin
     response = run_apply(admin)
     page = response.get_data(as_text=True)
     assert response.status_code == 502
-    assert "Применение не удалось" in page and "not reachable, nothing was changed" in page
+    assert "Применение не удалось" in page and "Asterisk недоступен, ничего не изменено" in page
     assert not include.exists()
     assert not db_rows("SELECT 1 FROM revisions")
 
