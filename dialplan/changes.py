@@ -128,8 +128,10 @@ def changes(old: Configuration, new: Configuration) -> list[Change]:
 
 
 def _natural(key: str) -> tuple:
-    """Numbers in numeric order, names in alphabetical order."""
-    return (not key.isdigit(), int(key) if key.isdigit() else 0, key)
+    """Numbers in numeric order, names in alphabetical order ("²" is a name: only ASCII
+    digits make a number)."""
+    number = key.isascii() and key.isdigit()
+    return (not number, int(key) if number else 0, key)
 
 
 def _with_children(owners: list[Change], children: list[Change]) -> list[Change]:

@@ -167,3 +167,8 @@ def test_numbers_sort_as_numbers():
     old = Configuration(phones=(Phone(1, "99", MD5),))
     new = Configuration(phones=(Phone(2, "100", MD5), Phone(1, "99", MD5), Phone(3, "1000", MD5)))
     assert [c.key for c in changes(old, new)] == ["100", "1000"]
+
+
+def test_names_of_digit_like_characters_sort_as_names():
+    new = Configuration(menus=(Menu(1, "²"), Menu(2, "10"), Menu(3, "٣")))
+    assert [c.key for c in changes(Configuration(), new)] == ["10", "²", "٣"]
