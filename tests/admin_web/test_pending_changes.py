@@ -7,6 +7,8 @@ test_apply_pages.py for each Apply.
 
 import re
 
+import pytest
+
 from tests.admin_web.conftest import PASSWORD, csrf_token
 from tests.admin_web.test_apply_pages import (add_phone, admin, asterisk, include,  # noqa: F401
                                               run_apply)
@@ -80,7 +82,16 @@ def test_the_banner_says_three_in_words_and_counts_the_rest(client, admin, db_ro
     assert "добавлен телефон 203; и ещё 2." in text and "204" not in text
 
 
-def test_the_apply_page_lists_what_apply_will_change(client, admin, asterisk, db_rows):
+@pytest.fixture
+def speech_settings_kept(db_rows):
+    """The speech settings as they were, put back after the test (other tests read them)."""
+    engine = db_rows("SELECT engine FROM tts_settings")[0]["engine"]
+    yield
+    db_rows("UPDATE tts_settings SET engine = %s RETURNING id", (engine,))
+
+
+def test_the_apply_page_lists_what_apply_will_change(client, admin, asterisk, db_rows,
+                                                     speech_settings_kept):
     assert "Изменений нет: ещё ничего не настроено." in pending_list(client)
     item = add_menu_item(db_rows, handlers=(("1", "91000"), ("2", "92000")))
     for number in ("91000", "92000"):
