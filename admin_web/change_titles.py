@@ -81,15 +81,24 @@ ACTION_TITLES = {
     "rollback": _l("rolled back"),
 }
 
+# In the order a change shows its fields: what names the object first.
 FIELD_TITLES = {
     "number": _l("Number"),
-    "kind": _l("Type"),
-    "description": _l("Description"),
+    "name": _l("Name"),
+    "login": _l("Login"),
+    "full_name": _l("Full name"),
     "address": _l("Address"),
+    "menu": _l("Menu"),
+    "item": _l("Menu item"),
+    "kind": _l("Type"),
+    "key": _l("Key"),
+    "seconds": _l("Seconds"),
+    "pattern": _l("Regex"),
+    "target": _l("Target number"),
+    "description": _l("Description"),
     "until": _l("Until"),
     "lifted_at": _l("Lifted at"),
     "lifted_by": _l("Lifted by"),
-    "name": _l("Name"),
     "mode": _l("Mode"),
     "items": _l("Items"),
     "audio": _l("Recording"),
@@ -114,16 +123,9 @@ FIELD_TITLES = {
     "yandex_private_key_path": _l("Path to the Yandex private key file"),
     "files": _l("Files"),
     "bytes": _l("Size"),
-    "menu": _l("Menu"),
     "playlist": _l("Playlist"),
     "scenario": _l("Scenario"),
     "handlers": _l("Handlers"),
-    "item": _l("Menu item"),
-    "target": _l("Target number"),
-    "key": _l("Key"),
-    "seconds": _l("Seconds"),
-    "pattern": _l("Regex"),
-    "full_name": _l("Full name"),
     "first_name": _l("Name for the greeting"),
     "phone": _l("Phone"),
     "cases": _l("Cases"),
@@ -136,7 +138,6 @@ FIELD_TITLES = {
     "original_name": _l("Original file name"),
     "duration_ms": _l("Duration"),
     "size_bytes": _l("Size"),
-    "login": _l("Login"),
     "role": _l("Role"),
     "password_changed": _l("Password changed"),
     "files_hash": _l("Files"),
@@ -208,6 +209,9 @@ class ChangeView:
     kind: str
 
 
+_FIELD_ORDER = {field: index for index, field in enumerate(FIELD_TITLES)}
+
+
 def object_title(object_type: str) -> str:
     """The object type's title, or the type itself when it has none."""
     title = OBJECT_TITLES.get(object_type)
@@ -273,11 +277,13 @@ def describe(object_type: str, action: str, object_id: str, old: Any, new: Any) 
     hidden = HIDDEN_FIELDS.get(object_type, set())
     names = [k for k in new_fields if k not in hidden]
     names += [k for k in old_fields if k not in new_fields and k not in hidden]
+    names.sort(key=lambda k: _FIELD_ORDER.get(k, len(_FIELD_ORDER)))  # jsonb keeps no order
     if action == "update":
         names = [k for k in names if old_fields.get(k) != new_fields.get(k)]
-    else:
+    else:  # what the object was or became, but what the summary says already
         shown = new_fields if action != "delete" else old_fields
-        names = [k for k in names if shown.get(k) not in (None, "", [])]
+        names = [k for k in names if shown.get(k) not in (None, "", [])
+                 and str(shown.get(k)) != object_id]
     fields = tuple(FieldChange(field_title(object_type, k),
                                value_text(object_type, k, old_fields.get(k)),
                                value_text(object_type, k, new_fields.get(k)))
