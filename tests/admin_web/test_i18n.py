@@ -209,5 +209,16 @@ def test_russian_pages_hold_no_english_message(app, client, auth, rows):
         found = _untranslated(text, english) + (["->"] if "->" in text else [])
         if found:
             problems[f"{form} keys={keys}"] = found
+    # What a manager and an operator see of the same.
+    for login in ("boss", "olga"):
+        auth.logout()
+        auth.login(login)
+        for url in ("/", "/callbacks/", "/cases/", "/history/", "/simulator/"):
+            response = client.get(url)
+            if response.status_code == 200:
+                text = visible_text(response.get_data(as_text=True))
+                found = _untranslated(text, english) + (["->"] if "->" in text else [])
+                if found:
+                    problems[f"{url} as {login}"] = found
     assert seen > 25
     assert not problems, "\n".join(f"{url}: {found}" for url, found in problems.items())
