@@ -30,6 +30,7 @@ from admin_web.db import get_db
 from admin_web.forms import PostForm, at_most, matching, page_status
 from dialplan.apply import case_words, fixed_texts
 from dialplan.configuration import TtsSettings, load_configuration
+from dialplan.messages import in_language
 from ivr import tts
 from ivr.speaker import texts_for_calls
 
@@ -152,7 +153,8 @@ def listen():
     try:
         path = tts.synthesize(form.text.data.strip(), settings, _cache_dir())
     except tts.TtsError as exc:
-        return _page(settings_form, form, 200, failure=str(exc))
+        return _page(settings_form, form, 200,
+                     failure=in_language(exc.args[0], _) if exc.args else str(exc))
     return _page(settings_form, form, sample_url=url_for(".speech", key=path.stem))
 
 

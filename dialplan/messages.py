@@ -30,8 +30,7 @@ class Message:
         text = gettext(self.template) if gettext is not None else self.template
         if not self.params:
             return text
-        return text % {name: value.render(gettext) if isinstance(value, Message) else value
-                       for name, value in self.params.items()}
+        return text % {name: _rendered(value, gettext) for name, value in self.params.items()}
 
     def __str__(self) -> str:
         return self.render()
@@ -55,6 +54,13 @@ class MessageText(str):
         text = super().__new__(cls, made.render())
         text.message = made
         return text
+
+
+def _rendered(value: object, gettext) -> object:
+    """A parameter as its message's text: a Message or MessageText rendered, else as is."""
+    if isinstance(value, MessageText):
+        return value.message.render(gettext)
+    return value.render(gettext) if isinstance(value, Message) else value
 
 
 def in_language(text: str, gettext) -> str:

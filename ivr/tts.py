@@ -49,6 +49,8 @@ from typing import Protocol
 import jwt
 
 from dialplan.configuration import TtsSettings
+from dialplan.messages import N_, MessageText
+from dialplan.messages import quoted as in_quotes
 from ivr.audio import (CHANNELS, SAMPLE_BYTES, SAMPLE_RATE, asterisk_wav_duration_ms,
                        convert_for_asterisk, temporary_sibling, trim_silence)
 
@@ -79,7 +81,8 @@ CACHE_KEY = re.compile(r"[0-9a-f]{64}")
 
 
 class TtsError(Exception):
-    """A text that could not be made into speech, and why."""
+    """A text that could not be made into speech, and why: a ``MessageText``, English in
+    the logs, translated on the admin's Speech page."""
 
 
 class Engine(Protocol):
@@ -95,11 +98,14 @@ def _run(argv: list[str], what: str, timeout: float = ENGINE_TIMEOUT_SECONDS) ->
         done = subprocess.run(argv, capture_output=True, timeout=timeout,
                               stdin=subprocess.DEVNULL)
     except FileNotFoundError as exc:
-        raise TtsError(f"{what} is not installed ({argv[0]} not found)") from exc
+        raise TtsError(MessageText(N_("%(what)s is not installed (%(program)s not found)"),
+                                   what=what, program=argv[0])) from exc
     except subprocess.TimeoutExpired as exc:
-        raise TtsError(f"{what} took longer than {timeout:g} s") from exc
+        raise TtsError(MessageText(N_("%(what)s took longer than %(seconds)s s"), what=what,
+                                   seconds=f"{timeout:g}")) from exc
     if done.returncode != 0:
-        raise TtsError(f"{what} failed (exit {done.returncode}): {_tail(done.stderr)}")
+        raise TtsError(MessageText(N_("%(what)s failed (exit %(code)s): %(error)s"), what=what,
+                                   code=done.returncode, error=_tail(done.stderr)))
     return _tail(done.stderr)
 
 
@@ -111,15 +117,19 @@ def _convert(raw: Path, wav_path: Path, what: str, stderr: str) -> None:
     # text2wave exits 0 even when its Scheme fails (unknown voice, nothing
     # pronounceable): the missing output tells, and its stderr says why.
     if not raw.exists() or raw.stat().st_size == 0:
-        raise TtsError(f"{what} produced no sound: {stderr}".rstrip(": "))
+        raise TtsError(MessageText(N_("%(what)s produced no sound: %(error)s"), what=what,
+                                   error=stderr) if stderr
+                       else MessageText(N_("%(what)s produced no sound"), what=what))
     try:
         convert_for_asterisk(raw, wav_path, input_type="wav", timeout=ENGINE_TIMEOUT_SECONDS)
     except subprocess.CalledProcessError as exc:
-        raise TtsError(f"{what} produced audio sox cannot read: {_tail(exc.stderr)}") from exc
+        raise TtsError(MessageText(N_("%(what)s produced audio sox cannot read: %(error)s"),
+                                   what=what, error=_tail(exc.stderr))) from exc
     except subprocess.TimeoutExpired as exc:
-        raise TtsError(f"sox took longer than {ENGINE_TIMEOUT_SECONDS} s") from exc
+        raise TtsError(MessageText(N_("%(what)s took longer than %(seconds)s s"), what="sox",
+                                   seconds=ENGINE_TIMEOUT_SECONDS)) from exc
     except FileNotFoundError as exc:
-        raise TtsError("sox is not installed") from exc
+        raise TtsError(MessageText(N_("sox is not installed"))) from exc
 
 
 # Festival's Russian letter-to-sound rules stop at any character they have no rule for,
@@ -161,12 +171,14 @@ class _LocalEngine:
 
     def synthesize_to(self, text: str, voice: str, wav_path: Path) -> None:
         if not self.voice_pattern.fullmatch(voice):
-            raise TtsError(f"{voice!r} is not a {self.title} voice name")
+            raise TtsError(MessageText(N_("%(voice)s is not a %(engine)s voice name"),
+                                       voice=in_quotes(voice), engine=self.title))
         with tempfile.TemporaryDirectory(prefix="telecenter-tts-") as tmp:
             text_file = Path(tmp) / "text.txt"
             text_file.write_text(self.engine_text(text), encoding="utf-8")
             raw = Path(tmp) / f"{self.name}.wav"
-            what = f"{self.title} (voice {voice})"
+            what = MessageText(N_("%(engine)s (voice %(voice)s)"), engine=self.title,
+                               voice=voice)
             stderr = _run(self.argv(voice, text_file, raw), what)
             _convert(raw, wav_path, what, stderr)
 
@@ -192,7 +204,8 @@ class FestivalEngine(_LocalEngine):
         returns Festival's stderr.  TtsError when Festival itself fails.
         """
         if not self.voice_pattern.fullmatch(voice):
-            raise TtsError(f"{voice!r} is not a {self.title} voice name")
+            raise TtsError(MessageText(N_("%(voice)s is not a %(engine)s voice name"),
+                                       voice=in_quotes(voice), engine=self.title))
         script = [f"(voice_{voice})"]
         for text, wav_path in zip(texts, wav_paths, strict=True):
             quoted = festival_text(text).replace('"', " ")  # festival_text leaves no backslash
@@ -202,7 +215,9 @@ class FestivalEngine(_LocalEngine):
         with tempfile.TemporaryDirectory(prefix="telecenter-tts-") as tmp:
             script_file = Path(tmp) / "say.scm"
             script_file.write_text("\n".join(script) + "\n", encoding="utf-8")
-            return _run(["festival", "-b", str(script_file)], f"Festival (voice {voice})",
+            return _run(["festival", "-b", str(script_file)],
+                        MessageText(N_("%(engine)s (voice %(voice)s)"), engine="Festival",
+                                    voice=voice),
                         timeout=ENGINE_TIMEOUT_SECONDS + BATCH_SECONDS_PER_TEXT * len(texts))
 
 
@@ -243,9 +258,11 @@ class YandexEngine:
     def synthesize_to(self, text: str, voice: str, wav_path: Path) -> None:
         missing = self.missing_settings()
         if missing:
-            raise TtsError(f"Yandex SpeechKit is not configured: {', '.join(missing)} empty")
+            raise TtsError(MessageText(N_("Yandex SpeechKit is not configured: %(fields)s empty"),
+                                       fields=", ".join(missing)))
         if not YANDEX_VOICE.fullmatch(voice):
-            raise TtsError(f"not a Yandex SpeechKit voice name: {voice!r}")
+            raise TtsError(MessageText(N_("not a Yandex SpeechKit voice name: %(voice)s"),
+                                       voice=in_quotes(voice)))
         form = urllib.parse.urlencode({
             "text": text, "lang": "ru-RU", "voice": voice, "folderId": self.tts.yandex_folder_id,
             "format": "lpcm", "sampleRateHertz": str(SAMPLE_RATE),
@@ -254,7 +271,7 @@ class YandexEngine:
             "Authorization": f"Bearer {self._iam_token()}"})
         pcm = self._fetch(request, "Yandex SpeechKit")
         if not pcm:
-            raise TtsError("Yandex SpeechKit returned no sound")
+            raise TtsError(MessageText(N_("Yandex SpeechKit returned no sound")))
         with wave.open(str(wav_path), "wb") as w:
             w.setnchannels(CHANNELS)
             w.setsampwidth(SAMPLE_BYTES)
@@ -273,14 +290,15 @@ class YandexEngine:
                  "iat": now, "exp": now + 3600},
                 self._private_key(), algorithm="PS256", headers={"kid": self.tts.yandex_key_id})
         except (ValueError, TypeError, jwt.PyJWTError) as exc:
-            raise TtsError(f"the Yandex private key cannot sign: {exc}") from exc
+            raise TtsError(MessageText(N_("the Yandex private key cannot sign: %(error)s"),
+                                       error=exc)) from exc
         request = urllib.request.Request(
             self.IAM_URL, data=json.dumps({"jwt": signed}).encode(),
             headers={"Content-Type": "application/json"})
         try:
             token = json.loads(self._fetch(request, "Yandex IAM"))["iamToken"]
         except (ValueError, KeyError) as exc:
-            raise TtsError("Yandex IAM answered without a token") from exc
+            raise TtsError(MessageText(N_("Yandex IAM answered without a token"))) from exc
         self._tokens[key] = (token, time.time() + self.TOKEN_SECONDS)
         return token
 
@@ -290,15 +308,16 @@ class YandexEngine:
         try:
             text = path.read_text(encoding="utf-8")
         except OSError as exc:
-            raise TtsError(f"cannot read the Yandex private key file: {exc.strerror}") from exc
+            raise TtsError(MessageText(N_("cannot read the Yandex private key file: %(error)s"),
+                                       error=exc.strerror)) from exc
         if text.lstrip().startswith("{"):
             try:
                 text = json.loads(text)["private_key"]
             except (ValueError, KeyError) as exc:
-                raise TtsError("the Yandex key file has no private_key") from exc
+                raise TtsError(MessageText(N_("the Yandex key file has no private_key"))) from exc
         begin = text.find("-----BEGIN")
         if begin < 0:
-            raise TtsError("the Yandex key file holds no PEM private key")
+            raise TtsError(MessageText(N_("the Yandex key file holds no PEM private key")))
         return text[begin:]
 
     @staticmethod
@@ -308,9 +327,11 @@ class YandexEngine:
                 return answer.read()
         except urllib.error.HTTPError as exc:
             body = exc.read()[:300].decode("utf-8", "replace")
-            raise TtsError(f"{what} refused: HTTP {exc.code} {body}") from exc
+            raise TtsError(MessageText(N_("%(what)s refused: HTTP %(code)s %(body)s"), what=what,
+                                       code=exc.code, body=body)) from exc
         except (urllib.error.URLError, OSError) as exc:
-            raise TtsError(f"{what} unreachable: {exc}") from exc
+            raise TtsError(MessageText(N_("%(what)s unreachable: %(error)s"), what=what,
+                                       error=exc)) from exc
 
 
 def engine_for(name: str, tts: TtsSettings) -> Engine:
@@ -382,9 +403,10 @@ def synthesize(text: str, tts: TtsSettings, cache_dir: Path,
     if isinstance(engine, str) or engine is None:
         engine = engine_for(engine or tts.engine, tts)
     if not text.strip():
-        raise TtsError("there is no text to say")
+        raise TtsError(MessageText(N_("there is no text to say")))
     if len(text) > MAX_TEXT_CHARS:
-        raise TtsError(f"the text is longer than {MAX_TEXT_CHARS} characters")
+        raise TtsError(MessageText(N_("the text is longer than %(count)s characters"),
+                                   count=MAX_TEXT_CHARS))
     target = cached_path(text, tts, cache_dir, engine.name)
     if target.exists():
         return target
@@ -400,7 +422,7 @@ def synthesize(text: str, tts: TtsSettings, cache_dir: Path,
 def _keep(part: Path, target: Path, engine_name: str) -> None:
     """Put a new speech file into the cache, its padding cut; TtsError for no usable sound."""
     if not asterisk_wav_duration_ms(part):  # not playable as is, or silent
-        raise TtsError(f"{engine_name} produced no usable sound")
+        raise TtsError(MessageText(N_("%(what)s produced no usable sound"), what=engine_name))
     trim_silence(part)
     os.replace(part, target)
 

@@ -117,6 +117,7 @@ def test_a_synthesis_failure_is_shown(admin):
     save(admin, festival_voice="no_such_voice")
     page = listen(admin).get_data(as_text=True)
     assert "Речь не удалось получить:" in page and "Festival" in page
+    assert "Festival (голос no_such_voice) не выдал звука" in page  # in Russian, not Python's
     assert not SPEECH.search(page)
 
 
