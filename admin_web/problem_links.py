@@ -18,7 +18,7 @@ from flask import url_for
 from psycopg.rows import tuple_row
 
 from dialplan.configuration import Configuration
-from dialplan.messages import Message
+from dialplan.messages import Message, quoted
 from dialplan.validate import (handler_place, item_place, line_place, phone_place,
                                playlist_item_place, playlist_place)
 
@@ -46,7 +46,7 @@ def place_links(config: Configuration, handlers: dict[int, list[int]]) -> dict[s
     for phone in config.phones:
         url = url_for("phones.edit", phone_id=phone.id)
         add(phone_place(phone.number), url)
-        add(phone_place(repr(phone.number)), url)  # how a malformed number is named
+        add(phone_place(quoted(phone.number)), url)  # how a malformed number is named
     for line in config.lines:
         add(line_place(line.name), url_for("lines.edit", line_id=line.id))
     for item in config.menu_items:

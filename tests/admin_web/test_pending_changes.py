@@ -185,3 +185,14 @@ def test_a_warning_links_to_its_item(client, admin, asterisk, db_rows):
     assert (f'<a class="fw-semibold" href="/menus/items/{second}">меню «Main»,'
             " пункт 90001</a>: сюда ничто не ведёт звонящих") in page
 
+
+
+def test_the_home_page_says_how_many_changes_wait_for_apply(client, admin, asterisk):
+    assert run_apply(admin).status_code == 302
+    summary = re.compile(r'<div id="pending-changes-summary">(.*?)</div>', re.S)
+    found = summary.search(client.get("/").get_data(as_text=True)).group(1)
+    assert "Всё сохранённое применено." in found
+    add_phone(admin, "203")
+    found = summary.search(client.get("/").get_data(as_text=True)).group(1)
+    assert 'href="/apply/"' in found and "Есть неприменённые изменения: 1" in found
+
