@@ -94,6 +94,19 @@ def test_a_caller_orders_a_callback(testbed, demo):
     assert "93000" in " ".join(testbed.events(call, "item"))
 
 
+def test_a_caller_who_orders_again_hears_that_their_request_stands(testbed, demo):
+    """A second order from one number while the first is open keeps one request, and the
+    caller is told it already stands instead of being promised a new call back."""
+    first = walk(testbed, "79995550103", "w2/d3/w15/h")
+    again = walk(testbed, "79995550103", "w2/d3/w15/h")
+    assert len(demo.execute("SELECT id FROM callbacks WHERE phone = '79995550103'"
+                            ).fetchall()) == 1
+    assert "Заявка на обратный звонок принята" in said(testbed, first)
+    assert "Ваша заявка на обратный звонок уже принята, мы перезвоним вам." in \
+        said(testbed, again)
+    assert "Заявка на обратный звонок принята" not in said(testbed, again)
+
+
 def test_a_wrong_key_is_noticed_and_the_caller_can_go_on(testbed, demo):
     case = open_case_of(demo, "79990000001")
     keys = case_number_keys(case["number"])
