@@ -214,6 +214,7 @@ def test_an_operator_sees_only_the_contact_center_and_their_callbacks(
     navbar = page.locator("nav.navbar")
     expect(navbar.locator(".dropdown-toggle")).to_have_text(["Контакт-центр", "olga"])
     expect(page.locator("#open-callbacks")).to_contain_text("2")
+    page.screenshot(path=str(screenshot_dir() / "operator-home.png"), full_page=True)
     expect(page.locator("#system-state")).to_have_count(0)
     assert navbar_sections(page) == [["Контакт-центр", "Обратные звонки", "/callbacks/"]]
     open_section(page, "Контакт-центр", "Обратные звонки")
