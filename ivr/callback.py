@@ -42,6 +42,19 @@ class PgCallbackOrders:
         with unavailable_when_database_fails("callback order"):
             return await self._order(normalized, agi_call_id)
 
+    async def is_open(self, phone: str) -> bool:
+        """True when ``phone`` has an open request, which an order now would keep (read only:
+        the menu simulator tells what a caller would hear)."""
+        normalized = normalize_phone(phone)
+        if normalized is None:
+            return False
+        with unavailable_when_database_fails("callback look-up"):
+            async with self.pool.connection(timeout=LOOKUP_WAIT_SECONDS) as conn:
+                cur = await conn.execute(
+                    "SELECT EXISTS (SELECT 1 FROM callbacks WHERE phone = %s AND done_at IS NULL)",
+                    (normalized,))
+                return (await cur.fetchone())[0]
+
     async def _order(self, normalized: str, agi_call_id: str | None) -> CallbackOrder:
         async with self.pool.connection(timeout=LOOKUP_WAIT_SECONDS) as conn:
             async with conn.transaction():

@@ -24,7 +24,7 @@ from dialplan.ivr_plan import IvrPlan
 from dialplan.messages import N_, MessageText
 from fastagi.protocol import AGIEnv
 from fastagi.session import DIGITS, AGICall
-from ivr.callback import CallbackOrder
+from ivr.callback import CallbackOrder, PgCallbackOrders
 from ivr.menu import MenuExit, MenuServices, run_menu
 from ivr.scenarios import SCENARIOS
 
@@ -63,30 +63,34 @@ async def simulate(plan: IvrPlan, number: str, caller: str, keys: list[str],
 
 
 async def simulated_steps(plan: IvrPlan, number: str, caller: str, keys: list[str],
-                          cases) -> tuple[list[tuple[str, str]], MenuExit]:
+                          cases, open_requests=None) -> tuple[list[tuple[str, str]], MenuExit]:
     """The same walk as ``simulate``: its (kind, detail) steps and how it ended.
 
     For callers that show the steps their own way (the admin's simulator page).
+    ``open_requests`` is ``DryRunCallbacks``'s.
     """
     if number not in plan.items:
         known = ", ".join(sorted(plan.items)[:10]) or "none"
         raise UnknownMenuNumber(f"{number} is not a voice menu item (menu items: {known})")
     call = SimulatedCall(caller, number, keys)
     services = MenuServices(speak=_speak_nothing, scenarios=SCENARIOS, cases=cases,
-                            callbacks=DryRunCallbacks(call.events), queue_info=None)
+                            callbacks=DryRunCallbacks(call.events, open_requests),
+                            queue_info=None)
     ending = await run_menu(call, plan, number, services)
     return call.events.steps, ending
 
 
 async def simulated_steps_over_database(url: str, plan: IvrPlan, number: str, caller: str,
                                         keys: list[str]) -> tuple[list[tuple[str, str]], MenuExit]:
-    """``simulated_steps`` with the case look-ups reading the database at ``url``."""
+    """``simulated_steps`` with the case look-ups and open callback requests read from the
+    database at ``url``."""
     from fastagi.database import open_pool
     from ivr.cases import PgCaseBackend
 
     pool = await open_pool(url, max_size=1)
     try:
-        return await simulated_steps(plan, number, caller, keys, PgCaseBackend(pool))
+        return await simulated_steps(plan, number, caller, keys, PgCaseBackend(pool),
+                                     PgCallbackOrders(pool).is_open)
     finally:
         await pool.close()
 
@@ -96,13 +100,23 @@ async def _speak_nothing(text: str) -> list[str]:
 
 
 class DryRunCallbacks:
-    """Callback orders that are reported, never written."""
+    """Callback orders that are reported, never written.
 
-    def __init__(self, events):
+    ``open_requests`` (an async phone -> bool, ``PgCallbackOrders.is_open``) tells whether
+    a real order would find the caller's open request and keep it; without it every order
+    counts as new.
+    """
+
+    def __init__(self, events, open_requests=None):
         self.events = events
+        self.open_requests = open_requests
 
     async def order(self, phone: str, *args, **kwargs) -> CallbackOrder:
-        """Report the order; it counts as new (a dry run does not look for open requests)."""
+        """Report the order, new or found open, as a real order would end."""
+        if self.open_requests is not None and await self.open_requests(phone):
+            self.events.event("callback", MessageText(
+                N_("%(phone)s has an open request already: it would be kept"), phone=phone))
+            return CallbackOrder(0, new=False)
         self.events.event("callback", MessageText(N_("would order a callback for %(phone)s"),
                                                   phone=phone))
         return CallbackOrder(0, new=True)

@@ -169,3 +169,32 @@ def test_the_simulated_call_has_exactly_the_commands_of_the_real_one():
                 if not name.startswith("_") and inspect.isfunction(value)}
 
     assert public(SimulatedCall) == public(AGICall)
+
+
+@pytest.fixture
+def callback_menu(db):
+    """Item 96530 orders a callback; the caller 79994440077 has an open request already."""
+    db.execute("DELETE FROM menus WHERE name = 'simulate callbacks'")
+    db.execute("DELETE FROM callbacks WHERE phone IN ('79994440077', '79994440078')")
+    menu = db.execute("INSERT INTO menus (name) VALUES ('simulate callbacks') RETURNING id"
+                      ).fetchone()
+    db.execute("INSERT INTO menu_items (menu_id, number, kind, scenario) VALUES"
+               " (%s, '96530', 'scenario', 'callback')", (menu["id"],))
+    db.execute("INSERT INTO callbacks (phone, source) VALUES ('79994440077', 'ivr')")
+    yield
+    db.execute("DELETE FROM menus WHERE id = %s", (menu["id"],))
+    db.execute("DELETE FROM callbacks WHERE phone IN ('79994440077', '79994440078')")
+
+
+def test_the_dry_run_tells_what_a_caller_with_an_open_request_hears_and_writes_nothing(
+        run, callback_menu, db):
+    again = run("96530", "--from", "79994440077")
+    assert again.exit_code == 0, again.output
+    assert "  79994440077 has an open request already: it would be kept" in \
+        again.output.splitlines()
+    assert "уже принята, мы перезвоним вам" in again.output
+    first = run("96530", "--from", "79994440078")
+    assert "  would order a callback for 79994440078" in first.output.splitlines()
+    assert "Заявка на обратный звонок принята" in first.output
+    assert db.execute("SELECT phone FROM callbacks WHERE phone LIKE '7999444007%'"
+                      ).fetchall() == [{"phone": "79994440077"}]
