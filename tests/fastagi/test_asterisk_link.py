@@ -62,6 +62,12 @@ class AdminSession:
     def phone_states(self) -> dict[str, str]:
         return dict(_PHONE_ROW.findall(self.get("/phones/")))
 
+    def ami_state(self) -> str:
+        """What the home page says of the server's AMI link."""
+        found = re.search(r'id="state-ami">(.*?)</dd>', self.get("/"), re.S)
+        assert found, "no AMI state on the home page"
+        return " ".join(re.sub(r"<[^>]+>", " ", found.group(1)).split())
+
 
 class AmiLogins:
     """Counts the AMI logins Asterisk accepts, but the observer's own, from its events."""
@@ -196,8 +202,11 @@ def test_states_follow_registrations_and_are_read_again_after_asterisk_restarts(
         served.wait_state("ONLINE")
         assert logins.count == 0
 
+    assert served.admin.ami_state() == "подключён"  # the home page reads the same link
+
     served.instance.stop()
     served.wait_state("unknown")  # AMI down: unknown, not the last state seen
+    assert served.admin.ami_state() == "нет связи"
     # Asterisk comes back without the registration it had (its astdb is gone):
     # only a fresh read after the new login can tell.
     shutil.rmtree(served.instance.root / "db")
@@ -205,6 +214,8 @@ def test_states_follow_registrations_and_are_read_again_after_asterisk_restarts(
     served.instance.start()
     served.wait_state("OFFLINE", timeout=40)
     wait_for(lambda: served.ami_sessions() == 1, timeout=15, what="one AMI session again")
+    wait_for(lambda: served.admin.ami_state() == "подключён", timeout=15,
+             what="the home page to show AMI connected again")
     served.register(phone_port)  # events flow on the new connection
     served.wait_state("ONLINE")
 
