@@ -177,3 +177,11 @@ def test_every_object_the_admin_records_has_a_title_and_a_summary():
                   else (action,))
         for done in ("update",) if kind == "tts settings" else needed:
             assert done in SUMMARIES[kind], (module, done, kind)
+
+
+def test_in_english_the_history_reads_in_english(client, auth, changes):
+    auth.login("boss")
+    auth.post("/language/en")
+    page = client.get("/history/?object_type=phone").get_data(as_text=True)
+    assert "Phone 201 changed: description" in page
+    assert '<option value="phone">Phone</option>' in client.get("/history/").get_data(as_text=True)
