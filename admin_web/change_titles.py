@@ -241,8 +241,10 @@ def value_text(object_type: str, field: str, value: Any) -> str:
         return f"{seconds // 60}:{seconds % 60:02d}"
     if isinstance(value, dict):  # a row inside a list field
         hidden = NESTED_HIDDEN.get(object_type, set())
-        return ", ".join(f"{field_title(object_type, k)}: {value_text(object_type, k, v)}"
-                         for k, v in value.items() if k not in hidden)
+        keys = sorted((k for k in value if k not in hidden),
+                      key=lambda k: _FIELD_ORDER.get(k, len(_FIELD_ORDER)))
+        return ", ".join(f"{field_title(object_type, k)}: {value_text(object_type, k, value[k])}"
+                         for k in keys)
     if isinstance(value, (list, tuple)):
         inner = NESTED_TYPES.get((object_type, field), object_type)
         parts = [value_text(inner, "", v) if isinstance(v, dict) else value_text(inner, field, v)
