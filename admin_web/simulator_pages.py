@@ -31,7 +31,7 @@ from admin_web.number_users import owner_title
 from dialplan import validate
 from dialplan.configuration import load_configuration
 from dialplan.ivr_plan import IvrPlan, build_plan
-from dialplan.messages import Message, MessageText
+from dialplan.messages import Message, MessageText, in_language
 from ivr.menu import MenuExit
 from ivr.simulate import parse_keys, simulated_steps_over_database
 
@@ -155,7 +155,8 @@ def index():
                     current_app.config["DATABASE_URL"], plan, form.number.data,
                     form.caller.data, parse_keys(text)))
             except (LookupError, ValueError) as exc:  # a menu Apply would refuse
-                form.form_errors.append(_("The walk stopped: %(reason)s.", reason=str(exc)))
+                form.form_errors.append(_("The walk stopped: %(reason)s.", reason=in_language(
+                    exc.args[0] if exc.args else str(exc), _)))
             else:
                 result = {"visits": visits(steps), "ending": ending_text(ending, plan)}
     status = 400 if form.is_submitted() and result is None else 200

@@ -68,7 +68,7 @@ import regex
 from dialplan import names
 from dialplan.configuration import Handler, MenuItem
 from dialplan.ivr_plan import IvrPlan
-from dialplan.messages import N_, Message, MessageText, message
+from dialplan.messages import N_, Message, MessageText, message, quoted
 from ivr.cases import LookupUnavailable
 from ivr.playlist import play_playlist
 from ivr.phrases import SERVICE_UNAVAILABLE
@@ -133,7 +133,8 @@ class _Next:
 async def run_menu(call, plan: IvrPlan, number: str, services: MenuServices) -> MenuExit:
     """Walk the menus from item ``number`` until the call hangs up or leaves them."""
     if number not in plan.items:
-        raise LookupError(f"no menu item {number!r} in the plan")
+        raise LookupError(MessageText(N_("no menu item %(number)s in the plan"),
+                                      number=quoted(number)))
     digits = ""
     for _ in range(MAX_ITEM_ENTRIES):
         item = plan.items[number]
@@ -182,7 +183,8 @@ async def _play(call, plan: IvrPlan, item: MenuItem, services: MenuServices) -> 
         return await services.say(call, item.text)
     if item.kind == "playlist":
         return await play_playlist(call, plan, plan.playlists[item.playlist_id], services)
-    raise ValueError(f"menu item {item.number} has an unknown kind {item.kind!r}")
+    raise ValueError(MessageText(N_("menu item %(number)s has an unknown kind %(kind)s"),
+                                 number=item.number, kind=quoted(item.kind)))
 
 
 async def _run_scenario(call, plan: IvrPlan, item: MenuItem, digits: str,
@@ -191,7 +193,8 @@ async def _run_scenario(call, plan: IvrPlan, item: MenuItem, digits: str,
     its last words short."""
     scenario = services.scenarios.get(item.scenario)
     if scenario is None:
-        raise LookupError(f"menu item {item.number}: no scenario {item.scenario!r}")
+        raise LookupError(MessageText(N_("menu item %(number)s: no scenario %(scenario)s"),
+                                      number=item.number, scenario=quoted(item.scenario)))
     last_key: list[str | None] = [None]
 
     async def say(text: str) -> str | None:
