@@ -10,22 +10,20 @@ did it. Calling from the page is for a later section.
 
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta
-from zoneinfo import ZoneInfo
-
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from wtforms import DateField, SelectField, StringField, SubmitField
+from wtforms import SelectField, StringField, SubmitField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import Optional, ValidationError
+from wtforms.validators import Optional
 
 from admin_web.audit import record_change
 from admin_web.auth import role_required
 from admin_web.db import get_db
 from admin_web.forms import MAX_ROW_ID, at_most, matching
+from admin_web.listing import Page, PeriodFilterForm, page_of, period_conditions
 
 bp = Blueprint("callbacks", __name__, url_prefix="/callbacks")
 
@@ -37,26 +35,15 @@ SOURCE_TITLES = {"ivr": _l("voice menu"), "api": _l("API"), "admin": _l("admin")
 NUMBER_MAX = 21
 
 
-class FilterForm(FlaskForm):
-    """A GET form: it changes nothing, so it carries no CSRF token."""
-
-    class Meta:
-        csrf = False
-
+class FilterForm(PeriodFilterForm):
     state = SelectField(_l("State"), default=OPEN,
                         choices=[SelectChoice(key, title) for key, title in STATE_TITLES.items()],
                         invalid_choice_message=_l("Choose one of the listed states."))
-    since = DateField(_l("From"), validators=[Optional()], render_kw={"type": "date"})
-    until = DateField(_l("To"), validators=[Optional()], render_kw={"type": "date"})
     number = StringField(_l("Number contains"), validators=[
         Optional(), at_most(NUMBER_MAX),
         matching(r"\+?[0-9]+", _l("Digits only, as in 7999 or 0012."))],
         render_kw={"inputmode": "tel"})
     submit = SubmitField(_l("Show"))
-
-    def validate_until(self, field):
-        if field.data and self.since.data and field.data < self.since.data:
-            raise ValidationError(_l("The end of the period is before its start."))
 
 
 def open_count(conn) -> int:
@@ -65,50 +52,29 @@ def open_count(conn) -> int:
                         ).fetchone()["n"]
 
 
-def _conditions(form: FilterForm) -> tuple[str, list]:
-    zone = ZoneInfo(current_app.config["DISPLAY_TIMEZONE"])
-    where, params = [], []
+def _conditions(form: FilterForm) -> tuple[list[str], list]:
+    where, params = period_conditions(form, "requested_at")
     state = form.state.data or OPEN
     if state == OPEN:
         where.append("done_at IS NULL")
     elif state == DONE:
         where.append("done_at IS NOT NULL")
-    if form.since.data:
-        where.append("requested_at >= %s")
-        params.append(datetime.combine(form.since.data, time(), zone))
-    if form.until.data:
-        where.append("requested_at < %s")
-        params.append(datetime.combine(form.until.data + timedelta(days=1), time(), zone))
     digits = (form.number.data or "").strip().lstrip("+")
     if digits:
         where.append("strpos(phone, %s) > 0")
         params.append(digits)
-    return (" WHERE " + " AND ".join(where)) if where else "", params
+    return where, params
 
 
 @bp.route("/")
 @role_required("operator")
 def index():
     """One page of requests under the filters in the query string."""
-    conn = get_db()
     form = FilterForm(request.args)
-    size = current_app.config["CALLBACKS_PAGE_SIZE"]
-    rows, total = [], 0
-    if form.validate():
-        where, params = _conditions(form)
-        total = conn.execute(f"SELECT count(*) AS n FROM callbacks{where}", params
-                             ).fetchone()["n"]
-    pages = max((total + size - 1) // size, 1)
-    # A page past the end (an old link, a typed number) shows the last one.
-    page = min(max(request.args.get("page", 1, type=int), 1), pages)
-    if total:
-        rows = conn.execute(
-            f"SELECT id, phone, requested_at, source, done_at, done_by FROM callbacks{where}"
-            " ORDER BY requested_at DESC, id DESC LIMIT %s OFFSET %s",
-            [*params, size, (page - 1) * size]).fetchall()
-    args = {k: v for k, v in request.args.items() if k != "page"}
-    return render_template("callbacks/list.html", form=form, rows=rows, page=page,
-                           pages=pages, total=total, args=args, done_form=DoneForm(),
+    page = page_of(get_db(), "callbacks", "id, phone, requested_at, source, done_at, done_by",
+                   *_conditions(form), "requested_at DESC, id DESC",
+                   current_app.config["CALLBACKS_PAGE_SIZE"]) if form.validate() else Page()
+    return render_template("callbacks/list.html", form=form, page=page, done_form=DoneForm(),
                            source_titles=SOURCE_TITLES), 200 if not form.errors else 400
 
 
