@@ -144,6 +144,8 @@ FIELD_TITLES = {
     "rollback_of": _l("Rollback to revision"),
     "done_at": _l("Done at"),
     "done_by": _l("Done by"),
+    "md5_cred": _l("Password"),
+    "recording": _l("Recording"),
 }
 # Where one field means something else in one kind of object.
 OBJECT_FIELD_TITLES = {

@@ -3,8 +3,7 @@
 «добавлен телефон 203», «изменён обработчик клавиши 2 пункта 90000: номер
 назначения», «изменены настройки синтеза речи: движок».  Each phrase is a
 whole msgid, so Russian agrees in gender («добавлена линия», «добавлено
-меню»); field names have the msgctxt "changed field", so they never collide
-with a form's label of the same English word.  The Apply page, the banner
+меню»); field names are the change history's (``change_titles``).  The Apply page, the banner
 and the revision diff page all speak through ``change_words``.
 """
 
@@ -12,8 +11,8 @@ from __future__ import annotations
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_babel import pgettext
 
+from admin_web.change_titles import FIELD_TITLES
 from dialplan.changes import Action, Change, Kind
 
 _ADDED, _REMOVED, _CHANGED = Action.ADDED, Action.REMOVED, Action.CHANGED
@@ -62,41 +61,18 @@ _NAMED = (Kind.AUDIO_FILE, Kind.PLAYLIST, Kind.MENU)
 
 
 def field_titles() -> dict[str, str]:
-    """Each field's title in the admin's language (literal calls, so Babel extracts them)."""
-    return {
-        "number": pgettext("changed field", "number"),
-        "md5_cred": pgettext("changed field", "password"),
-        "kind": pgettext("changed field", "type"),
-        "description": pgettext("changed field", "description"),
-        "name": pgettext("changed field", "name"),
-        "host": pgettext("changed field", "host"),
-        "port": pgettext("changed field", "port"),
-        "transport": pgettext("changed field", "transport"),
-        "reg_username": pgettext("changed field", "registration username"),
-        "reg_domain": pgettext("changed field", "registration domain"),
-        "reg_password": pgettext("changed field", "registration password"),
-        "outbound_regex": pgettext("changed field", "outbound regex"),
-        "position": pgettext("changed field", "order of lines"),
-        "inbound_number": pgettext("changed field", "inbound number"),
-        "external": pgettext("changed field", "external"),
-        "recording": pgettext("changed field", "recording"),
-        "mode": pgettext("changed field", "mode"),
-        "menu": pgettext("changed field", "menu"),
-        "audio": pgettext("changed field", "recording"),
-        "playlist": pgettext("changed field", "playlist"),
-        "text": pgettext("changed field", "text"),
-        "scenario": pgettext("changed field", "scenario"),
-        "target": pgettext("changed field", "target number"),
-        "seconds": pgettext("changed field", "seconds"),
-        "engine": pgettext("changed field", "engine"),
-        "festival_voice": pgettext("changed field", "Festival voice"),
-        "espeak_voice": pgettext("changed field", "eSpeak voice"),
-        "yandex_voice": pgettext("changed field", "Yandex voice"),
-        "yandex_service_account_id": pgettext("changed field", "Yandex service account"),
-        "yandex_key_id": pgettext("changed field", "Yandex key"),
-        "yandex_folder_id": pgettext("changed field", "Yandex folder"),
-        "yandex_private_key_path": pgettext("changed field", "Yandex private key"),
-    }
+    """Each field's title in the admin's language, as it reads inside a phrase: the history's
+    titles (``change_titles.FIELD_TITLES``, the one table of them) with a small first letter."""
+    return {name: _inline(str(title)) for name, title in FIELD_TITLES.items()}
+
+
+# Names that keep their capital letter inside a phrase.
+_PROPER = ("Festival", "Yandex", "eSpeak", "espeak-ng", "ID", "SIP")
+
+
+def _inline(title: str) -> str:
+    """«Пароль регистрации» -> «пароль регистрации»; «Yandex key ID» stays as it is."""
+    return title if title.startswith(_PROPER) else title[:1].lower() + title[1:]
 
 
 def change_words(change: Change, titles: dict[str, str] | None = None) -> str:
