@@ -34,7 +34,8 @@ class PeriodFilterForm(FlaskForm):
 
 
 def period_conditions(form: PeriodFilterForm, column: str) -> tuple[list[str], list]:
-    """SQL conditions on ``column`` (a timestamptz) for the form's period, and their values."""
+    """SQL conditions on ``column`` (a timestamptz, named by the code) for the form's period,
+    and their values."""
     zone = ZoneInfo(current_app.config["DISPLAY_TIMEZONE"])
     where, params = [], []
     if form.since.data:
@@ -60,7 +61,10 @@ class Page:
 
 def page_of(conn, table: str, columns: str, where: list[str], params: list, order: str,
             size: int) -> Page:
-    """The page the request asks for (``?page=``) of ``table``'s rows under ``where``."""
+    """The page the request asks for (``?page=``) of ``table``'s rows under ``where``.
+
+    ``table``, ``columns``, ``order`` and the conditions are SQL text written in the code;
+    what the request supplies travels only in ``params``."""
     condition = (" WHERE " + " AND ".join(where)) if where else ""
     total = conn.execute(f"SELECT count(*) AS n FROM {table}{condition}", params).fetchone()["n"]
     count = max((total + size - 1) // size, 1)
