@@ -282,7 +282,7 @@ def answered(state: QueueState, caller_id: str, phone: str, now: float,
     caller = state.caller(caller_id)
     member = _member(state, phone)
     if caller is None or all(r.phone != phone for r in caller.ringing):
-        return Outcome(state, (StopRinging(caller_id, phone, CALLER_GONE),))
+        return _settle(state, now, [StopRinging(caller_id, phone, CALLER_GONE)])
     decisions = [Bridge(caller_id, phone)]
     decisions += [StopRinging(caller_id, r.phone, ANSWERED_ELSEWHERE)
                   for r in caller.ringing if r.phone != phone]
@@ -309,8 +309,12 @@ def hung_up(state: QueueState, caller_id: str, now: float) -> Outcome:
 
 
 def call_ended(state: QueueState, phone: str, now: float) -> Outcome:
-    """The member's call ended: wrap-up for the queue's seconds, then offers again."""
+    """The member's call ended: wrap-up for the queue's seconds, then offers again.
+
+    A second report of the same end changes nothing."""
     member = _member(state, phone)
+    if not member.in_call:
+        return _settle(state, now, [])
     queues = {q.id: q for q in state.queues}
     wrap = queues[member.call_queue].wrap_up_seconds if member.call_queue in queues else 0.0
     changed = replace(member, in_call=False, call_queue=None, wrap_up_until=now + wrap)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import random
 from dataclasses import replace
 
 import pytest
@@ -471,3 +472,71 @@ def test_bad_settings_are_refused():
         QueueSettings(Q, ring_seconds=0)
     with pytest.raises(ValueError):
         qe.join(QueueState(), "a", 7, "", 0, TODAY)
+
+
+# Every rule at once: random days of a small contact center, the invariants checked after
+# every event (seeded, so a failure replays).
+
+def check_invariants(state: QueueState, now: float) -> None:
+    queues = {q.id: q for q in state.queues}
+    members = {m.phone: m for m in state.members}
+    ringing = [r.phone for c in state.callers for r in c.ringing]
+    assert len(ringing) == len(set(ringing)), "a member rings for two callers"
+    orders = [c.order for c in state.callers]
+    assert orders == sorted(set(orders)), "callers out of arrival order"
+    told: dict[int, list[int]] = {}
+    for c in state.callers:
+        q = queues[c.queue]
+        told.setdefault(c.queue, []).append(c.position)
+        assert len(c.ringing) <= (q.ring_at_once or len(members))
+        assert list(c.ringing) == sorted(c.ringing)
+        for r in c.ringing:
+            m = members[r.phone]
+            assert m.can_ring(now) and c.queue in m.queues, f"{m} rings for {c.id}"
+            assert r.since + q.ring_seconds > now, "a ring past its time"
+        assert q.max_wait_seconds is None or c.arrived + q.max_wait_seconds > now
+    assert all(p == list(range(1, len(p) + 1)) for p in told.values()), told
+    for m in members.values():
+        if m.can_ring(now) and m.phone not in ringing:
+            for c in state.callers:
+                q = queues[c.queue]
+                if c.queue in m.queues and len(c.ringing) < (q.ring_at_once or len(members)):
+                    # only a member tried this round may stay free, while the round rings
+                    assert m.phone in c.tried and c.ringing, f"{m.phone} left free for {c.id}"
+    assert qe.from_rows(json.loads(json.dumps(qe.to_rows(state)))) == state
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_random_days_keep_every_rule(seed):
+    rng = random.Random(seed)
+    queues = tuple(QueueSettings(q, ring_seconds=rng.choice([5, 10]),
+                                 ring_at_once=rng.choice([1, 2, 3, None]),
+                                 wrap_up_seconds=rng.choice([0, 3]), sticky=rng.random() < 0.5,
+                                 stop_when_empty=rng.random() < 0.3,
+                                 max_wait_seconds=rng.choice([None, 60]))
+                   for q in (1, 2, 3))
+    members = tuple(Member(f"10{i}", frozenset(rng.sample([1, 2, 3], rng.randint(1, 2))),
+                           operator=rng.choice([None, f"op{i}"])) for i in range(6))
+    state, now, count = QueueState(queues, members), 0.0, 0
+    for _ in range(300):
+        event = rng.random()
+        ringing = [(c.id, r.phone) for c in state.callers for r in c.ringing]
+        if event < 0.25:
+            count += 1
+            outcome = qe.join(state, f"c{count}", rng.choice([1, 2, 3]),
+                              f"+7900{rng.randint(1, 8)}", now, TODAY)
+        elif event < 0.45:
+            now += rng.choice([0.5, 1, 3, 5, 10])
+            outcome = qe.tick(state, now)
+        elif event < 0.6 and ringing:
+            outcome = qe.answered(state, *rng.choice(ringing), now, TODAY)
+        elif event < 0.7:
+            outcome = qe.hung_up(state, rng.choice([f"c{i}" for i in range(count + 1)]), now)
+        elif event < 0.85:
+            outcome = qe.call_ended(state, rng.choice(members).phone, now)
+        else:
+            change = rng.choice(["registered", "accepting", "in_call"])
+            outcome = qe.presence_changed(state, rng.choice(members).phone, now,
+                                          **{change: rng.random() < 0.7})
+        state = outcome.state
+        check_invariants(state, now)
