@@ -45,6 +45,8 @@ The rules:
 2. A member is free when registered, accepting queue calls, not in a call,
    not ringing for anyone and not in wrap-up (``wrap_up_until`` <= now).
    Online means registered: a paused member is online but never offered.
+   A ringing member who goes offline, pauses or takes another call stops
+   ringing, and is not counted as tried.
 3. Free members are offered to the first waiting caller who can use them:
    up to N at once for that caller (counting the members already ringing for
    them), then the next caller in line gets the remaining free members.
@@ -57,8 +59,9 @@ The rules:
    waited for.
 5. Sticky operator: in a queue with sticky on, a caller who talked to
    operator X (the user bound to the phone then, else the phone) earlier the
-   same day is offered to X first as soon as X is free, before anyone who
-   waits longer, unless X was already tried in this round.  Among several
+   same day (looked up when they join) is offered to X first as soon as X is
+   free, before anyone who waits longer, unless X was already tried in this
+   round; this pass over the free members comes before rule 3's.  Among several
    callers sticky to X, the earliest arrival wins.  If the caller already
    rings N members, their newest ring stops (the member is not counted as
    tried and is free for others) so X can ring within N.  If another member
@@ -72,6 +75,11 @@ The rules:
    Ties: free members are offered longest free first (``wrap_up_until``,
    never-busy first), then by phone; rings of a caller are kept ordered by
    (since, phone), and "newest" is the last of that order.
+
+As rows (``to_rows``), the state is five tables: queues, members, callers,
+rings (caller, phone, since; a phone at most once: rule 3) and sticky; the
+callers' order and told positions are columns, so a reloaded state decides
+exactly as the one before the restart.
 """
 
 from __future__ import annotations
