@@ -10,9 +10,10 @@ turns a caller id into the one form phones are stored in (``79990000001``),
 (``19*03*2044#`` -> ``19-03-2044``).  Both say None for anything else.
 
 Many callers asking at the same moment (a hundred reaching the case status
-step together) cost one query, not one each: ``PgCaseBackend`` gathers the
-case numbers asked within one turn of the event loop and looks them up
-with one ``= ANY`` (aiodataloader's batching, without its cache: a status
+step together, or arriving at once to be greeted by name) cost one query,
+not one each: ``PgCaseBackend`` gathers the case numbers (or the phones)
+asked within one turn of the event loop and looks them up with one
+``= ANY`` (aiodataloader's batching, without its cache: what the tables say
 is always read fresh).
 
 A backend that cannot answer (the database down, the host system
@@ -89,8 +90,8 @@ _PHONE_DIGITS = re.compile(r"[0-9]{3,15}")  # E.164 has at most 15 digits
 # A case number as stored (sql/004: ^[0-9][0-9-]{0,39}$), groups of digits joined by '-'.
 _CASE_NUMBER = re.compile(r"[0-9]+(?:-[0-9]+)*")
 CASE_NUMBER_MAX_LENGTH = 40
-# The most case numbers one query looks up for callers asking at the same moment.
-MAX_CASES_PER_QUERY = 500
+# The most case numbers (or phones) one query looks up for callers asking at the same moment.
+MAX_KEYS_PER_QUERY = 500
 
 
 def normalize_phone(raw: str | None) -> str | None:
@@ -151,7 +152,16 @@ class PgCaseBackend:
 
     def __init__(self, pool):
         self.pool = pool
-        self._cases: DataLoader | None = None
+        self._loaders: dict[str, DataLoader] = {}
+
+    def _batched(self, name: str, load_many) -> DataLoader:
+        """The loader that gathers this turn's look-ups of ``name`` into one ``load_many``."""
+        loop = asyncio.get_running_loop()
+        loader = self._loaders.get(name)
+        if loader is None or loader.loop is not loop:
+            loader = self._loaders[name] = DataLoader(
+                load_many, cache=False, loop=loop, max_batch_size=MAX_KEYS_PER_QUERY)
+        return loader
 
     async def person_by_phone(self, phone: str) -> Person | None:
         """The one person with this phone; None when nobody or several people have it
@@ -159,21 +169,27 @@ class PgCaseBackend:
         normalized = normalize_phone(phone)
         if normalized is None:
             return None
+        return await self._batched("persons", self._persons_by_phones).load(normalized)
+
+    async def _persons_by_phones(self, phones: list[str]) -> list[Person | None]:
+        """The one person of each normalized phone (None: nobody or several), in one query."""
+        variants = {phone: phone_variants(phone) for phone in phones}
         with unavailable_when_database_fails("person by phone"):
             async with self.pool.connection(timeout=LOOKUP_WAIT_SECONDS) as conn:
                 cur = conn.cursor(row_factory=class_row(Person))
                 await cur.execute(
                     "SELECT id, full_name AS name, phone, first_name FROM persons"
-                    " WHERE phone = ANY(%s) ORDER BY id LIMIT 2", (phone_variants(normalized),))
-                found = await cur.fetchall()
-        return found[0] if len(found) == 1 else None
+                    " WHERE phone = ANY(%s) ORDER BY id",
+                    ([v for found in variants.values() for v in found],))
+                people = await cur.fetchall()
+        answers = []
+        for phone in phones:
+            theirs = [person for person in people if person.phone in variants[phone]]
+            answers.append(theirs[0] if len(theirs) == 1 else None)
+        return answers
 
     async def case_by_number(self, number: str) -> Case | None:
-        loop = asyncio.get_running_loop()
-        if self._cases is None or self._cases.loop is not loop:
-            self._cases = DataLoader(self._cases_by_numbers, cache=False, loop=loop,
-                                     max_batch_size=MAX_CASES_PER_QUERY)
-        return await self._cases.load(number)
+        return await self._batched("cases", self._cases_by_numbers).load(number)
 
     async def _cases_by_numbers(self, numbers: list[str]) -> list[Case | None]:
         """The case of each number (None where there is none), in one query."""

@@ -118,6 +118,33 @@ def test_callers_asking_at_the_same_moment_cost_one_query_each_get_their_case(pg
     assert taken == 1
 
 
+def test_callers_greeted_at_the_same_moment_cost_one_query_each_get_their_person(
+        pg_url, people, db):
+    """A hundred callers arriving together are looked up by phone in one query; each gets
+    the one person with their number, nobody for an unknown or shared number."""
+    db.execute("INSERT INTO persons (full_name, first_name, phone)"
+               " VALUES ('Смирнов Пётр', 'Пётр', '79995550003'),"
+               " ('Смирнова Мария', 'Мария', '89995550003')")
+    phones = ["+7 999 555-00-01", "89995550002", "79995550009", "79995550003"] * 25
+
+    async def hundred_callers():
+        pool = CountingPool(await open_pool(pg_url, max_size=2))
+        try:
+            backend = PgCaseBackend(pool)
+            found = await asyncio.gather(*(backend.person_by_phone(p) for p in phones))
+            return found, pool.taken
+        finally:
+            await pool.pool.close()
+
+    try:
+        found, taken = asyncio.run(hundred_callers())
+    finally:
+        db.execute("DELETE FROM persons WHERE phone IN ('79995550003', '89995550003')")
+    assert [person.first_name if person else None for person in found] == [
+        "Анна", "Олег", None, None] * 25
+    assert taken == 1
+
+
 def test_open_cases_are_the_persons_open_ones_oldest_first(pg_url, people):
     found = ask(pg_url, "open_cases", "+7 999 555-00-01")
     assert [case.number for case in found] == ["55-02", "55-01"]
