@@ -27,21 +27,19 @@ class AsteriskLink:
 
     def contact_states(self) -> dict[str, str] | None:
         """AOR -> ONLINE/OFFLINE as the server's events left it; None when unknown."""
-
-        async def read():
-            return self._presence.states()
-
-        try:
-            return self.bridge.call(read, STATES_SECONDS)
-        except BridgeTimeout:
-            return None
+        return self._read(self._presence.states)
 
     def ami_connected(self) -> bool | None:
         """True while the server is logged in to Asterisk's AMI; None when the reactor
         does not answer in time (unknown)."""
+        return self._read(lambda: self._ami.logged_in)
+
+    def _read(self, get):
+        """``get()`` run on the reactor, where the server's state lives; None when the
+        reactor does not answer within STATES_SECONDS."""
 
         async def read():
-            return self._ami.logged_in
+            return get()
 
         try:
             return self.bridge.call(read, STATES_SECONDS)
@@ -58,14 +56,7 @@ class AsteriskLink:
     def contact_addresses(self) -> dict[str, set[str]] | None:
         """AOR -> the addresses its contacts registered from, as the server's events left
         them; None when unknown (AMI down, the reactor slow)."""
-
-        async def read():
-            return self._presence.addresses()
-
-        try:
-            return self.bridge.call(read, STATES_SECONDS)
-        except BridgeTimeout:
-            return None
+        return self._read(self._presence.addresses)
 
     def client(self) -> RelayedAmi:
         """The AMI client for a coroutine running on another thread's loop (an Apply)."""

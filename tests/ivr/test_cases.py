@@ -97,21 +97,25 @@ class CountingPool:
         return self.pool.connection(*args, **kwargs)
 
 
+def ask_at_once(pg_url, method: str, keys: list[str]):
+    """Every key asked of one backend at the same moment: the answers, and how many
+    connections the backend took from its pool for them."""
+    async def go():
+        pool = CountingPool(await open_pool(pg_url, max_size=2))
+        try:
+            backend = PgCaseBackend(pool)
+            found = await asyncio.gather(*(getattr(backend, method)(key) for key in keys))
+            return found, pool.taken
+        finally:
+            await pool.pool.close()
+    return asyncio.run(go())
+
+
 def test_callers_asking_at_the_same_moment_cost_one_query_each_get_their_case(pg_url, people):
     """A hundred callers reaching the case status together do not queue for the pool's
     connections one query each; each still hears their own case, fresh from the table."""
     numbers = ["55-01", "55-02", "55-09", "55-04", "55-01"] * 20
-
-    async def hundred_callers():
-        pool = CountingPool(await open_pool(pg_url, max_size=2))
-        try:
-            backend = PgCaseBackend(pool)
-            found = await asyncio.gather(*(backend.case_by_number(n) for n in numbers))
-            return found, pool.taken
-        finally:
-            await pool.pool.close()
-
-    found, taken = asyncio.run(hundred_callers())
+    found, taken = ask_at_once(pg_url, "case_by_number", numbers)
     assert [case.number if case else None for case in found] == [
         None if number == "55-09" else number for number in numbers]
     assert found[1].status == "на рассмотрении" and found[3].person_id == people["oleg"]
@@ -126,18 +130,8 @@ def test_callers_greeted_at_the_same_moment_cost_one_query_each_get_their_person
                " VALUES ('Смирнов Пётр', 'Пётр', '79995550003'),"
                " ('Смирнова Мария', 'Мария', '89995550003')")
     phones = ["+7 999 555-00-01", "89995550002", "79995550009", "79995550003"] * 25
-
-    async def hundred_callers():
-        pool = CountingPool(await open_pool(pg_url, max_size=2))
-        try:
-            backend = PgCaseBackend(pool)
-            found = await asyncio.gather(*(backend.person_by_phone(p) for p in phones))
-            return found, pool.taken
-        finally:
-            await pool.pool.close()
-
     try:
-        found, taken = asyncio.run(hundred_callers())
+        found, taken = ask_at_once(pg_url, "person_by_phone", phones)
     finally:
         db.execute("DELETE FROM persons WHERE phone IN ('79995550003', '89995550003')")
     assert [person.first_name if person else None for person in found] == [
