@@ -135,6 +135,47 @@ class Menu:
 
 
 @dataclass(frozen=True)
+class QueueKey:
+    """A key a waiting caller may press, and the number it sends the call to ('' ends it)."""
+
+    key: str
+    target: str = ""
+
+
+@dataclass(frozen=True)
+class Queue:
+    """A queue (spec 7): callers wait by number; the server rings its member phones.
+
+    ``ring_at_once`` None rings every free member at once; ``max_wait_seconds``
+    None waits for ever; ``playlist_id`` None plays plain ringing.  The numbers
+    a caller is sent to ('' ends the call) and ``members`` (phone numbers, in
+    the admin's order) are numbers of the numbering plan or outside numbers.
+    """
+
+    id: int
+    name: str
+    number: str
+    ring_seconds: int = 15
+    ring_at_once: int | None = 1
+    wrap_up_seconds: int = 0
+    sticky: bool = False
+    stop_when_empty: bool = False
+    when_empty_number: str = ""
+    max_wait_seconds: int | None = None
+    after_max_wait_number: str = ""
+    playlist_id: int | None = None
+    members: tuple[str, ...] = ()
+    keys: tuple[QueueKey, ...] = ()
+
+
+@dataclass(frozen=True)
+class TransferSettings:
+    """What a caller hears while an operator makes an attended transfer (*2, spec 11)."""
+
+    music_audio_id: int | None = None
+
+
+@dataclass(frozen=True)
 class TtsSettings:
     """Which speech engine speaks texts, and each engine's voice (spec 4)."""
 
@@ -159,6 +200,8 @@ class Configuration:
     menus: tuple[Menu, ...] = ()
     menu_items: tuple[MenuItem, ...] = ()
     tts: TtsSettings = TtsSettings()
+    queues: tuple[Queue, ...] = ()  # by number
+    transfer: TransferSettings = TransferSettings()
 
 
 _PHONES = "SELECT id, number, md5_cred, kind, description FROM phones ORDER BY number"
@@ -178,6 +221,13 @@ _HANDLERS = ("SELECT item_id, kind, target, key, seconds, pattern FROM menu_hand
              " ORDER BY item_id, position, id")
 _TTS = ("SELECT engine, festival_voice, espeak_voice, yandex_voice, yandex_service_account_id,"
         " yandex_key_id, yandex_folder_id, yandex_private_key_path FROM tts_settings")
+_QUEUES = ("SELECT id, name, number, ring_seconds, ring_at_once, wrap_up_seconds, sticky,"
+           " stop_when_empty, when_empty_number, max_wait_seconds, after_max_wait_number,"
+           " playlist_id FROM queues ORDER BY number")
+_QUEUE_MEMBERS = ("SELECT m.queue_id, p.number FROM queue_members m JOIN phones p ON p.id = m.phone_id"
+                  " ORDER BY m.queue_id, m.position, p.number")
+_QUEUE_KEYS = "SELECT queue_id, key, target FROM queue_keys ORDER BY queue_id, key"
+_TRANSFER = "SELECT music_audio_id FROM transfer_settings"
 
 
 def load_configuration(conn: Connection) -> Configuration:
@@ -210,11 +260,19 @@ def read_configuration(conn: Connection) -> Configuration:
         entries = _grouped(cur.execute(_PLAYLIST_ITEMS).fetchall(), PlaylistItem)
         item_rows = cur.execute(_MENU_ITEMS).fetchall()
         handlers = _grouped(cur.execute(_HANDLERS).fetchall(), Handler)
+        queue_rows = cur.execute(_QUEUES).fetchall()
+        members = _grouped(cur.execute(_QUEUE_MEMBERS).fetchall(), str)
+        keys = _grouped(cur.execute(_QUEUE_KEYS).fetchall(), QueueKey)
+        transfer_row = cur.execute(_TRANSFER).fetchone()
     playlists = tuple(Playlist(pid, name, mode, entries.get(pid, ()))
                       for pid, name, mode in playlist_rows)
     items = tuple(MenuItem(*row, handlers=handlers.get(row[0], ())) for row in item_rows)
+    queues = tuple(Queue(*row, members=members.get(row[0], ()), keys=keys.get(row[0], ()))
+                   for row in queue_rows)
+    transfer = TransferSettings(*transfer_row) if transfer_row else TransferSettings()
     return Configuration(phones=phones, lines=lines, audio_files=audio_files,
-                         playlists=playlists, menus=menus, menu_items=items, tts=tts)
+                         playlists=playlists, menus=menus, menu_items=items, tts=tts,
+                         queues=queues, transfer=transfer)
 
 
 def _grouped(rows, make) -> dict[int, tuple]:
@@ -242,11 +300,12 @@ def generate_password(length: int = 20) -> str:
 
 
 class OwnerKind(Enum):
-    """What can answer a number (queues join as they arrive)."""
+    """What can answer a number."""
 
     SELFTEST = "self-test"
     PHONE = "phone"
     MENU_ITEM = "menu item"
+    QUEUE = "queue"
 
 
 @dataclass(frozen=True)
@@ -274,7 +333,6 @@ def numbering_plan(config: Configuration) -> dict[str, list[NumberOwner]]:
     """Every number that exists, with what owns it.
 
     A number with more than one owner is a conflict (``validate`` reports it).
-    Queues join here as they arrive.
     """
     plan: dict[str, list[NumberOwner]] = {
         names.SELFTEST_NUMBER: [NumberOwner(OwnerKind.SELFTEST, names.SELFTEST_NUMBER)]}
@@ -282,4 +340,6 @@ def numbering_plan(config: Configuration) -> dict[str, list[NumberOwner]]:
         plan.setdefault(phone.number, []).append(NumberOwner(OwnerKind.PHONE, phone.number))
     for item in config.menu_items:
         plan.setdefault(item.number, []).append(NumberOwner(OwnerKind.MENU_ITEM, item.number))
+    for queue in config.queues:
+        plan.setdefault(queue.number, []).append(NumberOwner(OwnerKind.QUEUE, queue.number))
     return plan

@@ -63,3 +63,43 @@ VAR_NEXT = "TELECENTER_NEXT"
 
 # Seconds a menu item with handlers but no timeout handler waits for input.
 MENU_DEFAULT_TIMEOUT_SECONDS = 15
+
+# Queues (spec 7).  A call to a queue's number runs CONTEXT_QUEUE, which holds
+# the caller in ROUTE_QUEUE (ARG1: the queue's number) while the server decides
+# whom to ring.  The server rings a member by originating PJSIP/<phone> into
+# CONTEXT_QUEUE_OPERATOR with VAR_QUEUE_CALLER (the caller's id: the caller
+# channel's uniqueid) and VAR_QUEUE_PHONE set; when the phone answers, that
+# context runs ROUTE_QUEUE_ANSWER, which bridges the two if this phone won.
+# The caller route sets VAR_QUEUE_JOINED once the caller holds a place: if the
+# server goes away then, CONTEXT_QUEUE plays music and runs the route again
+# (QUEUE_RETRIES times, QUEUE_RETRY_SECONDS apart), and the place is kept.
+# A caller the server sends away (maximum wait, no member online) is
+# redirected to CONTEXT_QUEUE_LEAVE with VAR_QUEUE_REASON and VAR_NEXT set.
+ROUTE_QUEUE = "queue"
+ROUTE_QUEUE_ANSWER = "queue-answer"
+CONTEXT_QUEUE = "telecenter-queue"
+CONTEXT_QUEUE_OPERATOR = "telecenter-queue-operator"
+CONTEXT_QUEUE_LEAVE = "telecenter-queue-leave"
+VAR_QUEUE_CALLER = "TELECENTER_QUEUE_CALLER"
+VAR_QUEUE_PHONE = "TELECENTER_QUEUE_PHONE"
+VAR_QUEUE_JOINED = "TELECENTER_QUEUE_JOINED"
+VAR_QUEUE_REASON = "TELECENTER_QUEUE_REASON"
+QUEUE_REASON_MAX_WAIT = "max-wait"
+QUEUE_REASON_NO_MEMBER = "no-member"
+QUEUE_RETRIES = 30
+QUEUE_RETRY_SECONDS = 2
+# Said to a caller who leaves a queue unanswered, by reason.
+PROMPT_QUEUE_NO_MEMBER = "telecenter-queue-no-member"
+PROMPT_QUEUE_MAX_WAIT = "telecenter-queue-max-wait"
+
+# Operators bind a phone to themselves by dialling BIND_PREFIX and their
+# BIND_CODE_DIGITS-digit code from it (1*12345): the phones' context sends
+# such a number to ROUTE_BIND_PHONE with the code as ARG2.
+ROUTE_BIND_PHONE = "bind-phone"
+BIND_PREFIX = "1*"
+BIND_CODE_DIGITS = 5
+
+# Transfers (spec 11): an operator's attended transfer key, and the music
+# class the transferee hears meanwhile.
+ATTENDED_TRANSFER_CODE = "*2"
+MOH_TRANSFER_CLASS = "telecenter-transfer"

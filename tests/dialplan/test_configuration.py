@@ -85,13 +85,14 @@ def test_numbering_plan_lists_every_owner():
 
 @pytest.mark.parametrize("owner", [NumberOwner(OwnerKind.SELFTEST, "99999"),
                                    NumberOwner(OwnerKind.PHONE, "101"),
-                                   NumberOwner(OwnerKind.MENU_ITEM, "90000")])
+                                   NumberOwner(OwnerKind.MENU_ITEM, "90000"),
+                                   NumberOwner(OwnerKind.QUEUE, "92000")])
 def test_an_owner_reads_back_from_its_text(owner):
     """The menu plan file keeps owners as text; the server reads the same owner back."""
     assert NumberOwner.parse(str(owner), owner.number) == owner
 
 
-@pytest.mark.parametrize("text", ["phone 102", "queue 101", "phone", ""])
+@pytest.mark.parametrize("text", ["phone 102", "line 101", "phone", ""])
 def test_text_that_names_no_owner_of_the_number_is_refused(text):
     with pytest.raises(ValueError):
         NumberOwner.parse(text, "101")
