@@ -366,6 +366,31 @@ def next_deadline(state: QueueState, now: float) -> float | None:
     return min((t for t in times if t > now), default=None)
 
 
+
+# A member's status as operators and the admin see it (spec 7, 15).
+OFFLINE = "offline"
+PAUSED = "paused"
+TALKING = "talking"
+RINGING = "ringing"
+WRAP_UP = "wrap-up"
+FREE = "free"
+
+
+def member_status(state: QueueState, phone: str, now: float) -> str:
+    """Offline (not registered), paused (not accepting), talking, ringing, wrap-up or free."""
+    member = _member(state, phone)
+    if not member.registered:
+        return OFFLINE
+    if not member.accepting:
+        return PAUSED
+    if member.in_call:
+        return TALKING
+    if any(r.phone == phone for c in state.callers for r in c.ringing):
+        return RINGING
+    if member.wrap_up_until is not None and member.wrap_up_until > now:
+        return WRAP_UP
+    return FREE
+
 # Settling: what is due at ``now``.
 
 def _settle(state: QueueState, now: float, decisions: list, renumber: bool = False) -> Outcome:

@@ -540,3 +540,18 @@ def test_random_days_keep_every_rule(seed):
                                           **{change: rng.random() < 0.7})
         state = outcome.state
         check_invariants(state, now)
+
+
+def test_a_members_status_says_what_an_operator_is_doing():
+    """The Queues page shows each member as offline, paused, talking, ringing, wrap-up or free."""
+    queue = qe.QueueSettings(1, ring_seconds=10, wrap_up_seconds=30)
+    state = qe.QueueState(queues=(queue,), members=(
+        qe.Member("101", frozenset({1})), qe.Member("102", frozenset({1}), registered=False),
+        qe.Member("103", frozenset({1}), accepting=False),
+        qe.Member("104", frozenset({1}), in_call=True, call_queue=1),
+        qe.Member("105", frozenset({1}), wrap_up_until=130.0)))
+    state = qe.join(state, "c1", 1, "5550001", 100.0, TODAY).state
+    statuses = {m.phone: qe.member_status(state, m.phone, 100.0) for m in state.members}
+    assert statuses == {"101": "ringing", "102": "offline", "103": "paused", "104": "talking",
+                        "105": "wrap-up"}
+    assert qe.member_status(state, "105", 130.0) == "free"
