@@ -5,7 +5,8 @@ menus a caller walks always belong to the same revision as the dialplan
 Asterisk serves (a rollback brings both back together).  The server reads
 the file from the include dir and reloads it when it changes
 (``ivr.plan_store``).  Only what calls need is in it: no phone digest, no
-line password.
+line password.  The queues (by number) and the transfer settings are in it
+too, so the queue a caller waits in is the one the dialplan sent them to.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ import json
 from dataclasses import asdict, dataclass, field
 
 from dialplan.configuration import (Configuration, Handler, MenuItem, NumberOwner, Playlist,
-                                    PlaylistItem, TtsSettings, audio_file_path, numbering_plan)
+                                    PlaylistItem, Queue, QueueKey, TransferSettings,
+                                    TtsSettings, audio_file_path, numbering_plan)
 from fastagi.settings import Settings
 
 IVR_PLAN_FILE = "telecenter_ivr.json"
@@ -22,7 +24,8 @@ IVR_PLAN_FILE = "telecenter_ivr.json"
 
 @dataclass(frozen=True)
 class IvrPlan:
-    """Menu items by number, playlists by id, audio paths, and every number that exists."""
+    """Menu items and queues by number, playlists by id, audio paths, and every number
+    that exists."""
 
     revision: int | None = None
     items: dict[str, MenuItem] = field(default_factory=dict)
@@ -31,6 +34,8 @@ class IvrPlan:
     numbers: dict[str, NumberOwner] = field(default_factory=dict)  # number -> its first owner
     tts: TtsSettings = TtsSettings()
     language: str = "ru"
+    queues: dict[str, Queue] = field(default_factory=dict)
+    transfer: TransferSettings = TransferSettings()
 
     def audio_path(self, audio_id: int) -> str:
         """What STREAM FILE plays for an audio file of the library."""
@@ -48,6 +53,8 @@ def build_plan(config: Configuration, settings: Settings, revision: int | None =
         numbers={number: owners[0] for number, owners in numbering_plan(config).items()},
         tts=config.tts,
         language=settings.language,
+        queues={queue.number: queue for queue in config.queues},
+        transfer=config.transfer,
     )
 
 
@@ -80,6 +87,15 @@ def plan_from_json(text: str) -> IvrPlan:
                      for number, owner in data["numbers"].items()},
             tts=TtsSettings(**data["tts"]),
             language=data["language"],
+            # A file written before queues existed has none.
+            queues={number: _queue(queue) for number, queue in data.get("queues", {}).items()},
+            transfer=TransferSettings(**data.get("transfer", {})),
         )
     except (KeyError, TypeError, AttributeError, json.JSONDecodeError) as exc:
         raise ValueError(f"not a Telecenter menu plan: {exc}") from None
+
+
+def _queue(data: dict) -> Queue:
+    """A queue as ``plan_to_json`` wrote it (members and keys as lists)."""
+    return Queue(**{**data, "members": tuple(data["members"]),
+                    "keys": tuple(QueueKey(**key) for key in data["keys"])})

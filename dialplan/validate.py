@@ -33,6 +33,18 @@ Voice menus (spec 6, 19):
   circle made only of such items would play to an empty line for ever.
   A circle through an item with keys ("say the menu again on timeout") is
   allowed: the caller can leave it.
+
+Queues (spec 7):
+
+- A queue has at least one member, and every member is a phone of the
+  configuration.  Ringing more members at once than the queue has is not
+  a problem: all of them ring.
+- Its keys and the numbers a caller is sent to (no member online, maximum
+  wait) follow the handlers' target rule above; a queue that sends callers
+  it could not serve back into itself is refused (they would circle).
+- A number for "no member online" or "maximum wait" while that option is
+  off is a **warning**: it is kept but unused, as an admin who switched the
+  option off for a while expects.
 """
 
 from __future__ import annotations
@@ -46,7 +58,8 @@ import regex as partial_regex
 
 from dialplan import names, numbers
 from dialplan.configuration import (SCENARIO_NAMES, Configuration, Handler, Line, MenuItem,
-                                    NumberOwner, OwnerKind, Phone, Playlist, numbering_plan)
+                                    NumberOwner, OwnerKind, Phone, Playlist, Queue,
+                                    numbering_plan)
 from dialplan.messages import N_, Message, message, quoted
 from fastagi.session import DIGITS
 
@@ -106,6 +119,12 @@ KEYS = DIGITS  # a handler's key: one key of the keypad
 PLAYLIST_ITEM_KINDS = ("audio", "tts", "queue_position", "greeting", "estimated_wait")
 PLAYLIST_MODES = ("in_order", "random")
 TIMEOUT_SECONDS = (1, 600)
+# A queue's limits (the queues table checks the same).
+QUEUE_NAME_LENGTH = 100
+RING_SECONDS = (3, 300)
+RING_AT_ONCE = (1, 100)
+WRAP_UP_SECONDS = (0, 3600)
+MAX_WAIT_SECONDS = (10, 86400)
 
 
 class RegexError(ValueError):
@@ -317,6 +336,8 @@ def check(config: Configuration, *,
     problems += _unreached_items(config)
     for playlist in config.playlists:
         problems += _playlist_problems(playlist, audio)
+    for queue in config.queues:
+        problems += _queue_problems(config, queue, plan, playlists)
     return problems
 
 
@@ -356,6 +377,16 @@ def handler_place(config: Configuration, item: MenuItem, index: int) -> Message:
     return message(N_("menu %(menu)s, item %(number)s, handler %(index)s (%(what)s)"),
                    menu=_menu_name(config, item), number=item.number, index=index + 1,
                    what=what)
+
+
+def queue_place(queue: Queue) -> Message:
+    return message(N_("queue %(name)s (%(number)s)"), name=quoted(queue.name),
+                   number=queue.number)
+
+
+def queue_key_place(queue: Queue, key: str) -> Message:
+    return message(N_("queue %(name)s (%(number)s), key %(key)s"), name=quoted(queue.name),
+                   number=queue.number, key=key)
 
 
 def playlist_place(playlist: Playlist) -> Message:
@@ -399,6 +430,8 @@ def _number_conflicts(config: Configuration, plan: dict[str, list[NumberOwner]])
         places[NumberOwner(OwnerKind.PHONE, phone.number)].append(phone_place(phone.number))
     for item in config.menu_items:
         places[NumberOwner(OwnerKind.MENU_ITEM, item.number)].append(item_place(config, item))
+    for queue in config.queues:
+        places[NumberOwner(OwnerKind.QUEUE, queue.number)].append(queue_place(queue))
 
     def place(owner: NumberOwner) -> Message:
         """Each owner's own place, in turn (two menu items on one number are two places)."""
@@ -578,7 +611,7 @@ def _item_problems(config: Configuration, item: MenuItem, plan: dict[str, list[N
         else:
             problems.append(_error(place, N_("unknown handler type %(kind)s"),
                                    kind=quoted(handler.kind)))
-        problems += _target_problems(config, place, handler, plan)
+        problems += _target_problems(config, place, handler.target, plan)
     return problems
 
 
@@ -602,9 +635,10 @@ def sequence_problem(pattern: str) -> Message | None:
     return None
 
 
-def _target_problems(config: Configuration, place: Message, handler: Handler,
+def _target_problems(config: Configuration, place: Message, target: str,
                      plan: dict[str, list[NumberOwner]]) -> list[Problem]:
-    target = handler.target
+    """Where a handler or a queue sends a call: nowhere (hang up), a number of the
+    numbering plan or a number a line dials out."""
     if not target:
         return []  # hangs up
     if not TARGET.fullmatch(target):
@@ -612,8 +646,8 @@ def _target_problems(config: Configuration, place: Message, handler: Handler,
                                  " 20, optionally after +)"), target=quoted(target))]
     if target in plan or line_dialling_out(config, target):
         return []
-    return [_error(place, N_("target %(target)s leads nowhere: it is not a menu item, a phone"
-                             " or a number a line dials out"), target=target)]
+    return [_error(place, N_("target %(target)s leads nowhere: it is not a menu item, a queue,"
+                             " a phone or a number a line dials out"), target=target)]
 
 
 def _no_input_next(item: MenuItem) -> str | None:
@@ -652,6 +686,7 @@ def _circles_without_input(config: Configuration) -> list[Problem]:
 def _unreached_items(config: Configuration) -> list[Problem]:
     """Items nothing leads a caller to (a warning: a phone can still dial them)."""
     reached = {handler.target for item in config.menu_items for handler in item.handlers}
+    reached |= {target for queue in config.queues for target in _queue_targets(queue)}
     reached |= {line.inbound_number for line in config.lines if line.inbound_number}
     first_of_menu: dict[int, str] = {}
     for item in sorted(config.menu_items, key=lambda item: (len(item.number), item.number)):
@@ -685,4 +720,102 @@ def _playlist_problems(playlist: Playlist, audio: _AudioCheck) -> list[Problem]:
         elif entry.kind not in PLAYLIST_ITEM_KINDS:
             problems.append(_error(place, N_("unknown playlist item type %(kind)s"),
                                    kind=quoted(entry.kind)))
+    return problems
+
+
+# Queues.
+
+def _queue_targets(queue: Queue) -> list[str]:
+    """Every number a queue may send a caller to (keys, no member online, maximum wait)."""
+    return ([key.target for key in queue.keys]
+            + [queue.when_empty_number, queue.after_max_wait_number])
+
+
+def _queue_problems(config: Configuration, queue: Queue, plan: dict[str, list[NumberOwner]],
+                    playlists: dict[int, Playlist]) -> list[Problem]:
+    where = queue_place(queue)
+    problems = []
+    if not queue.name.strip() or len(queue.name) > QUEUE_NAME_LENGTH:
+        problems.append(_error(where, N_("the name must be 1 to %(length)s characters"),
+                               length=QUEUE_NAME_LENGTH))
+    if CONTROL_CHARACTERS.search(queue.name):
+        problems.append(_error(where, N_("the name has line breaks or control characters")))
+    if not ITEM_NUMBER.fullmatch(queue.number):
+        problems.append(_error(where, N_("the number must be 2 to 15 digits")))
+    problems += _queue_limit(where, queue.ring_seconds, RING_SECONDS,
+                             N_("the ring time must be %(low)s to %(high)s seconds"))
+    if queue.ring_at_once is not None:
+        problems += _queue_limit(where, queue.ring_at_once, RING_AT_ONCE,
+                                 N_("the number of members to ring at once must be %(low)s to"
+                                    " %(high)s (or all)"))
+    problems += _queue_limit(where, queue.wrap_up_seconds, WRAP_UP_SECONDS,
+                             N_("the wrap-up time must be %(low)s to %(high)s seconds"))
+    if queue.max_wait_seconds is not None:
+        problems += _queue_limit(where, queue.max_wait_seconds, MAX_WAIT_SECONDS,
+                                 N_("the maximum wait must be %(low)s to %(high)s seconds"))
+    problems += _queue_member_problems(config, queue, where)
+    if queue.playlist_id is not None and queue.playlist_id not in playlists:
+        problems.append(_error(where, N_("playlist %(id)s does not exist"), id=queue.playlist_id))
+    seen: set[str] = set()
+    for key in queue.keys:
+        place = queue_key_place(queue, key.key)
+        if len(key.key) != 1 or key.key not in KEYS:
+            problems.append(_error(place, N_("key %(key)s is not one of 0-9, * or #"),
+                                   key=quoted(key.key)))
+        elif key.key in seen:
+            problems.append(_error(place, N_("the key is listed twice")))
+        seen.add(key.key)
+        problems += _target_problems(config, place, key.target, plan)
+    problems += _queue_leaving_problems(config, queue, where, plan)
+    return problems
+
+
+def _queue_limit(where: Message, value: int, limits: tuple[int, int],
+                 template: str) -> list[Problem]:
+    low, high = limits
+    return [] if low <= value <= high else [_error(where, template, low=low, high=high)]
+
+
+def _queue_member_problems(config: Configuration, queue: Queue, where: Message) -> list[Problem]:
+    if not queue.members:
+        return [_error(where, N_("the queue has no members: add at least one phone that"
+                                 " answers its calls"))]
+    phones = {phone.number for phone in config.phones}
+    problems = []
+    seen: set[str] = set()
+    for member in queue.members:
+        if member not in phones:
+            problems.append(_error(where, N_("member %(number)s is not a phone"),
+                                   number=quoted(member)))
+        elif member in seen:
+            problems.append(_error(where, N_("member %(number)s is listed twice"),
+                                   number=member))
+        seen.add(member)
+    return problems
+
+
+def _queue_leaving_problems(config: Configuration, queue: Queue, where: Message,
+                            plan: dict[str, list[NumberOwner]]) -> list[Problem]:
+    """Where the callers the queue could not serve go: checked like a handler's target,
+    never back into the queue, and a warning when the option that uses it is off."""
+    problems = []
+    for number, used, unused_template, place_template in (
+            (queue.when_empty_number, queue.stop_when_empty,
+             N_("the number for when no member is online (%(number)s) is not used: stopping"
+                " when no member is online is off"),
+             N_("the number for when no member is online")),
+            (queue.after_max_wait_number, queue.max_wait_seconds is not None,
+             N_("the number after the maximum wait (%(number)s) is not used: the queue has"
+                " no maximum wait"),
+             N_("the number after the maximum wait"))):
+        if not number:
+            continue
+        place = message(N_("%(queue)s, %(what)s"), queue=where, what=Message(place_template))
+        if not used:
+            problems.append(_warning(where, unused_template, number=number))
+            continue
+        if number == queue.number:
+            problems.append(_error(place, N_("sends the callers the queue could not serve back"
+                                             " into it")))
+        problems += _target_problems(config, place, number, plan)
     return problems

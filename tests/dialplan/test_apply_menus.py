@@ -126,7 +126,7 @@ def test_menu_errors_refuse_the_apply_and_keep_the_active_revision(setup):
         do_apply(setup, speaker)
     assert [str(p) for p in caught.value.problems] == [
         "menu 'Main', item 90000, handler 2 (key 2): target 55555 leads nowhere: it is not a"
-        " menu item, a phone or a number a line dials out",
+        " menu item, a queue, a phone or a number a line dials out",
         "menu 'Main', item 90000, handler 3 (sequence [0-9]*): regex '[0-9]*' matches the empty"
         " sequence: it must need at least one key",
         "menu 'Main', item 90001: items 90001 -> 90001 send the call round in a circle on"

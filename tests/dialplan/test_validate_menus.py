@@ -75,12 +75,12 @@ def test_a_target_must_lead_somewhere():
                   phones=["101"], lines=[prov])
     assert found(validate(menu)) == [
         (ERROR, "menu 'Main', item 90000, handler 1 (key 1)",
-         "target 91000 leads nowhere: it is not a menu item, a phone or a number a line dials"
+         "target 91000 leads nowhere: it is not a menu item, a queue, a phone or a number a line dials"
          " out"),
         (ERROR, "menu 'Main', item 90000, handler 2 (key 2)",
-         "target 102 leads nowhere: it is not a menu item, a phone or a number a line dials out"),
+         "target 102 leads nowhere: it is not a menu item, a queue, a phone or a number a line dials out"),
         (ERROR, "menu 'Main', item 90000, handler 3 (key 3)",
-         "target 7999 leads nowhere: it is not a menu item, a phone or a number a line dials"
+         "target 7999 leads nowhere: it is not a menu item, a queue, a phone or a number a line dials"
          " out"),
         (ERROR, "menu 'Main', item 90000, handler 6 (key 6)",
          "target '12a' is not a number (digits, * and #, up to 20, optionally after +)"),
@@ -91,8 +91,8 @@ def test_a_line_with_a_broken_regex_dials_nothing_out():
     bad = Line(0, "bad", "10.0.0.1", outbound_regex=r"^\w+")
     problems = found(validate(config(item("90000", key("1", "81234")), lines=[bad])))
     assert (ERROR, "menu 'Main', item 90000, handler 1 (key 1)",
-            "target 81234 leads nowhere: it is not a menu item, a phone or a number a line"
-            " dials out") in problems
+            "target 81234 leads nowhere: it is not a menu item, a queue, a phone or a number"
+            " a line dials out") in problems
 
 
 def test_sequence_regexes_must_compile_and_need_a_key():
@@ -210,7 +210,7 @@ def test_problems_translate_through_any_gettext():
     assert problem.place.render(lambda t: russian.get(t, t)) == (
         "меню 'Main', пункт 90000, обработчик 1 (клавиша 1)")
     assert str(problem) == ("menu 'Main', item 90000, handler 1 (key 1): target 555 leads"
-                            " nowhere: it is not a menu item, a phone or a number a line dials"
+                            " nowhere: it is not a menu item, a queue, a phone or a number a line dials"
                             " out")
     warning = Problem(Message("x"), Message("y"), WARNING)
     assert str(warning) == "warning: x: y" and not warning.is_error

@@ -39,3 +39,37 @@ def test_a_broken_file_keeps_the_last_good_menus(tmp_path):
     os.utime(path, ns=(1, 1))  # a different stamp even within one clock tick
     plan = store.current()
     assert plan.revision == 1 and set(plan.items) == {"90000"}
+
+
+def test_the_queues_and_the_transfer_music_reach_the_server_as_applied(tmp_path):
+    """The server finds the queue a caller was sent to, with every setting, in the file."""
+    from dialplan.configuration import (AudioFile, Phone, Playlist, PlaylistItem, Queue,
+                                        QueueKey, TransferSettings, sip_digest)
+    queue = Queue(id=1, name="Операторы", number="92000", ring_seconds=20, ring_at_once=2,
+                  wrap_up_seconds=10, sticky=True, stop_when_empty=True,
+                  when_empty_number="93000", max_wait_seconds=600,
+                  after_max_wait_number="93000", playlist_id=3, members=("201", "202"),
+                  keys=(QueueKey("3", "93000"), QueueKey("#", "")))
+    config = Configuration(
+        phones=tuple(Phone(i, n, sip_digest(n, "x")) for i, n in ((1, "201"), (2, "202"))),
+        menu_items=(MenuItem(id=1, menu_id=1, number="93000", kind="tts", text="Перезвоним"),),
+        audio_files=(AudioFile(7, "Музыка"),),
+        playlists=(Playlist(3, "Ожидание", items=(PlaylistItem("queue_position"),)),),
+        queues=(queue,), transfer=TransferSettings(music_audio_id=7))
+    write_files(tmp_path, render_all(Settings(), config, revision=4))
+    plan = PlanStore(tmp_path).current()
+    assert plan.queues == {"92000": queue}
+    assert plan.transfer == TransferSettings(music_audio_id=7)
+    assert str(plan.numbers["92000"]) == "queue 92000"
+
+
+def test_a_file_from_before_queues_reads_as_no_queues(tmp_path):
+    import json
+
+    from dialplan.ivr_plan import plan_from_json
+    applied(tmp_path, 1, "90000")
+    data = json.loads((tmp_path / IVR_PLAN_FILE).read_text())
+    del data["queues"], data["transfer"]
+    plan = plan_from_json(json.dumps(data))
+    assert plan.queues == {} and plan.transfer.music_audio_id is None
+    assert set(plan.items) == {"90000"}
