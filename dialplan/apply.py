@@ -26,10 +26,12 @@ One Apply at a time (a PostgreSQL advisory lock), in these steps::
       |
     CONNECT   Asterisk answers over AMI --> else ApplyFailed, nothing written
       |
-    WRITE     each file atomically (temporary file + rename) into the include dir
+    WRITE     the chosen transfer music into its own folder (render.transfer_music_dir),
+      |       then each file atomically (temporary file + rename) into the include dir
       |
-    RELOAD    pbx_config.so and res_pjsip.so through AMI; a reload keeps calls in
-      |       progress (a restart would not, so Apply never restarts)
+    RELOAD    the dialplan, pjsip, the call features and music on hold through AMI;
+      |       a reload keeps calls in progress (a restart would not, so Apply never
+      |       restarts)
     CHECK     Asterisk serves the new files: [telecenter-revision] names the new
       |       revision, every endpoint in the files exists and no dropped one is left
       |   rejected --> ROLL BACK: the active revision's files (or, before the first
@@ -79,7 +81,9 @@ import asyncio
 import difflib
 import hashlib
 import logging
+import os
 import re
+import shutil
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -96,7 +100,7 @@ from dialplan.change_log import record_change
 from dialplan.configuration import (Configuration, TtsSettings, audio_file_path,
                                     load_configuration, read_configuration)
 from dialplan.messages import N_, Message
-from dialplan.render import render_all, write_files
+from dialplan.render import render_all, transfer_music_dir, write_files
 from dialplan.restore import restore_configuration
 from dialplan.snapshot import configuration_from_json, configuration_to_json
 from dialplan.validate import (WARNING, Problem, check, fallback_problems, item_place,
@@ -117,8 +121,10 @@ RELOAD_SETTLE_SECONDS = 5.0
 AMI_CONNECT_SECONDS = 10.0
 AMI_REPLY_SECONDS = 30.0
 
-# Modules whose reload picks up the generated files.
-RELOAD_MODULES = ("pbx_config.so", "res_pjsip.so")
+# Modules whose reload picks up the generated files: the dialplan, pjsip, the
+# call features (featuremap: built into Asterisk 16's core, reloaded by this
+# name) and music on hold.
+RELOAD_MODULES = ("pbx_config.so", "res_pjsip.so", "features", "res_musiconhold.so")
 
 _REVISION_MARK = re.compile(r"NoOp\(Telecenter revision (\S+)\)")
 _ENDPOINT_SECTION = re.compile(r"^\[([^\]\s]+)\]\s*\ntype = endpoint$", re.M)
@@ -560,6 +566,7 @@ async def _install(conn, asterisk, settings, include_dir, who, revision_id, file
     except AmiError as exc:
         raise ApplyFailed(N_("Asterisk is not reachable, nothing was changed: %(error)s"),
                           error=str(exc)) from None
+    put_transfer_music(configuration, settings)
     write_files(include_dir, files)
     reason = await _reload_and_check(asterisk, files, gone=endpoints_in(before) - endpoints_in(files))
     if reason:
@@ -575,6 +582,22 @@ async def _install(conn, asterisk, settings, include_dir, who, revision_id, file
                         configuration=configuration)
     _store(conn, revision, held)
     return get_revision(conn, revision_id)
+
+
+def put_transfer_music(config: Configuration, settings: Settings) -> None:
+    """Copy the chosen transfer music into the folder its music class plays (WRITE).
+
+    The folder holds that one recording; validation has seen it on disk."""
+    audio_id = config.transfer.music_audio_id
+    if audio_id is None:
+        return
+    folder = transfer_music_dir(settings, audio_id)
+    source = audio_file_path(settings.audio_dir, audio_id)
+    folder.mkdir(parents=True, exist_ok=True)
+    temporary = folder / f".{source.name}.tmp"
+    shutil.copyfile(source, temporary)
+    os.chmod(temporary, 0o644)
+    os.replace(temporary, folder / source.name)
 
 
 async def _reload_and_check(asterisk: AsteriskControl, files: dict[str, str],

@@ -9,7 +9,8 @@ fixed port are not loaded, so the end-to-end tests and ``telecenter demo``
 can run several instances on one machine at the same time.
 
 The call logic itself is not here: Telecenter renders
-``extensions_telecenter.conf`` (and maybe ``pjsip_telecenter*.conf``) into
+``extensions_telecenter.conf`` (and maybe ``pjsip_telecenter*.conf``),
+``features_telecenter.conf`` and ``musiconhold_telecenter.conf`` into
 ``include_dir``; the files written here only include them.
 
 Typical use::
@@ -47,10 +48,14 @@ CONFIG_FILES = (
     "indications.conf",
     "pjsip.conf",
     "extensions.conf",
+    "features.conf",
+    "musiconhold.conf",
 )
 
 # Telecenter's generated files in include_dir.
 EXTENSIONS_INCLUDE = "extensions_telecenter.conf"
+FEATURES_INCLUDE = "features_telecenter.conf"
+MUSICONHOLD_INCLUDE = "musiconhold_telecenter.conf"
 PJSIP_INCLUDE_GLOB = "pjsip_telecenter*.conf"
 
 # A Unix socket path longer than this is silently cut short by Asterisk, and
@@ -197,6 +202,9 @@ class AsteriskInstance:
             "include": extensions_include if extensions_include.exists() else None,
             # Blocked addresses; "#tryinclude" takes it once the server writes it.
             "acl_include": self.include_dir / ACL_FILE,
+            # "#tryinclude": taken on the next reload once Telecenter writes them.
+            "features_include": self.include_dir / FEATURES_INCLUDE,
+            "musiconhold_include": self.include_dir / MUSICONHOLD_INCLUDE,
             "realm": SIP_REALM,
             "user_agent": USER_AGENT,
         }

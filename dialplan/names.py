@@ -12,6 +12,12 @@ CONTEXT_ENTRY = "telecenter"
 CONTEXT_AGI = "telecenter-agi"
 # Its extension that plays the apology and hangs up.
 EXTEN_UNAVAILABLE = "unavailable"
+# Its extension that logs the failed route ARG1 and sends the caller to the
+# fallback number (or the apology).
+EXTEN_FALLBACK = "fallback"
+# Subroutine that runs one FastAGI route once and only sets VAR_STATUS: the
+# steps CONTEXT_AGI and CONTEXT_QUEUE share.
+CONTEXT_ROUTE = "telecenter-route"
 # Subroutine that makes the numbers a caller chose (caller id, dialled and
 # redirecting number) numbers again: run on arrival from a line and before AGI.
 CONTEXT_CALLER_NUMBERS = "telecenter-caller-numbers"

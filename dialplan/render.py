@@ -26,11 +26,19 @@ _templates = asterisk_templates()
 EXTENSIONS_FILE = "extensions_telecenter.conf"
 PJSIP_INTERNAL_FILE = "pjsip_telecenter_internal.conf"
 PJSIP_EXTERNAL_FILE = "pjsip_telecenter_external.conf"
+FEATURES_FILE = "features_telecenter.conf"
+MUSICONHOLD_FILE = "musiconhold_telecenter.conf"
 TEMPLATES = {
     EXTENSIONS_FILE: "extensions_telecenter.conf.j2",
     PJSIP_INTERNAL_FILE: "pjsip_telecenter_internal.conf.j2",
     PJSIP_EXTERNAL_FILE: "pjsip_telecenter_external.conf.j2",
+    FEATURES_FILE: "features_telecenter.conf.j2",
+    MUSICONHOLD_FILE: "musiconhold_telecenter.conf.j2",
 }
+
+# Asterisk's own music on hold, relative to its data directory (astdatadir):
+# what the transfer music class plays when the admin chose none.
+DEFAULT_MUSIC_DIR = "moh"
 
 # Text in a comment keeps no line break, so it cannot end the comment early
 # (validate already refuses them; this is the second lock on that door).
@@ -72,8 +80,15 @@ def render_file(name: str, context: dict) -> str:
     return _templates.get_template(TEMPLATES[name]).render(names=names, **context)
 
 
+def transfer_music_dir(settings: Settings, audio_id: int) -> Path:
+    """The folder the transfer music class plays: Apply copies audio file ``audio_id``
+    into it.  One folder per audio file, so the files of an earlier revision, written
+    back when Asterisk refuses new ones, still find their music."""
+    return settings.include_dir / "moh" / f"transfer-{int(audio_id)}"
+
+
 def configuration_context(config: Configuration) -> dict:
-    """What the templates are told about phones and lines (validated first)."""
+    """What the templates are told about phones, lines, menus and queues (validated first)."""
     lines = [
         {
             "line": line,
@@ -90,6 +105,9 @@ def configuration_context(config: Configuration) -> dict:
         "lines": lines,
         "outbound_lines": [entry for entry in lines if entry["regex"]],
         "menu_items": sorted(config.menu_items, key=lambda item: item.number),
+        "queues": sorted(config.queues, key=lambda queue: queue.number),
+        "transfer_music": next((audio for audio in config.audio_files
+                                if audio.id == config.transfer.music_audio_id), None),
     }
 
 
@@ -108,6 +126,8 @@ def base_context(settings: Settings, revision: int | None = None) -> dict:
         "max_number_length": numbers.MAX_LENGTH,
         "outbound_patterns": numbers.extension_patterns(names.OUTBOUND_MIN_LENGTH),
         "fallback_number": settings.fallback_number,
+        "bind_pattern": "_" + names.BIND_PREFIX + "X" * names.BIND_CODE_DIGITS,
+        "default_music_dir": DEFAULT_MUSIC_DIR,
     }
 
 
@@ -125,6 +145,8 @@ def render_all(settings: Settings, config: Configuration | None = None,
     if problems:
         raise ConfigurationError(problems)
     context = {**base_context(settings, revision), **configuration_context(config)}
+    if context["transfer_music"] is not None:
+        context["transfer_music_dir"] = transfer_music_dir(settings, config.transfer.music_audio_id)
     files = {name: render_file(name, context) for name in TEMPLATES}
     files[IVR_PLAN_FILE] = plan_to_json(build_plan(config, settings, revision), header(revision))
     return files

@@ -338,6 +338,8 @@ def check(config: Configuration, *,
         problems += _playlist_problems(playlist, audio)
     for queue in config.queues:
         problems += _queue_problems(config, queue, plan, playlists)
+    if config.transfer.music_audio_id is not None:
+        problems += audio.problems(TRANSFER_PLACE, config.transfer.music_audio_id)
     return problems
 
 
@@ -377,6 +379,9 @@ def handler_place(config: Configuration, item: MenuItem, index: int) -> Message:
     return message(N_("menu %(menu)s, item %(number)s, handler %(index)s (%(what)s)"),
                    menu=_menu_name(config, item), number=item.number, index=index + 1,
                    what=what)
+
+
+TRANSFER_PLACE = Message(N_("the transfer settings"))
 
 
 def queue_place(queue: Queue) -> Message:

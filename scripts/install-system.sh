@@ -46,7 +46,7 @@ Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
 SRC
 }
 
-packages=(asterisk asterisk-core-sounds-ru asterisk-core-sounds-en
+packages=(asterisk asterisk-core-sounds-ru asterisk-core-sounds-en asterisk-moh-opsound-wav
           sox libsox-fmt-mp3 festival festvox-ru espeak-ng)
 if [ "$want_test" = 1 ]; then
     packages+=(sip-tester chromium sipvicious)

@@ -8,7 +8,8 @@ from dataclasses import replace
 import pytest
 
 from dialplan import names
-from dialplan.configuration import Configuration, Line, MenuItem, Phone
+from dialplan.configuration import (AudioFile, Configuration, Line, MenuItem, Phone, Queue,
+                                    QueueKey, TransferSettings)
 from dialplan.render import ConfigurationError, render_all, write_files
 from fastagi.settings import Settings
 from tests.testbed.agi_server import TELECENTER
@@ -59,6 +60,16 @@ CALLER_NUMBERS = [
 def agi_subroutine(agi_url: str, sounds: str) -> list[str]:
     return [
         "[telecenter-agi]",
+        "exten => s,1,Gosub(telecenter-route,s,1(${ARG1},${ARG2}))",
+        'same => n,GotoIf($["${TELECENTER_STATUS}" != "OK"]?fallback,1)',
+        "same => n,Return()",
+        "exten => fallback,1,Log(WARNING,Telecenter route ${ARG1} failed for ${CALLERID(num)}:"
+        " AGISTATUS=${AGISTATUS} TELECENTER_STATUS=${TELECENTER_STATUS})",
+        "same => n,Goto(unavailable,1)",
+        "exten => unavailable,1,Answer()",
+        f"same => n,Playback({sounds}/ru/telecenter-unavailable)",
+        "same => n,Hangup()",
+        "[telecenter-route]",
         "exten => s,1,Set(CHANNEL(language)=ru)",
         "same => n,Set(TELECENTER_STATUS=)",
         "same => n,Set(TELECENTER_NEXT=)",
@@ -67,14 +78,8 @@ def agi_subroutine(agi_url: str, sounds: str) -> list[str]:
         "same => n,Set(CALLERID(name)=${URIENCODE(${LOCAL(caller_name)})})",
         f"same => n,AGI({agi_url}/${{ARG1}},${{ARG2}})",
         "same => n,Set(CALLERID(name)=${LOCAL(caller_name)})",
-        'same => n,GotoIf($["${TELECENTER_STATUS}" != "OK"]?fallback)',
         "same => n,Return()",
-        "same => n(fallback),Log(WARNING,Telecenter route ${ARG1} failed for ${CALLERID(num)}:"
-        " AGISTATUS=${AGISTATUS} TELECENTER_STATUS=${TELECENTER_STATUS})",
-        "same => n,Goto(unavailable,1)",
-        "exten => unavailable,1,Answer()",
-        f"same => n,Playback({sounds}/ru/telecenter-unavailable)",
-        "same => n,Hangup()",
+        *queue_subroutines(sounds),
         *CALLER_NUMBERS,
         "[telecenter-next]",
         "exten => s,1,GotoIf($[${LEN(${TELECENTER_NEXT})} = 0]?end)",
@@ -85,6 +90,52 @@ def agi_subroutine(agi_url: str, sounds: str) -> list[str]:
         "same => n(number),Goto(telecenter-phones,${TELECENTER_NEXT},1)",
         "same => n(end),Hangup()",
     ]
+
+
+def queue_subroutines(sounds: str, transfer_music: bool = False) -> list[str]:
+    """The queue's caller, leaving and operator contexts (spec 7)."""
+    return [
+        "[telecenter-queue]",
+        "exten => s,1,Set(LOCAL(retries)=0)",
+        "same => n,Set(TELECENTER_QUEUE_JOINED=)",
+        *(["same => n,Set(CHANNEL(musicclass)=telecenter-transfer)"] if transfer_music else []),
+        "same => n(run),Gosub(telecenter-route,s,1(queue,${ARG1}))",
+        'same => n,GotoIf($["${TELECENTER_STATUS}" = "OK"]?done)',
+        'same => n,GotoIf($["${TELECENTER_QUEUE_JOINED}" != "1"]?failed)',
+        "same => n,GotoIf($[${LOCAL(retries)} >= 30]?failed)",
+        "same => n,Set(LOCAL(retries)=$[${LOCAL(retries)} + 1])",
+        "same => n,Log(NOTICE,Telecenter queue ${ARG1}: the server did not finish with"
+        " ${CALLERID(num)}: AGISTATUS=${AGISTATUS} - asking again: ${LOCAL(retries)} of 30)",
+        "same => n,MusicOnHold(,2)",
+        "same => n,Goto(run)",
+        "same => n(done),Return()",
+        "same => n(failed),Gosub(telecenter-agi,fallback,1(queue,${ARG1}))",
+        "[telecenter-queue-leave]",
+        'exten => s,1,GotoIf($["${TELECENTER_QUEUE_REASON}" = "no-member"]?no-member)',
+        'same => n,GotoIf($["${TELECENTER_QUEUE_REASON}" = "max-wait"]?max-wait)',
+        "same => n,Goto(next)",
+        f"same => n(no-member),Playback({sounds}/ru/telecenter-queue-no-member)",
+        "same => n,Goto(next)",
+        f"same => n(max-wait),Playback({sounds}/ru/telecenter-queue-max-wait)",
+        "same => n(next),Goto(telecenter-next,s,1)",
+        "[telecenter-queue-operator]",
+        "exten => s,1,Gosub(telecenter-route,s,1(queue-answer,${TELECENTER_QUEUE_CALLER}))",
+        'same => n,GotoIf($["${TELECENTER_STATUS}" = "OK"]?end)',
+        "same => n,Log(WARNING,Telecenter route queue-answer failed on ${CHANNEL(name)}:"
+        " AGISTATUS=${AGISTATUS} TELECENTER_STATUS=${TELECENTER_STATUS})",
+        "same => n,Goto(telecenter-agi,unavailable,1)",
+        "same => n(end),Hangup()",
+    ]
+
+
+# The phones' context: the code that binds a phone to an operator, then every number.
+PHONES = [
+    "[telecenter-phones]",
+    "exten => _1*XXXXX,1,Gosub(telecenter-agi,s,1(bind-phone,${EXTEN:2}))",
+    "same => n,Hangup()",
+    "include => telecenter",
+    "include => telecenter-outbound",
+]
 
 
 DIAL_OUT_CHECK = [
@@ -106,9 +157,7 @@ def test_extensions_route_through_agi_with_fallback(tmp_path):
         "same => n,Gosub(telecenter-agi,s,1(selftest,${EXTEN}))",
         "same => n,Hangup()",
         *agi_subroutine("agi://10.0.0.5:4600", f"{tmp_path}/snd"),
-        "[telecenter-phones]",
-        "include => telecenter",
-        "include => telecenter-outbound",
+        *PHONES,
         *OUTBOUND,
         *DIAL_OUT_CHECK,
         "same => n,Log(NOTICE,No line for ${ARG1} from ${CALLERID(num)})",
@@ -123,8 +172,10 @@ def test_caller_data_reaches_agi_only_as_numbers_and_an_encoded_name(tmp_path):
     from a line get their numbers checked on arrival too."""
     by_context = contexts(squash(render_all(Settings(sounds_dir=tmp_path), CONFIG)[
         "extensions_telecenter.conf"]))
-    agi = by_context["telecenter-agi"]
-    before_agi = agi[:next(i for i, line in enumerate(agi) if ",AGI(" in line)]
+    route = by_context["telecenter-route"]
+    before_agi = route[:next(i for i, line in enumerate(route) if ",AGI(" in line)]
+    assert {line for name, lines in by_context.items() for line in lines if ",AGI(" in line} \
+        == {line for line in route if ",AGI(" in line}  # every route runs through here
     assert "same => n,Gosub(telecenter-caller-numbers,s,1)" in before_agi
     assert "same => n,Set(CALLERID(name)=${URIENCODE(${LOCAL(caller_name)})})" in before_agi
     assert ["[telecenter-caller-numbers]", *by_context["telecenter-caller-numbers"]] == \
@@ -172,9 +223,7 @@ def test_phones_dial_each_other_and_lines_route_out_in_order(tmp_path):
     ]
     assert "; 101: phone (Front desk)" in text
     assert lines[lines.index("[telecenter-phones]"):] == [
-        "[telecenter-phones]",
-        "include => telecenter",
-        "include => telecenter-outbound",
+        *PHONES,
         *OUTBOUND,
         *DIAL_OUT_CHECK,
         'same => n,GotoIf(${REGEX("^(8|[+]7)[0-9]{10}$" ${ARG1})}?line-prov1)',
@@ -241,7 +290,8 @@ def test_pjsip_external_identifies_by_address_and_registers():
 
 def test_without_phones_or_lines_the_pjsip_files_still_exist():
     files = render_all(Settings())
-    assert sorted(files) == ["extensions_telecenter.conf", "pjsip_telecenter_external.conf",
+    assert sorted(files) == ["extensions_telecenter.conf", "features_telecenter.conf",
+                             "musiconhold_telecenter.conf", "pjsip_telecenter_external.conf",
                              "pjsip_telecenter_internal.conf", "telecenter_ivr.json"]
     assert squash(files["pjsip_telecenter_internal.conf"]) == []
     assert squash(files["pjsip_telecenter_external.conf"]) == []
@@ -260,7 +310,7 @@ def test_a_configured_fallback_number_is_reached_by_plain_dialplan(tmp_path, fal
     settings = Settings(sounds_dir=tmp_path, fallback_number=fallback)
     agi = contexts(squash(render_all(settings, CONFIG)["extensions_telecenter.conf"]))[
         "telecenter-agi"]
-    fallback_steps = agi[agi.index(next(s for s in agi if s.startswith("same => n(fallback)"))):]
+    fallback_steps = agi[agi.index(next(s for s in agi if s.startswith("exten => fallback,1"))):]
     assert fallback_steps[1] == f"same => n,Goto(telecenter-phones,{fallback},1)"
 
 
@@ -295,9 +345,54 @@ def test_render_reloads_the_running_asterisk(testbed, fresh_database):
         return done.stdout
 
     def agi_line() -> str:
-        return testbed.asterisk.rx(f"dialplan show s@{names.CONTEXT_AGI}")
+        return testbed.asterisk.rx(f"dialplan show s@{names.CONTEXT_ROUTE}")
 
     assert "Asterisk reloaded" in render(4999)
     assert "agi://127.0.0.1:4999/" in agi_line()
     render(testbed.server.port)
     assert f"agi://127.0.0.1:{testbed.server.port}/" in agi_line()
+
+
+QUEUES_CONFIG = Configuration(
+    phones=(Phone(1, "201", MD5_101), Phone(2, "202", MD5_102)),
+    menu_items=(MenuItem(1, 1, "93000", "tts", text="Перезвоним"),),
+    audio_files=(AudioFile(7, "Моцарт"),),
+    queues=(Queue(1, "Операторы", "92000", members=("201", "202"),
+                  keys=(QueueKey("3", "93000"),)),),
+)
+
+
+def test_a_queue_number_holds_the_caller_in_the_queue_route_then_goes_where_the_server_says(
+        tmp_path):
+    text = render_all(Settings(sounds_dir=tmp_path), QUEUES_CONFIG)["extensions_telecenter.conf"]
+    by_context = contexts(squash(text))
+    entry = by_context["telecenter"]
+    start = entry.index("exten => 92000,1,Gosub(telecenter-queue,s,1(${EXTEN}))")
+    assert entry[start + 1] == "same => n,Goto(telecenter-next,s,1)"
+    assert "; 92000: queue Операторы. Callers wait while the server rings its members\n" \
+           "; (201, 202); a key they press (3) sends them on." in text
+    queue = ["[telecenter-queue]", *by_context["telecenter-queue"]]
+    # Without transfer music the caller keeps the default music class.
+    assert queue == queue_subroutines(str(tmp_path))[:len(queue)]
+    assert ["[telecenter-phones]", *by_context["telecenter-phones"]] == PHONES
+
+
+def test_chosen_transfer_music_is_the_queue_callers_music_class_and_its_folder(tmp_path):
+    settings = Settings(sounds_dir=tmp_path, var_dir=tmp_path / "var")
+    config = replace(QUEUES_CONFIG, transfer=TransferSettings(music_audio_id=7))
+    files = render_all(settings, config)
+    queue = contexts(squash(files["extensions_telecenter.conf"]))["telecenter-queue"]
+    assert ["[telecenter-queue]", *queue] == queue_subroutines(str(tmp_path), True)[:len(queue) + 1]
+    assert squash(files["musiconhold_telecenter.conf"]) == [
+        "[telecenter-transfer]", "mode = files",
+        f"directory = {settings.include_dir}/moh/transfer-7"]
+    assert "audio\n; file 7 (Моцарт), copied here by Apply" in files["musiconhold_telecenter.conf"]
+    assert squash(files["features_telecenter.conf"]) == ["[featuremap]", "atxfer => *2"]
+
+
+def test_without_transfer_music_the_class_plays_asterisks_own_music():
+    files = render_all(Settings())
+    assert squash(files["musiconhold_telecenter.conf"]) == [
+        "[telecenter-transfer]", "mode = files", "directory = moh"]
+    assert f'#include "{Settings().include_dir}/musiconhold_telecenter.conf"' in \
+        files["musiconhold_telecenter.conf"]

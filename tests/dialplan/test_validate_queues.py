@@ -125,3 +125,15 @@ def test_the_fallback_cannot_be_a_queue():
     assert [p.message for p in fallback_problems(config(QUEUE), "92000")] == [
         "'92000' is neither a phone nor a number a line dials out: a caller the server could"
         " not serve must reach it without the server"]
+
+
+def test_the_transfer_music_must_be_in_the_library_and_on_disk():
+    from dialplan.configuration import AudioFile, TransferSettings
+    chosen = replace(config(), transfer=TransferSettings(music_audio_id=7))
+    assert found(validate(chosen)) == [
+        (ERROR, "the transfer settings", "audio file 7 is not in the audio library")]
+    with_audio = replace(chosen, audio_files=(AudioFile(7, "Моцарт"),))
+    assert validate(with_audio, audio_on_disk={7}) == []
+    assert found(validate(with_audio, audio_on_disk=set())) == [
+        (ERROR, "the transfer settings", "audio file 'Моцарт' (id 7) has no recording on"
+                                         " disk: upload it again")]
