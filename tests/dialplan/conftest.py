@@ -9,6 +9,8 @@ from dialplan.configuration import sip_digest
 
 
 def _clear(conn) -> None:
+    conn.execute("DELETE FROM queues")  # their members are phones
+    conn.execute("UPDATE transfer_settings SET music_audio_id = NULL")
     conn.execute("DELETE FROM phones")
     conn.execute("DELETE FROM lines")
     conn.execute("DELETE FROM revisions")
@@ -16,7 +18,8 @@ def _clear(conn) -> None:
 
 @pytest.fixture
 def config_db(pg_url):
-    """An autocommit connection; phones, lines and revisions empty before and after."""
+    """An autocommit connection; queues, phones, lines and revisions empty (no transfer
+    music) before and after."""
     with psycopg.connect(pg_url, autocommit=True) as conn:
         _clear(conn)
         yield conn
@@ -33,3 +36,16 @@ def add_line(conn, name: str, host: str, **columns) -> None:
     conn.execute(
         f"INSERT INTO lines ({', '.join(columns)}) VALUES ({', '.join(['%s'] * len(columns))})",
         list(columns.values()))
+
+
+def add_queue(conn, number: str, name: str, members: list[str], **columns) -> int:
+    """A queue whose members are the phones ``members`` (added before)."""
+    columns = {"number": number, "name": name, **columns}
+    queue_id = conn.execute(
+        f"INSERT INTO queues ({', '.join(columns)}) VALUES ({', '.join(['%s'] * len(columns))})"
+        " RETURNING id", list(columns.values())).fetchone()[0]
+    for position, member in enumerate(members):
+        conn.execute("INSERT INTO queue_members (queue_id, phone_id, position)"
+                     " SELECT %s, id, %s FROM phones WHERE number = %s",
+                     (queue_id, position, member))
+    return queue_id

@@ -21,7 +21,7 @@ from dialplan import names
 from dialplan.apply import ApplyFailed
 from ivr.speaker import presynthesize_for_calls
 from tests.conftest import require
-from tests.dialplan.conftest import add_line, add_phone
+from tests.dialplan.conftest import add_line, add_phone, add_queue
 from tests.testbed.agi_server import TELECENTER
 from tests.testbed.callers import wait_for
 from tests.testbed.conftest import active_channels
@@ -79,6 +79,8 @@ class Bed:
 def bed(testbed, config_db, tmp_path):
     require("sipp")
     yield Bed(testbed, config_db, tmp_path)
+    config_db.execute("DELETE FROM queues")
+    config_db.execute("UPDATE transfer_settings SET music_audio_id = NULL")
     config_db.execute("DELETE FROM phones")
     config_db.execute("DELETE FROM lines")
     Bed(testbed, config_db, tmp_path).apply()  # leave Asterisk without test phones
@@ -263,3 +265,38 @@ def test_rejected_reload_keeps_the_previous_revision_active(bed, monkeypatch):
     assert "201/" in endpoints and "202/" not in endpoints
     assert f"Telecenter revision {good.id})" in bed.asterisk.rx(
         f"dialplan show s@{names.CONTEXT_REVISION}")
+
+
+def test_a_queue_its_transfer_key_and_music_are_served_after_apply(bed):
+    """Apply reloads the dialplan, the call features and music on hold: the queue answers
+    its number, *2 is the attended transfer key, and the transfer music class plays the
+    recording chosen, or Asterisk's own music when none is."""
+    bed.phone("201")
+    bed.phone("202")
+    add_queue(bed.conn, "92000", "Операторы", ["201", "202"])
+    bed.apply()
+    queue = bed.asterisk.rx(f"dialplan show 92000@{names.CONTEXT_ENTRY}")
+    assert f"Gosub({names.CONTEXT_QUEUE},s,1(${{EXTEN}}))" in queue, queue
+    features = bed.asterisk.rx("features show")
+    assert re.search(r"^Attended Transfer\s+\*2\s*$", features, re.M), features
+    assert re.search(r"^Blind Transfer\s+#\s*$", features, re.M), features  # no current key
+    classes = bed.asterisk.rx("moh show classes")
+    assert re.search(rf"Class: {names.MOH_TRANSFER_CLASS}\s+Mode: files\s+Directory: moh",
+                     classes), classes
+
+    audio_id = bed.conn.execute("INSERT INTO audio_files (name, duration_ms, size_bytes)"
+                                " VALUES ('Моцарт', 1000, 16044) RETURNING id").fetchone()[0]
+    bed.settings.audio_dir.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["sox", "-n", "-r", "8000", "-c", "1", "-b", "16",
+                    str(bed.settings.audio_dir / f"{audio_id}.wav"), "synth", "1", "sine", "440"],
+                   check=True)
+    bed.conn.execute("UPDATE transfer_settings SET music_audio_id = %s", (audio_id,))
+    bed.apply()
+    folder = bed.settings.include_dir / "moh" / f"transfer-{audio_id}"
+    assert [path.name for path in folder.iterdir()] == [f"{audio_id}.wav"]
+    classes = bed.asterisk.rx("moh show classes")
+    assert re.search(rf"Class: {names.MOH_TRANSFER_CLASS}\s+Mode: files\s+Directory: "
+                     rf"{re.escape(str(folder))}", classes), classes
+    assert "Class: default" in classes  # what everything else holds with
+    assert "musicclass)=telecenter-transfer" in bed.asterisk.rx(
+        f"dialplan show s@{names.CONTEXT_QUEUE}")

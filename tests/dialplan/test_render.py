@@ -387,7 +387,8 @@ def test_chosen_transfer_music_is_the_queue_callers_music_class_and_its_folder(t
         "[telecenter-transfer]", "mode = files",
         f"directory = {settings.include_dir}/moh/transfer-7"]
     assert "audio\n; file 7 (Моцарт), copied here by Apply" in files["musiconhold_telecenter.conf"]
-    assert squash(files["features_telecenter.conf"]) == ["[featuremap]", "atxfer => *2"]
+    assert squash(files["features_telecenter.conf"]) == ["[featuremap]", "atxfer => *2",
+                                                          "blindxfer =>"]
 
 
 def test_without_transfer_music_the_class_plays_asterisks_own_music():
