@@ -14,3 +14,5 @@ mkdir -p sounds/ru
 say_ru telecenter-unavailable "Извините, сервис временно недоступен. Пожалуйста, позвоните позже."
 say_ru telecenter-selftest "Проверка связи. Наберите две любые цифры."
 say_ru telecenter-tts-failed "Извините, это сообщение сейчас недоступно."
+say_ru telecenter-queue-no-member "Сейчас нет операторов на связи. Пожалуйста, позвоните позже."
+say_ru telecenter-queue-max-wait "К сожалению, все операторы заняты. Пожалуйста, позвоните позже."
