@@ -1,4 +1,5 @@
-"""The demo's configuration: the seed's example voice menu, and people with cases to ask about.
+"""The demo's configuration: the seed's example voice menu, the operators' queue, and people
+with cases to ask about.
 
 ``load_demo_configuration`` fills a fresh database so that ``telecenter
 demo`` answers 90000 with a working menu at once::
@@ -11,13 +12,17 @@ demo`` answers 90000 with a working menu at once::
            digits, '*' between the parts of a number, '#' to end)
     91110  scenario case_status: says the status of the typed case
     91200  scenario open_cases: reads the caller's open cases
-    92000  "operators are busy" (TTS), 3 -> 93000, 5 s of silence hangs up
+    92000  queue "Операторы": phones 201 and 202 ring at once; the caller
+           hears the hold playlist (what to press, their position, the
+           estimated wait), 3 -> 93000; with no operator online the caller
+           is told so and the call ends
     93000  scenario callback: orders a callback to the caller's number
 
-In the seed 92000 is the operators' queue.  There are no queues yet, so
-92000 is a placeholder menu item that says the operators are busy and
-offers a callback; once queues exist, delete this item and give the queue
-its number.
+The demo phones' SIP passwords are the caller's (``telecenter demo``
+makes them, keeps them beside its data and prints them at start, so a
+newcomer can register two softphones and answer the queue); the database
+keeps only their digests.  A phone number that already exists is kept as
+it is, with its own password.
 
 The people and their cases (``DEMO_PERSONS``) are loaded only into empty
 ``persons`` and ``cases`` tables, so demo data never mixes with people
@@ -30,8 +35,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
+from collections.abc import Mapping
+
 from psycopg import Connection
 from psycopg.rows import tuple_row
+
+from dialplan.configuration import generate_password, sip_digest
 
 DEMO_MENU_NAME = "Тестовое меню"
 DEMO_CALLER = "79990000001"         # has two open cases and a closed one
@@ -66,11 +75,22 @@ DEMO_ITEMS = (
              handlers=(("sequence", r"[0-9*]+#", "91110"),)),
     DemoItem("91110", "scenario", scenario="case_status"),
     DemoItem("91200", "scenario", scenario="open_cases"),
-    DemoItem("92000", "tts",
-             "Все операторы сейчас заняты. Чтобы заказать обратный звонок, нажмите тройку.",
-             handlers=(("key", "3", "93000"), ("timeout", 5, ""))),
     DemoItem("93000", "scenario", scenario="callback"),
 )
+
+# The operators' queue, its member phones and what callers hear while they wait.
+DEMO_QUEUE_NUMBER = "92000"
+DEMO_QUEUE_NAME = "Операторы"
+DEMO_PHONES = ("201", "202")
+DEMO_PLAYLIST_NAME = "Ожидание оператора"
+# (kind, text) in the order they are said, looping.
+DEMO_PLAYLIST_ITEMS = (
+    ("tts", "Пожалуйста, оставайтесь на линии, вам ответит первый освободившийся оператор."
+            " Чтобы заказать обратный звонок, нажмите тройку."),
+    ("queue_position", ""),
+    ("estimated_wait", ""),
+)
+DEMO_QUEUE_KEYS = (("3", "93000"),)
 
 # (full name, first name, phone, [(case number, service, status, open, filed on)])
 DEMO_PERSONS = (
@@ -88,17 +108,22 @@ DEMO_PERSONS = (
 )
 
 
-def load_demo_configuration(conn: Connection) -> bool:
-    """Insert the demo menu (and, into empty tables, the demo people and cases).
+def load_demo_configuration(conn: Connection,
+                            phone_passwords: Mapping[str, str] | None = None) -> bool:
+    """Insert the demo menu, the operators' queue with its phones and hold playlist (and,
+    into empty tables, the demo people and cases).
 
-    False, with nothing changed, when the database already has a menu.
-    ``conn`` may be in autocommit mode or not; the work is one transaction.
+    ``phone_passwords``: the SIP password of each of DEMO_PHONES (a missing one gets a
+    password nobody knows: the admin sets one).  False, with nothing changed, when the
+    database already has a menu.  ``conn`` may be in autocommit mode or not; the work is
+    one transaction.
     """
     with conn.transaction(), conn.cursor(row_factory=tuple_row) as cur:
         cur.execute("LOCK TABLE menus IN EXCLUSIVE MODE")  # two loads at once insert once
         if cur.execute("SELECT EXISTS (SELECT 1 FROM menus)").fetchone()[0]:
             return False
         _insert_menu(cur)
+        _insert_queue(cur, phone_passwords or {})
         people = cur.execute("SELECT EXISTS (SELECT 1 FROM persons)"
                              " OR EXISTS (SELECT 1 FROM cases)").fetchone()[0]
         if not people:
@@ -121,6 +146,35 @@ def _insert_menu(cur) -> None:
                 (item_id, kind, value if kind == "key" else "",
                  value if kind == "timeout" else None, value if kind == "sequence" else "",
                  target, position))
+
+
+def _insert_queue(cur, phone_passwords: Mapping[str, str]) -> None:
+    for number in DEMO_PHONES:
+        password = phone_passwords.get(number) or generate_password()
+        cur.execute("INSERT INTO phones (number, md5_cred, description) VALUES (%s, %s, %s)"
+                    " ON CONFLICT (number) DO NOTHING",
+                    (number, sip_digest(number, password), "Оператор (демо)"))
+    playlist_id = cur.execute(
+        "INSERT INTO playlists (name) VALUES (%s) ON CONFLICT (name) DO UPDATE"
+        " SET name = EXCLUDED.name RETURNING id", (DEMO_PLAYLIST_NAME,)).fetchone()[0]
+    if not cur.execute("SELECT EXISTS (SELECT 1 FROM playlist_items WHERE playlist_id = %s)",
+                       (playlist_id,)).fetchone()[0]:
+        for position, (kind, text) in enumerate(DEMO_PLAYLIST_ITEMS):
+            cur.execute("INSERT INTO playlist_items (playlist_id, position, kind, text)"
+                        " VALUES (%s, %s, %s, %s)", (playlist_id, position, kind, text))
+    queue_id = cur.execute(
+        "INSERT INTO queues (name, number, ring_at_once, stop_when_empty, playlist_id)"
+        " VALUES (%s, %s, NULL, true, %s) ON CONFLICT DO NOTHING RETURNING id",
+        (DEMO_QUEUE_NAME, DEMO_QUEUE_NUMBER, playlist_id)).fetchone()
+    if queue_id is None:
+        return  # the office has a queue of that name or number: its own
+    for position, number in enumerate(DEMO_PHONES):
+        cur.execute("INSERT INTO queue_members (queue_id, phone_id, position)"
+                    " SELECT %s, id, %s FROM phones WHERE number = %s",
+                    (queue_id[0], position, number))
+    for key, target in DEMO_QUEUE_KEYS:
+        cur.execute("INSERT INTO queue_keys (queue_id, key, target) VALUES (%s, %s, %s)",
+                    (queue_id[0], key, target))
 
 
 def _insert_people(cur) -> None:

@@ -9,8 +9,9 @@ import pytest
 from psycopg.rows import dict_row
 
 from dialplan.configuration import load_configuration
+from dialplan.configuration import sip_digest
 from dialplan.demo_configuration import (DEMO_CALLER, DEMO_CASE_NUMBER, DEMO_CASE_STATUS,
-                                         DEMO_ITEMS, load_demo_configuration)
+                                         DEMO_ITEMS, DEMO_PHONES, load_demo_configuration)
 from dialplan.ivr_plan import build_plan
 from dialplan.validate import validate
 from fastagi.database import open_pool
@@ -27,7 +28,8 @@ def fresh(fresh_database):
 
 def counts(conn) -> dict[str, int]:
     return {table: conn.execute(f"SELECT count(*) AS n FROM {table}").fetchone()["n"]
-            for table in ("menus", "menu_items", "menu_handlers", "persons", "cases")}
+            for table in ("menus", "menu_items", "menu_handlers", "persons", "cases", "phones",
+                          "queues", "queue_members", "playlists")}
 
 
 def walk(url: str, plan, keys: list[str], caller: str = DEMO_CALLER) -> list[str]:
@@ -57,7 +59,7 @@ def test_the_demo_loads_once_into_a_fresh_database(fresh):
 def test_the_demo_menu_validates_and_follows_the_seed(fresh, tmp_path):
     load_demo_configuration(fresh)
     plan = demo_plan(fresh, tmp_path)
-    assert sorted(plan.items) == ["90000", "91000", "91100", "91110", "91200", "92000", "93000"]
+    assert sorted(plan.items) == ["90000", "91000", "91100", "91110", "91200", "93000"]
     main = plan.items["90000"]
     assert {(h.kind, h.key or h.seconds, h.target) for h in main.handlers} == {
         ("key", "0", "90000"), ("key", "1", "91000"), ("key", "2", "92000"),
@@ -87,13 +89,39 @@ def test_a_walk_to_the_open_cases_reads_the_demo_callers_open_cases(fresh, fresh
         assert (row["status"] in steps) == row["is_open"], steps
 
 
-def test_silence_at_the_main_menu_reaches_the_busy_operators_placeholder(fresh, fresh_database,
-                                                                          tmp_path):
+def test_silence_or_2_at_the_main_menu_reaches_the_operators_queue(fresh, fresh_database,
+                                                                    tmp_path):
     load_demo_configuration(fresh)
-    steps = walk(fresh_database, demo_plan(fresh, tmp_path), ["timeout", "3"])
-    items = [line.split()[1] for line in steps if line.startswith("item ")]
-    assert items == ["90000", "92000", "93000"]
-    assert f"would order a callback for {DEMO_CALLER}" in "\n".join(steps)
+    plan = demo_plan(fresh, tmp_path)
+    for keys in (["timeout"], ["2"]):
+        steps = walk(fresh_database, plan, keys)
+        assert steps[-1] == "end: the call goes to 92000", steps
+    assert str(plan.numbers["92000"]) == "queue 92000"
+
+
+def test_the_operators_queue_rings_both_demo_phones_and_speaks_position_and_wait(fresh, tmp_path):
+    passwords = {"201": "Demo-201-secret", "202": "Demo-202-secret"}
+    load_demo_configuration(fresh, passwords)
+    plan = demo_plan(fresh, tmp_path)
+    queue = plan.queues["92000"]
+    assert queue.name == "Операторы" and queue.members == DEMO_PHONES == ("201", "202")
+    assert queue.ring_at_once is None and queue.stop_when_empty and queue.when_empty_number == ""
+    assert [(key.key, key.target) for key in queue.keys] == [("3", "93000")]
+    hold = plan.playlists[queue.playlist_id]
+    assert [item.kind for item in hold.items] == ["tts", "queue_position", "estimated_wait"]
+    assert "нажмите тройку" in hold.items[0].text
+    digests = {row["number"]: row["md5_cred"]
+               for row in fresh.execute("SELECT number, md5_cred FROM phones")}
+    assert digests == {n: sip_digest(n, p) for n, p in passwords.items()}
+
+
+def test_a_phone_the_office_already_has_keeps_its_password_and_answers_the_queue(fresh, tmp_path):
+    fresh.execute("INSERT INTO phones (number, md5_cred) VALUES ('201', %s)",
+                  (sip_digest("201", "own"),))
+    load_demo_configuration(fresh, {"201": "Demo-201-secret", "202": "Demo-202-secret"})
+    digest = fresh.execute("SELECT md5_cred FROM phones WHERE number = '201'").fetchone()
+    assert digest["md5_cred"] == sip_digest("201", "own")
+    assert demo_plan(fresh, tmp_path).queues["92000"].members == ("201", "202")
 
 
 def test_people_already_there_are_kept_and_get_no_demo_company(fresh):
@@ -109,4 +137,5 @@ def test_a_database_with_a_menu_is_left_alone(fresh):
     fresh.execute("INSERT INTO menus (name) VALUES ('Своё меню')")
     assert load_demo_configuration(fresh) is False
     assert counts(fresh) == {"menus": 1, "menu_items": 0, "menu_handlers": 0, "persons": 0,
-                             "cases": 0}
+                             "cases": 0, "phones": 0, "queues": 0, "queue_members": 0,
+                             "playlists": 0}

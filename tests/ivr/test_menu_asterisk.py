@@ -22,7 +22,8 @@ from tests.testbed.sipp import run_sip_call
 
 pytestmark = pytest.mark.asterisk
 
-CONFIG_TABLES = "menus, menu_items, menu_handlers, persons, cases, callbacks, playlists, audio_files"
+CONFIG_TABLES = ("menus, menu_items, menu_handlers, persons, cases, callbacks, playlists,"
+                 " audio_files, queues, phones")
 
 
 @pytest.fixture(scope="module")
@@ -119,8 +120,7 @@ def test_a_wrong_key_is_noticed_and_the_caller_can_go_on(testbed, demo):
 def test_silence_at_the_main_menu_goes_where_its_timeout_says(testbed, demo):
     call = walk(testbed, "79995550102", "w60/h", timeout=90)
     handlers = testbed.events(call, "handler")
-    assert any("timeout" in h and "92000" in h for h in handlers), handlers
-    assert "92000" in " ".join(testbed.events(call, "item"))
+    assert any("timeout" in h and "92000" in h for h in handlers), handlers  # the queue
     assert call["outcome"] == "completed"
 
 
