@@ -386,7 +386,8 @@ def test_chosen_transfer_music_is_the_queue_callers_music_class_and_its_folder(t
     assert squash(files["musiconhold_telecenter.conf"]) == [
         "[telecenter-transfer]", "mode = files",
         f"directory = {settings.include_dir}/moh/transfer-7"]
-    assert "audio\n; file 7 (Моцарт), copied here by Apply" in files["musiconhold_telecenter.conf"]
+    music = files["musiconhold_telecenter.conf"]
+    assert "audio\n; file 7 (Моцарт), copied here by Apply" in music
     assert squash(files["features_telecenter.conf"]) == ["[featuremap]", "atxfer => *2",
                                                           "blindxfer =>"]
 

@@ -75,13 +75,14 @@ def test_a_target_must_lead_somewhere():
                   phones=["101"], lines=[prov])
     assert found(validate(menu)) == [
         (ERROR, "menu 'Main', item 90000, handler 1 (key 1)",
-         "target 91000 leads nowhere: it is not a menu item, a queue, a phone or a number a line dials"
-         " out"),
+         "target 91000 leads nowhere: it is not a menu item, a queue, a phone or a number a"
+         " line dials out"),
         (ERROR, "menu 'Main', item 90000, handler 2 (key 2)",
-         "target 102 leads nowhere: it is not a menu item, a queue, a phone or a number a line dials out"),
+         "target 102 leads nowhere: it is not a menu item, a queue, a phone or a number a line"
+         " dials out"),
         (ERROR, "menu 'Main', item 90000, handler 3 (key 3)",
-         "target 7999 leads nowhere: it is not a menu item, a queue, a phone or a number a line dials"
-         " out"),
+         "target 7999 leads nowhere: it is not a menu item, a queue, a phone or a number a"
+         " line dials out"),
         (ERROR, "menu 'Main', item 90000, handler 6 (key 6)",
          "target '12a' is not a number (digits, * and #, up to 20, optionally after +)"),
     ]  # 99999 is the self-test, 101 a phone, 8... goes out through prov1
@@ -210,7 +211,7 @@ def test_problems_translate_through_any_gettext():
     assert problem.place.render(lambda t: russian.get(t, t)) == (
         "меню 'Main', пункт 90000, обработчик 1 (клавиша 1)")
     assert str(problem) == ("menu 'Main', item 90000, handler 1 (key 1): target 555 leads"
-                            " nowhere: it is not a menu item, a queue, a phone or a number a line dials"
-                            " out")
+                            " nowhere: it is not a menu item, a queue, a phone or a number"
+                            " a line dials out")
     warning = Problem(Message("x"), Message("y"), WARNING)
     assert str(warning) == "warning: x: y" and not warning.is_error
