@@ -77,7 +77,7 @@ def render(agi_host, agi_port, out_dir, reload) -> None:
 
     import psycopg
 
-    from dialplan.apply import active_revision
+    from dialplan.apply import active_revision, put_transfer_music
     from dialplan.render import render_all, write_files
     from fastagi.database import database_url
     from fastagi.migrations import apply_migrations
@@ -94,6 +94,12 @@ def render(agi_host, agi_port, out_dir, reload) -> None:
             "'telecenter apply'")
     target = Path(out_dir) if out_dir else settings.include_dir
     files = active.files if active is not None else render_all(settings)
+    if active is not None and active.configuration is not None:
+        try:
+            put_transfer_music(active.configuration, settings)  # the folder its files name
+        except OSError as exc:
+            click.echo(f"the transfer music was not copied ({exc}): callers hear none until"
+                       " the next Apply", err=True)
     for path in write_files(target, files):
         click.echo(f"wrote {path}")
     click.echo(f"revision {active.id}" if active is not None
@@ -109,10 +115,11 @@ def render(agi_host, agi_port, out_dir, reload) -> None:
 async def _reload(settings: Settings) -> None:
     """Reload Asterisk over a short-lived AMI connection of this command's own: the
     command runs in a process of its own, not in the server that owns the long-lived one."""
+    from dialplan.apply import RELOAD_MODULES
     from fastagi.ami import AmiError, reload_once
 
     try:
-        await reload_once(settings, "pbx_config.so", "res_pjsip.so")
+        await reload_once(settings, *RELOAD_MODULES)
     except AmiError as exc:
         raise click.ClickException(f"Asterisk was not reloaded: {exc}") from None
 
