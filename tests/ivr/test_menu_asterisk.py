@@ -118,10 +118,16 @@ def test_a_wrong_key_is_noticed_and_the_caller_can_go_on(testbed, demo):
 
 
 def test_silence_at_the_main_menu_goes_where_its_timeout_says(testbed, demo):
-    call = walk(testbed, "79995550102", "w60/h", timeout=90)
-    handlers = testbed.events(call, "handler")
-    assert any("timeout" in h and "92000" in h for h in handlers), handlers  # the queue
-    assert call["outcome"] == "completed"
+    """The timeout's target is the operators' queue: the menu's call ends there and the
+    dialplan takes the caller into the queue, a call of its own for the server."""
+    mark = testbed.mark()
+    place_call(testbed.asterisk, "90000", "w60/h", caller="79995550102")
+    menu, queue = wait_for(lambda: ended_calls(demo, "79995550102", mark, 2), 90,
+                           what="the menu call and the queue call to end")[:2]
+    handlers = testbed.events(menu, "handler")
+    assert any("timeout" in h and "92000" in h for h in handlers), handlers
+    assert menu["outcome"] == "completed"
+    assert queue["called"] == "92000"
 
 
 def test_a_caller_hanging_up_mid_prompt_ends_the_call_cleanly(testbed, demo):
