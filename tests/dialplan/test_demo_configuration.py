@@ -13,7 +13,7 @@ from dialplan.configuration import sip_digest
 from dialplan.demo_configuration import (DEMO_CALLER, DEMO_CASE_NUMBER, DEMO_CASE_STATUS,
                                          DEMO_ITEMS, DEMO_PHONES, load_demo_configuration)
 from dialplan.ivr_plan import build_plan
-from dialplan.validate import validate
+from dialplan.validate import check, validate
 from fastagi.database import open_pool
 from fastagi.settings import Settings
 from ivr.cases import PgCaseBackend, case_number_keys
@@ -113,6 +113,7 @@ def test_the_operators_queue_rings_both_demo_phones_and_speaks_position_and_wait
     digests = {row["number"]: row["md5_cred"]
                for row in fresh.execute("SELECT number, md5_cred FROM phones")}
     assert digests == {n: sip_digest(n, p) for n, p in passwords.items()}
+    assert check(load_configuration(fresh)) == []  # not even a warning on Apply
 
 
 def test_a_phone_the_office_already_has_keeps_its_password_and_answers_the_queue(fresh, tmp_path):
