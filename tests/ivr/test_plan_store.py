@@ -1,9 +1,11 @@
 """The server walks the menus of the files Apply wrote last, and survives a broken file."""
 
+import json
 import os
 
-from dialplan.configuration import Configuration, MenuItem
-from dialplan.ivr_plan import IVR_PLAN_FILE
+from dialplan.configuration import (AudioFile, Configuration, MenuItem, Phone, Playlist,
+                                    PlaylistItem, Queue, QueueKey, TransferSettings, sip_digest)
+from dialplan.ivr_plan import IVR_PLAN_FILE, plan_from_json
 from dialplan.render import render_all, write_files
 from fastagi.settings import Settings
 from ivr.plan_store import PlanStore
@@ -43,8 +45,6 @@ def test_a_broken_file_keeps_the_last_good_menus(tmp_path):
 
 def test_the_queues_and_the_transfer_music_reach_the_server_as_applied(tmp_path):
     """The server finds the queue a caller was sent to, with every setting, in the file."""
-    from dialplan.configuration import (AudioFile, Phone, Playlist, PlaylistItem, Queue,
-                                        QueueKey, TransferSettings, sip_digest)
     queue = Queue(id=1, name="Операторы", number="92000", ring_seconds=20, ring_at_once=2,
                   wrap_up_seconds=10, sticky=True, stop_when_empty=True,
                   when_empty_number="93000", max_wait_seconds=600,
@@ -64,9 +64,6 @@ def test_the_queues_and_the_transfer_music_reach_the_server_as_applied(tmp_path)
 
 
 def test_a_file_from_before_queues_reads_as_no_queues(tmp_path):
-    import json
-
-    from dialplan.ivr_plan import plan_from_json
     applied(tmp_path, 1, "90000")
     data = json.loads((tmp_path / IVR_PLAN_FILE).read_text())
     del data["queues"], data["transfer"]
