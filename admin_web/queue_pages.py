@@ -209,9 +209,9 @@ def _queue_form(phones: dict[int, dict], playlists: dict[int, str], queue: dict 
     form.playlist_id.choices = [SelectChoice("", _("plain ringing"))] + [
         SelectChoice(str(i), name) for i, name in playlists.items()]
     while len(form.members) < len(members) + SPARE_ROWS and len(form.members) < len(phones):
-        form.members.append_entry()
+        form.members.append_entry("")
     while len(form.keys) < min(len(KEYS), len(keys) + SPARE_ROWS):
-        form.keys.append_entry()
+        form.keys.append_entry({"key": "", "target": ""})
     phone_choices = [SelectChoice("", "—")] + [
         SelectChoice(str(i), f"{p['number']} {p['description']}".strip())
         for i, p in phones.items()]

@@ -9,6 +9,7 @@ from dialplan.configuration import sip_digest
 
 
 def _clear(conn) -> None:
+    conn.execute("DELETE FROM queues")  # their members and keys go with them
     conn.execute("DELETE FROM phones")
     conn.execute("DELETE FROM lines")
     conn.execute("DELETE FROM revisions")
