@@ -1,6 +1,8 @@
 """The Queues section and the transfer settings: access, create, edit, every refused setting
 with its error and nothing stored lost, delete refused while used, the change history."""
 
+import re
+
 import pytest
 
 from tests.admin_web.conftest import PASSWORD
@@ -145,6 +147,13 @@ def test_an_edit_changes_members_order_ringing_and_keys_with_history(admin, offi
         ["102", "101"], ["101", "103"])
     assert (change["old_value"]["ring_at_once"], change["new_value"]["ring_at_once"]) == (2, None)
     assert change["new_value"]["playlist"] is None
+    history = page(admin._client.get("/history/"))
+    assert "Queue 92000 changed: " in history
+    for title, before, after in (("Members ringing at once", "2", "all at once"),
+                                 ("Hold playlist", "Песня и номер в очереди", "plain ringing"),
+                                 ("Members", "102; 101", "101; 103")):
+        assert re.search(rf"<td class=\"text-secondary\">{title}</td>\s*<td>{before}</td><td>{after}</td>",
+                         history), title
     # saving the same form again changes nothing and writes no history
     before = stored(db)
     edit_queue(admin, queue, office, **{
