@@ -172,6 +172,7 @@ OBJECT_FIELD_TITLES = {
     ("menu handler", "kind"): _l("Event"),
     ("menu handler", "position"): _l("Order"),
     ("playlist item", "kind"): _l("Type"),
+    ("queue", "name"): _l("Title"),
     ("queue", "playlist"): _l("Hold playlist"),
 }
 # Fields the history keeps but a reader does not need (the summary says them).

@@ -91,8 +91,8 @@ class KeyRow(Form):
 
 
 class QueueForm(FlaskForm):
-    name = StringField(_l("Name"), validators=[
-        DataRequired(_l("Enter a name.")), at_most(100), single_line()])
+    name = StringField(_l("Title"), validators=[
+        DataRequired(_l("Enter a title.")), at_most(100), single_line()])
     number = StringField(_l("Number"), validators=[
         DataRequired(_l("Enter a number.")),
         matching(validate.PHONE_NUMBER, NUMBER_RULE)],

@@ -164,7 +164,7 @@ def test_an_edit_changes_members_order_ringing_and_keys_with_history(admin, offi
 
 
 BAD_INPUTS = {
-    "no name": ({"name": ""}, "Enter a name."),
+    "no name": ({"name": ""}, "Enter a title."),
     "a name on two lines": ({"name": "Поддержка\nвторая"}, "No line breaks"),
     "no number": ({"number": ""}, "Enter a number."),
     "a number with a letter": ({"number": "92a00"}, "The number must be 2 to 15 digits."),
