@@ -71,8 +71,8 @@ def create_app(test_config: dict | None = None, asterisk=None,
     errors.init_app(app)
     forms.init_app(app)
     for section in (home, phone_pages, line_pages, audio_pages, playlist_pages, tts_pages,
-                    menu_pages, queue_pages, transfer_pages, simulator_pages, case_pages, callback_pages, apply_pages,
-                    sip_block_pages, history, user_pages):
+                    menu_pages, queue_pages, transfer_pages, simulator_pages, case_pages,
+                    callback_pages, apply_pages, sip_block_pages, history, user_pages):
         app.register_blueprint(section.bp)
     return app
 

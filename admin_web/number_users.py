@@ -107,7 +107,8 @@ def number_choices(config: Configuration) -> list[NumberChoice]:
 
 
 def number_taken(config: Configuration, number: str) -> str | None:
-    """Why a new phone, menu item or queue cannot have ``number``: who owns it already; None if free."""
+    """Why a new phone, menu item or queue cannot have ``number``: who owns it already;
+    None if free."""
     owners = numbering_plan(config).get(number)
     if not owners:
         return None

@@ -152,8 +152,8 @@ def test_an_edit_changes_members_order_ringing_and_keys_with_history(admin, offi
     for title, before, after in (("Members ringing at once", "2", "all at once"),
                                  ("Hold playlist", "Песня и номер в очереди", "plain ringing"),
                                  ("Members", "102; 101", "101; 103")):
-        assert re.search(rf"<td class=\"text-secondary\">{title}</td>\s*<td>{before}</td><td>{after}</td>",
-                         history), title
+        assert re.search(rf'<td class="text-secondary">{title}</td>\s*'
+                         rf"<td>{before}</td><td>{after}</td>", history), title
     # saving the same form again changes nothing and writes no history
     before = stored(db)
     edit_queue(admin, queue, office, **{
