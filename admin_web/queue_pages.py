@@ -11,6 +11,8 @@ The whole form is one change: every field is checked first and a refused
 form writes nothing, so a typo in one field never loses another stored
 setting. The queue row, its members and keys and the change_log row are
 written in one transaction; the history keeps names and numbers, not ids.
+The list says what each number a queue sends callers to is (as the menus'
+targets: an item, a phone, an outside number, or unknown).
 A queue that a menu handler, a line, or another queue still sends calls to
 is not deleted nor renumbered: the page names what uses it.
 """
@@ -34,6 +36,7 @@ from admin_web.db import get_db, insert_row, row_or_404, update_row
 from admin_web.errors import deleted_meanwhile
 from admin_web.field_rules import Sentences
 from admin_web.forms import PostForm, at_most, listed_id, matching, page_status, single_line
+from admin_web.menu_pages import target_hints
 from admin_web.number_users import (NUMBERS_DATALIST, number_choices, number_taken,
                                     users_of_numbers)
 from dialplan import validate
@@ -315,7 +318,7 @@ def _save(form: QueueForm, old: dict | None, old_members: list[dict], old_keys: 
                 record_change(conn, current_user.login, "create", OBJECT_TYPE, queue["number"],
                               None, public_queue(queue, numbers, keys, playlists))
             else:
-                queue = update_row(conn, "queues", old["id"],
+                queue = update_row(conn, "queues", old["id"],  # 'now': the transaction's time
                                    {**values, "updated_at": "now"}, _COLUMNS)
                 if queue is None:
                     deleted_meanwhile()
@@ -358,7 +361,7 @@ def index():
     ids = [queue["id"] for queue in queues]
     return render_template("queues/list.html", queues=queues, members=_members(conn, ids),
                            keys=_keys(conn, ids), playlists=_playlists(conn),
-                           delete_form=PostForm())
+                           hint=target_hints(load_configuration(conn)), delete_form=PostForm())
 
 
 @bp.route("/new", methods=("GET", "POST"))

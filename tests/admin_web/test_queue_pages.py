@@ -101,8 +101,9 @@ def test_a_queue_is_created_with_every_setting_and_listed(client, office, queue,
     assert [(k["key"], k["target"]) for k in keys] == [("0", ""), ("3", "90003")]
     listed = page(client.get("/queues/"))
     for shown in ("92000", "Поддержка", "102, 101", "2 at once", "20 s each",
-                  "wrap-up 10 s", "Песня и номер в очереди", "key 3: to 90003",
-                  "key 0: to end of call"):
+                  "wrap-up 10 s", "Песня и номер в очереди",
+                  'key 3: to 90003 <span class="text-danger">(unknown number)</span>',
+                  "key 0: to end of call", "nobody online: to 90001"):
         assert shown in listed
     history = db.execute("SELECT user_login, action, object_type, object_id, new_value"
                          " FROM change_log").fetchall()
@@ -318,3 +319,26 @@ def test_the_pages_read_in_russian(client, auth, office, db):
         assert text in form, text
     assert "Музыка Asterisk по умолчанию" in page(client.get("/transfer/"))
     assert "Настройки перевода вызовов" in page(client.get("/transfer/"))
+
+
+def test_a_name_another_queue_has_is_refused(admin, office, queue, db):
+    before = stored(db)
+    response = new_queue(admin, office, number="93000")
+    assert response.status_code == 400
+    assert "Another queue has this name." in page(response)
+    assert stored(db) == before
+
+
+def test_a_menu_item_a_queue_sends_calls_to_is_not_deleted(client, admin, office, db):
+    menu = db.execute("INSERT INTO menus (name) VALUES ('Main') RETURNING id").fetchone()["id"]
+    items = {number: db.execute("INSERT INTO menu_items (menu_id, number, kind, text)"
+                                " VALUES (%s, %s, 'tts', 'Здравствуйте') RETURNING id",
+                                (menu, number)).fetchone()["id"]
+             for number in ("90001", "90002", "90003")}
+    new_queue(admin, office)
+    for number, use in (("90001", "when no member is online"),
+                        ("90002", "after the maximum wait"), ("90003", "key while waiting")):
+        response = admin.post(f"/menus/items/{items[number]}/delete", form_page="/menus/")
+        assert (f"Menu item {number} was not deleted: calls are sent to it by queue Поддержка "
+                f"({use}).") in page(client.get(response.headers["Location"]))
+    assert len(db.execute("SELECT 1 FROM menu_items").fetchall()) == 3
