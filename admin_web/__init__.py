@@ -30,8 +30,8 @@ def create_app(test_config: dict | None = None, asterisk=None,
     from admin_web import (apply_pages, audio_pages, auth, callback_pages, case_pages, db,
                            errors, forms,
                            history, home, i18n, line_pages, menu_pages, navigation, phone_pages,
-                           playlist_pages, security, simulator_pages, sip_block_pages, tts_pages,
-                           user_pages)
+                           playlist_pages, queue_pages, security, simulator_pages,
+                           sip_block_pages, transfer_pages, tts_pages, user_pages)
     from admin_web.secret_key import load_or_create
 
     app = Flask(__name__)
@@ -71,8 +71,8 @@ def create_app(test_config: dict | None = None, asterisk=None,
     errors.init_app(app)
     forms.init_app(app)
     for section in (home, phone_pages, line_pages, audio_pages, playlist_pages, tts_pages,
-                    menu_pages, simulator_pages, case_pages, callback_pages, apply_pages,
-                    sip_block_pages, history, user_pages):
+                    menu_pages, queue_pages, transfer_pages, simulator_pages, case_pages,
+                    callback_pages, apply_pages, sip_block_pages, history, user_pages):
         app.register_blueprint(section.bp)
     return app
 

@@ -99,8 +99,9 @@ def _restores(current, revisions) -> dict[int, str]:
                                                           else "")
             summary = _("%(count)d changes: %(changes)s", count=len(words), changes=summary)
         questions[revision.id] = _(
-            "Roll back to revision %(id)d? Its phones, lines, menus, recordings, playlists and"
-            " speech settings come back and are applied now (%(summary)s).",
+            "Roll back to revision %(id)d? Its phones, lines, menus, queues, recordings,"
+            " playlists, speech and call transfer settings come back and are applied now"
+            " (%(summary)s).",
             id=revision.id, summary=summary)
     return questions
 

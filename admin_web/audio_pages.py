@@ -44,6 +44,8 @@ _USERS_OF_AUDIO = (
     " UNION"
     " SELECT 'playlist', p.name FROM playlist_items i JOIN playlists p ON p.id = i.playlist_id"
     " WHERE i.audio_id = %(id)s"
+    " UNION"
+    " SELECT 'transfer', '' FROM transfer_settings WHERE music_audio_id = %(id)s"
     " ORDER BY 1, 2")
 
 
@@ -216,7 +218,8 @@ def delete(audio_id: int):
 def _users_of_audio(conn, audio_id: int) -> list[str]:
     """What plays the recording, as the page names it; empty when nothing does."""
     titles = {"menu item": lambda number: _("menu item %(number)s", number=number),
-              "playlist": lambda name: _("playlist %(name)s", name=name)}
+              "playlist": lambda name: _("playlist %(name)s", name=name),
+              "transfer": lambda _name: _("the transfer settings (music while transferring)")}
     return [titles[row["kind"]](row["name"])
             for row in conn.execute(_USERS_OF_AUDIO, {"id": audio_id}).fetchall()]
 

@@ -37,6 +37,8 @@ OBJECT_TITLES = {
     "user": _l("User"),
     "revision": _l("Revision"),
     "callback": _l("Callback request"),
+    "queue": _l("Queue"),
+    "transfer settings": _l("Call transfer settings"),
 }
 
 # One line per change: %(name)s is the object's number or name.
@@ -69,6 +71,9 @@ SUMMARIES = {
     "user": {"create": _l("User %(name)s added"), "update": _l("User %(name)s changed"),
              "delete": _l("User %(name)s deleted")},
     "callback": {"update": _l("Callback request %(name)s changed")},
+    "queue": {"create": _l("Queue %(name)s added"), "update": _l("Queue %(name)s changed"),
+              "delete": _l("Queue %(name)s deleted")},
+    "transfer settings": {"update": _l("Call transfer settings changed")},
     "revision": {"apply": _l("Revision %(name)s applied"),
                  "rollback": _l("Rolled back to revision %(of)s (revision %(name)s)")},
 }
@@ -146,6 +151,17 @@ FIELD_TITLES = {
     "done_by": _l("Done by"),
     "md5_cred": _l("Password"),
     "recording": _l("Recording"),
+    "ring_seconds": _l("Ring time of a member"),
+    "ring_at_once": _l("Members ringing at once"),
+    "wrap_up_seconds": _l("Wrap-up time"),
+    "sticky": _l("Same operator for a returning caller"),
+    "stop_when_empty": _l("Stop waiting when no member is online"),
+    "when_empty_number": _l("Number when no member is online"),
+    "max_wait_seconds": _l("Maximum wait"),
+    "after_max_wait_number": _l("Number after the maximum wait"),
+    "members": _l("Members"),
+    "keys": _l("Keys while waiting"),
+    "music": _l("Music while transferring"),
 }
 # Where one field means something else in one kind of object.
 OBJECT_FIELD_TITLES = {
@@ -156,6 +172,8 @@ OBJECT_FIELD_TITLES = {
     ("menu handler", "kind"): _l("Event"),
     ("menu handler", "position"): _l("Order"),
     ("playlist item", "kind"): _l("Type"),
+    ("queue", "name"): _l("Title"),
+    ("queue", "playlist"): _l("Hold playlist"),
 }
 # Fields the history keeps but a reader does not need (the summary says them).
 HIDDEN_FIELDS = {"revision": {"files_hash", "rollback_of"}, "audio file": {"id"}}
@@ -184,12 +202,18 @@ VALUE_TITLES = {
 }
 # The object type of the rows a list field holds (a menu's items, an item's handlers).
 NESTED_TYPES = {("menu", "items"): "menu item", ("menu item", "handlers"): "menu handler",
+                ("queue", "keys"): "queue key",
                 ("playlist", "items"): "playlist item", ("person", "cases"): "case"}
 # Objects whose change_log id is a row id: the field that names them instead.
 NAME_FIELDS = {"sip_block": "address", "callback": "phone"}
 # What a row inside another repeats of it (a menu's items name the menu).
 NESTED_HIDDEN = {"menu item": {"menu"}, "menu handler": {"item", "position"}}
 EMPTY = "—"
+# What an empty value means in some fields (a queue without a limit, the default music).
+EMPTY_TITLES = {("queue", "ring_at_once"): _l("all at once"),
+                ("queue", "max_wait_seconds"): _l("no limit"),
+                ("queue", "playlist"): _l("plain ringing"),
+                ("transfer settings", "music"): _l("Asterisk's default music")}
 
 
 @dataclass(frozen=True)
@@ -227,6 +251,8 @@ def field_title(object_type: str, field: str) -> str:
 
 def value_text(object_type: str, field: str, value: Any) -> str:
     """A stored value as a reader reads it: titles for codes, yes/no, sizes; never JSON."""
+    if (value is None or value == "") and (object_type, field) in EMPTY_TITLES:
+        return str(EMPTY_TITLES[(object_type, field)])
     if value is None or value == "" or value == []:
         return EMPTY
     if value == MASK:

@@ -1,7 +1,8 @@
 """A configuration change (``dialplan.changes.Change``) in words, in the admin's language.
 
 «добавлен телефон 203», «изменён обработчик клавиши 2 пункта 90000: номер
-назначения», «изменены настройки синтеза речи: движок».  Each phrase is a
+назначения», «изменена очередь 92000: участники», «изменены настройки синтеза
+речи: движок».  Each phrase is a
 whole msgid, so Russian agrees in gender («добавлена линия», «добавлено
 меню»); field names are the change history's (``change_titles``).  The Apply page, the banner
 and the revision diff page all speak through ``change_words``.
@@ -40,7 +41,11 @@ _PHRASES = {
     (Kind.MENU_ITEM, _ADDED): _l("item %(key)s added"),
     (Kind.MENU_ITEM, _REMOVED): _l("item %(key)s removed"),
     (Kind.MENU_ITEM, _CHANGED): _l("item %(key)s changed"),
+    (Kind.QUEUE, _ADDED): _l("queue %(key)s added"),
+    (Kind.QUEUE, _REMOVED): _l("queue %(key)s removed"),
+    (Kind.QUEUE, _CHANGED): _l("queue %(key)s changed"),
     (Kind.SPEECH, _CHANGED): _l("speech synthesis settings changed"),
+    (Kind.TRANSFER, _CHANGED): _l("call transfer settings changed"),
 }
 
 # Handlers: (event, action) -> phrase.

@@ -2,9 +2,11 @@
 
 A section appears once its blueprint is registered, and only to users whose
 role its view accepts (see `auth.may_see`); a group shows when one of its
-sections does. Sections of the contact center still to come (queues,
-operators, the dialer, rules) and a calls log take their place in their
-group when their pages exist.
+sections does. Queues sit with the menus and playlists that send callers
+to them and play to them; the transfer music with the other settings of
+what callers hear. Sections of the contact center still to come (operators,
+the dialer, rules) and a calls log take their place in their group when
+their pages exist.
 """
 
 from __future__ import annotations
@@ -47,9 +49,11 @@ GROUPS = (
     )),
     Group("voice", _l("Voice menus"), (
         Section("menus.index", _l("Voice menus")),
+        Section("queues.index", _l("Queues")),
         Section("playlists.index", _l("Playlists")),
         Section("audio.index", _l("Audio")),
         Section("tts.index", _l("Speech synthesis")),
+        Section("transfer.index", _l("Call transfer settings")),
         Section("simulator.index", _l("Simulator")),
         Section("cases.index", _l("Cases")),
     )),

@@ -5,7 +5,7 @@ ordered items: a recording, a fixed text said by speech synthesis, or an
 item said per caller (position in the queue, greeting by name, estimated
 wait). Items are added, removed and moved one step at a time; each change
 is one transaction with its history row, which keeps the whole item list
-before and after. A playlist a menu item plays is not deleted.
+before and after. A playlist a menu item or a queue plays is not deleted.
 """
 
 from __future__ import annotations
@@ -300,25 +300,27 @@ def delete(playlist_id: int):
     conn = get_db()
     try:
         with conn.transaction():
-            users = _menu_items_playing(conn, playlist_id)
+            users = _users_of_playlist(conn, playlist_id)
             if not users:
                 items = _items(conn, playlist_id)
                 conn.execute("DELETE FROM playlists WHERE id = %s", (playlist_id,))
                 record_change(conn, current_user.login, "delete", OBJECT_TYPE,
                               playlist["name"], _public(playlist, items), None)
     except ForeignKeyViolation:  # put to use while we looked
-        users = _menu_items_playing(conn, playlist_id)
+        users = _users_of_playlist(conn, playlist_id)
     if users:
         flash(_("Playlist %(name)s was not deleted: it is played by %(users)s. "
-                "Change them first.", name=playlist["name"],
-                users=", ".join(_("menu item %(number)s", number=n) for n in users)), "danger")
+                "Change them first.", name=playlist["name"], users=", ".join(users)), "danger")
     else:
         flash(_("Playlist %(name)s deleted.", name=playlist["name"]), "success")
     return redirect(url_for(".index"))
 
 
-def _menu_items_playing(conn, playlist_id: int) -> list[str]:
-    """Numbers of the menu items that play the playlist."""
-    return [row["number"] for row in conn.execute(
-        "SELECT number FROM menu_items WHERE playlist_id = %s ORDER BY number",
-        (playlist_id,)).fetchall()]
+def _users_of_playlist(conn, playlist_id: int) -> list[str]:
+    """The menu items and the queues that play the playlist, as the page names them."""
+    titles = {"menu item": lambda number: _("menu item %(number)s", number=number),
+              "queue": lambda name: _("queue %(name)s", name=name)}
+    return [titles[row["kind"]](row["name"]) for row in conn.execute(
+        "SELECT 'menu item' AS kind, number AS name FROM menu_items WHERE playlist_id = %(id)s"
+        " UNION SELECT 'queue', name FROM queues WHERE playlist_id = %(id)s ORDER BY 1, 2",
+        {"id": playlist_id}).fetchall()]

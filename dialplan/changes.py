@@ -6,12 +6,14 @@ changed from another.  Each ``Change`` names the object by what people call
 it, not by its row id: a phone by its number, a line, an audio file, a
 playlist or a menu by its name, a menu item by its number, a handler by the
 key, "timeout" or the pattern it reacts to (and its item), a playlist item
-by its position (and its playlist).
+by its position (and its playlist), a queue by its number (its members and
+keys are fields of it, compared as whole lists: their order matters).
 
 Objects are paired by that name first; an object whose name changed
 (same row id, no object of the old name left) is one "changed" object with
 the name among its fields, not a removal and an addition.  References
-(an item's menu, audio file or playlist; a playlist item's audio) compare
+(an item's menu, audio file or playlist; a playlist item's audio; a queue's
+playlist; the transfer music) compare
 the objects they point at through that pairing, so renaming a menu does not
 change its items.
 
@@ -30,7 +32,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from enum import Enum
 
-from dialplan.configuration import Configuration, Handler, MenuItem, Playlist
+from dialplan.configuration import Configuration, Handler, MenuItem, Playlist, Queue
 
 
 class Action(Enum):
@@ -50,7 +52,9 @@ class Kind(Enum):
     MENU = "menu"
     MENU_ITEM = "menu item"
     HANDLER = "handler"
+    QUEUE = "queue"
     SPEECH = "speech settings"
+    TRANSFER = "transfer settings"
 
 
 @dataclass(frozen=True)
@@ -94,6 +98,9 @@ LINE_FIELDS = ("name", "host", "port", "transport", "reg_username", "reg_domain"
 TTS_FIELDS = ("engine", "festival_voice", "espeak_voice", "yandex_voice",
               "yandex_service_account_id", "yandex_key_id", "yandex_folder_id",
               "yandex_private_key_path")
+QUEUE_FIELDS = ("name", "number", "ring_seconds", "ring_at_once", "wrap_up_seconds", "sticky",
+                "stop_when_empty", "when_empty_number", "max_wait_seconds",
+                "after_max_wait_number")
 SECRET_FIELDS = frozenset({"md5_cred", "reg_password", "yandex_service_account_id",
                            "yandex_key_id", "yandex_private_key_path"})
 
@@ -101,7 +108,7 @@ SECRET_FIELDS = frozenset({"md5_cred", "reg_password", "yandex_service_account_i
 def changes(old: Configuration, new: Configuration) -> list[Change]:
     """Every object added, removed or changed from ``old`` to ``new``, in a stable order:
     phones, lines, audio files, playlists (each followed by its items), menus,
-    menu items (each followed by its handlers), speech settings."""
+    menu items (each followed by its handlers), queues, speech and transfer settings."""
     found: list[Change] = []
     found += _Pairing(old.phones, new.phones, lambda p: p.number).changes(
         Kind.PHONE, lambda a, b: _differ(a, b, PHONE_FIELDS))
@@ -121,9 +128,15 @@ def changes(old: Configuration, new: Configuration) -> list[Change]:
         items.changes(Kind.MENU_ITEM, lambda a, b: _item_fields(a, b, menus, audio, playlists,
                                                                old, new)),
         [change for a, b in items.pairs for change in _handlers(a, b)])
+    found += _Pairing(old.queues, new.queues, lambda q: q.number).changes(
+        Kind.QUEUE, lambda a, b: _queue_fields(a, b, playlists, old, new))
     tts = _differ(old.tts, new.tts, TTS_FIELDS)
     if tts:
         found.append(Change(Action.CHANGED, Kind.SPEECH, fields=tuple(tts)))
+    music = _reference("music", audio, old.transfer.music_audio_id,
+                       new.transfer.music_audio_id, old.audio_files, new.audio_files)
+    if music:
+        found.append(Change(Action.CHANGED, Kind.TRANSFER, fields=tuple(music)))
     return found
 
 
@@ -221,6 +234,15 @@ def _item_fields(a: MenuItem, b: MenuItem, menus: _Pairing, audio: _Pairing,
     fields += _reference("playlist", playlists, a.playlist_id, b.playlist_id,
                          old.playlists, new.playlists)
     fields += _differ(a, b, ("text", "scenario"))
+    return fields
+
+
+def _queue_fields(a: Queue, b: Queue, playlists: _Pairing, old: Configuration,
+                  new: Configuration) -> list[FieldChange]:
+    fields = _differ(a, b, QUEUE_FIELDS)
+    fields += _reference("playlist", playlists, a.playlist_id, b.playlist_id,
+                         old.playlists, new.playlists)
+    fields += _differ(a, b, ("members", "keys"))
     return fields
 
 

@@ -19,8 +19,13 @@ what the rollback brought back and the next Apply keeps it:
   configuration, so a changed item is deleted and inserted again with its
   id and handlers, and a playlist's entries are written again when they
   changed;
+* a queue keeps its row (and id) like a phone; its members and keys hold
+  nothing beyond the configuration and are written again when they
+  changed; what a kept queue or the transfer music points at is let go
+  first when it changes, so the recording or playlist can be deleted;
 * names and numbers that must be unique may trade places (phone 201 ↔
-  202), so rows whose unique value changes hold a temporary one first;
+  202, two queues' names), so rows whose unique value changes hold a
+  temporary one first;
 * the id sequences move past the restored ids, so the next new row does
   not collide with one brought back;
 * every object that changed gets a change_log row, action 'rollback', with
@@ -44,15 +49,19 @@ from psycopg import Connection, sql
 
 from dialplan.change_log import record_change
 from dialplan.configuration import (AudioFile, Configuration, Handler, Line, MenuItem, Phone,
-                                    Playlist, audio_file_path, read_configuration)
+                                    Playlist, Queue, audio_file_path, read_configuration)
 
 # Every table a configuration lives in, locked while it is restored.
 CONFIGURATION_TABLES = ("phones", "lines", "audio_files", "playlists", "playlist_items",
-                        "menus", "menu_items", "menu_handlers", "tts_settings")
+                        "menus", "menu_items", "menu_handlers", "tts_settings", "queues",
+                        "queue_members", "queue_keys", "transfer_settings")
 # The tables whose ids a restore writes explicitly (their sequences move past them).
-_RESTORED_IDS = ("phones", "lines", "audio_files", "playlists", "menus", "menu_items")
+_RESTORED_IDS = ("phones", "lines", "audio_files", "playlists", "menus", "menu_items",
+                 "queues")
 
 _LINE_COLUMNS = tuple(f.name for f in fields(Line) if f.name != "id")
+# What a queue's own row holds (its members and keys have tables of their own).
+_QUEUE_COLUMNS = tuple(f.name for f in fields(Queue) if f.name not in ("id", "members", "keys"))
 
 
 def restore_configuration(conn: Connection, config: Configuration, who: str,
@@ -93,8 +102,20 @@ def _write(conn: Connection, current: Configuration, target: Configuration,
     old_lists, new_lists = _by_id(current.playlists), _by_id(target.playlists)
     refilled = [p for p in new_lists if p not in old_lists or old_lists[p].items != new_lists[p].items]
     conn.execute("DELETE FROM playlist_items WHERE playlist_id = ANY(%s)", (refilled,))
+    old_queues, new_queues = _by_id(current.queues), _by_id(target.queues)
+    regrouped = [q for q in new_queues if q not in old_queues
+                 or _member_rows(current, old_queues[q]) != _member_rows(target, new_queues[q])
+                 or old_queues[q].keys != new_queues[q].keys]
+    conn.execute("DELETE FROM queue_members WHERE queue_id = ANY(%s)", (regrouped,))
+    conn.execute("DELETE FROM queue_keys WHERE queue_id = ANY(%s)", (regrouped,))
+    conn.execute("UPDATE queues SET playlist_id = NULL WHERE id = ANY(%s)",
+                 ([q for q in new_queues if q in old_queues
+                   and old_queues[q].playlist_id != new_queues[q].playlist_id],))
+    if current.transfer != target.transfer:
+        conn.execute("UPDATE transfer_settings SET music_audio_id = NULL")
     # What is left refers only to rows the configuration keeps: the rest can go.
-    for table, rows in (("menus", target.menus), ("playlists", target.playlists),
+    for table, rows in (("queues", target.queues), ("menus", target.menus),
+                        ("playlists", target.playlists),
                         ("audio_files", target.audio_files), ("phones", target.phones),
                         ("lines", target.lines)):
         conn.execute(sql.SQL("DELETE FROM {} WHERE id <> ALL(%s)").format(sql.Identifier(table)),
@@ -112,7 +133,20 @@ def _write(conn: Connection, current: Configuration, target: Configuration,
             lambda p: {"name": p.name, "mode": p.mode})
     _upsert(conn, "menus", "name", current.menus, target.menus, _name_placeholder,
             lambda m: {"name": m.name})
+    _upsert(conn, "queues", "number", current.queues, target.queues, _digits_placeholder,
+            lambda q: {c: getattr(q, c) for c in _QUEUE_COLUMNS}, touch=True,
+            also_unique=("name", _name_placeholder))
     _write_tts(conn, target)
+    _write_transfer(conn, target)
+    phone_ids = {phone.number: phone.id for phone in target.phones}
+    for queue_id in regrouped:
+        queue = new_queues[queue_id]
+        for position, number in enumerate(queue.members):
+            _insert(conn, "queue_members", {"queue_id": queue_id, "phone_id": phone_ids[number],
+                                            "position": position})
+        for key in queue.keys:
+            _insert(conn, "queue_keys", {"queue_id": queue_id, "key": key.key,
+                                         "target": key.target})
 
     for playlist_id in refilled:
         for position, entry in enumerate(new_lists[playlist_id].items):
@@ -148,20 +182,22 @@ def _handler_columns(handler: Handler) -> dict:
 
 
 def _upsert(conn, table, unique, current_rows, target_rows, placeholder, columns, *,
-            touch=False, created=None) -> None:
+            touch=False, created=None, also_unique=None) -> None:
     """Update the rows still there that changed, insert the ones gone since (with their
-    ids); a unique value that moves from one row to another is parked first."""
+    ids); a unique value that moves from one row to another is parked first (``unique``
+    with ``placeholder``, and ``also_unique``'s (column, placeholder) when a table has two)."""
     old, new = _by_id(current_rows), _by_id(target_rows)
     changed = [row_id for row_id in new if row_id in old and old[row_id] != new[row_id]]
-    moving = [row_id for row_id in changed
-              if getattr(old[row_id], unique) != getattr(new[row_id], unique)]
-    taken = {getattr(row, unique) for row in (*current_rows, *target_rows)}
     name = sql.Identifier(table)
-    for row_id in moving:
-        parked = placeholder(row_id, taken)
-        taken.add(parked)
-        conn.execute(sql.SQL("UPDATE {} SET {} = %s WHERE id = %s").format(
-            name, sql.Identifier(unique)), (parked, row_id))
+    for column, make in ((unique, placeholder), *((also_unique,) if also_unique else ())):
+        moving = [row_id for row_id in changed
+                  if getattr(old[row_id], column) != getattr(new[row_id], column)]
+        taken = {getattr(row, column) for row in (*current_rows, *target_rows)}
+        for row_id in moving:
+            parked = make(row_id, taken)
+            taken.add(parked)
+            conn.execute(sql.SQL("UPDATE {} SET {} = %s WHERE id = %s").format(
+                name, sql.Identifier(column)), (parked, row_id))
     for row_id in changed:
         values = columns(new[row_id])
         assignments = [sql.SQL("{} = %s").format(sql.Identifier(c)) for c in values]
@@ -188,6 +224,21 @@ def _write_tts(conn, target: Configuration) -> None:
         tuple(values.values()))
     if updated.rowcount == 0:
         _insert(conn, "tts_settings", {"id": 1, **values})
+
+
+def _member_rows(config: Configuration, queue: Queue) -> list[int | None]:
+    """The phone ids a queue's member rows hold (a phone renumbered or made again since
+    is another row)."""
+    ids = {phone.number: phone.id for phone in config.phones}
+    return [ids.get(number) for number in queue.members]
+
+
+def _write_transfer(conn, target: Configuration) -> None:
+    updated = conn.execute("UPDATE transfer_settings SET music_audio_id = %s WHERE id = 1",
+                           (target.transfer.music_audio_id,))
+    if updated.rowcount == 0:
+        _insert(conn, "transfer_settings", {"id": 1,
+                                            "music_audio_id": target.transfer.music_audio_id})
 
 
 def _size(path: Path) -> int:
@@ -223,6 +274,8 @@ def history_rows(current: Configuration, target: Configuration
     rows: list[tuple[str, str, dict | None, dict | None]] = []
     if current.tts != target.tts:
         rows.append(("tts settings", "", asdict(current.tts), asdict(target.tts)))
+    if current.transfer != target.transfer:
+        rows.append(("transfer settings", "", _transfer_value(current), _transfer_value(target)))
 
     def compare(object_type, old_rows, new_rows, label, value, extra=lambda old, new: {}):
         old, new = _by_id(old_rows), _by_id(new_rows)
@@ -245,6 +298,7 @@ def history_rows(current: Configuration, target: Configuration
     compare("menu", current.menus, target.menus, lambda m: m.name,
             lambda menu, _config: {"name": menu.name})
     compare("menu item", current.menu_items, target.menu_items, lambda i: i.number, _item_value)
+    compare("queue", current.queues, target.queues, lambda q: q.number, _queue_value)
     return rows
 
 
@@ -295,3 +349,23 @@ def _handler_value(handler: Handler, number: str) -> dict:
                 {"seconds": handler.seconds} if handler.kind == "timeout" else
                 {"pattern": handler.pattern})
     return kept
+
+
+def _playlist_name(config: Configuration, playlist_id: int | None):
+    return next((p.name for p in config.playlists if p.id == playlist_id), playlist_id)
+
+
+def _queue_value(queue: Queue, config: Configuration) -> dict:
+    """A queue as the Queues page records it: its settings, member numbers, keys, and the
+    name of its playlist."""
+    kept: dict[str, Any] = {c: getattr(queue, c) for c in _QUEUE_COLUMNS if c != "playlist_id"}
+    kept["playlist"] = _playlist_name(config, queue.playlist_id)
+    kept["members"] = list(queue.members)
+    kept["keys"] = [{"key": key.key, "target": key.target} for key in queue.keys]
+    return kept
+
+
+def _transfer_value(config: Configuration) -> dict:
+    """The transfer settings as their page records them: the recording's name, or empty."""
+    music = config.transfer.music_audio_id
+    return {"music": "" if music is None else _audio_name(config, music)}

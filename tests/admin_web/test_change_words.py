@@ -46,6 +46,19 @@ CASES = [
                                           FieldChange("yandex_key_id", secret=True))),
      "изменены настройки синтеза речи: движок, ID ключа Yandex",
      "speech synthesis settings changed: engine, Yandex key ID"),
+    (Change(ADDED, Kind.QUEUE, "92000"), "добавлена очередь 92000", "queue 92000 added"),
+    (Change(REMOVED, Kind.QUEUE, "92000"), "удалена очередь 92000", "queue 92000 removed"),
+    (Change(CHANGED, Kind.QUEUE, "92001", old_key="92000", fields=(
+        FieldChange("number", "92000", "92001"), FieldChange("ring_at_once", 1, None),
+        FieldChange("sticky", False, True), FieldChange("members", ("101",), ("102",)),
+        FieldChange("keys", (), ()), FieldChange("playlist", None, "Музыка"))),
+     "изменена очередь 92001 (прежде 92000): номер, одновременно вызываемых, приоритет "
+     "тому же оператору, участники, клавиши во время ожидания, плейлист",
+     "queue 92001 changed (formerly 92000): number, members ringing at once, same operator "
+     "for a returning caller, members, keys while waiting, playlist"),
+    (Change(CHANGED, Kind.TRANSFER, fields=(FieldChange("music", None, "Вивальди"),)),
+     "изменены настройки перевода вызовов: музыка при переводе",
+     "call transfer settings changed: music while transferring"),
 ]
 
 
@@ -61,7 +74,7 @@ def test_a_change_in_words(app, change, russian, english):
 def test_every_kind_and_action_and_every_field_has_russian_words(app):
     with app.test_request_context("/"):
         for kind in Kind:
-            actions = (CHANGED,) if kind is Kind.SPEECH else tuple(Action)
+            actions = (CHANGED,) if kind in (Kind.SPEECH, Kind.TRANSFER) else tuple(Action)
             events = ("key", "timeout", "sequence") if kind is Kind.HANDLER else ("",)
             for action in actions:
                 for event in events:

@@ -37,8 +37,8 @@ def test_the_administrator_sees_every_group_in_order_with_its_sections(client, a
     groups = navbar(client.get("/").get_data(as_text=True))
     assert list(groups) == ["telephony", "voice", "contact_center", "logs", "system"]
     assert groups["telephony"] == ["/phones/", "/lines/", "/sip-blocks/"]
-    assert groups["voice"] == ["/menus/", "/playlists/", "/audio/", "/tts/", "/simulator/",
-                               "/cases/"]
+    assert groups["voice"] == ["/menus/", "/queues/", "/playlists/", "/audio/", "/tts/",
+                               "/transfer/", "/simulator/", "/cases/"]
     assert groups["contact_center"] == ["/callbacks/"]
     assert groups["logs"] == ["/history/"]
     assert groups["system"] == ["/users/", "/apply/"]

@@ -129,6 +129,12 @@ def seeded(db, app, tmp_path):
                         ).fetchone()["id"]
     db.execute("INSERT INTO cases (number, person_id, status)"
                " VALUES ('19-03-2044', %s, 'открыто')", (person,))
+    queue = db.execute("INSERT INTO queues (name, number, playlist_id) VALUES ('Поддержка',"
+                       " '92000', %s) RETURNING id", (playlist,)).fetchone()["id"]
+    db.execute("INSERT INTO queue_members (queue_id, phone_id) SELECT %s, id FROM phones",
+               (queue,))
+    db.execute("INSERT INTO queue_keys (queue_id, key, target) VALUES (%s, '3', '90000')",
+               (queue,))
     app.config["PROPAGATE_EXCEPTIONS"] = False  # a bug shows as the 500 a browser would get
 
 
@@ -153,7 +159,8 @@ def first_ids(db) -> dict:
                                ("line_id", "lines"), ("playlist_id", "playlists"),
                                ("menu_id", "menus"), ("item_id", "menu_items"),
                                ("handler_id", "menu_handlers"), ("person_id", "persons"),
-                               ("case_id", "cases"), ("revision_id", "revisions"))}
+                               ("case_id", "cases"), ("revision_id", "revisions"),
+                               ("queue_id", "queues"))}
     one["user_id"] = db.execute("SELECT id FROM users WHERE login = 'olga'").fetchone()["id"]
     return {name: str(value or 1) for name, value in one.items()}
 

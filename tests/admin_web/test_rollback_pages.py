@@ -37,7 +37,8 @@ def test_roll_back_says_what_comes_back_restores_it_and_records_it(client, admin
 
     questions = confirmations(client.get("/apply/").get_data(as_text=True))
     assert set(questions) == {1}  # not the active revision
-    assert questions[1].startswith("Откатить к ревизии 1? Её телефоны, линии, меню, записи,")
+    assert questions[1].startswith(
+        "Откатить к ревизии 1? Её телефоны, линии, меню, очереди, записи,")
     assert "изменений: 2 — удалён телефон 102; изменены настройки синтеза речи" in questions[1]
 
     response = admin.post("/apply/rollback/1", form_page="/apply/")

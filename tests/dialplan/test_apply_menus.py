@@ -27,6 +27,8 @@ from tests.dialplan.test_apply import FakeAsterisk
 
 
 def _clear_menus(conn) -> None:
+    conn.execute("DELETE FROM queues")  # they play playlists
+    conn.execute("UPDATE transfer_settings SET music_audio_id = NULL")  # it plays a recording
     conn.execute("DELETE FROM menus")  # items and handlers go with them
     conn.execute("DELETE FROM playlists")
     conn.execute("DELETE FROM audio_files")

@@ -4,7 +4,8 @@ from dataclasses import replace
 
 from dialplan.changes import Action, Change, FieldChange, Kind, changes
 from dialplan.configuration import (AudioFile, Configuration, Handler, Line, Menu, MenuItem,
-                                    Phone, Playlist, PlaylistItem, TtsSettings)
+                                    Phone, Playlist, PlaylistItem, Queue, QueueKey,
+                                    TransferSettings, TtsSettings)
 
 MD5 = "0" * 32
 
@@ -172,3 +173,52 @@ def test_numbers_sort_as_numbers():
 def test_names_of_digit_like_characters_sort_as_names():
     new = Configuration(menus=(Menu(1, "²"), Menu(2, "10"), Menu(3, "٣")))
     assert [c.key for c in changes(Configuration(), new)] == ["10", "²", "٣"]
+
+
+QUEUE = Queue(3, "Поддержка", "92000", ring_at_once=2, playlist_id=7, members=("201", "202"),
+              keys=(QueueKey("3", "90000"),))
+WITH_QUEUE = replace(BASE, queues=(QUEUE,))
+
+
+def test_queues_added_removed_and_changed_by_number():
+    assert changes(BASE, WITH_QUEUE) == [Change(Action.ADDED, Kind.QUEUE, "92000")]
+    assert changes(WITH_QUEUE, BASE) == [Change(Action.REMOVED, Kind.QUEUE, "92000")]
+    new = replace(WITH_QUEUE, queues=(replace(QUEUE, ring_at_once=None, sticky=True),))
+    assert changes(WITH_QUEUE, new) == [Change(Action.CHANGED, Kind.QUEUE, "92000", fields=(
+        FieldChange("ring_at_once", 2, None), FieldChange("sticky", False, True)))]
+
+
+def test_a_queue_s_members_order_keys_and_playlist_are_its_fields():
+    other = Playlist(8, "Музыка")
+    old = replace(WITH_QUEUE, playlists=(PLAYLIST, other))
+    new = replace(old, queues=(replace(QUEUE, members=("202", "201"), playlist_id=8,
+                                       keys=(QueueKey("3", ""),)),))
+    assert changes(old, new) == [Change(Action.CHANGED, Kind.QUEUE, "92000", fields=(
+        FieldChange("playlist", "Ожидание", "Музыка"),
+        FieldChange("members", ("201", "202"), ("202", "201")),
+        FieldChange("keys", (QueueKey("3", "90000"),), (QueueKey("3", ""),))))]
+    renamed = replace(PLAYLIST, name="Ожидание ответа")
+    assert [c.kind for c in changes(old, replace(old, playlists=(renamed, other)))] == [
+        Kind.PLAYLIST]  # renaming its playlist does not change the queue
+
+
+def test_a_renumbered_queue_is_one_change_naming_the_old_number():
+    new = replace(WITH_QUEUE, queues=(replace(QUEUE, number="92001"),))
+    assert changes(WITH_QUEUE, new) == [Change(
+        Action.CHANGED, Kind.QUEUE, "92001", fields=(FieldChange("number", "92000", "92001"),),
+        old_key="92000")]
+
+
+def test_the_transfer_music_by_the_recording_s_name():
+    new = replace(BASE, transfer=TransferSettings(music_audio_id=5))
+    assert changes(BASE, new) == [Change(Action.CHANGED, Kind.TRANSFER, fields=(
+        FieldChange("music", None, "Приветствие"),))]
+    assert changes(new, BASE) == [Change(Action.CHANGED, Kind.TRANSFER, fields=(
+        FieldChange("music", "Приветствие", None),))]
+
+
+def test_queues_come_after_menu_items_and_transfer_after_speech():
+    new = replace(WITH_QUEUE, tts=TtsSettings(engine="espeak"),
+                  transfer=TransferSettings(music_audio_id=5))
+    assert [c.kind for c in changes(Configuration(), new)][-4:] == [
+        Kind.MENU_ITEM, Kind.QUEUE, Kind.SPEECH, Kind.TRANSFER]

@@ -64,7 +64,8 @@ def add_audio(conn, settings, name) -> int:
 
 
 def build_first(conn, settings) -> dict:
-    """Every kind of object: phones, a line, audio, a playlist, menus, items, handlers, TTS."""
+    """Every kind of object: phones, a line, audio, a playlist, menus, items, handlers, TTS,
+    a queue with members and keys, the transfer music."""
     add_phone(conn, "201", "first-201", "Reception")
     add_phone(conn, "202", "first-202")
     add_line(conn, "prov1", "10.0.0.9", outbound_regex="^9[0-9]+$", reg_username="u1",
@@ -81,12 +82,21 @@ def build_first(conn, settings) -> dict:
     first = add_item(conn, main, "91000", "audio", audio_id=hello)
     second = add_item(conn, main, "92000", "playlist", playlist_id=music)
     conn.execute("UPDATE tts_settings SET engine = 'espeak', espeak_voice = 'ru'")
+    queue = conn.execute("INSERT INTO queues (name, number, ring_at_once, sticky, playlist_id)"
+                         " VALUES ('Support', '93000', 2, true, %s) RETURNING id",
+                         (music,)).fetchone()[0]
+    conn.execute("INSERT INTO queue_members (queue_id, phone_id, position)"
+                 " SELECT %s, id, CASE number WHEN '202' THEN 0 ELSE 1 END FROM phones", (queue,))
+    conn.execute("INSERT INTO queue_keys (queue_id, key, target) VALUES (%s, '3', '90000')",
+                 (queue,))
+    conn.execute("UPDATE transfer_settings SET music_audio_id = %s", (hello,))
     return {"hello": hello, "music": music, "main": main, "root": root, "first": first,
-            "second": second}
+            "second": second, "queue": queue}
 
 
 def change_everything(conn, settings, ids) -> None:
     """The later configuration: a phone gone, one changed, numbers traded, a new menu..."""
+    conn.execute("DELETE FROM queue_members")
     conn.execute("DELETE FROM phones WHERE number = '202'")
     conn.execute("UPDATE phones SET number = '203', md5_cred = %s, description = 'Desk'"
                  " WHERE number = '201'", (sip_digest("203", "later"),))
@@ -110,6 +120,16 @@ def change_everything(conn, settings, ids) -> None:
     later = add_menu(conn, "Later")
     add_item(conn, later, "95000", "audio", ("key", "0", "90000"), audio_id=bye)
     conn.execute("UPDATE tts_settings SET engine = 'festival'")
+    # The queue is renumbered, takes the new 201 only, plays nothing, has another key;
+    # a second queue takes the first one's name; the transfer plays the new recording.
+    conn.execute("UPDATE queues SET name = 'Support (old)', number = '93001',"
+                 " ring_at_once = NULL, playlist_id = NULL")
+    conn.execute("INSERT INTO queue_members (queue_id, phone_id)"
+                 " SELECT %s, id FROM phones WHERE number = '201'", (ids["queue"],))
+    conn.execute("UPDATE queue_keys SET key = '#', target = ''")
+    conn.execute("INSERT INTO queues (name, number, playlist_id) VALUES ('Support', '94000', %s)",
+                 (ids["music"],))
+    conn.execute("UPDATE transfer_settings SET music_audio_id = %s", (bye,))
 
 
 def rows(conn, query, *params):
@@ -173,6 +193,7 @@ def test_the_change_history_says_what_the_rollback_changed(setup):
         ("line", "prov2"), ("audio file", "hello"), ("audio file", "bye"),
         ("playlist", "Wait"), ("menu", "Main"), ("menu", "Later"), ("menu item", "90000"),
         ("menu item", "91000"), ("menu item", "92000"), ("menu item", "95000"),
+        ("queue", "93000"), ("queue", "94000"), ("transfer settings", ""),
         ("revision", str(first.id + 2))}
     assert by_object[("tts settings", "")]["old_value"]["engine"] == "festival"
     assert by_object[("tts settings", "")]["new_value"]["engine"] == "espeak"
@@ -196,6 +217,19 @@ def test_the_change_history_says_what_the_rollback_changed(setup):
         {"item": "90000", "kind": "timeout", "seconds": 10, "target": "91000"}]
     assert by_object[("menu item", "91000")]["new_value"]["audio"] == "hello"
     assert by_object[("menu item", "95000")]["new_value"] is None
+    queue = by_object[("queue", "93000")]
+    assert (queue["old_value"]["number"], queue["old_value"]["members"],
+            queue["old_value"]["playlist"], queue["old_value"]["keys"]) == (
+        "93001", ["201"], None, [{"key": "#", "target": ""}])
+    assert queue["new_value"] == {
+        "name": "Support", "number": "93000", "ring_seconds": 15, "ring_at_once": 2,
+        "wrap_up_seconds": 0, "sticky": True, "stop_when_empty": False, "when_empty_number": "",
+        "max_wait_seconds": None, "after_max_wait_number": "", "playlist": "Wait",
+        "members": ["202", "201"], "keys": [{"key": "3", "target": "90000"}]}
+    assert by_object[("queue", "94000")]["new_value"] is None
+    transfer = by_object[("transfer settings", "")]
+    assert (transfer["old_value"], transfer["new_value"]) == ({"music": "bye"},
+                                                             {"music": "hello"})
     assert "secret" not in str(log) and sip_digest("201", "first-201") not in str(log)
 
 
@@ -206,6 +240,7 @@ def test_a_rollback_to_a_revision_whose_recording_is_gone_is_refused_and_changes
     conn.execute("UPDATE menu_items SET kind = 'tts', audio_id = NULL, text = 'x'"
                  " WHERE id = %s", (ids["first"],))
     conn.execute("DELETE FROM playlist_items WHERE audio_id IS NOT NULL")
+    conn.execute("UPDATE transfer_settings SET music_audio_id = NULL")
     conn.execute("DELETE FROM audio_files")  # as the Audio page does: the recording goes too
     (settings.audio_dir / f"{ids['hello']}.wav").unlink()
     second = do_apply(setup)
@@ -266,3 +301,24 @@ def test_restoring_the_same_configuration_changes_nothing(setup):
         assert restore_configuration(conn, config, "chief", settings.audio_dir) == 0
     assert load_configuration(conn) == config
     assert rows(conn, "SELECT id FROM change_log") == []
+
+
+def test_queues_that_traded_names_numbers_and_members_are_restored(setup):
+    conn, asterisk, settings, include = setup
+    add_phone(conn, "201", "pw")
+    add_phone(conn, "202", "pw")
+    for name, number, member in (("Sales", "93000", "201"), ("Support", "94000", "202")):
+        queue = conn.execute("INSERT INTO queues (name, number) VALUES (%s, %s) RETURNING id",
+                             (name, number)).fetchone()[0]
+        conn.execute("INSERT INTO queue_members (queue_id, phone_id)"
+                     " SELECT %s, id FROM phones WHERE number = %s", (queue, member))
+    config = load_configuration(conn)
+    conn.execute("UPDATE queues SET name = 'x-' || name, number = number || '1'")
+    conn.execute("UPDATE queues SET name = CASE name WHEN 'x-Sales' THEN 'Support'"
+                 " ELSE 'Sales' END, number = CASE number WHEN '930001' THEN '94000'"
+                 " ELSE '93000' END")
+    conn.execute("DELETE FROM queue_members")
+    conn.execute("DELETE FROM phones WHERE number = '202'")
+    with conn.transaction():
+        assert restore_configuration(conn, config, "chief", settings.audio_dir) == 3
+    assert load_configuration(conn) == config

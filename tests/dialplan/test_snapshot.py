@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 
 from dialplan.configuration import (AudioFile, Configuration, Handler, Line, Menu, MenuItem,
-                                    Phone, Playlist, PlaylistItem, TtsSettings)
+                                    Phone, Playlist, PlaylistItem, Queue, QueueKey,
+                                    TransferSettings, TtsSettings)
 from dialplan.snapshot import configuration_from_json, configuration_to_json
 
 CONFIG = Configuration(
@@ -19,6 +20,10 @@ CONFIG = Configuration(
                          handlers=(Handler("key", "91000", key="1"),
                                    Handler("timeout", "", seconds=5))),),
     tts=TtsSettings(engine="espeak"),
+    queues=(Queue(7, "Поддержка", "92000", ring_at_once=None, sticky=True, stop_when_empty=True,
+                  when_empty_number="90001", max_wait_seconds=600, playlist_id=4,
+                  members=("101",), keys=(QueueKey("3", "90000"), QueueKey("#", ""))),),
+    transfer=TransferSettings(music_audio_id=3),
 )
 
 
@@ -34,3 +39,10 @@ def test_json_without_a_field_added_later_takes_its_default():
     restored = configuration_from_json(data)
     assert restored.phones[0].description == ""
     assert restored.tts == TtsSettings()
+
+
+def test_a_revision_made_before_queues_has_none_and_the_default_transfer_music():
+    data = configuration_to_json(CONFIG)
+    del data["queues"], data["transfer"]
+    restored = configuration_from_json(data)
+    assert restored.queues == () and restored.transfer == TransferSettings()
