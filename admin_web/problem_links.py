@@ -2,10 +2,11 @@
 
 Validation names a problem's place with the functions of
 ``dialplan.validate`` (``phone_place``, ``line_place``, ``item_place``,
-``handler_place``, ``playlist_place``, ``playlist_item_place``).  The same
+``handler_place``, ``playlist_place``, ``playlist_item_place``, ``queue_place``,
+``queue_key_place``).  The same
 functions, run over the configuration, give every place it can have;
 each maps to the page where that object is edited: a phone's, a line's, a
-menu item's, a handler's own form, a playlist's.  A place with no page
+menu item's, a handler's own form, a playlist's, a queue's.  A place with no page
 (the fallback number, set in the server's environment) has no link.
 """
 
@@ -20,7 +21,8 @@ from psycopg.rows import tuple_row
 from dialplan.configuration import Configuration
 from dialplan.messages import Message, quoted
 from dialplan.validate import (handler_place, item_place, line_place, phone_place,
-                               playlist_item_place, playlist_place)
+                               playlist_item_place, playlist_place, queue_key_place, queue_place,
+                               TRANSFER_PLACE)
 
 
 def handler_ids(conn: psycopg.Connection) -> dict[int, list[int]]:
@@ -57,11 +59,17 @@ def place_links(config: Configuration, handlers: dict[int, list[int]]) -> dict[s
             url = (url_for("menus.edit_handler", handler_id=ids[index]) if index < len(ids)
                    else item_url)
             add(handler_place(config, item, index), url)
+    for queue in config.queues:
+        url = url_for("queues.edit", queue_id=queue.id)
+        add(queue_place(queue), url)
+        for key in queue.keys:
+            add(queue_key_place(queue, key.key), url)
     for playlist in config.playlists:
         url = url_for("playlists.edit", playlist_id=playlist.id)
         add(playlist_place(playlist), url)
         for index in range(len(playlist.items)):
             add(playlist_item_place(playlist, index), url)
+    add(TRANSFER_PLACE, url_for("transfer.index"))
     return links
 
 

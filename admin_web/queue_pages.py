@@ -45,11 +45,11 @@ from dialplan.configuration import load_configuration
 bp = Blueprint("queues", __name__, url_prefix="/queues")
 
 OBJECT_TYPE = "queue"
-# The limits of the queues table's checks (sql/009_queues.sql).
-RING_SECONDS = (3, 300)
-RING_AT_ONCE_MAX = 100
-WRAP_UP_SECONDS = (0, 3600)
-MAX_WAIT_SECONDS = (10, 86400)
+# The limits Apply checks (the queues table checks the same).
+RING_SECONDS = validate.RING_SECONDS
+RING_AT_ONCE_MAX = validate.RING_AT_ONCE[1]
+WRAP_UP_SECONDS = validate.WRAP_UP_SECONDS
+MAX_WAIT_SECONDS = validate.MAX_WAIT_SECONDS
 # The keys a waiting caller may press, in the keypad's own order.
 KEYS = tuple(sorted(validate.KEYS, key="123456789*0#".index))
 ALL_AT_ONCE = "all"
