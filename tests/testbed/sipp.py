@@ -333,9 +333,11 @@ class SippProcess:
 
     ``wait`` returns its SippResult, or kills it at the deadline and raises
     SippTimeout.  Passwords (``-ap``) are masked in the recorded command.
+    ``env`` adds to (or overrides) the environment SIPp runs in.
     """
 
-    def __init__(self, command: list[str], workdir: Path, scenario: Path):
+    def __init__(self, command: list[str], workdir: Path, scenario: Path,
+                 env: dict[str, str] | None = None):
         self.workdir = workdir
         self.scenario = scenario
         self.message_trace = workdir / "messages.log"
@@ -356,6 +358,7 @@ class SippProcess:
                 stdout=out,
                 stderr=err,
                 cwd=workdir,
+                env={**os.environ, **env} if env else None,
                 start_new_session=True,  # its own process group, killed as one
             )
 

@@ -1,0 +1,409 @@
+"""An operator's SIP phone for queue tests: registers, rings, answers, keys *2, says what happened.
+
+One ``OperatorPhone`` is one SIPp process on ports of its own.  It
+REGISTERs to Asterisk with digest auth (the phone's number and password:
+the numbers of ``PJSIP_TEST_ENDPOINT`` or of phones Telecenter rendered),
+answers Asterisk's qualify OPTIONS, and then takes every INVITE that comes,
+one after another or several at once, for as long as it runs.  Each phone
+behaves one way for all its calls:
+
+* ``answer_after=2.0``: rings 2 s, then answers (``0``: at once);
+  a CANCEL while it rings ends that call as "cancelled".
+* ``answer_after=None``: never answers, rings until Asterisk sends CANCEL.
+* ``busy=True``: refuses every INVITE with 486 Busy Here.
+
+Once a call is up the phone follows ``script``, in the caller script
+language of ``callers.py``: steps joined by "/", ``w<seconds>`` waits,
+``d<digits>`` keys DTMF (0-9, * and #, RFC 4733 events on payload 101, one
+digit every ``digit_gap`` seconds), ``h`` hangs up.  A script without ``h``
+(the empty one too) leaves the call up until the far end hangs up.  The far
+end may hang up during any step.  For an attended transfer:
+``script="w1/d*2/w2/d102/w3/h"`` waits 1 s, keys *2, waits 2 s (Asterisk
+says "transfer"), keys 102, waits 3 s (102 answers) and hangs up, which
+completes the transfer.  Re-INVITEs and UPDATEs in a call are answered.
+
+What each INVITE did is read back from SIPp's message trace (``-trace_msg``):
+``phone.calls()`` lists one ``PhoneCall`` per INVITE, in arrival order,
+with times from the trace (SIPp's wall clock, epoch seconds like
+``time.time()``), never from polling:
+
+    call.arrived      when the INVITE arrived
+    call.caller       the caller's number: P-Asserted-Identity user, else From user
+    call.caller_name  From display name ('' when none)
+    call.answered_at  when the phone sent 200 OK, or None
+    call.ended_at     when the call ended (CANCEL, 486, BYE), or None
+    call.ended_by     "cancel" (Asterisk stopped the ringing), "busy" (the
+                      phone refused), "far_end" (Asterisk's BYE), "phone"
+                      (the phone's BYE), or None while ringing or talking
+    call.state        "ringing", "talking", "cancelled", "busy", "ended"
+    call.answered     whether the phone answered
+
+Typical use (``asterisk`` is a running ``AsteriskInstance``)::
+
+    with OperatorPhone("7101", "secret", asterisk.sip_port, answer_after=1,
+                       script="w2/d*2/w1/d12/w5/h") as phone:   # registered now
+        ...  # make Asterisk ring PJSIP/7101
+        call = phone.wait_for_call(timeout=10)                 # the first INVITE
+        call = phone.wait_for_call(lambda c: c.ended_by, what="the call to end")
+        assert call.caller == "5551234" and call.answered
+
+``start()`` returns once Asterisk accepted the registration (and raises
+``OperatorPhoneError`` with SIPp's logs when it refused it);
+``stop()`` ends SIPp and, unless ``unregister=False`` (a phone pulled from
+the wall), unregisters the contact so Asterisk sees the phone offline;
+``restart(**changes)`` changes the behaviour on the same port and number
+(e.g. ``phone.restart(busy=True)``).  ``describe()`` gives the logs for an
+assertion message.  The files stay in ``workdir`` (a new temporary folder
+by default) for post-mortems.
+"""
+
+from __future__ import annotations
+
+import re
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable
+
+from tests.testbed.callers import check_script, wait_for
+from tests.testbed.ports import sipp_ports
+from tests.testbed.sipp import (
+    LOCAL_IP,
+    MIN_PAUSE_MS,
+    SCENARIO_DIR,
+    SippError,
+    SippProcess,
+    SippTimeout,
+    dtmf_pcap,
+    register,
+    renumber_dtmf_pcap,
+    sipp_binary,
+)
+
+REGISTER_SCENARIO = SCENARIO_DIR / "operator_register.xml"
+CALLS_TEMPLATE = SCENARIO_DIR / "operator_calls.xml"
+MARKERS = ("<!--@ON_INVITE@-->", "<!--@RINGING@-->", "<!--@TALK@-->")
+
+# SIPp writes its traces in local time: run it in UTC so the trace reads as epoch seconds.
+SIPP_ENV_TZ = "UTC"
+
+
+class OperatorPhoneError(SippError):
+    """The phone could not register, or SIPp ended while it should run."""
+
+
+@dataclass(frozen=True)
+class PhoneCall:
+    """One INVITE the phone received, and what became of it (see the module docstring)."""
+
+    call_id: str
+    arrived: float
+    caller: str
+    caller_name: str
+    from_user: str
+    answered_at: float | None = None
+    ended_at: float | None = None
+    ended_by: str | None = None
+
+    @property
+    def answered(self) -> bool:
+        return self.answered_at is not None
+
+    @property
+    def state(self) -> str:
+        if self.ended_by is None:
+            return "talking" if self.answered else "ringing"
+        return {"cancel": "cancelled", "busy": "busy"}.get(self.ended_by, "ended")
+
+
+# --- the scenario -----------------------------------------------------------
+
+
+def render_calls_scenario(
+    *, answer_after: float | None, busy: bool, script: str, digit_gap: float, workdir: Path
+) -> str:
+    """The out-of-call scenario for one phone's behaviour; writes its DTMF captures into ``workdir``."""
+    template = CALLS_TEMPLATE.read_text(encoding="iso-8859-1")
+    for marker in MARKERS:
+        if marker not in template:
+            raise SippError(f"{CALLS_TEMPLATE} has no {marker} marker")
+    gap_ms = int(round(digit_gap * 1000))
+    if gap_ms < MIN_PAUSE_MS:
+        raise ValueError(f"digit_gap must be at least {MIN_PAUSE_MS / 1000} s")
+    if busy:
+        on_invite, ringing = '<nop next="busy" />', ""
+    elif answer_after is None:
+        on_invite, ringing = "", '<recv request="CANCEL" next="cancelled" />'
+    elif answer_after < 0:
+        raise ValueError("answer_after must be None or at least 0")
+    else:
+        on_invite = ""
+        ms = int(round(answer_after * 1000))
+        ringing = (f'<recv request="CANCEL" timeout="{ms}" ontimeout="answer" next="cancelled" />'
+                   if ms else "")
+    talk = _talk_steps(check_script(script) if script else [], gap_ms, workdir)
+    return (template.replace(MARKERS[0], on_invite)
+            .replace(MARKERS[1], ringing)
+            .replace(MARKERS[2], "\n  ".join(talk)))
+
+
+def _talk_steps(steps: list[str], gap_ms: int, workdir: Path) -> list[str]:
+    """Scenario elements for a call's script; every wait also takes the far end's BYE."""
+    out: list[str] = []
+    labels = iter(range(1, 10**6))
+
+    def wait(ms: int) -> None:
+        label = f"step_{next(labels)}"
+        out.append(f'<recv request="BYE" timeout="{max(ms, 1)}" ontimeout="{label}" next="far_bye" />')
+        out.append(f'<label id="{label}" />')
+
+    seq, timestamp, index = 1000, 16000, 0
+    for step in steps:
+        if step == "h":
+            out.append('<nop next="phone_bye" />')
+            return out
+        if step.startswith("w"):
+            wait(int(round(float(step[1:]) * 1000)))
+            continue
+        for digit in step[1:]:
+            pcap = workdir / f"dtmf_{index:03d}.pcap"
+            index += 1
+            seq = renumber_dtmf_pcap(dtmf_pcap(digit), pcap, first_seq=seq, timestamp=timestamp)
+            timestamp += 8 * gap_ms  # 8 kHz clock: the time this digit "takes"
+            out.append(f'<nop><action><exec play_pcap_audio="{pcap}" /></action></nop>'
+                       f"<!-- digit {digit} -->")
+            wait(gap_ms)  # the digit plays asynchronously: let it finish first
+    out.append('<nop next="wait_bye" />')
+    return out
+
+
+# --- the message trace ------------------------------------------------------
+
+_BLOCK_HEAD = re.compile(
+    r"^-{20,} (\d{4}-\d\d-\d\d[ \t]\d\d:\d\d:\d\d\.\d+)[^\n]*\n"
+    r"[A-Z]+ message (sent|received)[^\n]*\n", re.M)
+_USER = re.compile(r"<?(?:sips?|tel):([^@;>]*)")
+_DISPLAY = re.compile(r'^\s*"([^"]*)"|^\s*([^<"]+?)\s*<')
+
+
+def parse_trace(text: str) -> list[PhoneCall]:
+    """Every INVITE in a SIPp message trace (``-trace_msg``) and its outcome, by arrival."""
+    heads = list(_BLOCK_HEAD.finditer(text))
+    calls: dict[str, dict] = {}
+    for i, head in enumerate(heads):
+        end = heads[i + 1].start() if i + 1 < len(heads) else len(text)
+        body = text[head.end():end]
+        if i + 1 == len(heads) and not body.endswith("\n\n"):
+            break  # still being written
+        when = datetime.fromisoformat(head.group(1).replace("\t", " ")) \
+            .replace(tzinfo=timezone.utc).timestamp()
+        _apply(calls, when, head.group(2) == "sent", body.strip("\n"))
+    return sorted((PhoneCall(**c) for c in calls.values()), key=lambda c: c.arrived)
+
+
+def _apply(calls: dict[str, dict], when: float, sent: bool, message: str) -> None:
+    lines = message.splitlines()
+    if not lines:
+        return
+    start, headers = lines[0], _headers(lines[1:])
+    call_id = headers.get("call-id", "")
+    method = (headers.get("cseq", "").split() or [""])[-1].upper()
+    call = calls.get(call_id)
+    if start.startswith("INVITE ") and not sent:
+        if call is None and ";tag=" not in headers.get("to", ""):
+            from_header = headers.get("from", "")
+            from_user = _user(from_header)
+            display = _DISPLAY.match(from_header)
+            calls[call_id] = dict(
+                call_id=call_id, arrived=when, from_user=from_user,
+                caller=_user(headers.get("p-asserted-identity", "")) or from_user,
+                caller_name=(display.group(1) or display.group(2) or "") if display else "",
+                answered_at=None, ended_at=None, ended_by=None)
+        return
+    if call is None or call["ended_by"]:
+        return
+    if sent and start.startswith("SIP/2.0 200") and method == "INVITE" and call["answered_at"] is None:
+        call["answered_at"] = when
+    elif sent and start.startswith("SIP/2.0 486"):
+        call.update(ended_at=when, ended_by="busy")
+    elif not sent and start.startswith("CANCEL ") and call["answered_at"] is None:
+        call.update(ended_at=when, ended_by="cancel")
+    elif start.startswith("BYE "):
+        call.update(ended_at=when, ended_by="phone" if sent else "far_end")
+
+
+def _headers(lines: list[str]) -> dict[str, str]:
+    """The first value of each header, by lower-case name (compact forms expanded)."""
+    compact = {"i": "call-id", "f": "from", "t": "to"}
+    headers: dict[str, str] = {}
+    for line in lines:
+        if not line.strip():
+            break
+        name, _, value = line.partition(":")
+        name = name.strip().lower()
+        headers.setdefault(compact.get(name, name), value.strip())
+    return headers
+
+
+def _user(header: str) -> str:
+    match = _USER.search(header)
+    return match.group(1) if match else ""
+
+
+# --- the phone --------------------------------------------------------------
+
+
+class OperatorPhone:
+    """One registered SIPp phone answering calls as told (see the module docstring)."""
+
+    def __init__(
+        self,
+        number: str,
+        password: str,
+        asterisk_port: int,
+        *,
+        answer_after: float | None = 0.0,
+        busy: bool = False,
+        script: str = "",
+        digit_gap: float = 0.25,
+        asterisk_host: str = LOCAL_IP,
+        workdir: Path | str | None = None,
+    ):
+        if not re.fullmatch(r"[0-9A-Za-z_.-]+", number):
+            raise ValueError(f"not a phone number SIP can carry: {number!r}")
+        self.number = number
+        self.password = password
+        self.asterisk_host = asterisk_host
+        self.asterisk_port = asterisk_port
+        self.answer_after = answer_after
+        self.busy = busy
+        self.script = script
+        self.digit_gap = digit_gap
+        self.workdir = Path(workdir) if workdir is not None else Path(
+            tempfile.mkdtemp(prefix=f"operator-{number}-"))
+        self.sip_port, self.media_port = sipp_ports()
+        self._process: SippProcess | None = None
+        self._runs = 0
+        self._traces: list[Path] = []  # one per run: calls() reads them all
+
+    # -- running ----------------------------------------------------------
+
+    def start(self, timeout: float = 10.0) -> "OperatorPhone":
+        """Start SIPp and return once Asterisk accepted the registration."""
+        if self._process is not None:
+            raise OperatorPhoneError(f"phone {self.number} is already running")
+        self._runs += 1
+        run_dir = self.workdir / f"run-{self._runs}"
+        run_dir.mkdir(parents=True, exist_ok=True)
+        calls = run_dir / "operator_calls.xml"
+        calls.write_text(render_calls_scenario(
+            answer_after=self.answer_after, busy=self.busy, script=self.script,
+            digit_gap=self.digit_gap, workdir=run_dir), encoding="iso-8859-1")
+        command = [
+            sipp_binary(), f"{self.asterisk_host}:{self.asterisk_port}",
+            "-sf", str(REGISTER_SCENARIO), "-oocsf", str(calls),
+            "-au", self.number, "-ap", self.password, "-key", "user", self.number,
+            "-m", "1", "-aa", "-nostdin",
+            "-i", LOCAL_IP, "-mi", LOCAL_IP,
+            "-p", str(self.sip_port), "-mp", str(self.media_port),
+        ]  # fmt: skip
+        self._process = process = SippProcess(command, run_dir, calls, env={"TZ": SIPP_ENV_TZ})
+        self._traces.append(process.message_trace)
+        deadline = time.monotonic() + timeout
+        while "registered" not in _read(process.log_file):
+            if process.proc.poll() is not None or time.monotonic() > deadline:
+                self._process = None
+                result = _result_of(process)
+                raise OperatorPhoneError(
+                    f"phone {self.number} did not register with {self.asterisk_host}:"
+                    f"{self.asterisk_port} within {timeout} s", result)
+            time.sleep(0.05)
+        return self
+
+    def stop(self, unregister: bool = True) -> None:
+        """End SIPp; with ``unregister`` (the default) Asterisk then sees the phone offline."""
+        process, self._process = self._process, None
+        if process is None:
+            return
+        process.stop()
+        if unregister:
+            result = register(
+                target_host=self.asterisk_host, target_port=self.asterisk_port,
+                user=self.number, password=self.password, local_port=self.sip_port,
+                expires=0, workdir=self.workdir / f"unregister-{self._runs}")
+            if not result.ok:
+                raise OperatorPhoneError(f"phone {self.number} could not unregister", result)
+
+    def restart(self, **changes) -> "OperatorPhone":
+        """Run again with other behaviour (answer_after, busy, script, digit_gap); same port, number."""
+        unknown = set(changes) - {"answer_after", "busy", "script", "digit_gap"}
+        if unknown:
+            raise TypeError(f"cannot change {', '.join(sorted(unknown))}")
+        self.stop(unregister=False)
+        for name, value in changes.items():
+            setattr(self, name, value)
+        return self.start()
+
+    @property
+    def running(self) -> bool:
+        return self._process is not None and self._process.proc.poll() is None
+
+    def __enter__(self) -> "OperatorPhone":
+        return self.start() if self._process is None else self
+
+    def __exit__(self, *exc_info) -> None:
+        self.stop()
+
+    # -- what happened ----------------------------------------------------
+
+    def calls(self) -> list[PhoneCall]:
+        """Every INVITE so far (all runs), in arrival order."""
+        return sorted((call for trace in self._traces for call in parse_trace(_read(trace))),
+                      key=lambda call: call.arrived)
+
+    def wait_for_calls(self, predicate: Callable[[list[PhoneCall]], object],
+                       timeout: float = 15.0, what: str = "the phone's calls") -> list[PhoneCall]:
+        """The calls once ``predicate(calls)`` is true (poll with deadline; AssertionError with logs)."""
+        try:
+            wait_for(lambda: predicate(self.calls()), timeout, what=f"{what} ({self.number})")
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}\n{self.describe()}") from None
+        return self.calls()
+
+    def wait_for_call(self, predicate: Callable[[PhoneCall], object] = lambda call: True,
+                      timeout: float = 15.0, what: str = "an INVITE", index: int = 0) -> PhoneCall:
+        """The ``index``-th call (by arrival) once it exists and ``predicate(call)`` is true."""
+        calls = self.wait_for_calls(
+            lambda calls: len(calls) > index and predicate(calls[index]), timeout, what)
+        return calls[index]
+
+    def describe(self) -> str:
+        """The phone's settings and SIPp's logs of the current (or last) run."""
+        head = (f"operator phone {self.number} on {LOCAL_IP}:{self.sip_port} "
+                f"(answer_after={self.answer_after}, busy={self.busy}, script={self.script!r}), "
+                f"files in {self.workdir}")
+        trace = self._traces[-1] if self._traces else None
+        if trace is None:
+            return head + " (never started)"
+        errors = _read(trace.with_name("errors.log"))
+        return (f"{head}\n--- calls ---\n" + "\n".join(map(repr, self.calls()))
+                + (f"\n--- errors ---\n{errors.rstrip()}" if errors.strip() else "")
+                + f"\n--- messages ---\n{_read(trace)[-6000:]}")
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8", errors="replace")
+    except FileNotFoundError:
+        return ""
+
+
+def _result_of(process: SippProcess):
+    """SIPp's result after stopping it (it may still run when registration timed out)."""
+    process.stop()
+    try:
+        return process.wait(5)
+    except SippTimeout as exc:  # stop() has waited already; kept for safety
+        return exc.result

@@ -1,0 +1,291 @@
+"""The operator phones (tests/testbed/operator_phone.py) against a private, real Asterisk.
+
+Asterisk runs a stand-in dialplan, not Telecenter's, so that a failure
+points at the phones: a Local channel (the caller) dials the phones, and
+its other half, once answered, reads the digits a phone keys.  Skipped
+without ``sipp`` or ``asterisk`` unless TELECENTER_REQUIRE_ASTERISK=1 (then failed).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from datetime import datetime, timezone
+
+import pytest
+
+from dialplan.instance import AsteriskInstance
+from tests.conftest import require
+from tests.testbed.callers import ami_session, wait_for
+from tests.testbed.conftest import active_channels, global_var
+from tests.testbed.operator_phone import OperatorPhone, OperatorPhoneError, parse_trace
+from tests.testbed.sipp import PJSIP_TEST_ENDPOINT
+
+pytestmark = [
+    pytest.mark.asterisk,
+    pytest.mark.sipp,
+    # pyst2 0.5.1 calls threading's deprecated isSet() in its read loops.
+    pytest.mark.filterwarnings("ignore::DeprecationWarning:asterisk.manager"),
+]
+
+PHONES = {"7101": "op-7101-secret", "7102": "op-7102-secret", "7103": "op-7103-secret"}
+CALLER = "5551234"
+
+DIAL_CONTEXT = "operator-test-dial"
+LISTENER_CONTEXT = "operator-test-listener"
+
+# The caller's ";2" half dials (DIAL_CONTEXT), its ";1" half listens once a
+# phone answered (LISTENER_CONTEXT): "s" reads 4 digits into GLOBAL(HEARD),
+# "hold" just stays on the line.  DIALSTATUS_<exten> records how Dial ended.
+DIALPLAN = f"""
+[{DIAL_CONTEXT}]
+exten => both,1,Dial(PJSIP/7101&PJSIP/7102,20)
+ same => n,Set(GLOBAL(DIALSTATUS_${{EXTEN}})=${{DIALSTATUS}})
+ same => n,Hangup()
+exten => one,1,Dial(PJSIP/7101,20)
+ same => n,Set(GLOBAL(DIALSTATUS_${{EXTEN}})=${{DIALSTATUS}})
+ same => n,Hangup()
+; The phone that answers (the called party, option t) may transfer: the
+; transfer target's digits are dialled in this context.
+exten => transfer,1,Set(__TRANSFER_CONTEXT={DIAL_CONTEXT})
+ same => n,Dial(PJSIP/7101,20,t)
+ same => n,Hangup()
+exten => 7103,1,Dial(PJSIP/7103,20)
+ same => n,Hangup()
+
+[{LISTENER_CONTEXT}]
+exten => s,1,Read(D,,4,,,15)
+ same => n,Set(GLOBAL(HEARD)=${{D}})
+ same => n,Wait(1)
+ same => n,Hangup()
+exten => hold,1,Wait(30)
+ same => n,Hangup()
+"""
+
+
+@pytest.fixture
+def asterisk(make_instance) -> AsteriskInstance:
+    require("sipp")
+    endpoints = "".join(PJSIP_TEST_ENDPOINT(number, password) for number, password in PHONES.items())
+    return make_instance(extra_pjsip=endpoints, extra_extensions=DIALPLAN)
+
+
+@pytest.fixture
+def phones(asterisk, tmp_path):
+    """Factory: an OperatorPhone for one of PHONES, registered; all stopped after the test."""
+    made: list[OperatorPhone] = []
+
+    def phone(number: str, **behaviour) -> OperatorPhone:
+        made.append(OperatorPhone(number, PHONES[number], asterisk.sip_port,
+                                  workdir=tmp_path / f"phone-{number}", **behaviour))
+        return made[-1].start()
+
+    yield phone
+    for each in made:
+        each.stop()
+
+
+def call_from(asterisk: AsteriskInstance, exten: str, listen: str = "s") -> float:
+    """A caller (CALLER) on a Local channel dials ``exten``; returns the time just before."""
+    before = time.time()
+    with ami_session(asterisk) as manager:
+        response = manager.originate(
+            channel=f"Local/{exten}@{DIAL_CONTEXT}", context=LISTENER_CONTEXT, exten=listen,
+            priority="1", timeout="20000", caller_id=CALLER, run_async=True)
+    assert response.get_header("Response") == "Success", response
+    return before
+
+
+def contacts(asterisk: AsteriskInstance) -> dict[str, str]:
+    """Registered contacts: phone number -> its contact URI's host:port."""
+    return dict(re.findall(r"Contact:\s+(\d+)/sip:\d+@([\d.]+:\d+)", asterisk.rx("pjsip show contacts")))
+
+
+def no_channels(asterisk: AsteriskInstance) -> None:
+    try:
+        wait_for(lambda: active_channels(asterisk) == 0, timeout=10, what="no active channels")
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}\n{asterisk.rx('core show channels concise')}") from None
+
+
+def test_two_phones_ring_at_once_one_answers_the_other_is_cancelled(asterisk, phones):
+    a = phones("7101", answer_after=1.0, script="w1/h")
+    b = phones("7102", answer_after=None)
+    assert contacts(asterisk) == {"7101": f"127.0.0.1:{a.sip_port}", "7102": f"127.0.0.1:{b.sip_port}"}
+
+    before = call_from(asterisk, "both", listen="hold")
+    answered = a.wait_for_call(lambda call: call.ended_by, what="the answered call to end")
+    cancelled = b.wait_for_call(lambda call: call.ended_by, what="the ringing to stop")
+    report = f"{a.describe()}\n{b.describe()}"
+
+    # Both rang at once, shortly after the call started, and both showed the caller.
+    assert before <= answered.arrived < before + 3, report
+    assert abs(answered.arrived - cancelled.arrived) < 0.5, report
+    assert answered.caller == cancelled.caller == CALLER, report
+    # A answered after its second of ringing and hung up a second later...
+    assert answered.answered and answered.ended_by == "phone", report
+    assert 0.9 <= answered.answered_at - answered.arrived < 2, report
+    assert 0.9 <= answered.ended_at - answered.answered_at < 2, report
+    # ... and Asterisk stopped B's ringing as soon as A answered.
+    assert not cancelled.answered and cancelled.ended_by == "cancel", report
+    assert 0 <= cancelled.ended_at - answered.answered_at < 1, report
+    assert len(a.calls()) == len(b.calls()) == 1
+    no_channels(asterisk)
+
+
+def test_star_two_and_digits_reach_asterisk_in_order(asterisk, phones):
+    a = phones("7101", answer_after=0.2, script="w0.5/d*2/w0.3/d12")
+    call_from(asterisk, "one")
+    wait_for(lambda: global_var(asterisk, "HEARD") is not None, timeout=15, what="the digits")
+    assert global_var(asterisk, "HEARD") == "*212", a.describe()
+    # The script had no "h": the phone stayed until the caller hung up.
+    call = a.wait_for_call(lambda call: call.ended_by, what="the call to end")
+    assert call.ended_by == "far_end", a.describe()
+    no_channels(asterisk)
+
+
+def test_calls_one_after_another_and_a_busy_phone(asterisk, phones):
+    a = phones("7101", answer_after=0, script="w0.5/h")
+    for count in (1, 2):
+        call_from(asterisk, "one", listen="hold")
+        a.wait_for_calls(lambda calls: len(calls) == count and calls[-1].ended_by, what=f"call {count}")
+    first, second = a.calls()
+    assert first.ended_by == second.ended_by == "phone", a.describe()
+    assert first.ended_at <= second.arrived
+
+    a.restart(busy=True)  # same port and number, now refusing calls
+    call_from(asterisk, "one", listen="hold")
+    busy = a.wait_for_call(lambda call: call.ended_by, index=2, what="the refusal")
+    assert busy.ended_by == "busy" and busy.state == "busy" and not busy.answered, a.describe()
+    wait_for(lambda: global_var(asterisk, "DIALSTATUS_one") == "BUSY", timeout=10, what="DIALSTATUS BUSY")
+    no_channels(asterisk)
+
+
+def test_attended_transfer_with_star_two(asterisk, phones):
+    # What Telecenter's features file does: *2 starts an attended transfer.
+    (asterisk.etc_dir / "features.conf").write_text("[general]\n\n[featuremap]\natxfer => *2\n")
+    asterisk.rx("module reload features")
+    operator = phones("7101", answer_after=0.2, script="w1/d*2/w2/d7103/w2/h")
+    target = phones("7103", answer_after=0.5)
+
+    call_from(asterisk, "transfer", listen="hold")
+    first = operator.wait_for_call(lambda call: call.ended_by, timeout=20, what="the operator to hang up")
+    second = target.wait_for_call(lambda call: call.answered, what="the transfer target to answer")
+    report = f"{operator.describe()}\n{target.describe()}\n{asterisk.describe_failure()}"
+    assert first.ended_by == "phone", report
+    assert first.answered_at < second.arrived < first.ended_at, report
+    # The operator is gone, the caller now talks to the target.
+    time.sleep(0.5)
+    assert target.calls()[0].state == "talking", report
+    channels = asterisk.rx("core show channels concise")
+    assert "PJSIP/7101-" not in channels and "PJSIP/7103-" in channels, channels
+    asterisk.rx("channel request hangup all")
+    target.wait_for_call(lambda call: call.ended_by == "far_end", what="the transferred call to end")
+    no_channels(asterisk)
+
+
+def test_wrong_password_is_refused(asterisk, tmp_path):
+    phone = OperatorPhone("7101", "wrong", asterisk.sip_port, workdir=tmp_path / "phone")
+    with pytest.raises(OperatorPhoneError) as caught:
+        phone.start(timeout=10)
+    assert "did not register" in str(caught.value)
+    assert not phone.running
+    assert "7101" not in contacts(asterisk)
+
+
+def test_stop_unregisters(asterisk, phones):
+    a = phones("7101")
+    assert "7101" in contacts(asterisk)
+    a.stop()
+    assert "7101" not in contacts(asterisk)
+
+
+# -- the trace parser, without SIPp ------------------------------------------
+
+TRACE = """\
+----------------------------------------------- 2026-12-02 08:23:55.204317
+UDP message received [894] bytes :
+
+INVITE sip:7102@127.0.0.1:46101 SIP/2.0
+Via: SIP/2.0/UDP 127.0.0.1:5070;rport;branch=z9hG4bKPj1
+From: "Ivanov" <sip:5551234@127.0.0.1>;tag=abc
+To: <sip:7102@127.0.0.1>
+Call-ID: call-1
+CSeq: 7935 INVITE
+P-Asserted-Identity: <sip:5550000@127.0.0.1>
+Content-Length: 0
+
+
+----------------------------------------------- 2026-12-02 08:23:55.204466
+UDP message sent (396 bytes):
+
+SIP/2.0 180 Ringing
+From: "Ivanov" <sip:5551234@127.0.0.1>;tag=abc
+To: <sip:7102@127.0.0.1>;tag=1
+Call-ID: call-1
+CSeq: 7935 INVITE
+Content-Length: 0
+
+
+----------------------------------------------- 2026-12-02 08:23:56.714187
+UDP message received [463] bytes :
+
+CANCEL sip:7102@127.0.0.1:46101 SIP/2.0
+Call-ID: call-1
+CSeq: 7935 CANCEL
+Content-Length: 0
+
+
+----------------------------------------------- 2026-12-02 08:23:57.000000
+UDP message received [894] bytes :
+
+INVITE sip:7102@127.0.0.1:46101 SIP/2.0
+From: <sip:5551235@127.0.0.1>;tag=def
+To: <sip:7102@127.0.0.1>
+Call-ID: call-2
+CSeq: 1 INVITE
+Content-Length: 0
+
+
+----------------------------------------------- 2026-12-02 08:23:58.000000
+UDP message sent (396 bytes):
+
+SIP/2.0 200 OK
+Call-ID: call-2
+CSeq: 1 INVITE
+Content-Length: 0
+
+
+----------------------------------------------- 2026-12-02 08:24:00.500000
+UDP message received [300] bytes :
+
+BYE sip:7102@127.0.0.1:46101 SIP/2.0
+Call-ID: call-2
+CSeq: 2 BYE
+Content-Length: 0
+
+
+----------------------------------------------- 2026-12-02 08:24:01.000000
+UDP message received [894] bytes :
+
+INVITE sip:7102@127.0.0.1:46101 SIP/2.0
+From: <sip:5551236@127.0.0.1>;tag=ghi
+To: <sip:7102@127.0.0.1>
+Call-ID: call-3
+"""
+
+
+def test_parse_trace_reads_each_invite_and_its_end():
+    calls = parse_trace(TRACE)
+    assert [call.call_id for call in calls] == ["call-1", "call-2"]  # call-3 is still being written
+    cancelled, answered = calls
+    # SIPp runs in UTC: 2026-12-02 08:23:55.204317 UTC.
+    assert cancelled.arrived == pytest.approx(datetime(2026, 12, 2, 8, 23, 55, 204317, timezone.utc).timestamp())
+    assert cancelled.caller == "5550000"  # P-Asserted-Identity wins over From
+    assert cancelled.from_user == "5551234" and cancelled.caller_name == "Ivanov"
+    assert cancelled.state == "cancelled" and not cancelled.answered
+    assert cancelled.ended_at - cancelled.arrived == pytest.approx(1.50987, abs=1e-5)
+    assert answered.caller == "5551235" and answered.caller_name == ""
+    assert answered.answered_at - answered.arrived == pytest.approx(1.0)
+    assert answered.ended_by == "far_end" and answered.state == "ended"
+    assert [call.call_id for call in parse_trace(TRACE + "Content-Length: 0\n\n\n")][-1] == "call-3"
