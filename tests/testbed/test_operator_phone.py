@@ -8,6 +8,7 @@ without ``sipp`` or ``asterisk`` unless TELECENTER_REQUIRE_ASTERISK=1 (then fail
 
 from __future__ import annotations
 
+import hashlib
 import re
 import time
 from datetime import datetime, timezone
@@ -15,6 +16,7 @@ from datetime import datetime, timezone
 import pytest
 
 from dialplan.instance import AsteriskInstance
+from dialplan.names import SIP_REALM
 from tests.conftest import require
 from tests.testbed.callers import ami_session, wait_for
 from tests.testbed.conftest import active_channels, global_var
@@ -63,10 +65,20 @@ exten => hold,1,Wait(30)
 """
 
 
+def endpoint(number: str, password: str) -> str:
+    """PJSIP_TEST_ENDPOINT, but 7102 keeps only the digest hash, as Telecenter's rendered phones do."""
+    text = PJSIP_TEST_ENDPOINT(number, password)
+    if number != "7102":
+        return text
+    digest = hashlib.md5(f"{number}:{SIP_REALM}:{password}".encode()).hexdigest()
+    return text.replace("auth_type=userpass", f"auth_type=md5\nrealm={SIP_REALM}").replace(
+        f"password={password}", f"md5_cred={digest}")
+
+
 @pytest.fixture
 def asterisk(make_instance) -> AsteriskInstance:
     require("sipp")
-    endpoints = "".join(PJSIP_TEST_ENDPOINT(number, password) for number, password in PHONES.items())
+    endpoints = "".join(endpoint(number, password) for number, password in PHONES.items())
     return make_instance(extra_pjsip=endpoints, extra_extensions=DIALPLAN)
 
 
@@ -130,6 +142,28 @@ def test_two_phones_ring_at_once_one_answers_the_other_is_cancelled(asterisk, ph
     assert not cancelled.answered and cancelled.ended_by == "cancel", report
     assert 0 <= cancelled.ended_at - answered.answered_at < 1, report
     assert len(a.calls()) == len(b.calls()) == 1
+    no_channels(asterisk)
+
+
+def test_ring_by_originate_and_stop_it_by_channel_id(asterisk, phones):
+    # How the queue rings a member: AMI Originate of PJSIP/<phone> with the
+    # caller's number and a ChannelId of its own; and stops it: AMI Hangup
+    # naming that id where a channel name goes.
+    a = phones("7101", answer_after=None)
+    with ami_session(asterisk) as manager:
+        before = time.time()
+        response = manager.send_action({
+            "Action": "Originate", "Channel": "PJSIP/7101", "Context": LISTENER_CONTEXT,
+            "Exten": "hold", "Priority": "1", "Timeout": "20000", "CallerID": f"<{CALLER}>",
+            "ChannelId": "queue-ring-test-1", "Async": "true"})
+        assert response.get_header("Response") == "Success", response
+        ringing = a.wait_for_call(what="the ring")
+        assert ringing.caller == CALLER and ringing.state == "ringing", a.describe()
+        assert before <= ringing.arrived < before + 3
+        stop = manager.send_action({"Action": "Hangup", "Channel": "queue-ring-test-1"})
+        assert stop.get_header("Response") == "Success", stop
+    stopped = a.wait_for_call(lambda call: call.ended_by, what="the ringing to stop")
+    assert stopped.ended_by == "cancel", a.describe()
     no_channels(asterisk)
 
 
