@@ -35,10 +35,12 @@ CALLER = "5551234"
 
 DIAL_CONTEXT = "operator-test-dial"
 LISTENER_CONTEXT = "operator-test-listener"
+MEMBER_CONTEXT = "operator-test-member"
 
 # The caller's ";2" half dials (DIAL_CONTEXT), its ";1" half listens once a
 # phone answered (LISTENER_CONTEXT): "s" reads 4 digits into GLOBAL(HEARD),
-# "hold" just stays on the line.  DIALSTATUS_<exten> records how Dial ended.
+# "hold" just stays on the line.  DIALSTATUS_<exten> records how an unanswered
+# Dial ended (after an answered one the dialplan stops when the phone hangs up).
 DIALPLAN = f"""
 [{DIAL_CONTEXT}]
 exten => both,1,Dial(PJSIP/7101&PJSIP/7102,20)
@@ -47,11 +49,7 @@ exten => both,1,Dial(PJSIP/7101&PJSIP/7102,20)
 exten => one,1,Dial(PJSIP/7101,20)
  same => n,Set(GLOBAL(DIALSTATUS_${{EXTEN}})=${{DIALSTATUS}})
  same => n,Hangup()
-; The phone that answers (the called party, option t) may transfer: the
-; transfer target's digits are dialled in this context.
-exten => transfer,1,Set(__TRANSFER_CONTEXT={DIAL_CONTEXT})
- same => n,Dial(PJSIP/7101,20,t)
- same => n,Hangup()
+; A transfer target's digits are dialled in this context.
 exten => 7103,1,Dial(PJSIP/7103,20)
  same => n,Hangup()
 
@@ -60,7 +58,14 @@ exten => s,1,Read(D,,4,,,15)
  same => n,Set(GLOBAL(HEARD)=${{D}})
  same => n,Wait(1)
  same => n,Hangup()
-exten => hold,1,Wait(30)
+exten => hold,1,Answer()
+ same => n,Wait(30)
+ same => n,Hangup()
+
+; A queue member's leg: bridged to the waiting caller, and may transfer.
+[{MEMBER_CONTEXT}]
+exten => s,1,Set(__TRANSFER_CONTEXT={DIAL_CONTEXT})
+ same => n,Bridge(${{QUEUE_CALLER}},T)
  same => n,Hangup()
 """
 
@@ -195,24 +200,38 @@ def test_calls_one_after_another_and_a_busy_phone(asterisk, phones):
     no_channels(asterisk)
 
 
-def test_attended_transfer_with_star_two(asterisk, phones):
-    # What Telecenter's features file does: *2 starts an attended transfer.
+def test_member_rung_by_originate_transfers_with_star_two(asterisk, phones):
+    # The queue's way: the caller waits on a channel of their own; the member's
+    # phone is rung by Originate and, once answered, its leg runs Bridge(<the
+    # caller's uniqueid>,T), so the member may transfer; *2 (Telecenter's
+    # features file) starts an attended transfer to the digits keyed next.
     (asterisk.etc_dir / "features.conf").write_text("[general]\n\n[featuremap]\natxfer => *2\n")
     asterisk.rx("module reload features")
     operator = phones("7101", answer_after=0.2, script="w1/d*2/w2/d7103/w2/h")
     target = phones("7103", answer_after=0.5)
+    with ami_session(asterisk) as manager:
+        for action in (
+            {"Channel": f"Local/hold@{LISTENER_CONTEXT}", "Application": "Wait", "Data": "30",
+             "ChannelId": "caller-1"},
+            {"Channel": "PJSIP/7101", "Context": MEMBER_CONTEXT, "Exten": "s", "Priority": "1",
+             "Variable": "QUEUE_CALLER=caller-1"},
+        ):
+            response = manager.send_action({"Action": "Originate", "CallerID": f"<{CALLER}>",
+                                            "Timeout": "20000", "Async": "true", **action})
+            assert response.get_header("Response") == "Success", response
 
-    call_from(asterisk, "transfer", listen="hold")
-    first = operator.wait_for_call(lambda call: call.ended_by, timeout=20, what="the operator to hang up")
-    second = target.wait_for_call(lambda call: call.answered, what="the transfer target to answer")
+        first = operator.wait_for_call(lambda call: call.ended_by, timeout=20, what="the operator to hang up")
+        second = target.wait_for_call(lambda call: call.answered, what="the transfer target to answer")
     report = f"{operator.describe()}\n{target.describe()}\n{asterisk.describe_failure()}"
-    assert first.ended_by == "phone", report
-    assert first.answered_at < second.arrived < first.ended_at, report
-    # The operator is gone, the caller now talks to the target.
-    time.sleep(0.5)
+    assert first.caller == CALLER and first.ended_by == "phone", report
+    # The target rang after *2 and the digits, showing the caller's number ...
+    assert first.answered_at + 1 < second.arrived < first.ended_at, report
+    assert second.caller == CALLER, report
+    # ... and still talks (to the caller) once the operator has hung up.
+    wait_for(lambda: "PJSIP/7101-" not in asterisk.rx("core show channels concise"), timeout=5,
+             what="the operator's leg to end")
     assert target.calls()[0].state == "talking", report
-    channels = asterisk.rx("core show channels concise")
-    assert "PJSIP/7101-" not in channels and "PJSIP/7103-" in channels, channels
+    assert "PJSIP/7103-" in asterisk.rx("core show channels concise"), report
     asterisk.rx("channel request hangup all")
     target.wait_for_call(lambda call: call.ended_by == "far_end", what="the transferred call to end")
     no_channels(asterisk)
