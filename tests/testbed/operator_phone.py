@@ -1,42 +1,55 @@
 """An operator's SIP phone for queue tests: registers, rings, answers, keys *2, says what happened.
 
-One ``OperatorPhone`` is one SIPp process on ports of its own.  It
-REGISTERs to Asterisk with digest auth (the phone's number and password:
-the numbers of ``PJSIP_TEST_ENDPOINT`` or of phones Telecenter rendered),
-answers Asterisk's qualify OPTIONS, and then takes every INVITE that comes,
-one after another or several at once, for as long as it runs.  Each phone
-behaves one way for all its calls:
+One ``OperatorPhone`` is one SIPp process on ports of its own
+(``phone.sip_port``, ``phone.media_port``).  It REGISTERs to Asterisk with
+digest auth (number and password of a ``PJSIP_TEST_ENDPOINT`` or of a phone
+Telecenter rendered: plain or hashed credentials both work), answers
+Asterisk's qualify OPTIONS, and then takes every INVITE that comes, one
+after another or several at once, for as long as it runs.  Each phone
+behaves one way for all its calls (``restart`` changes it):
 
-* ``answer_after=2.0``: rings 2 s, then answers (``0``: at once);
-  a CANCEL while it rings ends that call as "cancelled".
+* ``answer_after=2.0``: rings 2 s (180 Ringing), then answers (``0``: at
+  once); a CANCEL while it rings ends that call as "cancelled".
 * ``answer_after=None``: never answers, rings until Asterisk sends CANCEL.
 * ``busy=True``: refuses every INVITE with 486 Busy Here.
 
 Once a call is up the phone follows ``script``, in the caller script
 language of ``callers.py``: steps joined by "/", ``w<seconds>`` waits,
 ``d<digits>`` keys DTMF (0-9, * and #, RFC 4733 events on payload 101, one
-digit every ``digit_gap`` seconds), ``h`` hangs up.  A script without ``h``
-(the empty one too) leaves the call up until the far end hangs up.  The far
-end may hang up during any step.  For an attended transfer:
-``script="w1/d*2/w2/d102/w3/h"`` waits 1 s, keys *2, waits 2 s (Asterisk
-says "transfer"), keys 102, waits 3 s (102 answers) and hangs up, which
-completes the transfer.  Re-INVITEs and UPDATEs in a call are answered.
+digit every ``digit_gap`` seconds, 0.25 by default), ``h`` hangs up.  A
+script without ``h`` (the empty one too) keeps the call up until the far end
+hangs up.  The far end may hang up during any step.  For an attended
+transfer: ``script="w1/d*2/w2/d102/w5/h"`` waits 1 s, keys *2, waits 2 s
+(Asterisk says "transfer"), keys 102, waits 5 s (Asterisk waits up to 3 s
+for more digits when the dialplan could match a longer number; then 102
+rings and answers) and hangs up, which completes the transfer.  UPDATEs in
+a call are answered (``-aa``), re-INVITEs too (a wait they interrupt starts
+over).
 
 What each INVITE did is read back from SIPp's message trace (``-trace_msg``):
-``phone.calls()`` lists one ``PhoneCall`` per INVITE, in arrival order,
-with times from the trace (SIPp's wall clock, epoch seconds like
-``time.time()``), never from polling:
+``phone.calls()`` lists one ``PhoneCall`` per INVITE (re-INVITEs and
+retransmissions not counted), in arrival order, over all runs of the phone,
+with times from the trace (SIPp's wall clock in epoch seconds, comparable
+with ``time.time()``), never from polling:
 
+    call.call_id      the SIP Call-ID
     call.arrived      when the INVITE arrived
     call.caller       the caller's number: P-Asserted-Identity user, else From user
-    call.caller_name  From display name ('' when none)
+    call.from_user    the From user
+    call.caller_name  the From display name ('' when none)
     call.answered_at  when the phone sent 200 OK, or None
     call.ended_at     when the call ended (CANCEL, 486, BYE), or None
     call.ended_by     "cancel" (Asterisk stopped the ringing), "busy" (the
                       phone refused), "far_end" (Asterisk's BYE), "phone"
                       (the phone's BYE), or None while ringing or talking
-    call.state        "ringing", "talking", "cancelled", "busy", "ended"
+    call.state        "ringing", "talking", "cancelled", "busy" or "ended"
     call.answered     whether the phone answered
+
+Waiting (poll with a deadline; an AssertionError carries the phone's logs):
+``phone.wait_for_call(predicate=any, timeout=15, what=..., index=0)``
+returns the ``index``-th call once it exists and ``predicate(call)`` holds;
+``phone.wait_for_calls(predicate, timeout=15, what=...)`` returns all calls
+once ``predicate(calls)`` holds.
 
 Typical use (``asterisk`` is a running ``AsteriskInstance``)::
 
@@ -46,15 +59,24 @@ Typical use (``asterisk`` is a running ``AsteriskInstance``)::
         call = phone.wait_for_call(timeout=10)                 # the first INVITE
         call = phone.wait_for_call(lambda c: c.ended_by, what="the call to end")
         assert call.caller == "5551234" and call.answered
+        second = phone.wait_for_call(index=1)                  # the next INVITE
 
 ``start()`` returns once Asterisk accepted the registration (and raises
 ``OperatorPhoneError`` with SIPp's logs when it refused it);
-``stop()`` ends SIPp and, unless ``unregister=False`` (a phone pulled from
-the wall), unregisters the contact so Asterisk sees the phone offline;
-``restart(**changes)`` changes the behaviour on the same port and number
-(e.g. ``phone.restart(busy=True)``).  ``describe()`` gives the logs for an
-assertion message.  The files stay in ``workdir`` (a new temporary folder
-by default) for post-mortems.
+``stop()`` ends SIPp (a call still up is left to Asterisk, as a phone pulled
+from the wall leaves it) and, unless ``unregister=False``, unregisters the
+contact so that Asterisk sees the phone offline at once (about 1 s);
+``restart(**changes)`` runs it again with other ``answer_after``, ``busy``,
+``script`` or ``digit_gap`` on the same port and number, without going
+offline.  ``running`` says whether SIPp still runs; ``describe()`` gives the
+settings, the calls and the logs for an assertion message.  The files
+(rendered scenario, DTMF captures, traces) stay in ``workdir`` (a new
+temporary folder by default), one ``run-N`` folder per start.
+
+The scenarios are ``scenarios/operator_register.xml`` (REGISTER, then stay)
+and ``scenarios/operator_calls.xml`` (SIPp's out-of-call scenario: every
+request outside a known call starts one, so one process takes any number
+of calls), rendered per phone by ``render_calls_scenario``.
 """
 
 from __future__ import annotations
@@ -66,6 +88,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
+from xml.sax.saxutils import quoteattr
 
 from tests.testbed.callers import check_script, wait_for
 from tests.testbed.ports import sipp_ports
@@ -150,14 +173,21 @@ def render_calls_scenario(
 
 
 def _talk_steps(steps: list[str], gap_ms: int, workdir: Path) -> list[str]:
-    """Scenario elements for a call's script; every wait also takes the far end's BYE."""
+    """Scenario elements for a call's script; every wait also takes the far end's BYE or a re-INVITE."""
     out: list[str] = []
     labels = iter(range(1, 10**6))
 
     def wait(ms: int) -> None:
-        label = f"step_{next(labels)}"
-        out.append(f'<recv request="BYE" timeout="{max(ms, 1)}" ontimeout="{label}" next="far_bye" />')
-        out.append(f'<label id="{label}" />')
+        # The BYE is optional, so a re-INVITE matches too: it is answered and
+        # the wait starts over.
+        k = next(labels)
+        out.append(f'<label id="wait_{k}" />')
+        out.append(f'<recv request="BYE" optional="true" timeout="{max(ms, 1)}" '
+                   f'ontimeout="step_{k}" next="far_bye" />')
+        out.append('<recv request="INVITE" />')
+        out.append(REINVITE_ANSWER)
+        out.append(f'<recv request="ACK" next="wait_{k}" />')
+        out.append(f'<label id="step_{k}" />')
 
     seq, timestamp, index = 1000, 16000, 0
     for step in steps:
@@ -172,11 +202,41 @@ def _talk_steps(steps: list[str], gap_ms: int, workdir: Path) -> list[str]:
             index += 1
             seq = renumber_dtmf_pcap(dtmf_pcap(digit), pcap, first_seq=seq, timestamp=timestamp)
             timestamp += 8 * gap_ms  # 8 kHz clock: the time this digit "takes"
-            out.append(f'<nop><action><exec play_pcap_audio="{pcap}" /></action></nop>'
+            out.append(f"<nop><action><exec play_pcap_audio={quoteattr(str(pcap))} /></action></nop>"
                        f"<!-- digit {digit} -->")
             wait(gap_ms)  # the digit plays asynchronously: let it finish first
     out.append('<nop next="wait_bye" />')
     return out
+
+
+# The phone's 200 OK to a re-INVITE (same SDP as its answer, a new version).
+REINVITE_ANSWER = """<send retrans="500">
+    <![CDATA[
+
+      SIP/2.0 200 OK
+      [last_Via:]
+      [last_From:]
+      [last_To:]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Contact: <sip:[local_ip]:[local_port];transport=[transport]>
+      Content-Type: application/sdp
+      Content-Length: [len]
+
+      v=0
+      o=- 53655765 2353687638 IN IP[local_ip_type] [local_ip]
+      s=-
+      c=IN IP[media_ip_type] [media_ip]
+      t=0 0
+      m=audio [media_port] RTP/AVP 0 101
+      a=rtpmap:0 PCMU/8000
+      a=rtpmap:101 telephone-event/8000
+      a=fmtp:101 0-15
+      a=ptime:20
+      a=sendrecv
+
+    ]]>
+  </send>"""
 
 
 # --- the message trace ------------------------------------------------------

@@ -21,7 +21,8 @@ from tests.conftest import require
 from tests.testbed.callers import ami_session, wait_for
 from tests.testbed.conftest import active_channels, global_var
 from tests.testbed.operator_phone import OperatorPhone, OperatorPhoneError, parse_trace
-from tests.testbed.sipp import PJSIP_TEST_ENDPOINT
+from tests.testbed.ports import sipp_ports
+from tests.testbed.sipp import PJSIP_TEST_ENDPOINT, SCENARIO_DIR, SippProcess, sipp_binary
 
 pytestmark = [
     pytest.mark.asterisk,
@@ -235,6 +236,25 @@ def test_member_rung_by_originate_transfers_with_star_two(asterisk, phones):
     asterisk.rx("channel request hangup all")
     target.wait_for_call(lambda call: call.ended_by == "far_end", what="the transferred call to end")
     no_channels(asterisk)
+
+
+def test_a_reinvite_in_the_middle_of_the_script_is_answered(asterisk, phones, tmp_path):
+    # A peer calls the phone directly and re-INVITEs it 0.5 s after the
+    # answer, while the phone waits before its digits.
+    a = phones("7101", answer_after=0, script="w1/d12/w0.5/h")
+    sip, media = sipp_ports()
+    (tmp_path / "peer").mkdir()
+    peer = SippProcess([
+        sipp_binary(), f"127.0.0.1:{a.sip_port}", "-sf", str(SCENARIO_DIR / "uac_reinvite.xml"),
+        "-s", "7101", "-key", "caller_user", CALLER, "-m", "1", "-nostdin",
+        "-i", "127.0.0.1", "-mi", "127.0.0.1", "-p", str(sip), "-mp", str(media),
+    ], tmp_path / "peer", SCENARIO_DIR / "uac_reinvite.xml")  # fmt: skip
+    result = peer.wait(timeout=20)
+    assert result.ok, f"{result.describe()}\n{a.describe()}"
+    call = a.wait_for_call(lambda call: call.ended_by, what="the call to end")
+    assert call.caller == CALLER and call.ended_by == "phone", a.describe()
+    # The wait started over after the re-INVITE: 0.5 + 1 s, two digits, 0.5 s.
+    assert 2.2 <= call.ended_at - call.answered_at < 4, a.describe()
 
 
 def test_wrong_password_is_refused(asterisk, tmp_path):
