@@ -73,6 +73,12 @@ settings, the calls and the logs for an assertion message.  The files
 (rendered scenario, DTMF captures, traces) stay in ``workdir`` (a new
 temporary folder by default), one ``run-N`` folder per start.
 
+``OperatorPhones(asterisk_port, workdir)`` holds the phones of one test:
+``add(number, password, **behaviour)`` starts one, ``phones[number]`` finds
+it, ``timeline()`` lists every phone's calls as (number, call) by arrival
+(who rang, in which order), and leaving the ``with`` block stops them all
+at once.
+
 The scenarios are ``scenarios/operator_register.xml`` (REGISTER, then stay)
 and ``scenarios/operator_calls.xml`` (SIPp's out-of-call scenario: every
 request outside a known call starts one, so one process takes any number
@@ -84,6 +90,7 @@ from __future__ import annotations
 import re
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -451,6 +458,59 @@ class OperatorPhone:
         return (f"{head}\n--- calls ---\n" + "\n".join(map(repr, self.calls()))
                 + (f"\n--- errors ---\n{errors.rstrip()}" if errors.strip() else "")
                 + f"\n--- messages ---\n{_read(trace)[-6000:]}")
+
+
+class OperatorPhones:
+    """The phones of one test, made with ``add`` and all stopped (in parallel) at the end.
+
+    A pytest fixture of a queue test::
+
+        @pytest.fixture
+        def operators(testbed, tmp_path):
+            with OperatorPhones(testbed.asterisk.sip_port, tmp_path / "phones") as phones:
+                yield phones
+
+        a = operators.add("101", PASSWORD_101, answer_after=1)   # registered now
+    """
+
+    def __init__(self, asterisk_port: int, workdir: Path | str, asterisk_host: str = LOCAL_IP):
+        self.asterisk_port = asterisk_port
+        self.asterisk_host = asterisk_host
+        self.workdir = Path(workdir)
+        self.phones: dict[str, OperatorPhone] = {}
+
+    def add(self, number: str, password: str, **behaviour) -> OperatorPhone:
+        """A started (registered) phone ``number``; keyword arguments as for OperatorPhone."""
+        if number in self.phones:
+            raise ValueError(f"phone {number} is already in this test")
+        phone = OperatorPhone(number, password, self.asterisk_port, asterisk_host=self.asterisk_host,
+                              workdir=self.workdir / number, **behaviour)
+        self.phones[number] = phone
+        return phone.start()
+
+    def __getitem__(self, number: str) -> OperatorPhone:
+        return self.phones[number]
+
+    def timeline(self) -> list[tuple[str, PhoneCall]]:
+        """Every phone's calls as (phone number, call), by arrival: who rang, in which order."""
+        return sorted(((number, call) for number, phone in self.phones.items() for call in phone.calls()),
+                      key=lambda item: item[1].arrived)
+
+    def describe(self) -> str:
+        return "\n".join(phone.describe() for phone in self.phones.values())
+
+    def stop_all(self) -> None:
+        """Stop and unregister every phone that still runs, all at once."""
+        running = [phone for phone in self.phones.values() if phone._process is not None]
+        if running:
+            with ThreadPoolExecutor(len(running)) as pool:
+                list(pool.map(OperatorPhone.stop, running))
+
+    def __enter__(self) -> "OperatorPhones":
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.stop_all()
 
 
 def _read(path: Path) -> str:

@@ -20,7 +20,7 @@ from dialplan.names import SIP_REALM
 from tests.conftest import require
 from tests.testbed.callers import ami_session, wait_for
 from tests.testbed.conftest import active_channels, global_var
-from tests.testbed.operator_phone import OperatorPhone, OperatorPhoneError, parse_trace
+from tests.testbed.operator_phone import OperatorPhone, OperatorPhoneError, OperatorPhones, parse_trace
 from tests.testbed.ports import sipp_ports
 from tests.testbed.sipp import PJSIP_TEST_ENDPOINT, SCENARIO_DIR, SippProcess, sipp_binary
 
@@ -90,17 +90,9 @@ def asterisk(make_instance) -> AsteriskInstance:
 
 @pytest.fixture
 def phones(asterisk, tmp_path):
-    """Factory: an OperatorPhone for one of PHONES, registered; all stopped after the test."""
-    made: list[OperatorPhone] = []
-
-    def phone(number: str, **behaviour) -> OperatorPhone:
-        made.append(OperatorPhone(number, PHONES[number], asterisk.sip_port,
-                                  workdir=tmp_path / f"phone-{number}", **behaviour))
-        return made[-1].start()
-
-    yield phone
-    for each in made:
-        each.stop()
+    """The test's operator phones (``phones.add``), all stopped after the test."""
+    with OperatorPhones(asterisk.sip_port, tmp_path / "phones") as made:
+        yield made
 
 
 def call_from(asterisk: AsteriskInstance, exten: str, listen: str = "s") -> float:
@@ -127,8 +119,8 @@ def no_channels(asterisk: AsteriskInstance) -> None:
 
 
 def test_two_phones_ring_at_once_one_answers_the_other_is_cancelled(asterisk, phones):
-    a = phones("7101", answer_after=1.0, script="w1/h")
-    b = phones("7102", answer_after=None)
+    a = phones.add("7101", PHONES["7101"], answer_after=1.0, script="w1/h")
+    b = phones.add("7102", PHONES["7102"], answer_after=None)
     assert contacts(asterisk) == {"7101": f"127.0.0.1:{a.sip_port}", "7102": f"127.0.0.1:{b.sip_port}"}
 
     before = call_from(asterisk, "both", listen="hold")
@@ -147,7 +139,7 @@ def test_two_phones_ring_at_once_one_answers_the_other_is_cancelled(asterisk, ph
     # ... and Asterisk stopped B's ringing as soon as A answered.
     assert not cancelled.answered and cancelled.ended_by == "cancel", report
     assert 0 <= cancelled.ended_at - answered.answered_at < 1, report
-    assert len(a.calls()) == len(b.calls()) == 1
+    assert [number for number, _call in phones.timeline()] in (["7101", "7102"], ["7102", "7101"])
     no_channels(asterisk)
 
 
@@ -155,7 +147,7 @@ def test_ring_by_originate_and_stop_it_by_channel_id(asterisk, phones):
     # How the queue rings a member: AMI Originate of PJSIP/<phone> with the
     # caller's number and a ChannelId of its own; and stops it: AMI Hangup
     # naming that id where a channel name goes.
-    a = phones("7101", answer_after=None)
+    a = phones.add("7101", PHONES["7101"], answer_after=None)
     with ami_session(asterisk) as manager:
         before = time.time()
         response = manager.send_action({
@@ -174,7 +166,7 @@ def test_ring_by_originate_and_stop_it_by_channel_id(asterisk, phones):
 
 
 def test_star_two_and_digits_reach_asterisk_in_order(asterisk, phones):
-    a = phones("7101", answer_after=0.2, script="w0.5/d*2/w0.3/d12")
+    a = phones.add("7101", PHONES["7101"], answer_after=0.2, script="w0.5/d*2/w0.3/d12")
     call_from(asterisk, "one")
     wait_for(lambda: global_var(asterisk, "HEARD") is not None, timeout=15, what="the digits")
     assert global_var(asterisk, "HEARD") == "*212", a.describe()
@@ -185,7 +177,7 @@ def test_star_two_and_digits_reach_asterisk_in_order(asterisk, phones):
 
 
 def test_calls_one_after_another_and_a_busy_phone(asterisk, phones):
-    a = phones("7101", answer_after=0, script="w0.5/h")
+    a = phones.add("7101", PHONES["7101"], answer_after=0, script="w0.5/h")
     for count in (1, 2):
         call_from(asterisk, "one", listen="hold")
         a.wait_for_calls(lambda calls: len(calls) == count and calls[-1].ended_by, what=f"call {count}")
@@ -208,8 +200,8 @@ def test_member_rung_by_originate_transfers_with_star_two(asterisk, phones):
     # features file) starts an attended transfer to the digits keyed next.
     (asterisk.etc_dir / "features.conf").write_text("[general]\n\n[featuremap]\natxfer => *2\n")
     asterisk.rx("module reload features")
-    operator = phones("7101", answer_after=0.2, script="w1/d*2/w2/d7103/w2/h")
-    target = phones("7103", answer_after=0.5)
+    operator = phones.add("7101", PHONES["7101"], answer_after=0.2, script="w1/d*2/w2/d7103/w2/h")
+    target = phones.add("7103", PHONES["7103"], answer_after=0.5)
     with ami_session(asterisk) as manager:
         for action in (
             {"Channel": f"Local/hold@{LISTENER_CONTEXT}", "Application": "Wait", "Data": "30",
@@ -241,7 +233,7 @@ def test_member_rung_by_originate_transfers_with_star_two(asterisk, phones):
 def test_a_reinvite_in_the_middle_of_the_script_is_answered(asterisk, phones, tmp_path):
     # A peer calls the phone directly and re-INVITEs it 0.5 s after the
     # answer, while the phone waits before its digits.
-    a = phones("7101", answer_after=0, script="w1/d12/w0.5/h")
+    a = phones.add("7101", PHONES["7101"], answer_after=0, script="w1/d12/w0.5/h")
     sip, media = sipp_ports()
     (tmp_path / "peer").mkdir()
     peer = SippProcess([
@@ -266,11 +258,14 @@ def test_wrong_password_is_refused(asterisk, tmp_path):
     assert "7101" not in contacts(asterisk)
 
 
-def test_stop_unregisters(asterisk, phones):
-    a = phones("7101")
-    assert "7101" in contacts(asterisk)
+def test_stop_unregisters_unless_the_phone_is_pulled_from_the_wall(asterisk, phones):
+    a = phones.add("7101", PHONES["7101"])
+    b = phones.add("7102", PHONES["7102"])
+    assert set(contacts(asterisk)) == {"7101", "7102"}
     a.stop()
-    assert "7101" not in contacts(asterisk)
+    b.stop(unregister=False)
+    assert contacts(asterisk) == {"7102": f"127.0.0.1:{b.sip_port}"}
+    assert not a.running and not b.running
 
 
 # -- the trace parser, without SIPp ------------------------------------------
