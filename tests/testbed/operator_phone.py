@@ -88,6 +88,7 @@ of calls), rendered per phone by ``render_calls_scenario``.
 from __future__ import annotations
 
 import re
+import shutil
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -361,9 +362,24 @@ class OperatorPhone:
         """Start SIPp and return once Asterisk accepted the registration."""
         if self._process is not None:
             raise OperatorPhoneError(f"phone {self.number} is already running")
+        for attempt in range(3):
+            try:
+                return self._start(timeout)
+            except OperatorPhoneError as exc:
+                # Another program took the free ports first: the first run may move.
+                taken = exc.result is not None and "Unable to bind" in exc.result.stderr
+                if not taken or self._runs > 1 or attempt == 2:
+                    raise
+                self._runs, self._traces = 0, []
+                self.sip_port, self.media_port = sipp_ports()
+        raise AssertionError("unreachable")
+
+    def _start(self, timeout: float) -> "OperatorPhone":
         self._runs += 1
         run_dir = self.workdir / f"run-{self._runs}"
-        run_dir.mkdir(parents=True, exist_ok=True)
+        if run_dir.exists():
+            shutil.rmtree(run_dir)  # a first run that could not bind its ports
+        run_dir.mkdir(parents=True)
         calls = run_dir / "operator_calls.xml"
         calls.write_text(render_calls_scenario(
             answer_after=self.answer_after, busy=self.busy, script=self.script,
@@ -376,17 +392,16 @@ class OperatorPhone:
             "-i", LOCAL_IP, "-mi", LOCAL_IP,
             "-p", str(self.sip_port), "-mp", str(self.media_port),
         ]  # fmt: skip
-        self._process = process = SippProcess(command, run_dir, calls, env={"TZ": SIPP_ENV_TZ})
+        process = SippProcess(command, run_dir, calls, env={"TZ": SIPP_ENV_TZ})
         self._traces.append(process.message_trace)
         deadline = time.monotonic() + timeout
         while "registered" not in _read(process.log_file):
             if process.proc.poll() is not None or time.monotonic() > deadline:
-                self._process = None
-                result = _result_of(process)
                 raise OperatorPhoneError(
                     f"phone {self.number} did not register with {self.asterisk_host}:"
-                    f"{self.asterisk_port} within {timeout} s", result)
+                    f"{self.asterisk_port} within {timeout} s", _result_of(process))
             time.sleep(0.05)
+        self._process = process
         return self
 
     def stop(self, unregister: bool = True) -> None:
@@ -433,8 +448,14 @@ class OperatorPhone:
     def wait_for_calls(self, predicate: Callable[[list[PhoneCall]], object],
                        timeout: float = 15.0, what: str = "the phone's calls") -> list[PhoneCall]:
         """The calls once ``predicate(calls)`` is true (poll with deadline; AssertionError with logs)."""
+        def done() -> object:
+            if self._process is not None and self._process.proc.poll() is not None:
+                raise OperatorPhoneError(f"SIPp of phone {self.number} ended while waiting for "
+                                         f"{what}\n{self.describe()}")
+            return predicate(self.calls())
+
         try:
-            wait_for(lambda: predicate(self.calls()), timeout, what=f"{what} ({self.number})")
+            wait_for(done, timeout, what=f"{what} ({self.number})")
         except AssertionError as exc:
             raise AssertionError(f"{exc}\n{self.describe()}") from None
         return self.calls()

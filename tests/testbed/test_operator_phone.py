@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import socket
 import time
 from datetime import datetime, timezone
 
@@ -256,6 +257,19 @@ def test_wrong_password_is_refused(asterisk, tmp_path):
     assert "did not register" in str(caught.value)
     assert not phone.running
     assert "7101" not in contacts(asterisk)
+
+
+def test_a_phone_whose_port_was_taken_meanwhile_moves_to_another(asterisk, tmp_path):
+    phone = OperatorPhone("7101", PHONES["7101"], asterisk.sip_port, workdir=tmp_path / "phone")
+    taken = phone.sip_port
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as squatter:
+        squatter.bind(("127.0.0.1", taken))
+        phone.start()
+    try:
+        assert phone.sip_port != taken
+        assert contacts(asterisk) == {"7101": f"127.0.0.1:{phone.sip_port}"}
+    finally:
+        phone.stop()
 
 
 def test_stop_unregisters_unless_the_phone_is_pulled_from_the_wall(asterisk, phones):
