@@ -66,6 +66,9 @@ Typical use (``asterisk`` is a running ``AsteriskInstance``)::
 ``stop()`` ends SIPp (a call still up is left to Asterisk, as a phone pulled
 from the wall leaves it) and, unless ``unregister=False``, unregisters the
 contact so that Asterisk sees the phone offline at once (about 1 s);
+``dial(number, digits="", hang_up_after=None)`` places a call from the
+phone's account (a second SIPp, e.g. to dial the code that binds the phone
+to an operator) and returns SIPp's result once the call is over;
 ``restart(**changes)`` runs it again with other ``answer_after``, ``busy``,
 ``script`` or ``digit_gap`` on the same port and number, without going
 offline.  ``running`` says whether SIPp still runs; ``describe()`` gives the
@@ -106,10 +109,12 @@ from tests.testbed.sipp import (
     SCENARIO_DIR,
     SippError,
     SippProcess,
+    SippResult,
     SippTimeout,
     dtmf_pcap,
     register,
     renumber_dtmf_pcap,
+    run_sip_call,
     sipp_binary,
 )
 
@@ -354,6 +359,7 @@ class OperatorPhone:
         self.sip_port, self.media_port = sipp_ports()
         self._process: SippProcess | None = None
         self._runs = 0
+        self._dials = 0
         self._traces: list[Path] = []  # one per run: calls() reads them all
 
     # -- running ----------------------------------------------------------
@@ -427,6 +433,27 @@ class OperatorPhone:
         for name, value in changes.items():
             setattr(self, name, value)
         return self.start()
+
+    def dial(self, number: str, *, digits: str = "", hang_up_after: float | None = None,
+             timeout: float = 30.0) -> SippResult:
+        """Call ``number`` from this phone's account and return when the call is over.
+
+        A second SIPp on ports of its own places the call (Asterisk knows the
+        endpoint by the From user, so it is this phone's call: e.g. dialling
+        the code that binds the phone to an operator); the registration and
+        the incoming calls go on meanwhile.  ``digits`` are keyed 0.5 s after
+        the answer, 0.5 s apart; then the phone waits for Asterisk's BYE, or
+        hangs up ``hang_up_after`` seconds after the last digit.
+        """
+        self._dials += 1
+        sip, media = sipp_ports()
+        return run_sip_call(
+            target_host=self.asterisk_host, target_port=self.asterisk_port, number=number,
+            user=self.number, password=self.password, digits=digits,
+            local_port=sip, media_port=media, timeout=timeout,
+            caller_hangs_up=hang_up_after is not None,
+            after_digits_ms=int((hang_up_after or 0) * 1000),
+            workdir=self.workdir / f"dial-{self._dials}")
 
     @property
     def running(self) -> bool:

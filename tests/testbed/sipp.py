@@ -24,7 +24,9 @@ The other SIP parts of the test bed, each one scenario in ``scenarios/``:
 ``uas_answer.xml``) and ``start_plain_call`` (a provider's call, which
 Asterisk recognises by address and does not challenge, ``uac_plain.xml``).
 The last two run in the background as a ``SippProcess``; all use ``-aa`` so
-Asterisk's qualify OPTIONS are answered.
+Asterisk's qualify OPTIONS are answered.  A phone that stays registered and
+takes any number of calls (ringing, answering, refusing, keying *2) is
+``operator_phone.OperatorPhone``.
 """
 
 from __future__ import annotations

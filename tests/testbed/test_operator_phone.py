@@ -44,6 +44,13 @@ MEMBER_CONTEXT = "operator-test-member"
 # "hold" just stays on the line.  DIALSTATUS_<exten> records how an unanswered
 # Dial ended (after an answered one the dialplan stops when the phone hangs up).
 DIALPLAN = f"""
+; The phones' own calls (PJSIP_TEST_ENDPOINT's context): who called, what they keyed.
+[telecenter]
+exten => 600,1,Answer()
+ same => n,Read(D,,2,,,10)
+ same => n,Set(GLOBAL(DIALLED)=${{CHANNEL(endpoint)}}:${{CALLERID(num)}}:${{D}})
+ same => n,Hangup()
+
 [{DIAL_CONTEXT}]
 exten => both,1,Dial(PJSIP/7101&PJSIP/7102,20)
  same => n,Set(GLOBAL(DIALSTATUS_${{EXTEN}})=${{DIALSTATUS}})
@@ -257,6 +264,17 @@ def test_wrong_password_is_refused(asterisk, tmp_path):
     assert "did not register" in str(caught.value)
     assert not phone.running
     assert "7101" not in contacts(asterisk)
+
+
+def test_phone_dials_out_while_it_stays_registered(asterisk, phones):
+    a = phones.add("7101", PHONES["7101"], answer_after=0, script="w0.5/h")
+    result = a.dial("600", digits="42")
+    assert result.ok, f"{result.describe()}\n{asterisk.describe_failure()}"
+    assert global_var(asterisk, "DIALLED") == "7101:7101:42"
+    # Still registered and answering.
+    assert contacts(asterisk) == {"7101": f"127.0.0.1:{a.sip_port}"}
+    call_from(asterisk, "one", listen="hold")
+    assert a.wait_for_call(lambda call: call.ended_by, what="the call to end").ended_by == "phone"
 
 
 def test_a_phone_whose_port_was_taken_meanwhile_moves_to_another(asterisk, tmp_path):
