@@ -14,11 +14,13 @@ import socket
 import time
 from datetime import datetime, timezone
 
+import psycopg
 import pytest
 
 from dialplan.instance import AsteriskInstance
 from dialplan.names import SIP_REALM
 from tests.conftest import require
+from tests.dialplan.conftest import add_phone
 from tests.testbed.callers import ami_session, wait_for
 from tests.testbed.conftest import active_channels, global_var
 from tests.testbed.operator_phone import OperatorPhone, OperatorPhoneError, OperatorPhones, parse_trace
@@ -298,6 +300,34 @@ def test_stop_unregisters_unless_the_phone_is_pulled_from_the_wall(asterisk, pho
     b.stop(unregister=False)
     assert contacts(asterisk) == {"7102": f"127.0.0.1:{b.sip_port}"}
     assert not a.running and not b.running
+
+
+# -- with Telecenter's own rendered phones and dialplan ----------------------
+
+
+@pytest.fixture
+def telecenter_phones(testbed, pg_url):
+    """A connection to the test bed's database, no phones in it before and after."""
+    require("sipp")
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute("DELETE FROM phones")
+        yield conn
+        conn.execute("DELETE FROM phones")
+        testbed.apply(conn)  # leave Asterisk without the test's phones
+
+
+def test_telecenter_phones_register_and_call_each_other(testbed, telecenter_phones, tmp_path):
+    for number in ("7101", "7102"):
+        add_phone(telecenter_phones, number, PHONES[number])
+    testbed.apply(telecenter_phones)
+    with OperatorPhones(testbed.asterisk.sip_port, tmp_path / "phones") as phones:
+        a = phones.add("7101", PHONES["7101"])
+        b = phones.add("7102", PHONES["7102"], answer_after=0.5)
+        result = a.dial("7102", hang_up_after=1)
+        assert result.ok, f"{result.describe()}\n{b.describe()}"
+        call = b.wait_for_call(lambda call: call.ended_by, what="the call to end")
+    assert call.caller == "7101" and call.answered and call.ended_by == "far_end", b.describe()
+    assert 0.4 <= call.answered_at - call.arrived < 1.5, b.describe()
 
 
 # -- the trace parser, without SIPp ------------------------------------------
