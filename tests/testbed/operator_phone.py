@@ -10,8 +10,17 @@ behaves one way for all its calls (``restart`` changes it):
 
 * ``answer_after=2.0``: rings 2 s (180 Ringing), then answers (``0``: at
   once); a CANCEL while it rings ends that call as "cancelled".
-* ``answer_after=None``: never answers, rings until Asterisk sends CANCEL.
+* ``answer_after=None``: never answers by itself, rings until Asterisk
+  sends CANCEL or the test calls ``phone.answer()``.
 * ``busy=True``: refuses every INVITE with 486 Busy Here.
+
+The test can also steer a call itself, at any moment: ``phone.answer()``
+answers the call that rings now (before ``answer_after`` is over, or when
+it is None), ``phone.hang_up()`` hangs up the call that is up now, whatever
+its script is doing (both take a ``PhoneCall`` when several calls could be
+meant, wait up to 5 s for such a call, and return it at once; the effect
+then shows in ``calls()``).  So "operator A frees first, then B" is
+``a.hang_up()`` then ``b.hang_up()``, not a race of timers.
 
 Once a call is up the phone follows ``script``, in the caller script
 language of ``callers.py``: steps joined by "/", ``w<seconds>`` waits,
@@ -38,6 +47,7 @@ with ``time.time()``), never from polling:
     call.from_user    the From user
     call.caller_name  the From display name ('' when none)
     call.answered_at  when the phone sent 200 OK, or None
+    call.confirmed_at when Asterisk's ACK of that 200 OK arrived, or None
     call.ended_at     when the call ended (CANCEL, 486, BYE), or None
     call.ended_by     "cancel" (Asterisk stopped the ringing), "busy" (the
                       phone refused), "far_end" (Asterisk's BYE), "phone"
@@ -91,7 +101,9 @@ of calls), rendered per phone by ``render_calls_scenario``.
 from __future__ import annotations
 
 import re
+import secrets
 import shutil
+import socket
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -140,6 +152,7 @@ class PhoneCall:
     caller_name: str
     from_user: str
     answered_at: float | None = None
+    confirmed_at: float | None = None  # Asterisk's ACK of the answer arrived
     ended_at: float | None = None
     ended_by: str | None = None
 
@@ -168,17 +181,19 @@ def render_calls_scenario(
     gap_ms = int(round(digit_gap * 1000))
     if gap_ms < MIN_PAUSE_MS:
         raise ValueError(f"digit_gap must be at least {MIN_PAUSE_MS / 1000} s")
+    # While it rings, a control INFO answers (answer()); so does the end of answer_after.
+    ringing = ('<recv request="INFO" optional="true"{timeout} next="answer" />\n'
+               '  <recv request="CANCEL" next="cancelled" />')
     if busy:
         on_invite, ringing = '<nop next="busy" />', ""
     elif answer_after is None:
-        on_invite, ringing = "", '<recv request="CANCEL" next="cancelled" />'
+        on_invite, ringing = "", ringing.format(timeout="")
     elif answer_after < 0:
         raise ValueError("answer_after must be None or at least 0")
     else:
         on_invite = ""
         ms = int(round(answer_after * 1000))
-        ringing = (f'<recv request="CANCEL" timeout="{ms}" ontimeout="answer" next="cancelled" />'
-                   if ms else "")
+        ringing = ringing.format(timeout=f' timeout="{ms}" ontimeout="answer"') if ms else ""
     talk = _talk_steps(check_script(script) if script else [], gap_ms, workdir)
     return (template.replace(MARKERS[0], on_invite)
             .replace(MARKERS[1], ringing)
@@ -197,6 +212,7 @@ def _talk_steps(steps: list[str], gap_ms: int, workdir: Path) -> list[str]:
         out.append(f'<label id="wait_{k}" />')
         out.append(f'<recv request="BYE" optional="true" timeout="{max(ms, 1)}" '
                    f'ontimeout="step_{k}" next="far_bye" />')
+        out.append('<recv request="INFO" optional="true" next="phone_bye" />')  # hang_up()
         out.append('<recv request="INVITE" />')
         out.append(REINVITE_ANSWER)
         out.append(f'<recv request="ACK" next="wait_{k}" />')
@@ -293,12 +309,14 @@ def _apply(calls: dict[str, dict], when: float, sent: bool, message: str) -> Non
                 call_id=call_id, arrived=when, from_user=from_user,
                 caller=_user(headers.get("p-asserted-identity", "")) or from_user,
                 caller_name=(display.group(1) or display.group(2) or "") if display else "",
-                answered_at=None, ended_at=None, ended_by=None)
+                answered_at=None, confirmed_at=None, ended_at=None, ended_by=None)
         return
     if call is None or call["ended_by"]:
         return
     if sent and start.startswith("SIP/2.0 200") and method == "INVITE" and call["answered_at"] is None:
         call["answered_at"] = when
+    elif not sent and start.startswith("ACK ") and call["answered_at"] and not call["confirmed_at"]:
+        call["confirmed_at"] = when
     elif sent and start.startswith("SIP/2.0 486"):
         call.update(ended_at=when, ended_by="busy")
     elif not sent and start.startswith("CANCEL ") and call["answered_at"] is None:
@@ -454,6 +472,47 @@ class OperatorPhone:
             caller_hangs_up=hang_up_after is not None,
             after_digits_ms=int((hang_up_after or 0) * 1000),
             workdir=self.workdir / f"dial-{self._dials}")
+
+    def answer(self, call: PhoneCall | None = None, timeout: float = 5.0) -> PhoneCall:
+        """Answer a ringing call now (the one ringing when not given) and return it at once.
+
+        For a phone that never answers by itself (``answer_after=None``) or
+        not yet.  ``wait_for_call`` then sees ``answered``.
+        """
+        call = self._only(call, lambda c: c.state == "ringing", "ringing", timeout)
+        self._control(call, "answer")
+        return call
+
+    def hang_up(self, call: PhoneCall | None = None, timeout: float = 5.0) -> PhoneCall:
+        """Hang up a call that is up (the one up when not given) now, whatever its script does."""
+        call = self._only(call, lambda c: c.state == "talking" and c.confirmed_at, "talking", timeout)
+        self._control(call, "hang-up")
+        return call
+
+    def _only(self, call: PhoneCall | None, test, state: str, timeout: float) -> PhoneCall:
+        """The one call in ``state`` (that call, when given), waiting up to ``timeout`` for it."""
+        def found():
+            calls = [c for c in self.calls() if test(c) and (call is None or c.call_id == call.call_id)]
+            return calls if len(calls) == 1 else None
+
+        what = f"one call {state}" + (f" with Call-ID {call.call_id}" if call else "")
+        return self.wait_for_calls(lambda _calls: found(), timeout, what=what) and found()[0]
+
+    def _control(self, call: PhoneCall, order: str) -> None:
+        """Send the call's scenario the control INFO it waits for (see operator_calls.xml)."""
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            sock.bind((LOCAL_IP, 0))
+            port = sock.getsockname()[1]
+            message = "\r\n".join([
+                f"INFO sip:{self.number}@{LOCAL_IP}:{self.sip_port} SIP/2.0",
+                f"Via: SIP/2.0/UDP {LOCAL_IP}:{port};branch=z9hG4bK-control-{secrets.token_hex(8)}",
+                f"From: <sip:test-control@{LOCAL_IP}>;tag={secrets.token_hex(4)}",
+                f"To: <sip:{self.number}@{LOCAL_IP}>",
+                f"Call-ID: {call.call_id}",
+                "CSeq: 1 INFO",
+                f"X-Telecenter-Test: {order}",
+                "Content-Length: 0", "", ""])
+            sock.sendto(message.encode(), (LOCAL_IP, self.sip_port))
 
     @property
     def running(self) -> bool:

@@ -175,6 +175,33 @@ def test_ring_by_originate_and_stop_it_by_channel_id(asterisk, phones):
     no_channels(asterisk)
 
 
+def test_the_test_decides_when_a_phone_answers_and_hangs_up(asterisk, phones):
+    a = phones.add("7101", PHONES["7101"], answer_after=None, script="w30/h")  # left alone: rings, then talks 30 s
+    b = phones.add("7102", PHONES["7102"], answer_after=None)
+    call_from(asterisk, "both", listen="hold")
+    ringing = b.wait_for_call(lambda call: call.state == "ringing", what="the ring")
+    told = time.time()
+    assert b.answer().call_id == ringing.call_id
+    up = b.wait_for_call(lambda call: call.confirmed_at, what="the answer")
+    assert told <= up.answered_at < told + 1, b.describe()
+    cancelled = a.wait_for_call(lambda call: call.ended_by, what="A's ringing to stop")
+    assert cancelled.ended_by == "cancel", a.describe()
+
+    told = time.time()
+    b.hang_up()
+    over = b.wait_for_call(lambda call: call.ended_by, what="the hang-up")
+    assert over.ended_by == "phone" and told <= over.ended_at < told + 1, b.describe()
+    no_channels(asterisk)
+
+    # A phone in the middle of its script hangs up when told, too.
+    call_from(asterisk, "one", listen="hold")
+    a.answer()
+    a.wait_for_call(lambda call: call.confirmed_at, index=1, what="the answer")
+    a.hang_up()
+    assert a.wait_for_call(lambda call: call.ended_by, index=1, what="the hang-up").ended_by == "phone"
+    no_channels(asterisk)
+
+
 def test_star_two_and_digits_reach_asterisk_in_order(asterisk, phones):
     a = phones.add("7101", PHONES["7101"], answer_after=0.2, script="w0.5/d*2/w0.3/d12")
     call_from(asterisk, "one")
