@@ -1,9 +1,12 @@
 """The operator phones (tests/testbed/operator_phone.py) against a private, real Asterisk.
 
-Asterisk runs a stand-in dialplan, not Telecenter's, so that a failure
-points at the phones: a Local channel (the caller) dials the phones, and
-its other half, once answered, reads the digits a phone keys.  Skipped
-without ``sipp`` or ``asterisk`` unless TELECENTER_REQUIRE_ASTERISK=1 (then failed).
+Mostly Asterisk runs a stand-in dialplan, not Telecenter's, so that a
+failure points at the phones: a Local channel (the caller) dials the phones,
+and its other half, once answered, reads the digits a phone keys; a member
+is rung by Originate and bridged as the queue will do it.  One test uses
+the session's test bed with Telecenter's own rendered phones and dialplan.
+Skipped without ``sipp`` or ``asterisk`` unless TELECENTER_REQUIRE_ASTERISK=1
+(then failed).
 """
 
 from __future__ import annotations
@@ -176,7 +179,8 @@ def test_ring_by_originate_and_stop_it_by_channel_id(asterisk, phones):
 
 
 def test_the_test_decides_when_a_phone_answers_and_hangs_up(asterisk, phones):
-    a = phones.add("7101", PHONES["7101"], answer_after=None, script="w30/h")  # left alone: rings, then talks 30 s
+    # Left alone, A would ring until cancelled, and talk 30 s once answered.
+    a = phones.add("7101", PHONES["7101"], answer_after=None, script="w30/h")
     b = phones.add("7102", PHONES["7102"], answer_after=None)
     call_from(asterisk, "both", listen="hold")
     ringing = b.wait_for_call(lambda call: call.state == "ringing", what="the ring")
@@ -437,7 +441,8 @@ def test_parse_trace_reads_each_invite_and_its_end():
     assert [call.call_id for call in calls] == ["call-1", "call-2"]  # call-3 is still being written
     cancelled, answered = calls
     # SIPp runs in UTC: 2026-12-02 08:23:55.204317 UTC.
-    assert cancelled.arrived == pytest.approx(datetime(2026, 12, 2, 8, 23, 55, 204317, timezone.utc).timestamp())
+    arrived = datetime(2026, 12, 2, 8, 23, 55, 204317, timezone.utc)
+    assert cancelled.arrived == pytest.approx(arrived.timestamp())
     assert cancelled.caller == "5550000"  # P-Asserted-Identity wins over From
     assert cancelled.from_user == "5551234" and cancelled.caller_name == "Ivanov"
     assert cancelled.state == "cancelled" and not cancelled.answered
