@@ -55,9 +55,11 @@ with ``time.time()``), never from polling:
     call.state        "ringing", "talking", "cancelled", "busy" or "ended"
     call.answered     whether the phone answered
 
-Waiting (poll with a deadline; an AssertionError carries the phone's logs):
-``phone.wait_for_call(predicate=any, timeout=15, what=..., index=0)``
-returns the ``index``-th call once it exists and ``predicate(call)`` holds;
+Waiting (poll with a deadline; an AssertionError carries the phone's logs,
+an OperatorPhoneError says SIPp died meanwhile):
+``phone.wait_for_call(predicate=None, timeout=15, what=..., index=0)``
+returns the ``index``-th call once it exists and ``predicate(call)`` holds
+(no predicate: as soon as it exists);
 ``phone.wait_for_calls(predicate, timeout=15, what=...)`` returns all calls
 once ``predicate(calls)`` holds.
 
@@ -546,11 +548,12 @@ class OperatorPhone:
             raise AssertionError(f"{exc}\n{self.describe()}") from None
         return self.calls()
 
-    def wait_for_call(self, predicate: Callable[[PhoneCall], object] = lambda call: True,
+    def wait_for_call(self, predicate: Callable[[PhoneCall], object] | None = None,
                       timeout: float = 15.0, what: str = "an INVITE", index: int = 0) -> PhoneCall:
         """The ``index``-th call (by arrival) once it exists and ``predicate(call)`` is true."""
         calls = self.wait_for_calls(
-            lambda calls: len(calls) > index and predicate(calls[index]), timeout, what)
+            lambda calls: len(calls) > index and (predicate is None or predicate(calls[index])),
+            timeout, what)
         return calls[index]
 
     def describe(self) -> str:
