@@ -17,10 +17,15 @@ behaves one way for all its calls (``restart`` changes it):
 The test can also steer a call itself, at any moment: ``phone.answer()``
 answers the call that rings now (before ``answer_after`` is over, or when
 it is None), ``phone.hang_up()`` hangs up the call that is up now, whatever
-its script is doing (both take a ``PhoneCall`` when several calls could be
-meant, wait up to 5 s for such a call, and return it at once; the effect
-then shows in ``calls()``).  So "operator A frees first, then B" is
-``a.hang_up()`` then ``b.hang_up()``, not a race of timers.
+its script is doing, and ``phone.press("*2")`` keys digits now in the call
+that is up (phones without a script; up to 12 keys a call, one every
+``digit_gap`` s; returns after the last).  All three take a ``PhoneCall``
+when several calls could be meant, wait up to 5 s for such a call, and
+return it; the effect then shows in ``calls()`` (or, for keys, on
+Asterisk's side).  So "operator A frees first, then B" is ``a.hang_up()``
+then ``b.hang_up()``, not a race of timers, and an attended transfer is
+``a.press("*2")``, then ``a.press("102")`` once Asterisk asks for the
+number, then ``a.hang_up()`` once 102 answered.
 
 Once a call is up the phone follows ``script``, in the caller script
 language of ``callers.py``: steps joined by "/", ``w<seconds>`` waits,
@@ -134,7 +139,13 @@ from tests.testbed.sipp import (
 
 REGISTER_SCENARIO = SCENARIO_DIR / "operator_register.xml"
 CALLS_TEMPLATE = SCENARIO_DIR / "operator_calls.xml"
-MARKERS = ("<!--@ON_INVITE@-->", "<!--@RINGING@-->", "<!--@TALK@-->")
+MARKERS = ("<!--@ON_INVITE@-->", "<!--@RINGING@-->", "<!--@TALK@-->", "<!--@CONTROL@-->")
+
+# Keys a test may press() in one call: each position has a capture per digit.
+KEY_POSITIONS = 12
+# SIPp 3.6 refuses ("Unable to load or parse") a scenario file this long.
+SIPP_MAX_SCENARIO_BYTES = 65536
+_DIGIT_NAMES = {**{d: d for d in "0123456789"}, "*": "star", "#": "pound"}
 
 # SIPp writes its traces in local time: run it in UTC so the trace reads as epoch seconds.
 SIPP_ENV_TZ = "UTC"
@@ -196,14 +207,24 @@ def render_calls_scenario(
         on_invite = ""
         ms = int(round(answer_after * 1000))
         ringing = ringing.format(timeout=f' timeout="{ms}" ontimeout="answer"') if ms else ""
-    talk = _talk_steps(check_script(script) if script else [], gap_ms, workdir)
-    return (template.replace(MARKERS[0], on_invite)
+    talk, seq, timestamp = _talk_steps(check_script(script) if script else [], gap_ms, workdir)
+    # Keys on request only without a script (press()): they make the scenario long.
+    control = _control_steps(seq, timestamp, workdir, KEY_POSITIONS if not script else 0)
+    text = (template.replace(MARKERS[0], on_invite)
             .replace(MARKERS[1], ringing)
-            .replace(MARKERS[2], "\n  ".join(talk)))
+            .replace(MARKERS[2], "\n  ".join(talk))
+            .replace(MARKERS[3], "\n  ".join(control)))
+    if len(text.encode("iso-8859-1")) >= SIPP_MAX_SCENARIO_BYTES:
+        raise ValueError(f"the scenario for script {script!r} is too long for SIPp "
+                         f"({SIPP_MAX_SCENARIO_BYTES} bytes at most): use fewer steps")
+    return text
 
 
-def _talk_steps(steps: list[str], gap_ms: int, workdir: Path) -> list[str]:
-    """Scenario elements for a call's script; every wait also takes the far end's BYE or a re-INVITE."""
+def _talk_steps(steps: list[str], gap_ms: int, workdir: Path) -> tuple[list[str], int, int]:
+    """Scenario elements for a call's script, and the RTP sequence number and timestamp after it.
+
+    Every wait also takes the far end's BYE, a re-INVITE, or a control INFO (hang_up()).
+    """
     out: list[str] = []
     labels = iter(range(1, 10**6))
 
@@ -224,7 +245,7 @@ def _talk_steps(steps: list[str], gap_ms: int, workdir: Path) -> list[str]:
     for step in steps:
         if step == "h":
             out.append('<nop next="phone_bye" />')
-            return out
+            return out, seq, timestamp
         if step.startswith("w"):
             wait(int(round(float(step[1:]) * 1000)))
             continue
@@ -237,7 +258,30 @@ def _talk_steps(steps: list[str], gap_ms: int, workdir: Path) -> list[str]:
                        f"<!-- digit {digit} -->")
             wait(gap_ms)  # the digit plays asynchronously: let it finish first
     out.append('<nop next="wait_bye" />')
-    return out
+    return out, seq, timestamp
+
+
+def _control_steps(seq: int, timestamp: int, workdir: Path, positions: int) -> list[str]:
+    """Scenario elements that carry out a control INFO's ``order`` after the script (press(), hang_up()).
+
+    Written tersely (SIPp reads at most SIPP_MAX_SCENARIO_BYTES); the
+    captures are named relative to ``workdir``, where SIPp runs.
+    """
+    def on(order: str, label: str) -> str:
+        return (f'<nop><action><strcmp assign_to="c" variable="order" value="{order}"/>'
+                f'<test assign_to="g" variable="c" compare="equal" value="0"/></action></nop>'
+                f'<nop test="g" next="{label}"/>')
+
+    tests, keys = [on("hang-up", "phone_bye")], []
+    for position in range(positions):
+        for digit, name in _DIGIT_NAMES.items():
+            label, pcap = f"k{position}{name}", f"k{position:02d}{name}.pcap"
+            renumber_dtmf_pcap(dtmf_pcap(digit), workdir / pcap, first_seq=seq + 10 * position,
+                               timestamp=timestamp + 8000 * position)
+            tests.append(on(f"key {position} {digit}", label))
+            keys.append(f'<label id="{label}"/><nop><action><exec play_pcap_audio="{pcap}"/>'
+                        '</action></nop><nop next="wait_bye"/>')
+    return tests + ['<nop next="wait_bye" />'] + keys
 
 
 # The phone's 200 OK to a re-INVITE (same SDP as its answer, a new version).
@@ -380,6 +424,7 @@ class OperatorPhone:
         self._process: SippProcess | None = None
         self._runs = 0
         self._dials = 0
+        self._keys: dict[str, int] = {}  # keys pressed so far, by Call-ID
         self._traces: list[Path] = []  # one per run: calls() reads them all
 
     # -- running ----------------------------------------------------------
@@ -489,6 +534,26 @@ class OperatorPhone:
         """Hang up a call that is up (the one up when not given) now, whatever its script does."""
         call = self._only(call, lambda c: c.state == "talking" and c.confirmed_at, "talking", timeout)
         self._control(call, "hang-up")
+        return call
+
+    def press(self, digits: str, call: PhoneCall | None = None, timeout: float = 5.0) -> PhoneCall:
+        """Key ``digits`` now in the call that is up, one every ``digit_gap`` s; returns after the last.
+
+        Only for a phone without a script (the script's waits would take
+        the order for a hang-up); at most KEY_POSITIONS keys per call.
+        """
+        if self.script:
+            raise OperatorPhoneError(f"phone {self.number} follows a script; press() needs script=''")
+        for digit in digits:
+            dtmf_pcap(digit)  # a clear error for a key SIPp cannot play
+        call = self._only(call, lambda c: c.state == "talking" and c.confirmed_at, "talking", timeout)
+        for digit in digits:
+            position = self._keys.get(call.call_id, 0)
+            if position >= KEY_POSITIONS:
+                raise OperatorPhoneError(f"at most {KEY_POSITIONS} keys per call")
+            self._control(call, f"key {position} {digit}")
+            self._keys[call.call_id] = position + 1
+            time.sleep(self.digit_gap)  # the keying rhythm: a digit plays ~160 ms
         return call
 
     def _only(self, call: PhoneCall | None, test, state: str, timeout: float) -> PhoneCall:
