@@ -26,7 +26,13 @@ from tests.conftest import require
 from tests.dialplan.conftest import add_phone
 from tests.testbed.callers import ami_session, wait_for
 from tests.testbed.conftest import active_channels, global_var
-from tests.testbed.operator_phone import OperatorPhone, OperatorPhoneError, OperatorPhones, parse_trace
+from tests.testbed.operator_phone import (
+    OperatorPhone,
+    OperatorPhoneError,
+    OperatorPhones,
+    parse_trace,
+    render_calls_scenario,
+)
 from tests.testbed.ports import sipp_ports
 from tests.testbed.sipp import PJSIP_TEST_ENDPOINT, SCENARIO_DIR, SippProcess, sipp_binary
 
@@ -473,3 +479,19 @@ def test_parse_trace_reads_each_invite_and_its_end():
     assert answered.answered_at - answered.arrived == pytest.approx(1.0)
     assert answered.ended_by == "far_end" and answered.state == "ended"
     assert [call.call_id for call in parse_trace(TRACE + "Content-Length: 0\n\n\n")][-1] == "call-3"
+
+
+def test_scenario_refuses_what_sipp_could_not_run(tmp_path):
+    def render(**changes):
+        settings = dict(answer_after=0.0, busy=False, script="", digit_gap=0.25, workdir=tmp_path)
+        return render_calls_scenario(**{**settings, **changes})
+
+    assert "<!--@" not in render() and "<!--@" not in render(script="w1/d*2/h", answer_after=None)
+    with pytest.raises(ValueError, match="too long for SIPp"):
+        render(script="/".join(["w0.5/d1"] * 200))
+    with pytest.raises(ValueError, match="digit_gap"):
+        render(digit_gap=0.1)
+    with pytest.raises(ValueError, match="answer_after"):
+        render(answer_after=-1)
+    with pytest.raises(ValueError, match="bad caller script step"):
+        render(script="w1/x")
