@@ -24,7 +24,9 @@ The other SIP parts of the test bed, each one scenario in ``scenarios/``:
 ``uas_answer.xml``) and ``start_plain_call`` (a provider's call, which
 Asterisk recognises by address and does not challenge, ``uac_plain.xml``).
 The last two run in the background as a ``SippProcess``; all use ``-aa`` so
-Asterisk's qualify OPTIONS are answered.
+Asterisk's qualify OPTIONS are answered.  A phone that stays registered and
+takes any number of calls (ringing, answering, refusing, keying *2) is
+``operator_phone.OperatorPhone``.
 """
 
 from __future__ import annotations
@@ -333,9 +335,11 @@ class SippProcess:
 
     ``wait`` returns its SippResult, or kills it at the deadline and raises
     SippTimeout.  Passwords (``-ap``) are masked in the recorded command.
+    ``env`` adds to (or overrides) the environment SIPp runs in.
     """
 
-    def __init__(self, command: list[str], workdir: Path, scenario: Path):
+    def __init__(self, command: list[str], workdir: Path, scenario: Path,
+                 env: dict[str, str] | None = None):
         self.workdir = workdir
         self.scenario = scenario
         self.message_trace = workdir / "messages.log"
@@ -356,6 +360,7 @@ class SippProcess:
                 stdout=out,
                 stderr=err,
                 cwd=workdir,
+                env={**os.environ, **env} if env else None,
                 start_new_session=True,  # its own process group, killed as one
             )
 
