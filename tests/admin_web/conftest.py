@@ -12,7 +12,8 @@ from admin_web.users import create_user
 
 TOUCHED_TABLES = ("users", "phone_bindings", "change_log", "phones", "lines", "revisions",
                   "menus", "menu_items", "menu_handlers", "audio_files", "playlists",
-                  "playlist_items", "persons", "cases")
+                  "playlist_items", "persons", "cases", "queues", "queue_members", "queue_keys",
+                  "transfer_settings")
 PASSWORD = "Correct-horse-1"
 CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|'
                   r'name="csrf_token" value="([^"]+)"')
@@ -23,6 +24,7 @@ def people(pg_url):
     """Empty users and change_log tables, then one user of each role."""
     with psycopg.connect(pg_url, autocommit=True) as conn:
         conn.execute(f"TRUNCATE {', '.join(TOUCHED_TABLES)} RESTART IDENTITY")
+        conn.execute("INSERT INTO transfer_settings (id) VALUES (1)")
         for login, role in (("admin", "administrator"), ("boss", "manager"),
                             ("olga", "operator")):
             create_user(conn, login, role, PASSWORD)
