@@ -176,6 +176,11 @@ def presence(conn, user_id: int) -> Presence | None:
     return run_steps(conn, presence_steps(user_id))
 
 
+def bound_phones(conn) -> dict[str, Operator]:
+    """See ``operator_bindings_steps``."""
+    return run_steps(conn, operator_bindings_steps())
+
+
 # The server's side (its async pool).
 
 # How long a call waits for a pooled connection before the route gives up.

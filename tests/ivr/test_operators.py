@@ -70,7 +70,7 @@ def test_a_phone_bound_again_leaves_its_old_user_and_a_user_keeps_one_phone(peop
     operators.bind_phone(conn, anna_code, "7101")
     operators.bind_phone(conn, anna_code, "7102")  # Anna moved to another desk
     operators.bind_phone(conn, boris_code, "7102")  # and Boris sat down at it
-    assert ours(operators.run_steps(conn, operators.operator_bindings_steps())) == {
+    assert ours(operators.bound_phones(conn)) == {
         "7102": Operator("opr-boris", True)}
     assert operators.presence(conn, anna_id).phone is None
     assert operators.presence(conn, boris_id).phone == "7102"
@@ -110,7 +110,7 @@ def test_a_deleted_user_leaves_their_phone_free(people, conn):
     anna_id, anna_code = people["opr-anna"]
     operators.bind_phone(conn, anna_code, "7101")
     conn.execute("DELETE FROM users WHERE id = %s", (anna_id,))
-    assert "7101" not in operators.run_steps(conn, operators.operator_bindings_steps())
+    assert "7101" not in operators.bound_phones(conn)
 
 
 def test_every_change_is_announced_to_the_server(people, conn, pg_url):
