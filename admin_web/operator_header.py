@@ -42,7 +42,7 @@ def bind_number(presence: operators.Presence) -> str:
 def header_helpers() -> dict:
     """The header's helpers for every page (a query only when the header is drawn)."""
     return {"operator_presence": current_presence, "bind_number": bind_number,
-            "operator_form": PostForm, "operator_refresh_seconds": REFRESH_SECONDS}
+            "operator_refresh_seconds": REFRESH_SECONDS}
 
 
 @bp.route("/bar")

@@ -9,8 +9,9 @@ unbinds in the admin's header, and there toggles whether they take queue
 calls now (``users.accepting_queue_calls``).
 
 Every change runs ``NOTIFY telecenter_operators`` (``NOTIFY_CHANNEL``) in its
-own transaction, so a server that LISTENs re-reads ``operator_bindings`` as
-soon as the change is committed.
+own transaction (a trigger on ``phone_bindings`` covers bindings that change
+otherwise, e.g. with a deleted user), so a server that LISTENs re-reads
+``operator_bindings`` as soon as the change is committed.
 
 The admin uses synchronous psycopg, the FastAGI server its async pool.  The
 rules are written once, as *steps*: generators that yield ``(sql, params)``

@@ -48,3 +48,14 @@ CREATE TABLE phone_bindings (
     phone_number text        NOT NULL UNIQUE CHECK (phone_number ~ '^[0-9]{2,15}$'),
     bound_at     timestamptz NOT NULL DEFAULT now()
 );
+
+-- However a binding changes (ivr/operators.py, or a user deleted with their
+-- phone bound), the server hears of it; notices of one transaction arrive once.
+CREATE FUNCTION telecenter_notify_operators() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    NOTIFY telecenter_operators;
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER phone_bindings_notify AFTER INSERT OR UPDATE OR DELETE ON phone_bindings
+    FOR EACH ROW EXECUTE FUNCTION telecenter_notify_operators();

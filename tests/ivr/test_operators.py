@@ -134,3 +134,6 @@ def test_every_change_is_announced_to_the_server(people, conn, pg_url):
     assert asyncio.run(heard_after(lambda: operators.unbind_phone(conn, anna_id))) == 1
     assert asyncio.run(heard_after(lambda: operators.unbind_phone(conn, anna_id))) == 0
     assert asyncio.run(heard_after(lambda: operators.bind_phone(conn, "00000", "7101"))) == 0
+    operators.bind_phone(conn, anna_code, "7101")
+    assert asyncio.run(heard_after(lambda: conn.execute("DELETE FROM users WHERE id = %s",
+                                                        (anna_id,)))) == 1
