@@ -29,9 +29,10 @@ def create_app(test_config: dict | None = None, asterisk=None,
     are the server's; without them they are read from the environment (tests)."""
     from admin_web import (apply_pages, audio_pages, auth, callback_pages, case_pages, db,
                            errors, forms,
-                           history, home, i18n, line_pages, menu_pages, navigation, phone_pages,
-                           playlist_pages, queue_pages, security, simulator_pages,
-                           sip_block_pages, transfer_pages, tts_pages, user_pages)
+                           history, home, i18n, line_pages, menu_pages, navigation,
+                           operator_header, phone_pages, playlist_pages, queue_live, queue_pages,
+                           security, simulator_pages, sip_block_pages, transfer_pages, tts_pages,
+                           user_pages)
     from admin_web.secret_key import load_or_create
 
     app = Flask(__name__)
@@ -72,7 +73,8 @@ def create_app(test_config: dict | None = None, asterisk=None,
     forms.init_app(app)
     for section in (home, phone_pages, line_pages, audio_pages, playlist_pages, tts_pages,
                     menu_pages, queue_pages, transfer_pages, simulator_pages, case_pages,
-                    callback_pages, apply_pages, sip_block_pages, history, user_pages):
+                    callback_pages, apply_pages, sip_block_pages, history, user_pages,
+                    operator_header, queue_live):
         app.register_blueprint(section.bp)
     return app
 

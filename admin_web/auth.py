@@ -130,7 +130,7 @@ def _login_failed(response) -> bool:
 TOO_MANY_ATTEMPTS = _l("Too many login attempts. Wait a minute and try again.")
 
 
-def _safe_next(target: str | None) -> str:
+def safe_next(target: str | None) -> str:
     """`target` when it is a path on this site, else the home page (no open redirect)."""
     if target:
         parts = urlsplit(target)
@@ -154,7 +154,7 @@ def login():
         user = users.authenticate(get_db(), form.login.data.strip(), form.password.data)
         if user is not None:
             login_user(SessionUser(user))
-            return redirect(_safe_next(request.args.get("next")))
+            return redirect(safe_next(request.args.get("next")))
         form.password.errors.append(_("Wrong login or password."))
     return render_template("auth/login.html", form=form)
 

@@ -59,6 +59,7 @@ GROUPS = (
     )),
     Group("contact_center", _l("Contact center"), (
         Section("callbacks.index", _l("Callbacks")),
+        Section("queue_live.index", _l("Queues now")),
     )),
     Group("logs", _l("Logs"), (
         Section("history.index", _l("History")),

@@ -20,6 +20,7 @@ from admin_web.audit import record_change
 from admin_web.auth import role_required
 from admin_web.db import get_db
 from admin_web.forms import PostForm, matching, page_status
+from ivr.operators import bound_phones
 
 bp = Blueprint("user_pages", __name__, url_prefix="/users")
 
@@ -82,8 +83,10 @@ def _user_or_404(user_id: int) -> users.User:
 @bp.route("/")
 @role_required("administrator")
 def index():
-    """Every user with their role."""
-    return render_template("users/list.html", users=users.list_users(get_db()),
+    """Every user with their role and the phone they bound to themselves."""
+    conn = get_db()
+    phones = {operator.login: phone for phone, operator in bound_phones(conn).items()}
+    return render_template("users/list.html", users=users.list_users(conn), phones=phones,
                            role_titles=ROLE_TITLES, delete_form=PostForm())
 
 

@@ -68,6 +68,13 @@ class AGICall:
         reply = await self.command("GET VARIABLE", name)
         return reply.data if reply.result == 1 else None
 
+    async def get_full_variable(self, expression: str) -> str | None:
+        """An expression evaluated on the channel, e.g. ``${CHANNEL(endpoint)}``: what
+        Asterisk knows, not what the caller could have chosen (as a caller id); None
+        when it is empty or unknown."""
+        reply = await self.command("GET FULL VARIABLE", expression)
+        return reply.data if reply.result == 1 and reply.data else None
+
     async def stream_file(self, prompt: str, escape_digits: str = DIGITS) -> str | None:
         """Play a prompt; returns the digit that interrupted it, if any."""
         self.events.event("prompt", prompt)

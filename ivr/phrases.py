@@ -63,6 +63,21 @@ HELLO = "Здравствуйте"
 QUEUE_POSITION = "Ваш номер в очереди"
 ESTIMATED_WAIT = "Примерное время ожидания"
 LESS_THAN_A_MINUTE = "меньше минуты"
+# Binding a phone to an operator by dialling their code (ivr.bind_phone).
+PHONE = "Телефон"
+BOUND_TO_USER = "привязан к пользователю"
+BIND_CODE = "Код привязки"
+CODE_NOT_FOUND = "не найден"
+PHONE_NOT_BOUND = "Телефон не привязан"
+BIND_CODE_IS_FIVE_DIGITS = "Код привязки состоит из пяти цифр"
+ONLY_PHONES_BIND = "Привязать можно только внутренний телефон"
+# A login's characters as they are said one by one (logins: Latin letters, digits, . _ -).
+_LOGIN_CHARACTER_WORDS = {
+    "a": "эй", "b": "би", "c": "си", "d": "ди", "e": "и", "f": "эф", "g": "джи", "h": "эйч",
+    "i": "ай", "j": "джей", "k": "кей", "l": "эл", "m": "эм", "n": "эн", "o": "оу", "p": "пи",
+    "q": "кью", "r": "ар", "s": "эс", "t": "ти", "u": "ю", "v": "ви", "w": "дабл ю",
+    "x": "экс", "y": "уай", "z": "зед", ".": "точка", "_": "подчёркивание", "-": "дефис",
+}
 # Said when the case database or the callback list cannot be reached (ivr.menu).
 SERVICE_UNAVAILABLE = ("Извините, сейчас мы не можем получить эти сведения."
                        " Пожалуйста, попробуйте позже.")
@@ -73,6 +88,8 @@ FIXED_PIECES = (
     NO_PHONE_FOR_CALLBACK, CALLBACK_ORDERED, CALLBACK_ALREADY_ORDERED, THANKS_FOR_CALLING,
     NO_NUMBER_TYPED, NUMBER, CANNOT_DIAL, NO_SUCH_PHONE, CONNECTING_TO, HELLO, QUEUE_POSITION,
     ESTIMATED_WAIT, LESS_THAN_A_MINUTE, SERVICE_UNAVAILABLE, *CASE_FORMS, *MINUTE_FORMS,
+    PHONE, BOUND_TO_USER, BIND_CODE, CODE_NOT_FOUND, PHONE_NOT_BOUND, BIND_CODE_IS_FIVE_DIGITS,
+    ONLY_PHONES_BIND, *_LOGIN_CHARACTER_WORDS.values(),
 )
 KEY_PIECES = (*"0123456789", *_KEY_WORDS.values())
 
@@ -184,6 +201,30 @@ def estimated_wait(seconds: int) -> Phrase:
         return Phrase(ESTIMATED_WAIT, ":", LESS_THAN_A_MINUTE, ".")
     minutes = -(-seconds // 60)
     return Phrase(ESTIMATED_WAIT, ":", *count_pieces(minutes, *MINUTE_FORMS, gender="f"), ".")
+
+
+def spelled_login(login: str) -> list[str]:
+    """A login said character by character ('olga' -> оу, эл, джи, эй): a login is no
+    word the speech engine could be trusted with, and its characters are few."""
+    return [_LOGIN_CHARACTER_WORDS.get(ch.lower(), ch) for ch in login]
+
+
+def phone_bound(phone: str, login: str) -> Phrase:
+    """'Телефон 1 0 1 привязан к пользователю: оу эл джи эй.'"""
+    return Phrase(PHONE, *spoken_keys(phone), BOUND_TO_USER, ":", *spelled_login(login), ".")
+
+
+def bind_code_unknown(code: str) -> Phrase:
+    """'Код привязки 1 2 3 4 5 не найден. Телефон не привязан.'"""
+    return Phrase(BIND_CODE, *spoken_keys(code), CODE_NOT_FOUND, ".", PHONE_NOT_BOUND, ".")
+
+
+def bind_code_malformed() -> Phrase:
+    return Phrase(BIND_CODE_IS_FIVE_DIGITS, ".", PHONE_NOT_BOUND, ".")
+
+
+def only_phones_bind() -> Phrase:
+    return Phrase(ONLY_PHONES_BIND, ".")
 
 
 def vocabulary(today: date, case_words: Iterable[str] = ()) -> list[str]:

@@ -161,6 +161,10 @@ class SimulatedCall:
     async def get_variable(self, name: str) -> str | None:
         return self._variables.get(name)
 
+    async def get_full_variable(self, expression: str) -> str | None:
+        """Nothing: a simulated call has no channel for Asterisk to evaluate on."""
+        return None
+
     async def stream_file(self, prompt: str, escape_digits: str = DIGITS) -> str | None:
         self.events.event("prompt", prompt)
         if not self._typing and self._keys and self._keys[0] != TIMEOUT:

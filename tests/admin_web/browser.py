@@ -29,8 +29,8 @@ CHROMIUM_ARGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
 TIMEOUT_MS = 15_000
 ADMIN_LOGIN = "root"
 ADMIN_PASSWORD = "Browser-admin-1"
-TOUCHED_TABLES = ("users", "change_log", "phones", "lines", "revisions", "queues",
-                  "queue_members", "queue_keys")
+TOUCHED_TABLES = ("users", "phone_bindings", "change_log", "phones", "lines", "revisions",
+                  "queues", "queue_members", "queue_keys")
 # The screen sizes of the offices the admin is used in.
 SCREENS = ({"width": 1280, "height": 800}, {"width": 1366, "height": 768})
 

@@ -10,9 +10,10 @@ import pytest
 from admin_web import create_app
 from admin_web.users import create_user
 
-TOUCHED_TABLES = ("users", "change_log", "phones", "lines", "revisions", "menus", "menu_items",
-                  "menu_handlers", "audio_files", "playlists", "playlist_items", "persons",
-                  "cases", "queues", "queue_members", "queue_keys", "transfer_settings")
+TOUCHED_TABLES = ("users", "phone_bindings", "change_log", "phones", "lines", "revisions",
+                  "menus", "menu_items", "menu_handlers", "audio_files", "playlists",
+                  "playlist_items", "persons", "cases", "queues", "queue_members", "queue_keys",
+                  "transfer_settings")
 PASSWORD = "Correct-horse-1"
 CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|'
                   r'name="csrf_token" value="([^"]+)"')

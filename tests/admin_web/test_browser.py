@@ -216,7 +216,8 @@ def test_an_operator_sees_only_the_contact_center_and_their_callbacks(
     expect(page.locator("#open-callbacks")).to_contain_text("2")
     page.screenshot(path=str(screenshot_dir() / "operator-home.png"), full_page=True)
     expect(page.locator("#system-state")).to_have_count(0)
-    assert navbar_sections(page) == [["Контакт-центр", "Обратные звонки", "/callbacks/"]]
+    assert navbar_sections(page) == [["Контакт-центр", "Обратные звонки", "/callbacks/"],
+                                     ["Контакт-центр", "Очереди сейчас", "/queues/live/"]]
     open_section(page, "Контакт-центр", "Обратные звонки")
     expect(page.locator("#callbacks tbody tr")).to_have_count(2)
     page.locator("#callbacks tbody tr").first.get_by_role("button", name="Перезвонили").click()

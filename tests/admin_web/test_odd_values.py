@@ -109,6 +109,8 @@ def seeded(db, app, tmp_path):
     audio_id = db.execute("INSERT INTO audio_files (name, duration_ms, size_bytes)"
                           " VALUES ('Мелодия', 1000, 16000) RETURNING id").fetchone()["id"]
     db.execute("INSERT INTO phones (number, md5_cred) VALUES ('101', %s)", ("0" * 32,))
+    db.execute("INSERT INTO phone_bindings (user_id, phone_number)"  # the header's Unbind
+               " SELECT id, '101' FROM users WHERE login = 'admin'")
     db.execute("INSERT INTO lines (name, host, inbound_number, outbound_regex)"
                " VALUES ('prov1', '10.0.0.1', '555', '^9[0-9]+$')")
     playlist = db.execute("INSERT INTO playlists (name) VALUES ('Ожидание') RETURNING id"

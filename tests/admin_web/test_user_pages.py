@@ -30,6 +30,22 @@ def test_list_shows_every_user_and_role(client, admin):
         assert text in page
 
 
+def test_a_new_user_has_a_bind_code_and_the_list_shows_bound_phones(client, admin, db_rows,
+                                                                    pg_url):
+    import psycopg
+
+    from ivr import operators
+
+    assert new_user(admin).status_code == 302
+    code = db_rows("SELECT bind_code FROM users WHERE login = 'ivan'")[0]["bind_code"]
+    assert len(code) == 5 and code.isdigit()
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        operators.bind_phone(conn, code, "105")
+    page = client.get("/users/").get_data(as_text=True)
+    row = page.split(">ivan</a>", 1)[1].split("</tr>", 1)[0]
+    assert '<td class="user-phone">105</td>' in row
+
+
 def test_create_stores_a_hash_and_records_the_change(admin, db_rows):
     response = new_user(admin)
     assert response.status_code == 302

@@ -92,6 +92,11 @@ class FakeCall:
         self.commands.append(("get_variable", name))
         return self.variables.get(name)
 
+    async def get_full_variable(self, expression: str) -> str | None:
+        """Looked up in ``variables`` by the expression itself, e.g. '${CHANNEL(endpoint)}'."""
+        self.commands.append(("get_full_variable", expression))
+        return self.variables.get(expression) or None
+
     async def stream_file(self, prompt: str, escape_digits: str = DIGITS) -> str | None:
         self.commands.append(("stream_file", prompt, escape_digits))
         self.events.event("prompt", prompt)

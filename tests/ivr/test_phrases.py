@@ -70,12 +70,21 @@ def test_every_piece_of_every_phrase_is_in_the_vocabulary():
         phrases.keys_typed("12*#"), phrases.keys_typed(""),
         phrases.cannot_dial("5555"), phrases.connecting_to("101"),
         phrases.more_cases(995), phrases.greeting("Анна"),
+        phrases.phone_bound("101", "Ivan.Petrov_2-x"), phrases.bind_code_unknown("12345"),
+        phrases.bind_code_malformed(), phrases.only_phones_bind(),
+        *(phrases.phone_bound("101", ch) for ch in
+          "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-"),
         *(phrases.queue_position(n) for n in range(1, 1000)),
         *(phrases.estimated_wait(s) for s in range(0, 200_000, 60)),
         *(phrases.open_cases_count(n) for n in range(0, 1000)),
     ]
     missing = {piece for phrase in said for piece in phrase.pieces} - vocabulary
     assert missing == {"Анна"}  # a name is open text: only it is synthesised at call time
+
+
+def test_a_bound_phone_names_its_operator_letter_by_letter():
+    assert phrases.phone_bound("101", "olga.k") == (
+        "Телефон 1 0 1 привязан к пользователю: оу эл джи эй точка кей.")
 
 
 def test_the_vocabulary_is_finite_and_each_piece_once():
