@@ -14,7 +14,8 @@ import json
 from dataclasses import asdict, dataclass, field
 
 from dialplan.configuration import (Configuration, Handler, MenuItem, NumberOwner, Playlist,
-                                    PlaylistItem, TtsSettings, audio_file_path, numbering_plan)
+                                    PlaylistItem, Queue, QueueKey, TtsSettings, audio_file_path,
+                                    numbering_plan)
 from fastagi.settings import Settings
 
 IVR_PLAN_FILE = "telecenter_ivr.json"
@@ -31,6 +32,7 @@ class IvrPlan:
     numbers: dict[str, NumberOwner] = field(default_factory=dict)  # number -> its first owner
     tts: TtsSettings = TtsSettings()
     language: str = "ru"
+    queues: dict[str, Queue] = field(default_factory=dict)  # by number
 
     def audio_path(self, audio_id: int) -> str:
         """What STREAM FILE plays for an audio file of the library."""
@@ -48,6 +50,7 @@ def build_plan(config: Configuration, settings: Settings, revision: int | None =
         numbers={number: owners[0] for number, owners in numbering_plan(config).items()},
         tts=config.tts,
         language=settings.language,
+        queues={queue.number: queue for queue in config.queues},
     )
 
 
@@ -80,6 +83,9 @@ def plan_from_json(text: str) -> IvrPlan:
                      for number, owner in data["numbers"].items()},
             tts=TtsSettings(**data["tts"]),
             language=data["language"],
+            queues={number: Queue(**{**queue, "members": tuple(queue["members"]),
+                                     "keys": tuple(QueueKey(**k) for k in queue["keys"])})
+                    for number, queue in data.get("queues", {}).items()},
         )
     except (KeyError, TypeError, AttributeError, json.JSONDecodeError) as exc:
         raise ValueError(f"not a Telecenter menu plan: {exc}") from None

@@ -39,3 +39,13 @@ def test_a_broken_file_keeps_the_last_good_menus(tmp_path):
     os.utime(path, ns=(1, 1))  # a different stamp even within one clock tick
     plan = store.current()
     assert plan.revision == 1 and set(plan.items) == {"90000"}
+
+
+def test_the_queues_travel_in_the_plan_file():
+    from dialplan.configuration import Queue, QueueKey
+    from dialplan.ivr_plan import IvrPlan, plan_from_json, plan_to_json
+
+    queue = Queue(id=3, name="Справки", number="92000", ring_at_once=None, sticky=True,
+                  max_wait_seconds=600, members=("101", "102"), keys=(QueueKey("3", "93000"),))
+    plan = plan_from_json(plan_to_json(IvrPlan(revision=4, queues={"92000": queue}), "test"))
+    assert plan.queues == {"92000": queue}
