@@ -31,3 +31,9 @@ CREATE TABLE queue_calls (
 );
 CREATE INDEX queue_calls_joined_at ON queue_calls (joined_at);
 CREATE INDEX queue_calls_answered ON queue_calls (queue_id, answered_at) WHERE outcome = 'answered';
+
+-- A call's steps now include what happened in a queue (joined, position, answered, left).
+ALTER TABLE call_events DROP CONSTRAINT call_events_kind_check;
+ALTER TABLE call_events ADD CONSTRAINT call_events_kind_check
+    CHECK (kind IN ('command', 'digits', 'prompt', 'error', 'say', 'item', 'handler', 'scenario',
+                    'queue'));
