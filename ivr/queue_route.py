@@ -22,6 +22,7 @@ member's wrap-up starts.  A late answer is hung up.
 from __future__ import annotations
 
 import asyncio
+import time
 from dataclasses import dataclass
 from functools import partial
 
@@ -39,6 +40,10 @@ from ivr.speaker import Speaker
 
 # Plain ringing listens for keys in slices this long (ms).
 RING_SLICE_MS = 1000
+# A caller the runtime no longer holds is normally taken from the route by Asterisk
+# within moments (bridged, redirected); one still here after this long (the member
+# hung up before the bridge) is let go: the call ends.
+LOST_SECONDS = 10.0
 
 
 @dataclass
@@ -74,6 +79,9 @@ class QueueRoute:
         finally:
             if naming is not None:
                 naming.cancel()
+        if key is None:
+            call.events.event("queue", f"{number}: no longer in the queue, the call ends")
+            return
         target = {k.key: k.target for k in queue.keys}[key]
         if target and not TARGET.fullmatch(target):
             raise ValueError(f"queue {number} key {key} sends the call to {target!r},"
@@ -82,9 +90,11 @@ class QueueRoute:
         call.events.event("queue", f"{number}: left with key {key} for {target or 'hang-up'}")
         await call.set_variable(names.VAR_NEXT, target)
 
-    async def _hold(self, call, plan, queue, caller_id: str) -> str:
-        """Hold the caller until they press one of the queue's keys (its key)."""
+    async def _hold(self, call, plan, queue, caller_id: str) -> str | None:
+        """Hold the caller until they press one of the queue's keys (its key), or until
+        the runtime has long stopped holding them (None)."""
         keys = {k.key for k in queue.keys}
+        lost = _Lost(self.runtime, caller_id)
         speak = partial(self.speaker.speak, tts=plan.tts,
                         fallback_prompt=prompt_path(self.settings.sounds_dir, plan.language,
                                                     names.PROMPT_TTS_FAILED))
@@ -103,6 +113,8 @@ class QueueRoute:
             item.kind == "queue_position" for item in playlist.items)
 
         async def position_again() -> str | None:
+            if lost():
+                return _LOST
             position = self.runtime.position(caller_id)
             if not says_position or told["position"] is None or not position \
                     or position == told["position"]:
@@ -118,7 +130,9 @@ class QueueRoute:
                     playlist = None
                     continue
             else:
-                key = await _ring_until_key(call, keys)
+                key = await _ring_until_key(call, keys, lost)
+            if key == _LOST:
+                return None
             if key in keys:
                 return key
 
@@ -128,14 +142,35 @@ class QueueRoute:
             self.speaker.prepare(name, plan.tts)
 
 
-async def _ring_until_key(call, keys: set[str]) -> str:
-    """Plain ringing until one of ``keys`` is pressed."""
+_LOST = "lost"
+
+
+class _Lost:
+    """True once the runtime has not held the caller for LOST_SECONDS."""
+
+    def __init__(self, runtime, caller_id: str):
+        self.runtime, self.caller_id = runtime, caller_id
+        self.since: float | None = None
+
+    def __call__(self) -> bool:
+        if self.runtime.waiting(self.caller_id):
+            self.since = None
+            return False
+        now = time.monotonic()
+        self.since = self.since or now
+        return now - self.since >= LOST_SECONDS
+
+
+async def _ring_until_key(call, keys: set[str], lost) -> str:
+    """Plain ringing until one of ``keys`` is pressed (or the caller is lost: _LOST)."""
     await call.exec_app("Playtones", "ring")
     while True:
         key = await call.wait_for_digit(RING_SLICE_MS)
         if key is not None and key in keys:
             await call.exec_app("StopPlaytones")
             return key
+        if lost():
+            return _LOST
 
 
 @dataclass
@@ -154,7 +189,7 @@ class QueueAnswerRoute:
             return
         call.events.event("queue", f"{phone}: talks to {caller_id}")
         try:
-            await call.exec_app("Bridge", target.channel, "T" if target.external else "Tt")
+            await call.bridge(target.channel, "T" if target.external else "Tt")
         finally:
             self.runtime.spawn(self.runtime.talk_ended(caller_id, phone))
         await call.hangup()
