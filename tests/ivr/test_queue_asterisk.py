@@ -30,7 +30,7 @@ from tests.conftest import new_database, require
 from tests.testbed.agi_server import AgiServer
 from tests.testbed.callers import CALLER_CONTEXT, CALLER_DIALPLAN, VAR_SCRIPT, ami_session, \
     check_script, wait_for
-from tests.testbed.ports import free_port, sipp_ports
+from tests.testbed.ports import free_port, sipp_ports, udp_free
 from tests.testbed.sipp import LOCAL_IP, PJSIP_TEST_ENDPOINT, SCENARIO_DIR, SippProcess, \
     register, sipp_binary
 
@@ -167,6 +167,9 @@ class OperatorPhone:
             sipp_binary(), "-sf", str(path), "-m", str(calls), "-aa", "-nostdin",
             "-i", LOCAL_IP, "-mi", LOCAL_IP, "-p", str(self.port), "-mp", str(self.media_port),
         ], workdir, path)
+        # An INVITE sent before SIPp listens would be refused at once (a failed ring).
+        wait_for(lambda: not udp_free(LOCAL_IP, self.port), 10,
+                 what=f"phone {self.number} to listen")
         return self.process
 
     def invites(self) -> int:
@@ -250,13 +253,8 @@ def test_one_free_operator_answers_and_both_legs_are_in_one_bridge(bed, phones):
 
     row = bed.record_when("79990000101", lambda r: r["outcome"] == "answered",
                           what="the operator to answer")
-    try:
-        bridge = wait_for(lambda: next((b for b in bed.bridges() if len(b) == 2), None), 10,
-                          what="a bridge of two channels")
-    except AssertionError:
-        print(bed.asterisk.rx("bridge show all"), bed.asterisk.rx("core show channels concise"))
-        print(bed.server.log_text()[-5000:])
-        raise
+    bridge = wait_for(lambda: next((b for b in bed.bridges() if len(b) == 2), None), 10,
+                      what="a bridge of two channels")
     assert any(c.startswith("PJSIP/201-") for c in bridge), bridge
     assert any(c.startswith(f"Local/92000@{QUEUE_CALLERS}") for c in bridge), bridge
     assert row["answered_phone"] == "201" and row["offered_to"] == ["201"]
