@@ -23,7 +23,7 @@ import pytest
 from psycopg.rows import dict_row
 
 from dialplan import names
-from dialplan.configuration import Playlist, PlaylistItem, Queue
+from dialplan.configuration import Playlist, PlaylistItem, Queue, QueueKey
 from dialplan.instance import AsteriskInstance
 from dialplan.ivr_plan import IVR_PLAN_FILE, IvrPlan, plan_to_json
 from tests.conftest import new_database, require
@@ -38,6 +38,7 @@ pytestmark = pytest.mark.asterisk
 
 QUEUE_CALLERS = "telecenter-test-queue"
 LEFT = "TQ_LEFT_"  # a global per caller number: why the caller left the queue
+NEXT = "TQ_NEXT_"  # a global per caller number: where the route sent the call
 PHONES = {f"20{i}": f"Operator-20{i}-secret" for i in range(1, 7)}
 
 
@@ -55,7 +56,8 @@ exten => _X.,1,Set(TQ_TRIES=0)
  same => n,GotoIf($[${{TQ_TRIES}} > {names.QUEUE_RETRIES}]?done)
  same => n,Wait({names.QUEUE_RETRY_SECONDS})
  same => n,Goto(run)
- same => n(done),Hangup()
+ same => n(done),Set(GLOBAL({NEXT}${{CALLERID(num)}})=${{{names.VAR_NEXT}}})
+ same => n,Hangup()
 
 [{names.CONTEXT_QUEUE_OPERATOR}]
 exten => s,1,AGI({agi}/{names.ROUTE_QUEUE_ANSWER},${{{names.VAR_QUEUE_CALLER}}})
@@ -132,8 +134,15 @@ class QueueBed:
         return found
 
     def left_reason(self, caller: str) -> str | None:
-        match = re.search(rf"^\s*{LEFT}{caller}=(.*)$", self.asterisk.rx("dialplan show globals"),
-                          re.M)
+        """'<reason>:<next number>' once the caller was sent to the leave context."""
+        return self._global(f"{LEFT}{caller}")
+
+    def next_number(self, caller: str) -> str | None:
+        """The number the queue route sent the caller to, once it ended ('' for none)."""
+        return self._global(f"{NEXT}{caller}")
+
+    def _global(self, name: str) -> str | None:
+        match = re.search(rf"^\s*{name}=(.*)$", self.asterisk.rx("dialplan show globals"), re.M)
         return match.group(1) if match else None
 
     def idle(self) -> None:
@@ -365,3 +374,66 @@ def test_callers_keep_their_order_across_a_server_restart_and_are_served(bed, ph
     answered = [bed.record(c)["answered_at"] for c in callers]
     assert answered == sorted(answered)
     assert all(bed.record(c)["positions"][0] == i for i, c in enumerate(callers, 1))
+
+
+def test_a_key_while_waiting_leaves_the_queue_for_the_keys_number(bed, phones):
+    bed.write_plan(Queue(id=1, name="Справки", number="92000", members=("206",),
+                         keys=(QueueKey("3", "93000"),)))
+    bed.call("92000", "w3/d5/w1/d3/w10/h", caller="79990000121")
+    row = bed.record_when("79990000121", lambda r: r["outcome"] != "waiting")
+    assert row["outcome"] == "key"
+    assert wait_for(lambda: bed.next_number("79990000121") is not None, 10) and \
+        bed.next_number("79990000121") == "93000"
+
+
+def test_the_maximum_wait_sends_the_caller_on(bed, phones):
+    bed.write_plan(Queue(id=1, name="Справки", number="92000", members=("206",),
+                         max_wait_seconds=10, after_max_wait_number="93001"))
+    bed.call("92000", "w60/h", caller="79990000122")
+    row = bed.record_when("79990000122", lambda r: r["outcome"] != "waiting", timeout=20)
+    assert row["outcome"] == "max_wait" and 10 <= row["wait_seconds"] < 12
+    assert wait_for(lambda: bed.left_reason("79990000122"), 10) == \
+        f"{names.QUEUE_REASON_MAX_WAIT}:93001"
+
+
+@pytest.mark.parametrize("frees_first", ["the sticky operator", "another operator"])
+def test_a_returning_caller_is_offered_to_todays_operator_without_losing_their_place(
+        bed, phones, frees_first):
+    """Caller X talked to operator S earlier today; now Y waits longer than X.  When S
+    frees first, X gets S before Y; when the other operator frees first, Y (first in
+    line) takes them and X keeps waiting for their turn."""
+    made = {n: phones(n) for n in ("201", "202")}
+    online(bed, "201", "202")
+    bed.write_plan(Queue(id=1, name="Справки", number="92000", sticky=True,
+                         members=("201", "202")))
+    x, y, busy, busy_again = (
+        ("79990000131", "79990000132", "79990000130", "79990000135")
+        if frees_first == "the sticky operator" else
+        ("79990000141", "79990000142", "79990000140", "79990000145"))
+    for phone in made.values():
+        phone.start("uas_answer", calls=3)
+    # X's earlier call today, answered by S while the other operator O talks to someone.
+    bed.call("92000", "w90/h", caller=busy)
+    other = bed.record_when(busy, lambda r: r["outcome"] == "answered")["answered_phone"]
+    bed.call("92000", "w90/h", caller=x)
+    sticky = bed.record_when(x, lambda r: r["outcome"] == "answered")["answered_phone"]
+    assert {sticky, other} == {"201", "202"}
+    bed.end_talk(sticky)
+    bed.record_when(x, lambda r: r["ended_at"] is not None)
+    # S talks again; Y joins, then X calls again and waits behind Y.
+    bed.call("92000", "w90/h", caller=busy_again)
+    bed.record_when(busy_again, lambda r: r["answered_phone"] == sticky)
+    bed.call("92000", "w90/h", caller=y)
+    bed.record_when(y, lambda r: r["positions"] == [1])
+    bed.call("92000", "w90/h", caller=x)
+    bed.record_when(x, lambda r: r["positions"] == [2] and r["outcome"] == "waiting")
+    if frees_first == "the sticky operator":
+        bed.end_talk(sticky)
+        assert bed.record_when(x, lambda r: r["outcome"] == "answered")["answered_phone"] \
+            == sticky
+        assert bed.record(y)["outcome"] == "waiting"
+    else:
+        bed.end_talk(other)
+        assert bed.record_when(y, lambda r: r["outcome"] == "answered")["answered_phone"] \
+            == other
+        assert bed.record(x)["outcome"] == "waiting"
