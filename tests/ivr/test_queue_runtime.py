@@ -4,7 +4,7 @@ recording fake of Asterisk (what a real call does is tests/ivr/test_queue_asteri
 from __future__ import annotations
 
 import asyncio
-import datetime
+import time
 
 import psycopg
 import pytest
@@ -113,8 +113,11 @@ class Presence:
 
 
 class Clock:
-    def __init__(self, now=datetime.datetime(2026, 12, 2, 10, 0).timestamp()):
-        self.now = now
+    """Starts at the real time (records are compared with the database's now()); moves
+    only when told."""
+
+    def __init__(self):
+        self.now = time.time()
 
     def __call__(self):
         return self.now
@@ -279,3 +282,19 @@ def test_callers_gone_from_asterisk_while_unheard_are_let_go(fresh_database):
 
     assert run(fresh_database, scenario) == 1
     assert records(fresh_database)["1.1"]["outcome"] == "gave_up"
+
+
+def test_the_wait_is_estimated_from_the_queues_answered_calls(fresh_database):
+    clock = Clock()
+
+    async def scenario(make):
+        runtime = make(clock=clock, states={"101": ONLINE, "102": OFFLINE})
+        await runtime.join(QUEUE, "1.1", "PJSIP/line-1", "7999", False)
+        assert await runtime.estimated_wait("1.1") is None  # nothing answered yet
+        clock.now += 40
+        await runtime.answered("1.1", "101")
+        await runtime.join(QUEUE, "1.2", "PJSIP/line-2", "7999", False)
+        await runtime.join(QUEUE, "1.3", "PJSIP/line-3", "7999", False)
+        return await runtime.estimated_wait("1.3")
+
+    assert run(fresh_database, scenario) == 80  # 40 s for the first place, two places
