@@ -363,11 +363,12 @@ class QueueRuntime:
         if self.actions is None:
             return
         await self.tick()  # the state as stored, so a fresh server knows its callers
-        live = await self.actions.live_channels()
-        for caller in list(self._state.callers if self._state else ()):
-            if caller.id not in live:
-                log.info("queue caller %s is gone from Asterisk: gave up", caller.id)
-                await self.caller_left(caller.id)
+        known = [c.id for c in self._state.callers] if self._state else []
+        live = await self.actions.live_channels()  # after ``known``: a newer caller is no ghost
+        for caller_id in known:
+            if caller_id not in live:
+                log.info("queue caller %s is gone from Asterisk: gave up", caller_id)
+                await self.caller_left(caller_id)
 
     def _on_hangup(self, event) -> None:
         caller_id = str(event.get("Uniqueid", ""))
