@@ -109,6 +109,11 @@ class QueueBed:
             state = conn.execute("SELECT state FROM queue_state").fetchone()[0]
         return [c["number"] for c in sorted(state["callers"], key=lambda c: c["order"])]
 
+    def server_state(self) -> str:
+        """The stored queue state as JSON text."""
+        with psycopg.connect(self.db_url) as conn:
+            return conn.execute("SELECT state::text FROM queue_state").fetchone()[0]
+
     def said(self, caller: str) -> list[str]:
         with psycopg.connect(self.db_url) as conn:
             return [d for d, in conn.execute(
@@ -437,3 +442,48 @@ def test_a_returning_caller_is_offered_to_todays_operator_without_losing_their_p
         assert bed.record_when(y, lambda r: r["outcome"] == "answered")["answered_phone"] \
             == other
         assert bed.record(x)["outcome"] == "waiting"
+
+
+@contextmanager
+def operators(bed: QueueBed, **bindings: tuple[str, bool]):
+    """Bind each login to (phone, accepting) and tell the server, as the admin does; the
+    bindings go again afterwards.  The operators' tables are made as the design names them
+    where their migration has not run."""
+    with psycopg.connect(bed.db_url, autocommit=True) as conn:
+        conn.execute("ALTER TABLE users ADD COLUMN IF NOT EXISTS accepting_queue_calls"
+                     " boolean NOT NULL DEFAULT true")
+        conn.execute("CREATE TABLE IF NOT EXISTS phone_bindings (user_id integer PRIMARY KEY"
+                     " REFERENCES users ON DELETE CASCADE, phone_number text UNIQUE,"
+                     " bound_at timestamptz NOT NULL DEFAULT now())")
+        for login, (phone, accepting) in bindings.items():
+            user, = conn.execute(
+                "INSERT INTO users (login, password_hash, role, accepting_queue_calls)"
+                " VALUES (%s, 'x', 'operator', %s) RETURNING id", (login, accepting)).fetchone()
+            conn.execute("INSERT INTO phone_bindings (user_id, phone_number) VALUES (%s, %s)",
+                         (user, phone))
+        conn.execute("NOTIFY telecenter_operators")
+        try:
+            yield conn
+        finally:
+            conn.execute("DELETE FROM users WHERE login = ANY(%s)", (list(bindings),))
+            conn.execute("NOTIFY telecenter_operators")
+
+
+def test_an_operator_who_pauses_gets_no_offers_and_the_record_names_who_answered(bed, phones):
+    made = {n: phones(n) for n in ("201", "202")}
+    online(bed, "201", "202")
+    bed.write_plan(Queue(id=1, name="Справки", number="92000", members=("201", "202")))
+    for phone in made.values():
+        phone.start("uas_answer")
+    with operators(bed, anna=("201", False), boris=("202", True)) as conn:
+        wait_for(lambda: '"accepting": false' in bed.server_state(), 10,
+                 what="the server to read the operators")
+        bed.call("92000", "w60/h", caller="79990000151")
+        row = bed.record_when("79990000151", lambda r: r["outcome"] == "answered")
+        assert (row["answered_phone"], row["answered_operator"]) == ("202", "boris")
+        assert made["201"].invites() == 0
+        conn.execute("UPDATE users SET accepting_queue_calls = true WHERE login = 'anna'")
+        conn.execute("NOTIFY telecenter_operators")
+        bed.call("92000", "w60/h", caller="79990000152")
+        row = bed.record_when("79990000152", lambda r: r["outcome"] == "answered")
+        assert (row["answered_phone"], row["answered_operator"]) == ("201", "anna")
