@@ -48,6 +48,7 @@ def queue_dialplan(agi_port: int) -> str:
     return f"""
 [{QUEUE_CALLERS}]
 exten => _X.,1,Set(TQ_TRIES=0)
+ same => n,Set(CHANNEL(musicclass)={names.MOH_TRANSFER_CLASS})
  same => n(run),Set({names.VAR_STATUS}=)
  same => n,AGI({agi}/{names.ROUTE_QUEUE},${{EXTEN}})
  same => n,GotoIf($["${{{names.VAR_STATUS}}}" = "{names.STATUS_OK}"]?done)
@@ -61,6 +62,10 @@ exten => _X.,1,Set(TQ_TRIES=0)
 
 [{names.CONTEXT_QUEUE_OPERATOR}]
 exten => s,1,AGI({agi}/{names.ROUTE_QUEUE_ANSWER},${{{names.VAR_QUEUE_CALLER}}})
+ same => n,Hangup()
+
+[{names.CONTEXT_PHONES}]
+exten => _20X,1,Dial(PJSIP/${{EXTEN}},30)
  same => n,Hangup()
 
 [{names.CONTEXT_QUEUE_LEAVE}]
@@ -201,6 +206,19 @@ class OperatorPhone:
             self.process.stop()
 
 
+def write_transfer_config(instance: AsteriskInstance, moh_dir: Path) -> None:
+    """The attended transfer key and the transfer music class, as Apply renders them."""
+    moh_dir.mkdir()
+    music = sorted(Path("/usr/share/asterisk/moh").glob("*.wav"))[:1]
+    for track in music:
+        (moh_dir / track.name).write_bytes(track.read_bytes())
+    etc = Path(instance.etc_dir)
+    (etc / "features.conf").write_text(
+        f"[featuremap]\natxfer => {names.ATTENDED_TRANSFER_CODE}\n", encoding="utf-8")
+    (etc / "musiconhold.conf").write_text(
+        f"[{names.MOH_TRANSFER_CLASS}]\nmode = files\ndirectory = {moh_dir}\n", encoding="utf-8")
+
+
 @pytest.fixture(scope="module")
 def bed(tmp_path_factory, pg_url):
     require("asterisk", "sipp")
@@ -215,6 +233,7 @@ def bed(tmp_path_factory, pg_url):
     Path(instance.include_dir).mkdir(parents=True)
     with new_database(pg_url, "telecenter_queues") as url:
         instance.write_config()
+        write_transfer_config(instance, root / "moh")
         instance.start()
         server = AgiServer(agi_port, root / "var", {
             "DATABASE_URL": url, "TELECENTER_INCLUDE_DIR": str(instance.include_dir),
@@ -487,3 +506,36 @@ def test_an_operator_who_pauses_gets_no_offers_and_the_record_names_who_answered
         bed.call("92000", "w60/h", caller="79990000152")
         row = bed.record_when("79990000152", lambda r: r["outcome"] == "answered")
         assert (row["answered_phone"], row["answered_operator"]) == ("201", "anna")
+
+
+def test_an_attended_transfer_plays_the_transfer_music_to_the_caller(bed, phones):
+    made = {n: phones(n) for n in ("201", "202")}
+    online(bed, "201", "202")
+    bed.write_plan(Queue(id=1, name="Справки", number="92000", members=("201",)))
+    for phone in made.values():
+        phone.start("uas_answer")
+    bed.call("92000", "w120/h", caller="79990000161")
+    bed.record_when("79990000161", lambda r: r["outcome"] == "answered")
+    wait_for(lambda: any(len(b) == 2 for b in bed.bridges()), 10, what="the talk's bridge")
+    music: list[dict] = []
+    with ami_session(bed.asterisk) as manager:
+        manager.register_event("MusicOnHoldStart",
+                               lambda event, _m: music.append(dict(event.headers)))
+        operator = bed.channels("PJSIP/201-")[0]
+        # What pressing *2 and dialling 202 does (the digits go to the transfer context).
+        reply = manager.send_action({"Action": "Atxfer", "Channel": operator, "Exten": "202"})
+        assert reply.get_header("Response") == "Success", reply.get_header("Message")
+        heard = wait_for(lambda: [m for m in music if m.get("Channel", "").startswith(
+            f"Local/92000@{QUEUE_CALLERS}")], 10, what="the caller to hear music")
+    assert heard[0]["Class"] == names.MOH_TRANSFER_CLASS
+    wait_for(lambda: bed.channels("PJSIP/202-"), 10, what="the transfer target to ring")
+    wait_for(lambda: made["202"].process.messages().count("ACK sip:") >= 1, 10,
+             what="the transfer target to answer")
+    bed.end_talk("201")  # the operator hangs up: the caller and 202 talk
+    # The transfer's call to 202 is a Local channel (its ";2" dials 202's phone).
+    target = f"Local/202@{names.CONTEXT_PHONES}-"
+    wait_for(lambda: any(any(c.startswith(target) for c in b) and any(
+        c.startswith(f"Local/92000@{QUEUE_CALLERS}") for c in b) for b in bed.bridges()), 10,
+        what="the caller and the transfer target in one bridge")
+    assert any(any(c.startswith("PJSIP/202-") for c in b) for b in bed.bridges())
+    assert not bed.channels("PJSIP/201-")
