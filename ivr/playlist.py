@@ -25,8 +25,8 @@ async def play_playlist(call, plan: IvrPlan, playlist: Playlist, services, loop:
     """Play the playlist once (or until a key when ``loop``); the key that stopped it.
 
     A looping playlist of which a whole round said nothing (only dynamic items,
-    none with an answer) stops instead of spinning.  ``between``, when given, is
-    awaited before each item (a queue says a changed position there); a key it
+    none with an answer) stops instead of spinning.  ``between(item)``, when given,
+    is awaited before each item (a queue says a changed position there); a key it
     returns stops the playlist too.
     """
     while True:
@@ -36,7 +36,7 @@ async def play_playlist(call, plan: IvrPlan, playlist: Playlist, services, loop:
         played = False
         for item in items:
             if between is not None:
-                key = await between()
+                key = await between(item)
                 if key is not None:
                     return key
             text_or_file = await _what_to_play(call, plan, item, services)

@@ -112,13 +112,13 @@ class QueueRoute:
         says_position = playlist is not None and any(
             item.kind == "queue_position" for item in playlist.items)
 
-        async def position_again() -> str | None:
+        async def position_again(upcoming) -> str | None:
             if lost():
                 return _LOST
             position = self.runtime.position(caller_id)
             if not says_position or told["position"] is None or not position \
-                    or position == told["position"]:
-                return None
+                    or position == told["position"] or upcoming.kind == "queue_position":
+                return None  # unchanged, or the next item says it anyway
             told["position"] = position
             return await services.say(call, phrases.queue_position(position))
 
