@@ -140,7 +140,8 @@ class QueueBed:
         found = []
         for bridge_id in re.findall(r"^([0-9a-f-]{36})\s", self.asterisk.rx("bridge show all"),
                                     re.M):
-            found.append(re.findall(r"Channel: (\S+)", self.asterisk.rx(f"bridge show {bridge_id}")))
+            shown = self.asterisk.rx(f"bridge show {bridge_id}")
+            found.append(re.findall(r"Channel: (\S+)", shown))
         return found
 
     def left_reason(self, caller: str) -> str | None:
