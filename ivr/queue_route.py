@@ -63,6 +63,8 @@ class QueueRoute:
         queue = plan.queues.get(number)
         if queue is None:
             raise LookupError(f"no queue {number!r} in revision {plan.revision}")
+        if not self.runtime.can_ring:  # the caller would wait for nobody: the fallback
+            raise RuntimeError(f"queue {number}: members cannot be rung without AMI")
         await call.answer()
         caller_id = call.env.unique_id
         external = (await call.get_variable(names.VAR_EXTERNAL)) == "yes"

@@ -236,6 +236,11 @@ class QueueRuntime:
 
     # What the routes ask.
 
+    @property
+    def can_ring(self) -> bool:
+        """Whether members can be rung at all (no AMI connection configured: never)."""
+        return self.actions is not None
+
     def position(self, caller_id: str) -> int | None:
         """The caller's position in their queue as last decided, or None when not waiting."""
         caller = self._state.caller(caller_id) if self._state is not None else None

@@ -30,6 +30,8 @@ class Plans:
 class Runtime:
     """Records what the routes report; the answers are the test's."""
 
+    can_ring = True
+
     def __init__(self, joins=True, bridge=None):
         self.reported: list[tuple] = []
         self.joins, self.bridge = joins, bridge
@@ -105,6 +107,15 @@ def test_a_queue_call_already_over_is_not_held_again():
 def test_a_number_that_is_no_queue_fails_the_route():
     with pytest.raises(LookupError):
         asyncio.run(caller_route(Runtime()).handle(FakeCall(), ("92999",)))
+
+
+def test_without_a_way_to_ring_members_the_caller_goes_to_the_fallback_at_once():
+    runtime = Runtime()
+    runtime.can_ring = False
+    call = FakeCall()
+    with pytest.raises(RuntimeError):
+        asyncio.run(caller_route(runtime).handle(call, ("92000",)))
+    assert runtime.reported == [] and call.commands == []
 
 
 def test_the_caller_waits_until_a_key_however_long():
