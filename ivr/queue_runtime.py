@@ -36,7 +36,9 @@ reports the answer and the end of the talk.  A caller who hangs up is seen
 in Asterisk's ``Hangup`` event (by the channel's uniqueid, the caller's id),
 not in the route: a server that stops also ends its routes, and the callers
 must keep their places then.  After every AMI login the callers whose
-channel is gone (they hung up while we could not hear) are let go.
+channel is gone (they hung up while we could not hear) are let go.  A member
+whose phone is busy with a call outside the queues (its device state, from
+``DeviceStateChange``) is not offered until that call ends.
 
 Rings are named: the originated channel's uniqueid is ``ring_id(caller,
 phone, since)``, so any server can hang up a ring another one started, and
@@ -133,6 +135,30 @@ def estimate_wait(samples: list[tuple[float, int]], position: int) -> int | None
     return round(sum(per_place) / len(per_place) * position)
 
 
+# Device states (AMI DeviceStateChange) of a phone that is busy, whoever it talks to.
+BUSY_DEVICE_STATES = frozenset({"INUSE", "BUSY", "RINGINUSE", "ONHOLD"})
+
+
+def outside_call_change(state: QueueState, phone: str, device_state: str) -> bool | None:
+    """Whether a member's phone began (True) or ended (False) a call outside the queues,
+    from its device state; None when nothing changes.
+
+    The queues' own rings and talks change the device state too: a phone ringing for a
+    queue caller, or talking to one (``call_queue`` set), is the queue's business
+    (``answered``, ``talk_ended``), so only a free member becoming busy starts an
+    outside call, and only an outside call (no ``call_queue``) ends by going idle.
+    """
+    member = state.member(phone)
+    if member is None:
+        return None
+    ringing = any(r.phone == phone for c in state.callers for r in c.ringing)
+    if device_state in BUSY_DEVICE_STATES:
+        return True if not member.in_call and not ringing else None
+    if device_state == "NOT_INUSE":
+        return False if member.in_call and member.call_queue is None else None
+    return None
+
+
 # I/O.
 
 class QueueActions(Protocol):
@@ -197,6 +223,7 @@ class QueueRuntime:
     def listen(self, ami) -> None:
         """Follow Asterisk: callers hanging up, phones registering, logins (resync)."""
         ami.on_events(["Hangup"], self._on_hangup)
+        ami.on_events(["DeviceStateChange"], self._on_device_state)
         ami.on_login(self.let_go_vanished_callers)
         if self.presence is not None:
             self.presence.on_change(self.refresh_soon)
@@ -348,6 +375,17 @@ class QueueRuntime:
 
         await self._apply(event)
 
+    async def device_changed(self, phone: str, device_state: str) -> None:
+        """A member's phone changed its device state: a call outside the queues began or
+        ended (the member is not offered meanwhile)."""
+
+        def event(state, now):
+            busy = outside_call_change(state, phone, device_state)
+            return None if busy is None else engine.presence_changed(state, phone, now,
+                                                                     in_call=busy)
+
+        await self._apply(event)
+
     async def tick(self) -> None:
         """Time passed (or the configuration changed): what is due happens."""
         await self._apply(lambda state, now: engine.tick(state, now))
@@ -377,6 +415,12 @@ class QueueRuntime:
             if caller_id not in live:
                 log.info("queue caller %s is gone from Asterisk: gave up", caller_id)
                 await self.caller_left(caller_id)
+
+    def _on_device_state(self, event) -> None:
+        device = str(event.get("Device", ""))
+        phone = device[len("PJSIP/"):] if device.startswith("PJSIP/") else ""
+        if phone and any(phone in q.members for q in self.plans.current().queues.values()):
+            self.spawn(self.device_changed(phone, str(event.get("State", ""))))
 
     def _on_hangup(self, event) -> None:
         caller_id = str(event.get("Uniqueid", ""))

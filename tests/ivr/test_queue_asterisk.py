@@ -540,3 +540,22 @@ def test_an_attended_transfer_plays_the_transfer_music_to_the_caller(bed, phones
         what="the caller and the transfer target in one bridge")
     assert any(any(c.startswith("PJSIP/202-") for c in b) for b in bed.bridges())
     assert not bed.channels("PJSIP/201-")
+
+
+def test_an_operator_in_a_call_outside_the_queue_is_offered_only_once_it_ends(bed, phones):
+    phone = phones("203")
+    online(bed, "203")
+    bed.write_plan(Queue(id=1, name="Справки", number="92000", members=("203",)))
+    phone.start("uas_answer", calls=2)
+    bed.asterisk.rx("channel originate PJSIP/203 application Wait 60")  # a private call
+    wait_for(lambda: phone.invites() == 1 and bed.channels("PJSIP/203-"), 10,
+             what="the operator's private call")
+    bed.call("92000", "w60/h", caller="79990000171")
+    bed.record_when("79990000171", lambda r: r["positions"] == [1])
+    deadline = time.monotonic() + 3
+    while time.monotonic() < deadline:  # what must not happen: a queue call on top
+        assert phone.invites() == 1 and bed.record("79990000171")["offered_to"] == []
+        time.sleep(0.2)
+    bed.end_talk("203")
+    row = bed.record_when("79990000171", lambda r: r["outcome"] == "answered")
+    assert row["answered_phone"] == "203" and phone.invites() == 2

@@ -17,10 +17,10 @@ from fastagi.contacts import OFFLINE, ONLINE
 from fastagi.database import open_pool
 from fastagi.queue_calls_ami import RingOutcome
 from fastagi.route_status import STATUS_OK, VAR_STATUS
-from ivr.queue_engine import Member, QueueSettings, QueueState
+from ivr.queue_engine import Caller, Member, QueueSettings, QueueState, Ringing
 from ivr.queue_operators import PhoneOperator
 from ivr.queue_runtime import (BridgeTarget, QueueRuntime, engine_members, engine_queue,
-                               estimate_wait, ring_id)
+                               estimate_wait, outside_call_change, ring_id)
 
 
 # Pure parts.
@@ -299,3 +299,23 @@ def test_the_wait_is_estimated_from_the_queues_answered_calls(fresh_database):
         return await runtime.estimated_wait("1.3")
 
     assert run(fresh_database, scenario) == 80  # 40 s for the first place, two places
+
+
+def test_a_free_member_whose_phone_gets_busy_is_in_an_outside_call_until_it_is_idle():
+    free = QueueState(members=(Member("101", frozenset({1})),))
+    assert outside_call_change(free, "101", "INUSE") is True
+    assert outside_call_change(free, "101", "RINGING") is None
+    assert outside_call_change(free, "101", "NOT_INUSE") is None
+    busy = QueueState(members=(Member("101", frozenset({1}), in_call=True),))
+    assert outside_call_change(busy, "101", "NOT_INUSE") is False
+    assert outside_call_change(busy, "101", "INUSE") is None
+    assert outside_call_change(free, "999", "INUSE") is None  # no member
+
+
+def test_the_queues_own_rings_and_talks_are_no_outside_calls():
+    talking = QueueState(members=(Member("101", frozenset({1}), in_call=True, call_queue=1),))
+    assert outside_call_change(talking, "101", "NOT_INUSE") is None  # talk_ended's business
+    ringing = QueueState(
+        queues=(QueueSettings(1),), members=(Member("101", frozenset({1})),),
+        callers=(Caller("1.1", 1, "7999", 0.0, 1, ringing=(Ringing(0.0, "101"),)),))
+    assert outside_call_change(ringing, "101", "INUSE") is None  # answering our ring
