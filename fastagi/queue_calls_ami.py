@@ -97,6 +97,12 @@ class QueueCallsAmi:
         await self.ami.action({"Action": "Redirect", "Channel": channel, "Context": context,
                                "Exten": exten, "Priority": str(priority)})
 
+    async def device_states(self) -> dict[str, str]:
+        """Every device's state now, e.g. {"PJSIP/101": "INUSE"}."""
+        listing = await self.ami.listing({"Action": "DeviceStateList"})
+        return {str(item.get("Device", "")): str(item.get("State", "")) for item in listing
+                if item.get("Device")}
+
     async def live_channels(self) -> set[str]:
         """The uniqueids of every channel Asterisk has now."""
         listing = await self.ami.listing({"Action": "CoreShowChannels"})

@@ -176,6 +176,8 @@ class QueueActions(Protocol):
 
     async def live_channels(self) -> set[str]: ...
 
+    async def device_states(self) -> dict[str, str]: ...
+
 
 @dataclass(frozen=True)
 class BridgeTarget:
@@ -224,7 +226,7 @@ class QueueRuntime:
         """Follow Asterisk: callers hanging up, phones registering, logins (resync)."""
         ami.on_events(["Hangup"], self._on_hangup)
         ami.on_events(["DeviceStateChange"], self._on_device_state)
-        ami.on_login(self.let_go_vanished_callers)
+        ami.on_login(self.resync)
         if self.presence is not None:
             self.presence.on_change(self.refresh_soon)
 
@@ -403,6 +405,16 @@ class QueueRuntime:
                 " ORDER BY answered_at DESC LIMIT %s",
                 (caller.queue, WAIT_SAMPLE_HOURS, WAIT_SAMPLE_CALLS))).fetchall()
         return estimate_wait([(w, p) for w, p in rows], caller.position)
+
+    async def resync(self) -> None:
+        """After an AMI login: what happened unheard.  Callers gone are let go, and the
+        member phones' device states are read (a call outside the queues)."""
+        await self.let_go_vanished_callers()
+        members = {p for q in self.plans.current().queues.values() for p in q.members}
+        for device, device_state in (await self.actions.device_states()).items():
+            phone = device[len("PJSIP/"):] if device.startswith("PJSIP/") else ""
+            if phone in members:
+                await self.device_changed(phone, device_state)
 
     async def let_go_vanished_callers(self) -> None:
         """After an AMI login: callers whose channel is gone hung up unheard; let them go."""

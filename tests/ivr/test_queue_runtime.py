@@ -71,6 +71,7 @@ class FakeAsterisk:
         self.done: list[tuple] = []
         self.ring_outcomes: dict[str, RingOutcome] = {}
         self.live: set[str] = set()
+        self.devices: dict[str, str] = {}
 
     async def ring(self, ring_id, channel, context, seconds, caller_id, variables):
         self.done.append(("ring", channel, context, seconds, caller_id, variables))
@@ -91,6 +92,9 @@ class FakeAsterisk:
 
     async def live_channels(self):
         return self.live
+
+    async def device_states(self):
+        return self.devices
 
 
 class Plans:
@@ -319,3 +323,17 @@ def test_the_queues_own_rings_and_talks_are_no_outside_calls():
         queues=(QueueSettings(1),), members=(Member("101", frozenset({1})),),
         callers=(Caller("1.1", 1, "7999", 0.0, 1, ringing=(Ringing(0.0, "101"),)),))
     assert outside_call_change(ringing, "101", "INUSE") is None  # answering our ring
+
+
+def test_after_a_login_a_member_found_busy_is_not_offered(fresh_database):
+    asterisk = FakeAsterisk()
+    asterisk.devices = {"PJSIP/101": "INUSE", "PJSIP/102": "NOT_INUSE", "Local/x": "INUSE"}
+
+    async def scenario(make):
+        runtime = make(asterisk=asterisk)
+        await runtime.resync()
+        await runtime.join(QUEUE, "1.1", "PJSIP/line-1", "7999", False)
+        await settle()
+
+    run(fresh_database, scenario)
+    assert [d[1] for d in asterisk.done if d[0] == "ring"] == ["PJSIP/102"]
