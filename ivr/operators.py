@@ -22,16 +22,21 @@ transaction.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import re
 from collections.abc import Generator
 from dataclasses import dataclass
 from typing import NamedTuple
 
+import psycopg
 from psycopg.rows import tuple_row
 
 from dialplan import names
 
 # The channel a change is announced on (the server LISTENs to it).
+log = logging.getLogger(__name__)
+
 NOTIFY_CHANNEL = "telecenter_operators"
 BIND_CODE = re.compile(rf"[0-9]{{{names.BIND_CODE_DIGITS}}}")
 # A phone's number, as its endpoint is named (phones.number).
@@ -221,3 +226,20 @@ async def listen_for_operator_changes(conn) -> None:
     """Make ``conn`` (an autocommit async connection of its own, not a pooled one) receive
     the operators' changes: then ``async for _ in conn.notifies()`` wakes on each."""
     await conn.execute(f"LISTEN {NOTIFY_CHANNEL}")
+
+
+async def watch_operator_changes(db_url: str, changed, retry_seconds: float = 5.0) -> None:
+    """Await ``changed()`` once listening and after each change the admin or a phone made
+    (a binding, a toggle); runs until cancelled, listening again after a lost connection
+    (and reading afresh then: what changed meanwhile was never sent)."""
+    while True:
+        try:
+            async with await psycopg.AsyncConnection.connect(db_url, autocommit=True) as conn:
+                await listen_for_operator_changes(conn)
+                await changed()
+                async for _notice in conn.notifies():
+                    await changed()
+        except psycopg.OperationalError as exc:
+            log.warning("listening for operator changes failed (%s); again in %.0f s",
+                        exc, retry_seconds)
+            await asyncio.sleep(retry_seconds)

@@ -193,6 +193,10 @@ class SimulatedCall:
         self.events.event("app", " ".join([app, *map(str, args)]))
         return 0
 
+    async def bridge(self, channel: str, options: str = "") -> int:
+        self.events.event("app", f"Bridge {channel} {options}".rstrip())
+        return 0
+
     read_digits = AGICall.read_digits
 
     def _key(self) -> str:

@@ -12,17 +12,23 @@ from ivr.cases import PgCaseBackend
 from ivr.menu_route import MenuRoute
 from ivr.operators import PgOperators
 from ivr.plan_store import PlanStore
+from ivr.queue_route import QueueAnswerRoute, QueueRoute
+from ivr.queue_runtime import QueueRuntime
 from ivr.speaker import Speaker
 
 
-def build_router(settings: Settings, pool, speaker: Speaker) -> Router:
-    """The routes, given what they share: the settings, the database pool, the speaker."""
-    menu = MenuRoute(settings, PlanStore(settings.include_dir), PgCaseBackend(pool),
-                     PgCallbackOrders(pool), speaker)
-    bind_phone = BindPhoneRoute(settings, PlanStore(settings.include_dir), PgOperators(pool),
-                                speaker)
+def build_router(settings: Settings, pool, speaker: Speaker, plans: PlanStore,
+                 queues: QueueRuntime) -> Router:
+    """The routes, given what they share: the settings, the database pool, the speaker,
+    the applied plan and the queues' runtime."""
+    cases, callbacks = PgCaseBackend(pool), PgCallbackOrders(pool)
+    menu = MenuRoute(settings, plans, cases, callbacks, speaker)
+    queue = QueueRoute(settings, plans, queues, cases, callbacks, speaker)
+    bind_phone = BindPhoneRoute(settings, plans, PgOperators(pool), speaker)
     return Router([
         (names.ROUTE_SELFTEST, selftest.SelfTest(settings).handle),
         (names.ROUTE_MENU, menu.handle),
+        (names.ROUTE_QUEUE, queue.handle),
+        (names.ROUTE_QUEUE_ANSWER, QueueAnswerRoute(queues).handle),
         (names.ROUTE_BIND_PHONE, bind_phone.handle),
     ])

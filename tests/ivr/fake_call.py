@@ -123,6 +123,10 @@ class FakeCall:
         self.commands.append(("exec_app", app, *args))
         return 0
 
+    async def bridge(self, channel: str, options: str = "") -> int:
+        self.commands.append(("bridge", channel, options))
+        return 0
+
     read_digits = AGICall.read_digits  # built on wait_for_digit: the real one, scripted keys
 
     def _typed(self, key: str | None) -> str | None:
