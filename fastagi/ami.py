@@ -3,9 +3,12 @@
 Everything the server asks of Asterisk goes down this connection: reloads
 after an Apply or a SIP block change, the SIP guard's security events, the
 phones' registrations (``fastagi.contacts``), and later originates and
-queues. The admin's threads reach it through ``fastagi.bridge``. The login
-asks for the system and security classes of events (``EVENT_CLASSES``):
-registrations and failed logins, not every call and dialplan step. If
+queues (``fastagi.queue_calls_ami``). The admin's threads reach it through
+``fastagi.bridge``. The login asks for the system, security and call classes
+of events (``EVENT_CLASSES``): registrations, failed logins, and the calls'
+channels coming and going (the queues need ``OriginateResponse``, which says
+a ring failed, and ``Hangup``, which says a waiting caller left), not every
+dialplan step. If
 Asterisk restarts, the connection comes back by itself, waiting longer after
 each failed attempt (1 s, 2 s, 4 s … at most 30 s) and starting over once
 logged in; after every login the ``on_login`` callbacks run, so whoever
@@ -32,8 +35,10 @@ log = logging.getLogger(__name__)
 
 
 # Event classes the login subscribes to (AMI "Events:" takes a list of classes):
-# system carries ContactStatus (registrations), security the failed logins.
-EVENT_CLASSES = "system,security"
+# system carries ContactStatus (registrations), security the failed logins, call
+# OriginateResponse and Hangup (Asterisk 16 sends OriginateResponse in class call
+# only: without it an Async Originate's outcome never arrives).
+EVENT_CLASSES = "system,security,call"
 
 
 class AmiError(Exception):

@@ -89,6 +89,20 @@ class PhonePresence:
         self.resyncs = 0  # how many listings were taken (one per login)
         self._synced_login = None  # the login whose listing the book holds
         self._during_listing: list[tuple[str, str, str]] | None = None
+        # Called with no arguments after every change the book takes (an event, a listing).
+        self.change_callbacks: list = []
+
+    def on_change(self, callback) -> None:
+        """Call ``callback()`` (on the loop, must not block) whenever a phone's state may
+        have changed: whoever decides on registrations (the queues) looks again."""
+        self.change_callbacks.append(callback)
+
+    def _changed(self) -> None:
+        for callback in self.change_callbacks:
+            try:
+                callback()
+            except Exception:
+                log.exception("phone state callback %r failed", callback)
 
     def start(self) -> None:
         self.ami.on_events(["ContactStatus"], self.on_event)
@@ -100,6 +114,7 @@ class PhonePresence:
         self.book.seen(*seen)
         if self._during_listing is not None:
             self._during_listing.append(seen)
+        self._changed()
 
     async def resync(self) -> None:
         """Read every contact again (after a login: what was missed while disconnected).
@@ -118,6 +133,7 @@ class PhonePresence:
             self._during_listing = None
         self._synced_login = login
         self.resyncs += 1
+        self._changed()
         log.info("phone states read from Asterisk: %d online",
                  sum(s == ONLINE for s in self.book.states().values()))
 

@@ -8,11 +8,15 @@ decoded: a digit, the digits typed, a variable's value. Steps worth keeping
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable
 from typing import Protocol
 
-from fastagi.errors import AGIError, ChannelFailure, DeadChannel
+from fastagi.errors import AGIError, ChannelFailure, DeadChannel, UnsafeArgument
 from fastagi.protocol import AGIEnv, Reply, app_args, format_command, parse_result, reply_deadline
+
+# A channel name as Asterisk makes them: technology/resource-sequence, ";1"/";2" for Local.
+_CHANNEL_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*/[A-Za-z0-9_.@+*#-]+(;[12])?$")
 
 # The keys of a telephone keypad: what DTMF can send, and what a menu may handle.
 DIGITS = "0123456789*#"
@@ -87,6 +91,15 @@ class AGICall:
         """Run a dialplan application; arguments are checked by `app_args`."""
         name, joined = app_args(app, *args)
         return (await self.command("EXEC", name, joined)).result
+
+    async def bridge(self, channel: str, options: str = "") -> int:
+        """Pull the channel Asterisk named ``channel`` into a bridge with this one (the
+        ``Bridge`` application); returns when the bridge ends.  Only a channel name of
+        Asterisk's own shape passes (``PJSIP/101-0000001a``, ``Local/92000@ctx-00000000;2``:
+        a Local channel's ";2" is why ``exec_app``'s argument rule is not enough)."""
+        if not _CHANNEL_NAME.match(channel) or not options.isalpha() and options:
+            raise UnsafeArgument(f"not a channel name and Bridge options: {channel!r}, {options!r}")
+        return (await self.command("EXEC", "Bridge", f"{channel},{options}")).result
 
     def _digit(self, reply: Reply) -> str | None:
         if reply.result <= 0:

@@ -21,11 +21,13 @@ from ivr import phrases
 
 
 async def play_playlist(call, plan: IvrPlan, playlist: Playlist, services, loop: bool = False,
-                        rng=random) -> str | None:
+                        rng=random, between=None) -> str | None:
     """Play the playlist once (or until a key when ``loop``); the key that stopped it.
 
     A looping playlist of which a whole round said nothing (only dynamic items,
-    none with an answer) stops instead of spinning.
+    none with an answer) stops instead of spinning.  ``between``, when given, is
+    awaited before each item (a queue says a changed position there); a key it
+    returns stops the playlist too.
     """
     while True:
         items = list(playlist.items)
@@ -33,6 +35,10 @@ async def play_playlist(call, plan: IvrPlan, playlist: Playlist, services, loop:
             rng.shuffle(items)
         played = False
         for item in items:
+            if between is not None:
+                key = await between()
+                if key is not None:
+                    return key
             text_or_file = await _what_to_play(call, plan, item, services)
             if text_or_file is None:
                 continue

@@ -27,7 +27,9 @@ The state:
   says what "today" is).
 
 Events: ``join``, ``tick`` (time passed), ``answered``, ``hung_up``,
-``call_ended`` and ``presence_changed``.  Each applies its change, then
+``call_ended``, ``presence_changed``, ``ring_failed`` (a ring Asterisk could
+not start or that ended unanswered before its time) and ``reconfigured``
+(the applied queues, their members, registrations and operators).  Each applies its change, then
 settles the state at ``now`` in this order: rings past their ring time stop
 (the member counts as tried for that caller); callers past their maximum wait
 leave to the configured number; in a stop-when-empty queue with no member
@@ -352,6 +354,68 @@ def presence_changed(state: QueueState, phone: str, now: float, *, registered: b
             callers.append(c)
         callers = tuple(callers)
     return _settle(replace(state, members=members, callers=callers), now, decisions)
+
+
+def ring_failed(state: QueueState, caller_id: str, phone: str, now: float) -> Outcome:
+    """Ringing ``phone`` for ``caller_id`` failed (busy, rejected, unreachable, hung up
+    before its time): it counts as a ring whose time is over, so the member is tried,
+    and the member rests until that ring's time would have been over, so a phone that
+    refuses at once is not rung again and again meanwhile (for anyone).
+
+    A report about a ring that no longer exists (already stopped, answered, the
+    caller gone) changes nothing."""
+    caller = state.caller(caller_id)
+    ring = None if caller is None else next((r for r in caller.ringing if r.phone == phone), None)
+    if ring is None:
+        return _settle(state, now, [])
+    changed = replace(caller, ringing=tuple(r for r in caller.ringing if r is not ring),
+                      tried=caller.tried | {phone})
+    callers = tuple(changed if c.id == caller_id else c for c in state.callers)
+    rest_until = ring.since + {q.id: q for q in state.queues}[caller.queue].ring_seconds
+    members = tuple(replace(m, wrap_up_until=max(rest_until, m.wrap_up_until or 0.0))
+                    if m.phone == phone else m for m in state.members)
+    return _settle(replace(state, callers=callers, members=members), now, [])
+
+
+def reconfigured(state: QueueState, queues: tuple[QueueSettings, ...],
+                 members: tuple[Member, ...], now: float) -> Outcome:
+    """The queues and their members as configured now, with each member's registration,
+    accepting toggle and operator; what the engine learnt itself (calls, wrap-ups,
+    rings) is kept.
+
+    A queue that is gone keeps its settings while callers still wait in it; a member
+    that is gone stays (serving no queue) while it is in a call, so its end is still
+    counted.  A ring that can no longer be (the member gone, offline, paused, or no
+    longer serving that queue) stops, not counted as tried.
+    """
+    settings = {q.id: q for q in queues}
+    for q in state.queues:
+        if q.id not in settings and any(c.queue == q.id for c in state.callers):
+            settings[q.id] = q
+    old = {m.phone: m for m in state.members}
+    new = {}
+    for m in members:
+        before = old.get(m.phone)
+        new[m.phone] = m if before is None else replace(
+            m, in_call=before.in_call, call_queue=before.call_queue,
+            wrap_up_until=before.wrap_up_until)
+    for phone, before in old.items():
+        if phone not in new and before.in_call:
+            new[phone] = replace(before, queues=frozenset())
+    decisions = []
+    callers = []
+    for c in state.callers:
+        gone = [r for r in c.ringing
+                if r.phone not in new or c.queue not in new[r.phone].queues
+                or not new[r.phone].can_ring(now)]
+        if gone:
+            decisions.extend(StopRinging(c.id, r.phone, MEMBER_UNAVAILABLE) for r in gone)
+            c = replace(c, ringing=tuple(r for r in c.ringing if r not in gone))
+        callers.append(c)
+    changed = replace(state, queues=tuple(sorted(settings.values(), key=lambda q: q.id)),
+                      members=tuple(sorted(new.values(), key=lambda m: m.phone)),
+                      callers=tuple(callers))
+    return _settle(changed, now, decisions)
 
 
 def next_deadline(state: QueueState, now: float) -> float | None:

@@ -10,14 +10,21 @@ from ivr.callback import PgCallbackOrders
 from ivr.cases import PgCaseBackend
 from ivr.menu_route import MenuRoute
 from ivr.plan_store import PlanStore
+from ivr.queue_route import QueueAnswerRoute, QueueRoute
+from ivr.queue_runtime import QueueRuntime
 from ivr.speaker import Speaker
 
 
-def build_router(settings: Settings, pool, speaker: Speaker) -> Router:
-    """The routes, given what they share: the settings, the database pool, the speaker."""
-    menu = MenuRoute(settings, PlanStore(settings.include_dir), PgCaseBackend(pool),
-                     PgCallbackOrders(pool), speaker)
+def build_router(settings: Settings, pool, speaker: Speaker, plans: PlanStore,
+                 queues: QueueRuntime) -> Router:
+    """The routes, given what they share: the settings, the database pool, the speaker,
+    the applied plan and the queues' runtime."""
+    cases, callbacks = PgCaseBackend(pool), PgCallbackOrders(pool)
+    menu = MenuRoute(settings, plans, cases, callbacks, speaker)
+    queue = QueueRoute(settings, plans, queues, cases, callbacks, speaker)
     return Router([
         (names.ROUTE_SELFTEST, selftest.SelfTest(settings).handle),
         (names.ROUTE_MENU, menu.handle),
+        (names.ROUTE_QUEUE, queue.handle),
+        (names.ROUTE_QUEUE_ANSWER, QueueAnswerRoute(queues).handle),
     ])

@@ -1,8 +1,9 @@
 """The running Telecenter process: database pool, FastAGI listener, AMI and the admin.
 
-The process owns one AMI connection; the SIP guard and the phones' states
-use it on the reactor, the admin's threads through one ``AsteriskLink``
-(``fastagi.bridge``) handed to ``create_app``.
+The process owns one AMI connection; the SIP guard, the phones' states and
+the queues (``ivr.queue_runtime``) use it on the reactor, the admin's
+threads through one ``AsteriskLink`` (``fastagi.bridge``) handed to
+``create_app``.
 """
 
 from __future__ import annotations
@@ -24,8 +25,12 @@ from fastagi.database import open_pool
 from fastagi.migrations import apply_migrations
 from fastagi import reactor as shared_loop
 from fastagi.reactor import as_future
+from fastagi.queue_calls_ami import QueueCallsAmi
 from fastagi.server import AGIServerFactory
 from fastagi.settings import Settings
+from ivr.plan_store import PlanStore
+from ivr.queue_operators import listen_for_operator_changes
+from ivr.queue_runtime import QueueRuntime
 from ivr.speaker import Speaker
 from telecenter.routes import build_router
 
@@ -47,6 +52,7 @@ class Services:
     shutdown_grace: float
     ami: AmiClient | None
     sip_guard: SipGuard | None
+    queues: QueueRuntime
     _pool: object
     _port: object
     _admin_port: object
@@ -59,6 +65,7 @@ class Services:
         await self.factory.drain(self.shutdown_grace)
         await self.records.close(RECORDS_FLUSH_SECONDS)
         self.speaker.close()
+        self.queues.stop()
         if self.sip_guard is not None:
             self.sip_guard.stop()
         if self.ami is not None:
@@ -76,26 +83,34 @@ async def start_services(settings: Settings, db_url: str) -> Services:
     records = CallRecorder(pool)
     records.open()
     speaker = Speaker(settings.tts_cache_dir)
-    factory = AGIServerFactory(build_router(settings, pool, speaker), records)
-    port = reactor.listenTCP(settings.agi_port, factory, interface=settings.agi_host,
-                             backlog=LISTEN_BACKLOG)
-    log.info("FastAGI server listening on %s:%s (routes: %s)", settings.agi_host,
-             port.getHost().port, ", ".join(factory.router.names()))
-    ami = sip_guard = link = None
+    plans = PlanStore(settings.include_dir)
+    ami = sip_guard = link = presence = None
     if settings.ami_configured:
         ami = AmiClient.to(settings)
         presence = PhonePresence(ami)
         presence.start()
+    else:
+        log.warning("AMI is not configured (TELECENTER_AMI_USER/TELECENTER_AMI_SECRET): "
+                    "reloads, originates, queues and blocking SIP password guessers are "
+                    "unavailable")
+    queues = QueueRuntime(pool, plans, QueueCallsAmi(ami) if ami else None, presence)
+    await queues.start()
+    if ami is not None:
+        queues.listen(ami)
+    queues.spawn(listen_for_operator_changes(db_url, queues.operators_changed))
+    factory = AGIServerFactory(build_router(settings, pool, speaker, plans, queues), records)
+    port = reactor.listenTCP(settings.agi_port, factory, interface=settings.agi_host,
+                             backlog=LISTEN_BACKLOG)
+    log.info("FastAGI server listening on %s:%s (routes: %s)", settings.agi_host,
+             port.getHost().port, ", ".join(factory.router.names()))
+    if ami is not None:
         ami.start()
         sip_guard = SipGuard(policy, pool, ami, settings.include_dir)
         sip_guard.start()
         link = AsteriskLink(ReactorBridge(asyncio.get_running_loop()), ami, presence)
-    else:
-        log.warning("AMI is not configured (TELECENTER_AMI_USER/TELECENTER_AMI_SECRET): "
-                    "reloads, originates and blocking SIP password guessers are unavailable")
     admin_port = listen_admin(settings, db_url, asterisk=link)
     return Services(factory, records, speaker, settings.shutdown_grace_seconds, ami, sip_guard,
-                    pool, port, admin_port)
+                    queues, pool, port, admin_port)
 
 
 def serve_forever(settings: Settings, db_url: str) -> int:

@@ -555,3 +555,85 @@ def test_a_members_status_says_what_an_operator_is_doing():
     assert statuses == {"101": "ringing", "102": "offline", "103": "paused", "104": "talking",
                         "105": "wrap-up"}
     assert qe.member_status(state, "105", 130.0) == "free"
+
+
+# A ring Asterisk could not start (busy, rejected, unreachable).
+
+def test_a_ring_that_fails_at_once_counts_as_tried_and_the_next_member_rings():
+    line = Line(QueueSettings(Q, ring_seconds=10))
+    line.join("a")
+    assert line.ringing("a") == ["101"]
+    line.now = 0.5
+    decisions = line._apply(qe.ring_failed(line.state, "a", "101", line.now))
+    assert rings(decisions) == [("a", "102")]
+    assert line.state.caller("a").tried == {"101"}
+
+
+def test_a_phone_that_refuses_is_not_rung_again_before_its_ring_time_is_over():
+    line = Line(QueueSettings(Q, ring_seconds=10), phones=("101",))
+    line.join("a")
+    line.now = 0.5
+    assert rings(line._apply(qe.ring_failed(line.state, "a", "101", line.now))) == []
+    assert qe.member_status(line.state, "101", line.now) == qe.WRAP_UP
+    assert qe.next_deadline(line.state, line.now) == 10
+    assert rings(line.at(10)) == [("a", "101")]
+
+
+def test_a_failure_report_of_a_ring_that_is_over_changes_nothing():
+    line = Line(QueueSettings(Q, ring_seconds=10))
+    line.join("a")
+    line.answer("a", "101")
+    before = line.state
+    assert line._apply(qe.ring_failed(line.state, "a", "101", 1)) == []
+    assert line.state == before
+
+
+# The configuration changes (Apply, registrations, operators' toggles).
+
+def test_reconfiguring_keeps_calls_and_wrap_ups_and_takes_new_members():
+    line = Line(QueueSettings(Q, ring_seconds=10, wrap_up_seconds=30), phones=("101",))
+    line.join("a")
+    line.answer("a", "101")
+    line.now = 5
+    line.end_call("101")
+    line.join("b")
+    members = (Member("101", frozenset({Q}), operator="anna"), Member("102", frozenset({Q})))
+    decisions = line._apply(qe.reconfigured(line.state, line.state.queues, members, line.now))
+    assert rings(decisions) == [("b", "102")]
+    assert line.state.member("101").wrap_up_until == 35
+    assert line.state.member("101").operator == "anna"
+
+
+def test_a_member_removed_or_paused_stops_ringing_and_is_not_tried():
+    line = Line(QueueSettings(Q, ring_seconds=10, ring_at_once=2), phones=("101", "102"))
+    line.join("a")
+    members = (Member("101", frozenset({Q}), accepting=False),)
+    decisions = line._apply(qe.reconfigured(line.state, line.state.queues, members, 1))
+    assert sorted(stops(decisions)) == [("a", "101", qe.MEMBER_UNAVAILABLE),
+                                        ("a", "102", qe.MEMBER_UNAVAILABLE)]
+    assert line.state.caller("a").tried == frozenset()
+    assert [m.phone for m in line.state.members] == ["101"]
+
+
+def test_a_queue_removed_while_callers_wait_keeps_its_settings_until_they_leave():
+    queue = QueueSettings(Q, ring_seconds=10)
+    line = Line(queue, phones=("101",))
+    line.presence("101", in_call=True)
+    line.join("a")
+    line._apply(qe.reconfigured(line.state, (), line.state.members, 1))
+    assert line.state.queues == (queue,)
+    line.hang_up("a")
+    line._apply(qe.reconfigured(line.state, (), line.state.members, 2))
+    assert line.state.queues == ()
+
+
+def test_a_member_removed_during_a_call_still_ends_it():
+    line = Line(QueueSettings(Q, wrap_up_seconds=30), phones=("101",))
+    line.join("a")
+    line.answer("a", "101")
+    line._apply(qe.reconfigured(line.state, line.state.queues, (), 1))
+    assert line.state.member("101").queues == frozenset()
+    line.now = 2
+    line.end_call("101")
+    line._apply(qe.reconfigured(line.state, line.state.queues, (), 3))
+    assert line.state.members == ()

@@ -49,12 +49,13 @@ def sipp_ports(host: str = HOST) -> tuple[int, int]:
     """
     for _ in range(50):
         sip, media = free_ports(2)
-        if media + 2 != sip and all(_udp_free(host, port) for port in (sip, media, media + 2)):
+        if media + 2 != sip and all(udp_free(host, port) for port in (sip, media, media + 2)):
             return sip, media
     raise RuntimeError("no free ports for SIPp")
 
 
-def _udp_free(host: str, port: int) -> bool:
+def udp_free(host: str, port: int) -> bool:
+    """True when nothing listens on UDP ``host:port`` (a test waits for SIPp to bind it)."""
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
         try:
             sock.bind((host, port))
