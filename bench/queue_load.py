@@ -79,8 +79,10 @@ It prints:
   ones without ``talk_seconds``: must be 0; then the outcomes (answered,
   gave_up, ...) and how many positions were told;
 - CPU seconds over the run (from the first call to the last end) of the
-  server process (and its exited children: speech), of Asterisk and of the
-  SIPp operator phones, and the ratio server/Asterisk.
+  server process (and its exited children: speech), of Asterisk, the ratio
+  server/Asterisk, and, for context, of the embedded PostgreSQL (postmaster
+  and backends: the queue state is written there on every event) and of the
+  SIPp operator phones.
 
 How to run
 ----------
@@ -368,6 +370,7 @@ class RealOutcome:
     server_cpu: float
     speech_cpu: float
     asterisk_cpu: float
+    database_cpu: float
     phones_cpu: float
     wall: float
     channels_left: int
@@ -396,6 +399,7 @@ class RealOutcome:
             f" {self.speech_cpu:.1f}, Asterisk {self.asterisk_cpu:.1f}"
             f" ({self.asterisk_cpu / calls * 1000:.1f} ms/caller), server/Asterisk"
             f" {(self.server_cpu + self.speech_cpu) / max(self.asterisk_cpu, 0.01):.2f}x;"
+            f" PostgreSQL {self.database_cpu:.1f};"
             f" SIPp operator phones (and CLI probes) {self.phones_cpu:.1f}",
         ])
 
@@ -511,6 +515,8 @@ def _callers_and_operators(run, url, instance, server, phones, passwords) -> Rea
     numbers = [f"7999{i:07d}" for i in range(1, run.callers + 1)]
     server_before = proc_cpu_seconds(server.process.pid)
     asterisk_before = sum(proc_cpu_seconds(instance.pid))
+    postmaster = int((server.var_dir / "pgdata" / "postmaster.pid").read_text().split()[0])
+    database_before = database_cpu(postmaster)
     phones_before = _children_cpu()
     started = time.monotonic()
     peak = 0
@@ -553,14 +559,15 @@ def _callers_and_operators(run, url, instance, server, phones, passwords) -> Rea
         server_cpu, speech_cpu = (after - before for after, before in zip(
             proc_cpu_seconds(server.process.pid), server_before))
         asterisk_cpu = sum(proc_cpu_seconds(instance.pid)) - asterisk_before
+        database = database_cpu(postmaster) - database_before
         left = _channels(instance)
         phones.stop_all()
         phones_cpu = _children_cpu() - phones_before
         no_record, route_failed, incomplete, outcomes, told = queue_records(
             conn, numbers, run.records_deadline)
     return RealOutcome(run, peak, no_record + route_failed, no_record, route_failed, incomplete,
-                       outcomes, told, server_cpu, speech_cpu, asterisk_cpu, phones_cpu, wall,
-                       left)
+                       outcomes, told, server_cpu, speech_cpu, asterisk_cpu, database,
+                       phones_cpu, wall, left)
 
 
 def queue_records(conn, numbers, deadline_s):
@@ -587,6 +594,21 @@ def queue_records(conn, numbers, deadline_s):
     told = conn.execute("SELECT coalesce(sum(cardinality(positions)), 0) FROM queue_calls"
                         " WHERE number = ANY(%s)", (numbers,)).fetchone()[0]
     return len(numbers) - rows, route_failed, incomplete, outcomes, told
+
+
+def database_cpu(postmaster: int) -> float:
+    """CPU seconds of the embedded PostgreSQL so far: the postmaster, its backends that
+    ended (counted in the postmaster's children's time) and those still running."""
+    own, ended = proc_cpu_seconds(postmaster)
+    running = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rpartition(")")[2].split()
+        except OSError:
+            continue  # the process ended meanwhile
+        if int(fields[1]) == postmaster:
+            running += proc_cpu_seconds(int(stat.parent.name))[0]
+    return own + ended + running
 
 
 def _channels(instance) -> int:
