@@ -61,7 +61,10 @@ no wrap-up.
 ``--real-callers`` callers (200 by default) dial 92000 at ``--rate`` a
 second: Local channels with a script (tests/testbed/callers.py) entering
 where a phone's call enters, each hanging up after a hold time drawn from
-``--hold`` (seconds after Telecenter answered).  The operators register only
+``--hold`` (seconds after Telecenter answered); with ``--sip``, SIP calls
+instead, from one SIPp process as the test bed's phone 7001 (digest auth,
+RTP from Asterisk to SIPp), each hanging up after the middle of ``--hold``
+unless Asterisk hangs up first (served).  The operators register only
 once every caller waits, so all of them wait at once; each then answers
 every ring after 1 s and hangs up after ``--talk`` seconds.  A caller is
 served (answered, then the operator hangs up) or gives up (their own hang-up).
@@ -73,7 +76,8 @@ It prints:
 - waiting at once: the most callers the stored queue state held at one time;
 - failed calls: callers who never got a queue record (never joined) plus
   queue-route calls whose record says the route failed (outcome ``failed``,
-  ``no route``, ``server lost``, ...): must be 0;
+  ``no route``, ``server lost``, ...), plus, with ``--sip``, calls SIPp did
+  not complete successfully: must be 0;
 - incomplete queue records, after waiting up to ``--records-deadline`` s:
   ``queue_calls`` rows still ``waiting`` or without ``ended_at``, answered
   ones without ``talk_seconds``: must be 0; then the outcomes (answered,
@@ -90,6 +94,7 @@ How to run
     .venv/bin/python bench/queue_load.py --callers 1000 --queues 20 --members 200 --samples 500
     .venv/bin/python bench/queue_load.py --asterisk                       # + 200 real callers
     .venv/bin/python bench/queue_load.py --asterisk --real-callers 300 --operators 6 --keep
+    .venv/bin/python bench/queue_load.py --asterisk --sip                 # SIP callers
 """
 
 import argparse
@@ -280,6 +285,9 @@ def main(argv=None):
     parser.add_argument("--talk", type=float, default=3.0, help="an operator's talk, seconds")
     parser.add_argument("--deadline", type=float, default=600.0)
     parser.add_argument("--records-deadline", type=float, default=30.0)
+    parser.add_argument("--sip", action="store_true",
+                        help="SIPp UAC callers (each hangs up after the middle of --hold)"
+                             " instead of Local channels")
     parser.add_argument("--keep", action="store_true", help="keep the work folder")
     args = parser.parse_args(argv)
 
@@ -287,7 +295,7 @@ def main(argv=None):
     if args.asterisk:
         real = RealRun(callers=args.real_callers, operators=args.operators, rate=args.rate,
                        hold=tuple(args.hold), talk=args.talk, deadline=args.deadline,
-                       records_deadline=args.records_deadline, seed=args.seed)
+                       records_deadline=args.records_deadline, seed=args.seed, sip=args.sip)
         outcome = run_on_asterisk(real, keep=args.keep)
         print(outcome.report())
         sys.exit(0 if outcome.ok else 1)
@@ -341,6 +349,7 @@ def engine_figures(args) -> None:
 QUEUE_NUMBER = "92000"
 OPERATOR_FIRST = 301  # the operators' phone numbers: 301, 302, ...
 RTP_PORTS_PER_OPERATOR = 8
+SIP_CALLER, SIP_CALLER_PASSWORD = "7001", "Queue-load-7001-secret"
 ROUTE_FAILED = ("failed", "no route", "bad environment", "server stopped",
                 "no reply from Asterisk", "server lost")
 
@@ -355,6 +364,7 @@ class RealRun:
     deadline: float = 600.0
     records_deadline: float = 30.0
     seed: int = 13
+    sip: bool = False  # callers are SIPp UAC calls instead of Local channels
 
 
 @dataclass
@@ -364,6 +374,7 @@ class RealOutcome:
     failed: int
     no_record: int
     route_failed: int
+    sip_failed: int
     incomplete: int
     outcomes: dict
     positions_told: int
@@ -384,12 +395,15 @@ class RealOutcome:
         r = self.run
         calls = max(r.callers, 1)
         return "\n".join([
-            f"\nreal Asterisk: {r.callers} callers into queue {QUEUE_NUMBER} at {r.rate:g}/s,"
-            f" hanging up {r.hold[0]:g}-{r.hold[1]:g} s after the answer; {r.operators}"
+            f"\nreal Asterisk: {r.callers} {'SIP' if r.sip else 'Local channel'} callers into"
+            f" queue {QUEUE_NUMBER} at {r.rate:g}/s, hanging up "
+            + (f"{(r.hold[0] + r.hold[1]) / 2:g}" if r.sip else f"{r.hold[0]:g}-{r.hold[1]:g}")
+            + f" s after the answer unless served; {r.operators}"
             f" operators talking {r.talk:g} s; {self.wall:.1f} s from the first call to the last end",
             f"waiting at once: {self.peak_waiting} (of {r.callers})",
             f"failed calls: {self.failed} ({self.no_record} without a queue record,"
-            f" {self.route_failed} whose queue route failed); channels left: {self.channels_left}",
+            f" {self.route_failed} whose queue route failed, {self.sip_failed} failed in SIPp);"
+            f" channels left: {self.channels_left}",
             f"incomplete queue records: {self.incomplete} (waiting, no end, or answered without"
             f" talk seconds); outcomes: "
             + ", ".join(f"{k} {v}" for k, v in self.outcomes.items())
@@ -430,6 +444,7 @@ def _run_on_asterisk(run: RealRun, root: Path) -> RealOutcome:
     from tests.testbed.callers import CALLER_DIALPLAN
     from tests.testbed.operator_phone import OperatorPhones
     from tests.testbed.ports import free_ports
+    from tests.testbed.sipp import PJSIP_TEST_ENDPOINT
 
     var_dir, include_dir = root / "var", root / "include"
     settings = Settings.from_env({"TELECENTER_VAR": str(var_dir)})
@@ -439,8 +454,10 @@ def _run_on_asterisk(run: RealRun, root: Path) -> RealOutcome:
         instance = AsteriskInstance(
             root=root / "asterisk", include_dir=include_dir, sip_port=sip_port,
             ami_port=ami_port, rtp_start=rtp_start,
-            rtp_end=min(65000, rtp_start + RTP_PORTS_PER_OPERATOR * run.operators + 100),
-            extra_extensions=CALLER_DIALPLAN)
+            rtp_end=min(65000, rtp_start + RTP_PORTS_PER_OPERATOR * run.operators + 100
+                        + (RTP_PORTS_PER_OPERATOR * run.callers if run.sip else 0)),
+            extra_extensions=CALLER_DIALPLAN,
+            extra_pjsip=PJSIP_TEST_ENDPOINT(SIP_CALLER, SIP_CALLER_PASSWORD) if run.sip else "")
         render = subprocess.run(
             [str(TELECENTER), "render", "--out", str(include_dir), "--no-reload",
              "--agi-host", "127.0.0.1", "--agi-port", str(agi_port)],
@@ -512,7 +529,9 @@ def _callers_and_operators(run, url, instance, server, phones, passwords) -> Rea
     from tests.testbed.callers import CALLER_CONTEXT, VAR_SCRIPT, ami_session
 
     rng = random.Random(run.seed)
-    numbers = [f"7999{i:07d}" for i in range(1, run.callers + 1)]
+    numbers = ([SIP_CALLER] if run.sip else
+               [f"7999{i:07d}" for i in range(1, run.callers + 1)])
+    since = _database_now(url)
     server_before = proc_cpu_seconds(server.process.pid)
     asterisk_before = sum(proc_cpu_seconds(instance.pid))
     postmaster = int((server.var_dir / "pgdata" / "postmaster.pid").read_text().split()[0])
@@ -526,8 +545,10 @@ def _callers_and_operators(run, url, instance, server, phones, passwords) -> Rea
                                " WHERE id = 1").fetchone()
             return row[0] if row and row[0] is not None else 0
 
+        sipp = _start_sip_callers(run, instance, server.var_dir.parent / "sipp") if run.sip \
+            else None
         with ami_session(instance) as manager:
-            for i, number in enumerate(numbers):
+            for i, number in enumerate(numbers if sipp is None else ()):
                 hold = rng.uniform(*run.hold)
                 reply = manager.originate(
                     channel=f"Local/{QUEUE_NUMBER}@{CONTEXT_ENTRY}", context=CALLER_CONTEXT,
@@ -552,7 +573,8 @@ def _callers_and_operators(run, url, instance, server, phones, passwords) -> Rea
             phones.add(number, password, answer_after=1.0, script=f"w{run.talk:g}/h")
         while time.monotonic() < deadline:
             still = waiting()
-            if still == 0 and _channels(instance) == 0:
+            if still == 0 and _channels(instance) == 0 and (
+                    sipp is None or sipp.proc.poll() is not None):
                 break
             time.sleep(0.5)  # poll interval
         wall = time.monotonic() - started
@@ -561,39 +583,95 @@ def _callers_and_operators(run, url, instance, server, phones, passwords) -> Rea
         asterisk_cpu = sum(proc_cpu_seconds(instance.pid)) - asterisk_before
         database = database_cpu(postmaster) - database_before
         left = _channels(instance)
+        sip_failed = 0
+        if sipp is not None:
+            sipp.wait(30)
+            successful, failed, _peak = sipp_counts(sipp.workdir / "stats.csv")
+            sip_failed = run.callers - successful
         phones.stop_all()
         phones_cpu = _children_cpu() - phones_before
         no_record, route_failed, incomplete, outcomes, told = queue_records(
-            conn, numbers, run.records_deadline)
-    return RealOutcome(run, peak, no_record + route_failed, no_record, route_failed, incomplete,
-                       outcomes, told, server_cpu, speech_cpu, asterisk_cpu, database,
-                       phones_cpu, wall, left)
+            conn, numbers, run.callers, since, run.records_deadline)
+    return RealOutcome(run, peak, no_record + route_failed + sip_failed, no_record, route_failed,
+                       sip_failed, incomplete, outcomes, told, server_cpu, speech_cpu,
+                       asterisk_cpu, database, phones_cpu, wall, left)
 
 
-def queue_records(conn, numbers, deadline_s):
+def _database_now(url):
+    import psycopg
+
+    with psycopg.connect(url) as conn:
+        return conn.execute("SELECT now()").fetchone()[0]
+
+
+def _start_sip_callers(run, instance, workdir):
+    """One SIPp process placing every caller's call from the test phone 7001: it waits for
+    Asterisk's BYE (served) or hangs up itself after the middle of ``run.hold``."""
+    from tests.testbed.ports import free_ports
+    from tests.testbed.sipp import LOCAL_IP, SippProcess, render_scenario, sipp_binary
+
+    workdir.mkdir(parents=True)
+    hold_ms = int((run.hold[0] + run.hold[1]) / 2 * 1000)
+    waits = (f'<recv request="BYE" timeout="{hold_ms}" ontimeout="caller_hangs_up" />'
+             '<send><![CDATA[\n\n      SIP/2.0 200 OK\n      [last_Via:]\n      [last_From:]\n'
+             '      [last_To:]\n      [last_Call-ID:]\n      [last_CSeq:]\n'
+             '      Contact: <sip:[caller_user]@[local_ip]:[local_port]>\n'
+             '      Content-Length: 0\n\n    ]]></send><nop next="done" />')
+    text = render_scenario("", workdir=workdir, pause_ms=500, initial_pause_ms=0,
+                           after_digits_ms=0)
+    scenario = workdir / "queue_caller.xml"
+    scenario.write_text(text.replace("<!-- no digits -->", waits), encoding="iso-8859-1")
+    local_port, media_port = free_ports(2)
+    command = [
+        sipp_binary(), f"{LOCAL_IP}:{instance.sip_port}",
+        "-sf", str(scenario), "-s", QUEUE_NUMBER,
+        "-au", SIP_CALLER, "-ap", SIP_CALLER_PASSWORD, "-key", "caller_user", SIP_CALLER,
+        "-set", "caller_bye", "yes",
+        "-m", str(run.callers), "-l", str(run.callers), "-r", f"{run.rate:g}",
+        "-nostdin", "-i", LOCAL_IP, "-mi", LOCAL_IP,
+        "-p", str(local_port), "-mp", str(media_port),
+        "-trace_stat", "-stf", str(workdir / "stats.csv"), "-fd", "1",
+    ]  # fmt: skip
+    return SippProcess(command, workdir, scenario)
+
+
+def sipp_counts(stats_path):
+    """(successful, failed, peak calls up at once) from SIPp's statistics file."""
+    import csv
+
+    with open(stats_path, newline="") as stats:
+        rows = list(csv.DictReader(stats, delimiter=";"))
+    if not rows:
+        return 0, 0, 0
+    last = rows[-1]
+    return (int(last["SuccessfulCall(C)"]), int(last["FailedCall(C)"]),
+            max(int(row.get("CurrentCall") or 0) for row in rows))
+
+
+def queue_records(conn, numbers, expected, since, deadline_s):
     """(callers without a queue record, queue-route calls that failed, incomplete queue
-    records, outcomes, positions told), polling until the records are complete or
-    ``deadline_s`` passes."""
+    records, outcomes, positions told) of the calls from ``numbers`` since ``since``,
+    polling until the ``expected`` records are there and complete or ``deadline_s`` passes."""
     deadline = time.monotonic() + deadline_s
+    run = " FROM queue_calls WHERE number = ANY(%s) AND joined_at >= %s"
     while True:
         rows, incomplete = conn.execute(
-            "SELECT count(DISTINCT number),"
+            "SELECT count(*),"
             " count(*) FILTER (WHERE outcome = 'waiting' OR ended_at IS NULL"
-            "   OR (outcome = 'answered' AND talk_seconds IS NULL))"
-            " FROM queue_calls WHERE number = ANY(%s)", (numbers,)).fetchone()
-        if (rows == len(numbers) and incomplete == 0) or time.monotonic() >= deadline:
+            "   OR (outcome = 'answered' AND talk_seconds IS NULL))" + run,
+            (numbers, since)).fetchone()
+        if (rows >= expected and incomplete == 0) or time.monotonic() >= deadline:
             break
         time.sleep(0.5)  # poll interval while the last records land
     route_failed = conn.execute(
         "SELECT count(*) FROM calls WHERE route = 'queue' AND caller = ANY(%s)"
-        " AND (outcome IS NULL OR outcome = ANY(%s))",
-        (numbers, list(ROUTE_FAILED))).fetchone()[0]
-    outcomes = dict(conn.execute(
-        "SELECT outcome, count(*) FROM queue_calls WHERE number = ANY(%s)"
-        " GROUP BY 1 ORDER BY 2 DESC", (numbers,)).fetchall())
-    told = conn.execute("SELECT coalesce(sum(cardinality(positions)), 0) FROM queue_calls"
-                        " WHERE number = ANY(%s)", (numbers,)).fetchone()[0]
-    return len(numbers) - rows, route_failed, incomplete, outcomes, told
+        " AND started_at >= %s AND (outcome IS NULL OR outcome = ANY(%s))",
+        (numbers, since, list(ROUTE_FAILED))).fetchone()[0]
+    outcomes = dict(conn.execute("SELECT outcome, count(*)" + run + " GROUP BY 1 ORDER BY 2 DESC",
+                                 (numbers, since)).fetchall())
+    told = conn.execute("SELECT coalesce(sum(cardinality(positions)), 0)" + run,
+                        (numbers, since)).fetchone()[0]
+    return max(0, expected - rows), route_failed, incomplete, outcomes, told
 
 
 def database_cpu(postmaster: int) -> float:

@@ -39,12 +39,13 @@ def test_the_engine_offers_free_members_as_the_simplest_loop_does(seed):
 
 
 @pytest.mark.asterisk
-def test_callers_waiting_on_the_real_asterisk_are_served_or_give_up_with_complete_records():
+@pytest.mark.parametrize("sip", [False, True], ids=["Local channel callers", "SIP callers"])
+def test_callers_waiting_on_the_real_asterisk_are_served_or_give_up_with_complete_records(sip):
     """The benchmark's real part at a small size: every caller waited at once, none failed,
     some were answered, and no queue record is left incomplete."""
     require("asterisk", "sipp")
     outcome = run_on_asterisk(RealRun(callers=8, operators=2, rate=10, hold=(12, 20), talk=2,
-                                      deadline=120, records_deadline=20))
+                                      deadline=120, records_deadline=20, sip=sip))
     assert outcome.ok, outcome.report()
     assert outcome.outcomes.get("answered", 0) >= 2, outcome.report()
     assert set(outcome.outcomes) <= {"answered", "gave_up"}, outcome.report()
