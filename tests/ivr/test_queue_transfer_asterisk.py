@@ -145,7 +145,8 @@ def test_the_operator_passes_the_caller_on_with_star_2_while_the_caller_hears_th
         bed, phones, queue_with_transfer_music):
     operator = phones.add("201", PASSWORDS["201"], answer_after=0)
     target = phones.add("203", PASSWORDS["203"], answer_after=None)
-    with ami_events(bed.asterisk, "MusicOnHoldStart", "AttendedTransfer") as events:
+    with ami_events(bed.asterisk, "MusicOnHoldStart", "MusicOnHoldStop",
+                    "AttendedTransfer") as events:
         place_call(bed.asterisk, QUEUE, "w120/h", caller="79990002001")
         talk = bridged(bed.asterisk, "PJSIP/201-", f"Local/{QUEUE}@{names.CONTEXT_ENTRY}-")
         caller_channel = next(c for c in talk if c.startswith("Local/"))
@@ -165,6 +166,8 @@ def test_the_operator_passes_the_caller_on_with_star_2_while_the_caller_hears_th
         # Local channel), the caller still on hold.
         bridged(bed.asterisk, "PJSIP/201-", f"Local/203@{names.CONTEXT_PHONES}-")
         bridged(bed.asterisk, "PJSIP/203-", f"Local/203@{names.CONTEXT_PHONES}-")
+        assert not [e for e in events.named("MusicOnHoldStop")
+                    if e.get("Channel") == caller_channel], "the music stopped before the transfer"
         operator.hang_up()
 
         # The caller talks to 203: bridged with 203's leg (or 203 itself, once Asterisk
@@ -174,6 +177,9 @@ def test_the_operator_passes_the_caller_on_with_star_2_while_the_caller_hears_th
         assert not any(c.startswith("PJSIP/201-") for b in bridges(bed.asterisk) for c in b)
         wait_for(lambda: events.named("AttendedTransfer"), 10, what="the AttendedTransfer event")
         assert events.named("AttendedTransfer")[0].get("Result") == "Success", events.events
+        wait_for(lambda: [e for e in events.named("MusicOnHoldStop")
+                          if e.get("Channel") == caller_channel], 10,
+                 what="the transfer music to stop once the caller talks to 203")
     ended = queue_record(bed, "79990002001", lambda r: r["talk_seconds"] is not None)
     assert ended["answered_phone"] == "201"
 
