@@ -1,5 +1,6 @@
 """The queue engine decides as the rules read literally (the benchmark's simplest loop) on
-many small random contact centers, one to four members becoming free at once."""
+many small random contact centers, one to four members becoming free at once; and the
+benchmark's real-Asterisk part still runs, at a small size."""
 
 import random
 import sys
@@ -9,10 +10,12 @@ import pytest
 
 from fastagi.settings import PROJECT_ROOT
 from ivr import queue_engine as qe
+from tests.conftest import require
 
 sys.path.insert(0, str(PROJECT_ROOT / "bench"))  # the benchmarks are scripts, not a package
 
-from queue_load import NOW, loaded_state, simplest_decisions, wrap_up_ends  # noqa: E402
+from queue_load import (NOW, RealRun, loaded_state, run_on_asterisk,  # noqa: E402
+                        simplest_decisions, wrap_up_ends)
 
 
 @pytest.mark.parametrize("seed", range(300))
@@ -33,3 +36,17 @@ def test_the_engine_offers_free_members_as_the_simplest_loop_does(seed):
                                                      for x in state.callers))
                 break
     assert list(qe.tick(state, NOW).decisions) == simplest_decisions(state, NOW)
+
+
+@pytest.mark.asterisk
+@pytest.mark.parametrize("sip", [False, True], ids=["Local channel callers", "SIP callers"])
+def test_callers_waiting_on_the_real_asterisk_are_served_or_give_up_with_complete_records(sip):
+    """The benchmark's real part at a small size: every caller waited at once, none failed,
+    some were answered, and no queue record is left incomplete."""
+    require("asterisk", "sipp")
+    outcome = run_on_asterisk(RealRun(callers=8, operators=2, rate=10, hold=(12, 20), talk=2,
+                                      deadline=120, records_deadline=20, sip=sip))
+    assert outcome.ok, outcome.report()
+    assert outcome.outcomes.get("answered", 0) >= 2, outcome.report()
+    assert set(outcome.outcomes) <= {"answered", "gave_up"}, outcome.report()
+    assert outcome.positions_told >= 8, outcome.report()

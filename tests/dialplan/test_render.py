@@ -98,6 +98,7 @@ def queue_subroutines(sounds: str, transfer_music: bool = False) -> list[str]:
         "[telecenter-queue]",
         "exten => s,1,Set(LOCAL(retries)=0)",
         "same => n,Set(TELECENTER_QUEUE_JOINED=)",
+        "same => n,Set(TRANSFER_CONTEXT=telecenter-phones)",
         *(["same => n,Set(CHANNEL(musicclass)=telecenter-transfer)"] if transfer_music else []),
         "same => n(run),Gosub(telecenter-route,s,1(queue,${ARG1}))",
         'same => n,GotoIf($["${TELECENTER_STATUS}" = "OK"]?done)',
@@ -119,7 +120,8 @@ def queue_subroutines(sounds: str, transfer_music: bool = False) -> list[str]:
         f"same => n(max-wait),Playback({sounds}/ru/telecenter-queue-max-wait)",
         "same => n(next),Goto(telecenter-next,s,1)",
         "[telecenter-queue-operator]",
-        "exten => s,1,Gosub(telecenter-route,s,1(queue-answer,${TELECENTER_QUEUE_CALLER}))",
+        "exten => s,1,Set(TRANSFER_CONTEXT=telecenter-phones)",
+        "same => n,Gosub(telecenter-route,s,1(queue-answer,${TELECENTER_QUEUE_CALLER}))",
         'same => n,GotoIf($["${TELECENTER_STATUS}" = "OK"]?end)',
         "same => n,Log(WARNING,Telecenter route queue-answer failed on ${CHANNEL(name)}:"
         " AGISTATUS=${AGISTATUS} TELECENTER_STATUS=${TELECENTER_STATUS})",
