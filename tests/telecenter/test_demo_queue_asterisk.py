@@ -194,3 +194,42 @@ def test_a_waiting_caller_hears_music_while_the_server_restarts_and_is_served_af
                          and any(c.startswith(CALLER_CHANNEL) for c in b)
                          for b in bridges(testbed)), 10,
              what="the caller and the operator in one bridge")
+
+
+def test_the_operator_transfers_the_caller_with_star_2_to_the_other_demo_phone(testbed, phones):
+    """*2 on the operator's phone, then the number: the caller hears music meanwhile, and
+    talks to the transfer's target once the operator hangs up."""
+    operator = phones.add("202", answer_after=None)
+    colleague = phones.add("201", answer_after=None)
+    call_the_menu_and_press_2(testbed, "79990000204")
+    operator.answer(operator.wait_for_call(lambda c: c.state == "ringing", timeout=30,
+                                           what="the queue call to ring"))
+    record_when(testbed, "79990000204", lambda r: r["outcome"] == "answered")
+    wait_for(lambda: any(len(b) == 2 for b in bridges(testbed)), 10, what="the talk's bridge")
+    colleague.wait_for_call(lambda c: c.ended_by == "cancel", timeout=10,
+                            what="the queue call to stop ringing on 201")
+    log_start = testbed.asterisk.log_path.stat().st_size
+
+    def log() -> str:
+        with open(testbed.asterisk.log_path, errors="replace") as text:
+            text.seek(log_start)
+            return text.read()
+
+    music = threading.Event()
+    with ami_session(testbed.asterisk) as manager:
+        manager.register_event("MusicOnHoldStart", lambda event, _m: music.set() if event.headers.get(
+            "Channel", "").startswith(CALLER_CHANNEL) else None)
+        operator.press("*2")
+        wait_for(lambda: "Playing 'pbx-transfer" in log(), 10,
+                 what="Asterisk to ask the operator for the number")
+        assert music.wait(10), "the caller heard no music while the operator transfers"
+        operator.press("201")
+        target = colleague.wait_for_call(index=1, timeout=15, what="the transfer to ring 201")
+        colleague.answer(target)
+    operator.hang_up()
+    wait_for(lambda: any(any(c.startswith(CALLER_CHANNEL) for c in b)
+                         and any(c.startswith("Local/201@") for c in b)
+                         for b in bridges(testbed)), 10,
+             what="the caller and the transfer's target in one bridge")
+    assert any(any(c.startswith("PJSIP/201-") for c in b) for b in bridges(testbed))
+    assert not channels(testbed, "PJSIP/202-")
