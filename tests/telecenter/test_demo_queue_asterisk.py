@@ -19,6 +19,7 @@ import psycopg
 import pytest
 from psycopg.rows import dict_row
 
+from dialplan import names
 from dialplan.demo_configuration import DEMO_QUEUE_NUMBER, load_demo_configuration
 from tests.conftest import require
 from tests.testbed.callers import ami_session, place_call, wait_for
@@ -78,6 +79,13 @@ def bridges(testbed) -> list[list[str]]:
     return found
 
 
+def asterisk_log(testbed, start: int) -> str:
+    """What Asterisk logged since offset ``start``."""
+    with open(testbed.asterisk.log_path, errors="replace") as text:
+        text.seek(start)
+        return text.read()
+
+
 def record(testbed, caller: str) -> dict | None:
     """The newest queue call record of the caller's number."""
     with psycopg.connect(testbed.pg_url, row_factory=dict_row) as conn:
@@ -101,6 +109,7 @@ def call_the_menu_and_press_2(testbed, caller: str) -> None:
 def test_a_caller_presses_2_both_demo_phones_ring_and_the_one_who_answers_talks(testbed, phones):
     first = phones.add("201", answer_after=None)
     second = phones.add("202", answer_after=None)
+    log_start = testbed.asterisk.log_path.stat().st_size
     call_the_menu_and_press_2(testbed, "79990000201")
 
     rang = [first.wait_for_call(lambda c: c.state == "ringing", timeout=30,
@@ -130,6 +139,9 @@ def test_a_caller_presses_2_both_demo_phones_ring_and_the_one_who_answers_talks(
     assert ended["talk_seconds"] >= 0 and ended["ended_at"] is not None
     wait_for(lambda: not channels(testbed, CALLER_CHANNEL), 10,
              what="the caller's call to end with the operator's")
+    log = asterisk_log(testbed, log_start)
+    assert "failed for 79990000201" not in log  # no apology after the talk
+    assert names.PROMPT_UNAVAILABLE not in log
 
 
 def test_a_caller_who_hangs_up_while_the_demo_phones_ring_stops_the_ringing(testbed, phones):
@@ -166,6 +178,7 @@ def test_a_waiting_caller_hears_music_while_the_server_restarts_and_is_served_af
     call_the_menu_and_press_2(testbed, "79990000203")
     joined = record_when(testbed, "79990000203", lambda r: r["outcome"] == "waiting",
                          what="the caller to wait in the queue")
+    log_start = testbed.asterisk.log_path.stat().st_size
     music: list[str] = []
     heard = threading.Event()
 
@@ -182,6 +195,10 @@ def test_a_waiting_caller_hears_music_while_the_server_restarts_and_is_served_af
         finally:
             testbed.server.start()
     assert music[0] == "default", music  # the demo has no transfer music: Asterisk's own
+    # The queue's own retry loop held the caller, not the apology.
+    log = asterisk_log(testbed, log_start)
+    assert "the server did not finish with 79990000203" in log
+    assert "failed for 79990000203" not in log
 
     phone = phones.add("201", answer_after=0)
     call = phone.wait_for_call(lambda c: c.answered, timeout=30,
@@ -209,18 +226,12 @@ def test_the_operator_transfers_the_caller_with_star_2_to_the_other_demo_phone(t
     colleague.wait_for_call(lambda c: c.ended_by == "cancel", timeout=10,
                             what="the queue call to stop ringing on 201")
     log_start = testbed.asterisk.log_path.stat().st_size
-
-    def log() -> str:
-        with open(testbed.asterisk.log_path, errors="replace") as text:
-            text.seek(log_start)
-            return text.read()
-
     music = threading.Event()
     with ami_session(testbed.asterisk) as manager:
         manager.register_event("MusicOnHoldStart", lambda event, _m: music.set() if event.headers.get(
             "Channel", "").startswith(CALLER_CHANNEL) else None)
         operator.press("*2")
-        wait_for(lambda: "Playing 'pbx-transfer" in log(), 10,
+        wait_for(lambda: "Playing 'pbx-transfer" in asterisk_log(testbed, log_start), 10,
                  what="Asterisk to ask the operator for the number")
         assert music.wait(10), "the caller heard no music while the operator transfers"
         operator.press("201")
