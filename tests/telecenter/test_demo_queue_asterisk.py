@@ -244,3 +244,27 @@ def test_the_operator_transfers_the_caller_with_star_2_to_the_other_demo_phone(t
              what="the caller and the transfer's target in one bridge")
     assert any(any(c.startswith("PJSIP/201-") for c in b) for b in bridges(testbed))
     assert not channels(testbed, "PJSIP/202-")
+
+
+def test_with_no_demo_phone_online_the_caller_is_told_and_the_call_ends(testbed, phones):
+    log_start = testbed.asterisk.log_path.stat().st_size
+    place_call(testbed.asterisk, MENU, "w2/d2/w60/h", caller="79990000205")
+    row = record_when(testbed, "79990000205", lambda r: r["outcome"] != "waiting")
+    assert row["outcome"] == "no_member" and row["offered_to"] == [], row
+    wait_for(lambda: not channels(testbed, CALLER_CHANNEL), 20, what="the call to end")
+    log = asterisk_log(testbed, log_start)
+    assert f"/{names.PROMPT_QUEUE_NO_MEMBER}." in log  # "no operators now"
+    assert "failed for 79990000205" not in log
+
+
+def test_3_while_waiting_stops_the_ringing_and_orders_a_callback(testbed, demo, phones):
+    phone = phones.add("201", answer_after=None)
+    place_call(testbed.asterisk, MENU, "w2/d2/w6/d3/w30/h", caller="79990000206")
+    phone.wait_for_call(lambda c: c.state == "ringing", timeout=30, what="the queue call to ring")
+    row = record_when(testbed, "79990000206", lambda r: r["outcome"] != "waiting")
+    assert row["outcome"] == "key", row
+    phone.wait_for_call(lambda c: c.ended_by == "cancel", timeout=10,
+                        what="the ringing to stop")
+    wait_for(lambda: demo.execute("SELECT 1 FROM callbacks WHERE phone = %s",
+                                  ("79990000206",)).fetchone(), 30,
+             what="the callback the caller ordered from the queue")
