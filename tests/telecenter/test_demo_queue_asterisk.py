@@ -227,9 +227,13 @@ def test_the_operator_transfers_the_caller_with_star_2_to_the_other_demo_phone(t
                             what="the queue call to stop ringing on 201")
     log_start = testbed.asterisk.log_path.stat().st_size
     music = threading.Event()
+
+    def on_music(event, _manager):
+        if event.headers.get("Channel", "").startswith(CALLER_CHANNEL):
+            music.set()
+
     with ami_session(testbed.asterisk) as manager:
-        manager.register_event("MusicOnHoldStart", lambda event, _m: music.set() if event.headers.get(
-            "Channel", "").startswith(CALLER_CHANNEL) else None)
+        manager.register_event("MusicOnHoldStart", on_music)
         operator.press("*2")
         wait_for(lambda: "Playing 'pbx-transfer" in asterisk_log(testbed, log_start), 10,
                  what="Asterisk to ask the operator for the number")
