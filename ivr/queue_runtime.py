@@ -187,6 +187,20 @@ class BridgeTarget:
     external: bool
 
 
+_LOCK_STATE = "SELECT version, state FROM queue_state WHERE id = 1 FOR UPDATE"
+
+
+async def _locked_state_row(conn) -> tuple:
+    """(version, rows) of the state row, locked for this transaction; a row somebody
+    deleted is made again empty (no caller waits, as in a fresh database), never an error
+    that would stop the server taking calls."""
+    row = await (await conn.execute(_LOCK_STATE)).fetchone()
+    if row is None:
+        await conn.execute("INSERT INTO queue_state (id) VALUES (1) ON CONFLICT DO NOTHING")
+        row = await (await conn.execute(_LOCK_STATE)).fetchone()
+    return row
+
+
 class QueueRuntime:
     """Applies queue events one at a time against PostgreSQL and carries out the decisions."""
 
@@ -455,8 +469,7 @@ class QueueRuntime:
         registered = self.presence.states() if self.presence is not None else None
         try:
             async with self.pool.connection() as conn, conn.transaction():
-                version, rows = await (await conn.execute(
-                    "SELECT version, state FROM queue_state WHERE id = 1 FOR UPDATE")).fetchone()
+                version, rows = await _locked_state_row(conn)
                 state = (self._state if version == self._version and self._state is not None
                          else engine.from_rows(rows))
                 rings = {(c.id, r.phone): r.since for c in state.callers for r in c.ringing}

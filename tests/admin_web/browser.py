@@ -30,7 +30,8 @@ TIMEOUT_MS = 15_000
 ADMIN_LOGIN = "root"
 ADMIN_PASSWORD = "Browser-admin-1"
 TOUCHED_TABLES = ("users", "phone_bindings", "change_log", "phones", "lines", "revisions",
-                  "queues", "queue_members", "queue_keys")
+                  "queues", "queue_members", "queue_keys", "menus", "menu_items",
+                  "menu_handlers", "playlists", "playlist_items")
 # The screen sizes of the offices the admin is used in.
 SCREENS = ({"width": 1280, "height": 800}, {"width": 1366, "height": 768})
 

@@ -105,9 +105,9 @@ def office_data(pg_url):
         conn.execute("DELETE FROM menus")
         conn.execute("TRUNCATE persons, cases, callbacks RESTART IDENTITY CASCADE")
         load_demo_configuration(conn)
-        phone = conn.execute(
+        phone = conn.execute(  # besides the demo queue's phones 201 and 202
             "INSERT INTO phones (number, md5_cred, description) VALUES"
-            " ('201', %(cred)s, 'Приёмная'), ('202', %(cred)s, 'Бухгалтерия') RETURNING id",
+            " ('211', %(cred)s, 'Приёмная'), ('212', %(cred)s, 'Бухгалтерия') RETURNING id",
             {"cred": "0" * 32}).fetchone()[0]
         conn.execute("INSERT INTO callbacks (phone, source, requested_at, done_at, done_by)"
                      " VALUES ('79990000001', 'ivr', now() - interval '2 hours', NULL, NULL),"
@@ -123,8 +123,10 @@ def office_data(pg_url):
     yield {"phone": phone, "menu": menu, "item": item, "handler": handler, "case": case,
            "user": user}
     with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute("DELETE FROM queues")  # the demo's, whose members are phones
         conn.execute("DELETE FROM menus")
         conn.execute("DELETE FROM phones")
+        conn.execute("DELETE FROM playlists")
         conn.execute("TRUNCATE persons, cases, callbacks RESTART IDENTITY CASCADE")
 
 
@@ -337,10 +339,11 @@ def _empty_menus(pg_url: str) -> None:
 
 
 def _leave_asterisk_as_found(testbed, pg_url: str) -> None:
-    """No phones, lines or menus, applied with the test bed's own FastAGI address."""
+    """No queues, phones, lines or menus, applied with the test bed's own FastAGI address."""
     import psycopg
 
     with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute("DELETE FROM queues")
         conn.execute("DELETE FROM phones")
         conn.execute("DELETE FROM lines")
         conn.execute("DELETE FROM menus")

@@ -17,7 +17,7 @@ from ivr import operators, queue_engine
 from tests.admin_web.browser import (SCREENS, browser, create_admin,  # noqa: F401
                                      empty_admin_tables, log_in, open_section, page,
                                      running_admin, screenshot_dir, scrolls_sideways)
-from tests.admin_web.test_queue_live import office_state
+from tests.admin_web.test_queue_live import RESET_QUEUE_STATE, office_state
 
 pytestmark = pytest.mark.browser
 OPERATOR, PASSWORD = "olga", "Operator-pass-1"
@@ -83,11 +83,6 @@ def test_the_live_queues_page_shows_who_waits_and_updates_itself(page, admin_url
     from playwright.sync_api import expect
 
     with psycopg.connect(pg_url, autocommit=True) as conn:
-        made = conn.execute("SELECT to_regclass('queue_state') IS NULL").fetchone()[0]
-        if made:  # until sql/011_queue_state.sql is there
-            conn.execute("CREATE TABLE queue_state (id integer PRIMARY KEY CHECK (id = 1),"
-                         " version bigint NOT NULL, state jsonb NOT NULL,"
-                         " updated_at timestamptz NOT NULL DEFAULT now())")
         conn.execute("DELETE FROM queue_state")
         conn.execute("DELETE FROM queues")
         ids = tuple(conn.execute("INSERT INTO queues (name, number) VALUES (%s, %s) RETURNING id",
@@ -112,5 +107,5 @@ def test_the_live_queues_page_shows_who_waits_and_updates_itself(page, admin_url
         page.screenshot(path=str(screenshot_dir() / "queues-live.png"), full_page=True)
     finally:
         with psycopg.connect(pg_url, autocommit=True) as conn:
-            conn.execute("DROP TABLE queue_state" if made else "DELETE FROM queue_state")
+            conn.execute(RESET_QUEUE_STATE)
             conn.execute("DELETE FROM queues")

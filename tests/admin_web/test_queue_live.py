@@ -35,20 +35,18 @@ def office_state(queue_ids: tuple[int, int], now: float) -> engine.QueueState:
     return state
 
 
+# The state row as sql/011_queue_state.sql leaves it.
+RESET_QUEUE_STATE = "DELETE FROM queue_state; INSERT INTO queue_state (id) VALUES (1)"
+
 @pytest.fixture
 def queue_state_table(pg_url):
-    """The server's state row (sql/011_queue_state.sql makes the table; made here when the
-    migration is not there yet, and dropped again)."""
+    """The server's state row, empty before the test (the test writes its own) and put
+    back as a fresh database has it afterwards (a server needs the row)."""
     with psycopg.connect(pg_url, autocommit=True) as conn:
-        made = conn.execute("SELECT to_regclass('queue_state') IS NULL").fetchone()[0]
-        if made:
-            conn.execute("CREATE TABLE queue_state (id integer PRIMARY KEY CHECK (id = 1),"
-                         " version bigint NOT NULL, state jsonb NOT NULL,"
-                         " updated_at timestamptz NOT NULL DEFAULT now())")
         conn.execute("DELETE FROM queue_state")
     yield
     with psycopg.connect(pg_url, autocommit=True) as conn:
-        conn.execute("DROP TABLE queue_state" if made else "DELETE FROM queue_state")
+        conn.execute(RESET_QUEUE_STATE)
 
 
 @pytest.fixture

@@ -225,6 +225,22 @@ def test_a_restarted_server_finds_its_callers_in_their_order(fresh_database):
     assert sorted(records(fresh_database)) == ["1.1", "1.2", "1.3"]
 
 
+
+def test_a_server_starts_and_takes_callers_when_the_state_row_was_deleted(fresh_database):
+    """A deleted state row (a careless clean-up) costs nobody a call: it is made again."""
+    with psycopg.connect(fresh_database, autocommit=True) as conn:
+        conn.execute("DELETE FROM queue_state")
+
+    async def scenario(make):
+        runtime = make(states={"101": OFFLINE, "102": OFFLINE})
+        await runtime.start()
+        assert await runtime.join(QUEUE, "1.1", "PJSIP/line-0001", "7999", False)
+        return runtime.position("1.1")
+
+    assert run(fresh_database, scenario) == 1
+    with psycopg.connect(fresh_database) as conn:
+        assert conn.execute("SELECT count(*) FROM queue_state").fetchone()[0] == 1
+
 def test_a_finished_queue_call_is_not_joined_again(fresh_database):
     async def scenario(make):
         runtime = make()
