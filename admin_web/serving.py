@@ -21,9 +21,9 @@ def listen_admin(settings, db_url: str, asterisk=None):
     states go through it.
 
     Call with the reactor installed (running or about to run); the thread
-    pool stops when the reactor shuts down.
+    pool stops when the reactor shuts down, after the pages under way are written.
     """
-    from twisted.internet import reactor
+    from twisted.internet import reactor, threads
     from twisted.python.threadpool import ThreadPool
     from twisted.web.server import Site
     from twisted.web.wsgi import WSGIResource
@@ -34,7 +34,11 @@ def listen_admin(settings, db_url: str, asterisk=None):
                      asterisk=asterisk, settings=settings)
     pool = ThreadPool(minthreads=1, maxthreads=MAX_THREADS, name="admin_web")
     reactor.callWhenRunning(pool.start)
-    reactor.addSystemEventTrigger("after", "shutdown", pool.stop)
+    # Stopping joins the workers; a worker still writing a page waits for the reactor to
+    # send it, so the join runs in a thread of its own while the reactor keeps going (joined
+    # on the reactor's thread, the process would wait for ever).
+    reactor.addSystemEventTrigger("before", "shutdown",
+                                  lambda: threads.deferToThread(pool.stop))
     site = Site(WSGIResource(reactor, pool, app))
     port = reactor.listenTCP(settings.admin_port, site, interface=settings.admin_host)
     log.info("web admin on http://%s:%s/", settings.admin_host, port.getHost().port)
