@@ -78,9 +78,6 @@ LEAVE_REASON = {engine.MAX_WAIT: names.QUEUE_REASON_MAX_WAIT,
 # How many recent answered calls of a queue, and how far back, estimate the wait.
 WAIT_SAMPLE_CALLS = 20
 WAIT_SAMPLE_HOURS = 2
-# Asterisk's variable naming the context an attended transfer (features' atxfer) dials
-# in; without it, the member's leg would dial in the queue operator context.
-TRANSFER_CONTEXT = "TRANSFER_CONTEXT"
 # Names that reach a channel name or a channel variable through AMI.
 _PHONE = re.compile(r"[0-9A-Za-z_.+-]{1,64}")
 _CALLER_ID = re.compile(r"[0-9A-Za-z_.-]{1,100}")
@@ -573,8 +570,7 @@ class QueueRuntime:
         outcome = await self.actions.ring(
             ring_id(decision.caller, decision.phone, since), f"PJSIP/{decision.phone}",
             names.CONTEXT_QUEUE_OPERATOR, decision.seconds, number,
-            {names.VAR_QUEUE_CALLER: decision.caller, names.VAR_QUEUE_PHONE: decision.phone,
-             TRANSFER_CONTEXT: names.CONTEXT_PHONES})
+            {names.VAR_QUEUE_CALLER: decision.caller, names.VAR_QUEUE_PHONE: decision.phone})
         if not outcome.answered:
             log.info("ring of %s for %s failed (%s)", decision.phone, decision.caller,
                      outcome.reason)

@@ -61,7 +61,8 @@ exten => _X.,1,Set(TQ_TRIES=0)
  same => n,Hangup()
 
 [{names.CONTEXT_QUEUE_OPERATOR}]
-exten => s,1,AGI({agi}/{names.ROUTE_QUEUE_ANSWER},${{{names.VAR_QUEUE_CALLER}}})
+exten => s,1,Set(TRANSFER_CONTEXT={names.CONTEXT_PHONES})
+ same => n,AGI({agi}/{names.ROUTE_QUEUE_ANSWER},${{{names.VAR_QUEUE_CALLER}}})
  same => n,Hangup()
 
 [{names.CONTEXT_PHONES}]

@@ -178,8 +178,7 @@ def test_a_caller_who_joins_rings_the_longest_free_member_and_is_recorded(fresh_
     run(fresh_database, scenario)
     assert asterisk.done == [("ring", "PJSIP/101", names.CONTEXT_QUEUE_OPERATOR, 10.0,
                               "79990001111", {names.VAR_QUEUE_CALLER: "1.1",
-                                              names.VAR_QUEUE_PHONE: "101",
-                                              "TRANSFER_CONTEXT": names.CONTEXT_PHONES})]
+                                              names.VAR_QUEUE_PHONE: "101"})]
     row = records(fresh_database)["1.1"]
     assert (row["outcome"], row["positions"], row["offered_to"]) == ("waiting", [1], ["101"])
 
