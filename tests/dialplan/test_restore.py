@@ -121,14 +121,18 @@ def change_everything(conn, settings, ids) -> None:
     add_item(conn, later, "95000", "audio", ("key", "0", "90000"), audio_id=bye)
     conn.execute("UPDATE tts_settings SET engine = 'festival'")
     # The queue is renumbered, takes the new 201 only, plays nothing, has another key;
-    # a second queue takes the first one's name; the transfer plays the new recording.
+    # a second queue takes the first one's name (phone 203 answers it); the transfer
+    # plays the new recording.
     conn.execute("UPDATE queues SET name = 'Support (old)', number = '93001',"
                  " ring_at_once = NULL, playlist_id = NULL")
     conn.execute("INSERT INTO queue_members (queue_id, phone_id)"
                  " SELECT %s, id FROM phones WHERE number = '201'", (ids["queue"],))
     conn.execute("UPDATE queue_keys SET key = '#', target = ''")
-    conn.execute("INSERT INTO queues (name, number, playlist_id) VALUES ('Support', '94000', %s)",
-                 (ids["music"],))
+    second = conn.execute("INSERT INTO queues (name, number, playlist_id)"
+                          " VALUES ('Support', '94000', %s) RETURNING id",
+                          (ids["music"],)).fetchone()[0]
+    conn.execute("INSERT INTO queue_members (queue_id, phone_id)"
+                 " SELECT %s, id FROM phones WHERE number = '203'", (second,))
     conn.execute("UPDATE transfer_settings SET music_audio_id = %s", (bye,))
 
 
