@@ -10,7 +10,8 @@ from dialplan.configuration import sip_digest
 
 def _clear(conn) -> None:
     conn.execute("DELETE FROM queues")  # their members are phones
-    conn.execute("UPDATE transfer_settings SET music_audio_id = NULL")
+    conn.execute("INSERT INTO transfer_settings (id) VALUES (1)"
+                 " ON CONFLICT (id) DO UPDATE SET music_audio_id = NULL")
     conn.execute("DELETE FROM phones")
     conn.execute("DELETE FROM lines")
     conn.execute("DELETE FROM revisions")

@@ -24,6 +24,8 @@ pytestmark = pytest.mark.asterisk
 
 CONFIG_TABLES = ("menus, menu_items, menu_handlers, persons, cases, callbacks, playlists,"
                  " audio_files, queues, phones")
+# The transfer settings' one row, as a fresh database has it.
+ONE_TRANSFER_ROW = "INSERT INTO transfer_settings (id) VALUES (1) ON CONFLICT DO NOTHING"
 
 
 @pytest.fixture(scope="module")
@@ -31,10 +33,12 @@ def demo(testbed):
     """The demo configuration, applied; yields a connection to the test database."""
     with psycopg.connect(testbed.pg_url, autocommit=True, row_factory=dict_row) as conn:
         conn.execute(f"TRUNCATE {CONFIG_TABLES} RESTART IDENTITY CASCADE")
+        conn.execute(ONE_TRANSFER_ROW)  # the cascade from audio_files took it
         assert load_demo_configuration(conn)
         testbed.apply(conn)
         yield conn
         conn.execute(f"TRUNCATE {CONFIG_TABLES} RESTART IDENTITY CASCADE")
+        conn.execute(ONE_TRANSFER_ROW)  # the cascade from audio_files took it
         testbed.apply(conn)
 
 
