@@ -110,6 +110,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from agi_bench import percentile, proc_cpu_seconds, raise_open_file_limit
+from sip_load import sipp_counts
 
 from fastagi.settings import PROJECT_ROOT
 from ivr import queue_engine as qe
@@ -654,19 +655,6 @@ def _start_sip_callers(run, instance, workdir):
         "-trace_stat", "-stf", str(workdir / "stats.csv"), "-fd", "1",
     ]  # fmt: skip
     return SippProcess(command, workdir, scenario)
-
-
-def sipp_counts(stats_path):
-    """(successful, failed, peak calls up at once) from SIPp's statistics file."""
-    import csv
-
-    with open(stats_path, newline="") as stats:
-        rows = list(csv.DictReader(stats, delimiter=";"))
-    if not rows:
-        return 0, 0, 0
-    last = rows[-1]
-    return (int(last["SuccessfulCall(C)"]), int(last["FailedCall(C)"]),
-            max(int(row.get("CurrentCall") or 0) for row in rows))
 
 
 def queue_records(conn, numbers, expected, since, deadline_s):
