@@ -42,6 +42,9 @@ class Settings:
     # Where a call goes when its route could not serve it: a phone, or a number a line
     # dials out, reached by plain dialplan; empty: the apology.
     fallback_number: str = ""
+    # The office's clock: override rules' hours and weekdays, schedules and the
+    # dialer's daily window are read in this zone (as the admin shows times).
+    timezone: str = "UTC"
 
     @property
     def include_dir(self) -> Path:
@@ -88,6 +91,7 @@ class Settings:
             shutdown_grace_seconds=float(env("TELECENTER_SHUTDOWN_GRACE",
                                              defaults.shutdown_grace_seconds)),
             fallback_number=env("TELECENTER_FALLBACK_NUMBER", "").strip(),
+            timezone=env("TELECENTER_TIMEZONE", defaults.timezone),
         )
 
     def but(self, **changes) -> Settings:

@@ -19,7 +19,7 @@ _ROW = re.compile(r'<tr data-callback="(\d+)">(.*?)</tr>', re.S)
 def callbacks(pg_url):
     """An empty callbacks table; add(phone, requested_at, done_by=None) adds a request."""
     with psycopg.connect(pg_url, autocommit=True) as conn:
-        conn.execute("TRUNCATE callbacks RESTART IDENTITY")
+        conn.execute("TRUNCATE callbacks RESTART IDENTITY CASCADE")
 
     def add(phone: str, requested_at: datetime, done_by: str | None = None) -> int:
         with psycopg.connect(pg_url, autocommit=True) as conn:
