@@ -20,6 +20,8 @@ from psycopg.pq import TransactionStatus
 from psycopg.rows import class_row, tuple_row
 
 from dialplan import names
+from dialplan.override_rules import Rule
+from dialplan.schedules import Schedule, Span, SpecialDate, hhmm
 
 
 @dataclass(frozen=True)
@@ -202,6 +204,8 @@ class Configuration:
     tts: TtsSettings = TtsSettings()
     queues: tuple[Queue, ...] = ()  # by number
     transfer: TransferSettings = TransferSettings()
+    schedules: tuple[Schedule, ...] = ()  # by id
+    rules: tuple[Rule, ...] = ()  # by called number, then position
 
 
 _PHONES = "SELECT id, number, md5_cred, kind, description FROM phones ORDER BY number"
@@ -228,6 +232,14 @@ _QUEUE_MEMBERS = ("SELECT m.queue_id, p.number FROM queue_members m JOIN phones 
                   " ORDER BY m.queue_id, m.position, p.number")
 _QUEUE_KEYS = "SELECT queue_id, key, target FROM queue_keys ORDER BY queue_id, key"
 _TRANSFER = "SELECT music_audio_id FROM transfer_settings"
+_SCHEDULES = "SELECT id, name, production_calendar FROM schedules ORDER BY id"
+_SCHEDULE_HOURS = ("SELECT schedule_id, weekday, starts, ends FROM schedule_hours"
+                   " ORDER BY schedule_id, weekday, starts")
+_SCHEDULE_DATES = ("SELECT schedule_id, day, working, starts, ends FROM schedule_dates"
+                   " ORDER BY schedule_id, day")
+_RULES = ("SELECT id, called_number, caller_numbers, caller_regexes, time_ranges, weekdays,"
+          " schedule_id, schedule_inside, redirect, position, comment FROM override_rules"
+          " ORDER BY called_number, position, id")
 
 
 def load_configuration(conn: Connection) -> Configuration:
@@ -264,15 +276,30 @@ def read_configuration(conn: Connection) -> Configuration:
         members = _grouped(cur.execute(_QUEUE_MEMBERS).fetchall(), str)
         keys = _grouped(cur.execute(_QUEUE_KEYS).fetchall(), QueueKey)
         transfer_row = cur.execute(_TRANSFER).fetchone()
+        schedule_rows = cur.execute(_SCHEDULES).fetchall()
+        hours = _grouped(cur.execute(_SCHEDULE_HOURS).fetchall(),
+                         lambda weekday, starts, ends: Span(weekday, hhmm(starts), hhmm(ends)))
+        dates = _grouped(cur.execute(_SCHEDULE_DATES).fetchall(), _special_date)
+        rule_rows = cur.execute(_RULES).fetchall()
     playlists = tuple(Playlist(pid, name, mode, entries.get(pid, ()))
                       for pid, name, mode in playlist_rows)
     items = tuple(MenuItem(*row, handlers=handlers.get(row[0], ())) for row in item_rows)
     queues = tuple(Queue(*row, members=members.get(row[0], ()), keys=keys.get(row[0], ()))
                    for row in queue_rows)
     transfer = TransferSettings(*transfer_row) if transfer_row else TransferSettings()
+    schedules = tuple(Schedule(sid, name, calendar, hours.get(sid, ()), dates.get(sid, ()))
+                      for sid, name, calendar in schedule_rows)
+    rules = tuple(Rule(rid, called, tuple(callers), tuple(regexes), tuple(ranges),
+                       tuple(weekdays), *rest)
+                  for rid, called, callers, regexes, ranges, weekdays, *rest in rule_rows)
     return Configuration(phones=phones, lines=lines, audio_files=audio_files,
                          playlists=playlists, menus=menus, menu_items=items, tts=tts,
-                         queues=queues, transfer=transfer)
+                         queues=queues, transfer=transfer, schedules=schedules, rules=rules)
+
+
+def _special_date(day, working, starts, ends) -> SpecialDate:
+    return SpecialDate(day.isoformat(), working, hhmm(starts) if starts is not None else "",
+                       hhmm(ends) if ends is not None else "")
 
 
 def _grouped(rows, make) -> dict[int, tuple]:

@@ -12,11 +12,13 @@ too, so the queue a caller waits in is the one the dialplan sent them to.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 from dialplan.configuration import (Configuration, Handler, MenuItem, NumberOwner, Playlist,
                                     PlaylistItem, Queue, QueueKey, TransferSettings,
                                     TtsSettings, audio_file_path, numbering_plan)
+from dialplan.override_rules import Rule
+from dialplan.schedules import Schedule, Span, SpecialDate
 from fastagi.settings import Settings
 
 IVR_PLAN_FILE = "telecenter_ivr.json"
@@ -36,6 +38,10 @@ class IvrPlan:
     language: str = "ru"
     queues: dict[str, Queue] = field(default_factory=dict)
     transfer: TransferSettings = TransferSettings()
+    # Override rules by called number, in the order they are tried; schedules by id,
+    # read on the office's clock (``Schedule.timezone``).
+    rules: dict[str, tuple[Rule, ...]] = field(default_factory=dict)
+    schedules: dict[int, Schedule] = field(default_factory=dict)
 
     def audio_path(self, audio_id: int) -> str:
         """What STREAM FILE plays for an audio file of the library."""
@@ -55,7 +61,17 @@ def build_plan(config: Configuration, settings: Settings, revision: int | None =
         language=settings.language,
         queues={queue.number: queue for queue in config.queues},
         transfer=config.transfer,
+        rules=_rules_by_number(config.rules),
+        schedules={schedule.id: replace(schedule, timezone=settings.timezone)
+                   for schedule in config.schedules},
     )
+
+
+def _rules_by_number(rules) -> dict[str, tuple[Rule, ...]]:
+    grouped: dict[str, list[Rule]] = {}
+    for rule in sorted(rules, key=lambda rule: (rule.called_number, rule.position, rule.id)):
+        grouped.setdefault(rule.called_number, []).append(rule)
+    return {number: tuple(found) for number, found in grouped.items()}
 
 
 def plan_to_json(plan: IvrPlan, header: str) -> str:
@@ -90,6 +106,11 @@ def plan_from_json(text: str) -> IvrPlan:
             # A file written before queues existed has none.
             queues={number: _queue(queue) for number, queue in data.get("queues", {}).items()},
             transfer=TransferSettings(**data.get("transfer", {})),
+            # A file written before rules existed has none.
+            rules={number: tuple(_rule(rule) for rule in found)
+                   for number, found in data.get("rules", {}).items()},
+            schedules={int(sid): _schedule(schedule)
+                       for sid, schedule in data.get("schedules", {}).items()},
         )
     except (KeyError, TypeError, AttributeError, json.JSONDecodeError) as exc:
         raise ValueError(f"not a Telecenter menu plan: {exc}") from None
@@ -99,3 +120,15 @@ def _queue(data: dict) -> Queue:
     """A queue as ``plan_to_json`` wrote it (members and keys as lists)."""
     return Queue(**{**data, "members": tuple(data["members"]),
                     "keys": tuple(QueueKey(**key) for key in data["keys"])})
+
+
+def _rule(data: dict) -> Rule:
+    """A rule as ``plan_to_json`` wrote it (lists for tuples)."""
+    return Rule(**{**data, **{name: tuple(data[name]) for name in
+                              ("caller_numbers", "caller_regexes", "time_ranges", "weekdays")}})
+
+
+def _schedule(data: dict) -> Schedule:
+    """A schedule as ``plan_to_json`` wrote it."""
+    return Schedule(**{**data, "hours": tuple(Span(**span) for span in data["hours"]),
+                       "dates": tuple(SpecialDate(**entry) for entry in data["dates"])})

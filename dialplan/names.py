@@ -109,3 +109,12 @@ BIND_CODE_DIGITS = 5
 # class the transferee hears meanwhile.
 ATTENDED_TRANSFER_CODE = "*2"
 MOH_TRANSFER_CLASS = "telecenter-transfer"
+
+# Schedules and override rules (spec 10).  A number with rules runs
+# CONTEXT_RULES (ARG1: the number) before its usual route: it asks the server
+# (ROUTE_RULES) which rule fires.  A rule that fired leaves its id in VAR_RULE
+# and its redirect in VAR_NEXT ('' ends the call); no rule, or no server,
+# leaves VAR_RULE empty and the number's usual route runs.
+ROUTE_RULES = "rules"
+CONTEXT_RULES = "telecenter-rules"
+VAR_RULE = "TELECENTER_RULE"

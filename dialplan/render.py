@@ -16,7 +16,7 @@ from pathlib import Path
 
 from dialplan import names, numbers
 from dialplan.config_templates import asterisk_templates
-from dialplan.configuration import Configuration, Line
+from dialplan.configuration import Configuration, Line, numbering_plan
 from dialplan.ivr_plan import IVR_PLAN_FILE, build_plan, plan_to_json
 from dialplan.validate import CONTROL_CHARACTERS, dialplan_regex, fallback_problems, validate
 from fastagi.settings import Settings
@@ -100,7 +100,11 @@ def configuration_context(config: Configuration) -> dict:
         }
         for line in sorted(config.lines, key=lambda line: (line.position, line.name))
     ]
+    plan = numbering_plan(config)
+    rule_numbers = sorted({rule.called_number for rule in config.rules})
     return {
+        "rule_numbers": rule_numbers,
+        "outside_rule_numbers": [number for number in rule_numbers if number not in plan],
         "phones": sorted(config.phones, key=lambda phone: phone.number),
         "lines": lines,
         "outbound_lines": [entry for entry in lines if entry["regex"]],

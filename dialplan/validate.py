@@ -45,6 +45,18 @@ Queues (spec 7):
 - A number for "no member online" or "maximum wait" while that option is
   off is a **warning**: it is kept but unused, as an admin who switched the
   option off for a while expects.
+
+Schedules and override rules (spec 10):
+
+- A schedule's spans and dates are times of a day, each start before its end.
+- A rule's called number must be one a call can reach: a number of the
+  numbering plan or one a line dials out (a rule on anything else would
+  never fire).  Its redirect follows the handlers' target rule.  Its caller
+  numbers are numbers; its caller regexes follow the sequence regexes' rule
+  (``re`` and the ``regex`` module both read them); its time ranges are
+  ``HH:MM-HH:MM`` (``dialplan.override_rules``); its weekdays are 1-7; its
+  schedule exists.  Rules whose redirects lead back to their own number
+  (directly or through other rules) are refused: a caller could go round.
 """
 
 from __future__ import annotations
@@ -61,6 +73,8 @@ from dialplan.configuration import (SCENARIO_NAMES, Configuration, Handler, Line
                                     NumberOwner, OwnerKind, Phone, Playlist, Queue,
                                     numbering_plan)
 from dialplan.messages import N_, Message, message, quoted
+from dialplan.override_rules import Rule, time_range_problem
+from dialplan.schedules import WEEKDAYS, Schedule, parse_hhmm
 from fastagi.session import DIGITS
 
 ERROR = "error"
@@ -340,6 +354,9 @@ def check(config: Configuration, *,
         problems += _queue_problems(config, queue, plan, playlists)
     if config.transfer.music_audio_id is not None:
         problems += audio.problems(TRANSFER_PLACE, config.transfer.music_audio_id)
+    for schedule in config.schedules:
+        problems += _schedule_problems(schedule)
+    problems += _rules_problems(config, plan)
     return problems
 
 
@@ -823,4 +840,129 @@ def _queue_leaving_problems(config: Configuration, queue: Queue, where: Message,
             problems.append(_error(place, N_("sends the callers the queue could not serve back"
                                              " into it")))
         problems += _target_problems(config, place, number, plan)
+    return problems
+
+
+# Schedules and override rules.
+
+SCHEDULE_NAME_LENGTH = 100
+RULE_COMMENT_LENGTH = 200
+
+
+def schedule_place(schedule: Schedule) -> Message:
+    return message(N_("schedule %(name)s"), name=quoted(schedule.name))
+
+
+def rule_place(config: Configuration, rule: Rule) -> Message:
+    """Rule ``rule`` named by its number and its place among that number's rules, as the
+    admin's list shows them."""
+    mine = sorted((other for other in config.rules if other.called_number == rule.called_number),
+                  key=lambda other: (other.position, other.id))
+    index = next((n for n, other in enumerate(mine) if other.id == rule.id), 0)
+    return message(N_("override rule %(index)s of number %(number)s"), index=index + 1,
+                   number=rule.called_number)
+
+
+def _span_problem(starts: str, ends: str) -> str | None:
+    try:
+        if parse_hhmm(starts) < parse_hhmm(ends):
+            return None
+    except ValueError:
+        return N_("%(starts)s-%(ends)s is not a span of hours HH:MM-HH:MM")
+    return N_("%(starts)s-%(ends)s ends before it starts")
+
+
+def _schedule_problems(schedule: Schedule) -> list[Problem]:
+    where = schedule_place(schedule)
+    problems = []
+    if not schedule.name.strip() or len(schedule.name) > SCHEDULE_NAME_LENGTH:
+        problems.append(_error(where, N_("the name must be 1 to %(length)s characters"),
+                               length=SCHEDULE_NAME_LENGTH))
+    if CONTROL_CHARACTERS.search(schedule.name):
+        problems.append(_error(where, N_("the name has line breaks or control characters")))
+    for span in schedule.hours:
+        if span.weekday not in WEEKDAYS:
+            problems.append(_error(where, N_("weekday %(weekday)s is not 1 to 7"),
+                                   weekday=span.weekday))
+        template = _span_problem(span.starts, span.ends)
+        if template:
+            problems.append(_error(where, template, starts=span.starts, ends=span.ends))
+    for entry in schedule.dates:
+        if entry.starts or entry.ends:
+            template = _span_problem(entry.starts, entry.ends)
+            if template:
+                problems.append(_error(where, template, starts=entry.starts, ends=entry.ends))
+    return problems
+
+
+def caller_regex_problem(pattern: str) -> Message | None:
+    """Why a rule cannot use a caller regex, or None (read by ``re`` and ``regex``)."""
+    if not pattern:
+        return Message(N_("an empty regex matches every caller: leave the list empty instead"))
+    return regex_syntax_problem(pattern)
+
+
+def _rules_problems(config: Configuration, plan: dict[str, list[NumberOwner]]) -> list[Problem]:
+    schedules = {schedule.id for schedule in config.schedules}
+    problems = []
+    for rule in config.rules:
+        where = rule_place(config, rule)
+        if not TARGET.fullmatch(rule.called_number):
+            problems.append(_error(where, N_("the called number %(number)s is not a number"),
+                                   number=quoted(rule.called_number)))
+        elif rule.called_number not in plan and not line_dialling_out(config, rule.called_number):
+            problems.append(_error(where, N_("nothing answers %(number)s and no line dials it"
+                                             " out: the rule would never be used"),
+                                   number=rule.called_number))
+        for number in rule.caller_numbers:
+            if not numbers.is_number(number):
+                problems.append(_error(where, N_("caller number %(number)s is not a number"),
+                                       number=quoted(number)))
+        for pattern in rule.caller_regexes:
+            problem = caller_regex_problem(pattern)
+            if problem is not None:
+                problems.append(_error(where, N_("caller regex %(regex)s: %(reason)s"),
+                                       regex=quoted(pattern), reason=problem))
+        for text in rule.time_ranges:
+            problem = time_range_problem(text)
+            if problem is not None:
+                problems.append(Problem(where, problem))
+        for weekday in rule.weekdays:
+            if weekday not in WEEKDAYS:
+                problems.append(_error(where, N_("weekday %(weekday)s is not 1 to 7"),
+                                       weekday=weekday))
+        if rule.schedule_id is not None and rule.schedule_id not in schedules:
+            problems.append(_error(where, N_("schedule %(id)s does not exist"),
+                                   id=rule.schedule_id))
+        if len(rule.comment) > RULE_COMMENT_LENGTH or CONTROL_CHARACTERS.search(rule.comment):
+            problems.append(_error(where, N_("the comment must be up to %(length)s characters"
+                                             " on one line"), length=RULE_COMMENT_LENGTH))
+        problems += _target_problems(config, where, rule.redirect, plan)
+    problems += _rule_circles(config)
+    return problems
+
+
+def _rule_circles(config: Configuration) -> list[Problem]:
+    """Numbers whose rules may send a call back to them: one error at the first rule."""
+    leads: dict[str, set[str]] = defaultdict(set)
+    for rule in config.rules:
+        if rule.redirect:
+            leads[rule.called_number].add(rule.redirect)
+    problems = []
+    for start in sorted(leads):
+        seen: set[str] = set()
+        todo = list(leads[start])
+        while todo:
+            number = todo.pop()
+            if number == start:
+                first = next(rule for rule in sorted(config.rules,
+                                                     key=lambda r: (r.position, r.id))
+                             if rule.called_number == start and rule.redirect)
+                problems.append(_error(rule_place(config, first),
+                                       N_("the rules of %(number)s can send a call round back"
+                                          " to %(number)s"), number=start))
+                break
+            if number not in seen:
+                seen.add(number)
+                todo += leads.get(number, ())
     return problems

@@ -69,9 +69,11 @@ from dialplan import names
 from dialplan.configuration import Handler, MenuItem
 from dialplan.ivr_plan import IvrPlan
 from dialplan.messages import N_, Message, MessageText, message, quoted
+from dialplan.override_rules import Rule
 from ivr.cases import LookupUnavailable
 from ivr.playlist import play_playlist
 from ivr.phrases import SERVICE_UNAVAILABLE
+from ivr.rules_route import fired_text
 from ivr.scenarios import ScenarioContext
 
 # More item entries than this in one call is a loop in the configuration.
@@ -97,6 +99,9 @@ class MenuServices:
     cases: object
     callbacks: object
     queue_info: Callable[[object, str], Awaitable[int | None]] | None = None
+    # The override rule that takes the call to a menu item's number now, or None
+    # (``ivr.rules_route.rule_for`` on the caller and the clock); None: no rules.
+    override: Callable[[str], Rule | None] | None = None
 
     async def say(self, call, text: str) -> str | None:
         """Speak a Russian text to the caller; the key that interrupted it, if any."""
@@ -142,6 +147,9 @@ async def run_menu(call, plan: IvrPlan, number: str, services: MenuServices) -> 
         step = await _run_item(call, plan, item, digits, services)
         if not step.target:
             return MenuExit(reason=step.reason)
+        step = _after_rules(call, plan, step, services)
+        if not step.target:
+            return MenuExit(reason=step.reason)
         if step.target not in plan.items:
             return MenuExit(transfer_to=step.target,
                             reason=message(N_("transfer to %(number)s"), number=step.target))
@@ -151,6 +159,20 @@ async def run_menu(call, plan: IvrPlan, number: str, services: MenuServices) -> 
         count=MAX_ITEM_ENTRIES))
     return MenuExit(reason=message(N_("more than %(count)d menu items in one call"),
                                    count=MAX_ITEM_ENTRIES))
+
+
+def _after_rules(call, plan: IvrPlan, step: _Next, services: MenuServices) -> _Next:
+    """Where a step leads once the override rules of the menu items it enters had their say
+    (the dialplan asks them for every other number)."""
+    for _ in range(MAX_ITEM_ENTRIES):
+        if step.target not in plan.items or services.override is None:
+            return step
+        rule = services.override(step.target)
+        if rule is None:
+            return step
+        call.events.event("rule", fired_text(plan, rule))
+        step = _Next(rule.redirect, "", HANG_UP)
+    return _Next("", "", HANG_UP)
 
 
 def _describe(item: MenuItem, digits: str) -> str:

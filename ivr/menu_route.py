@@ -16,8 +16,11 @@ the fallback apology instead of into an arbitrary place of the dialplan.
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
 from functools import partial
+from zoneinfo import ZoneInfo
 
 from dialplan import names
 from dialplan.validate import TARGET
@@ -26,6 +29,7 @@ from ivr.menu import MenuServices, run_menu
 from ivr.plan_store import PlanStore
 from ivr.playlist import caller_first_name, greets_by_name
 from ivr.prompts import prompt_path
+from ivr.rules_route import rule_for, utc_now
 from ivr.scenarios import SCENARIOS
 from ivr.speaker import Speaker
 
@@ -40,6 +44,8 @@ class MenuRoute:
     cases: object
     callbacks: object
     speaker: Speaker
+    # The clock the override rules of the items a caller enters are read on (tests fix it).
+    clock: Callable[[], datetime] = field(default=utc_now)
 
     async def handle(self, call, args: tuple[str, ...]) -> None:
         number = args[0] if args else call.env.get("extension")
@@ -49,8 +55,11 @@ class MenuRoute:
         speak = partial(self.speaker.speak, tts=plan.tts,
                         fallback_prompt=prompt_path(self.settings.sounds_dir, plan.language,
                                                     names.PROMPT_TTS_FAILED))
+        zone = ZoneInfo(self.settings.timezone)
         services = MenuServices(speak=speak, scenarios=SCENARIOS, cases=self.cases,
-                                callbacks=self.callbacks, queue_info=None)
+                                callbacks=self.callbacks, queue_info=None,
+                                override=lambda target: rule_for(
+                                    plan, target, call.env.caller, self.clock().astimezone(zone)))
         # The caller's name is the one text no Apply could say: its synthesis starts now,
         # while the call is answered and the first prompts play.
         naming = (asyncio.ensure_future(self._prepare_name(call, plan))

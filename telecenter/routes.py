@@ -14,15 +14,17 @@ from ivr.operators import PgOperators
 from ivr.plan_store import PlanStore
 from ivr.queue_route import QueueAnswerRoute, QueueRoute
 from ivr.queue_runtime import QueueRuntime
+from ivr.rules_route import RulesRoute, utc_now
 from ivr.speaker import Speaker
 
 
 def build_router(settings: Settings, pool, speaker: Speaker, plans: PlanStore,
-                 queues: QueueRuntime) -> Router:
+                 queues: QueueRuntime, clock=utc_now) -> Router:
     """The routes, given what they share: the settings, the database pool, the speaker,
-    the applied plan and the queues' runtime."""
+    the applied plan and the queues' runtime; ``clock`` (aware now) is what the override
+    rules are read on."""
     cases, callbacks = PgCaseBackend(pool), PgCallbackOrders(pool)
-    menu = MenuRoute(settings, plans, cases, callbacks, speaker)
+    menu = MenuRoute(settings, plans, cases, callbacks, speaker, clock=clock)
     queue = QueueRoute(settings, plans, queues, cases, callbacks, speaker)
     bind_phone = BindPhoneRoute(settings, plans, PgOperators(pool), speaker)
     return Router([
@@ -31,4 +33,5 @@ def build_router(settings: Settings, pool, speaker: Speaker, plans: PlanStore,
         (names.ROUTE_QUEUE, queue.handle),
         (names.ROUTE_QUEUE_ANSWER, QueueAnswerRoute(queues).handle),
         (names.ROUTE_BIND_PHONE, bind_phone.handle),
+        (names.ROUTE_RULES, RulesRoute(settings, plans, clock).handle),
     ])
