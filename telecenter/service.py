@@ -31,6 +31,7 @@ from fastagi.settings import Settings
 from ivr.plan_store import PlanStore
 from ivr.operators import watch_operator_changes
 from ivr.queue_runtime import QueueRuntime
+from ivr.rules_route import utc_now
 from ivr.speaker import Speaker
 from telecenter.routes import build_router
 
@@ -73,7 +74,9 @@ class Services:
         await self._pool.close()
 
 
-async def start_services(settings: Settings, db_url: str) -> Services:
+async def start_services(settings: Settings, db_url: str, clock=utc_now) -> Services:
+    """Everything the process runs; ``clock`` (aware now) is what the override rules are
+    read on (tests fix it)."""
     from twisted.internet import reactor
 
     policy = BlockPolicy.from_values(settings.sip_block_failures, settings.sip_block_window,
@@ -98,7 +101,7 @@ async def start_services(settings: Settings, db_url: str) -> Services:
     if ami is not None:
         queues.listen(ami)
     queues.spawn(watch_operator_changes(db_url, queues.operators_changed))
-    factory = AGIServerFactory(build_router(settings, pool, speaker, plans, queues), records)
+    factory = AGIServerFactory(build_router(settings, pool, speaker, plans, queues, clock), records)
     port = reactor.listenTCP(settings.agi_port, factory, interface=settings.agi_host,
                              backlog=LISTEN_BACKLOG)
     log.info("FastAGI server listening on %s:%s (routes: %s)", settings.agi_host,
@@ -113,13 +116,13 @@ async def start_services(settings: Settings, db_url: str) -> Services:
                     queues, pool, port, admin_port)
 
 
-def serve_forever(settings: Settings, db_url: str) -> int:
+def serve_forever(settings: Settings, db_url: str, clock=utc_now) -> int:
     """Migrate, then take calls until SIGINT/SIGTERM; returns the exit code."""
     apply_migrations(db_url, settings.sql_dir)
     shared_loop.install()
 
     async def main():
-        services = await start_services(settings, db_url)
+        services = await start_services(settings, db_url, clock)
         # Everything built to start (modules, the admin app, the pools) lives as long as the
         # process: out of the collector's full passes, each of which would otherwise hold
         # every call's next command for some 50 ms (bench/ivr_load.py).

@@ -21,7 +21,9 @@ class AgiServer:
     """
 
     def __init__(self, port: int, var_dir: Path, env: dict[str, str],
-                 admin_port: int | None = None):
+                 admin_port: int | None = None, command: list[str] | None = None):
+        # ``command``: another way to start the same server (tests/testbed/clock_server.py).
+        self.command = command
         self.port = port
         self.admin_port = admin_port
         self.var_dir = var_dir
@@ -33,8 +35,9 @@ class AgiServer:
         self.var_dir.mkdir(parents=True, exist_ok=True)
         log = open(self.log_path, "ab")
         self.process = subprocess.Popen(
-            [str(TELECENTER), "serve", "--agi-host", "127.0.0.1", "--agi-port", str(self.port),
-             "--admin-port", str(self.admin_port or 0)],
+            self.command or [
+                str(TELECENTER), "serve", "--agi-host", "127.0.0.1", "--agi-port", str(self.port),
+                "--admin-port", str(self.admin_port or 0)],
             env={**os.environ, "TELECENTER_VAR": str(self.var_dir), **self.env},
             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
         )
