@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import PurePath
+from zoneinfo import ZoneInfo
 
 from flask import Blueprint, current_app, render_template
 from flask_babel import gettext as _
@@ -49,7 +51,11 @@ STEP_TITLES = {
     "callback": _l("callback"),
     "app": _l("would run"),
     "error": _l("error"),
+    "rule": _l("override rule"),
 }
+
+AT_FORMAT = "%Y-%m-%d %H:%M"
+
 
 
 class SimulatorForm(FlaskForm):
@@ -63,6 +69,9 @@ class SimulatorForm(FlaskForm):
     keys = StringField(_l("Keys"), validators=[Optional()], description=_l(
         "One element per prompt or wait, separated by commas: keys (0-9, * and #) or the word "
         "timeout, e.g. 1,*123*#,timeout. When they run out the caller types nothing."))
+    at = StringField(_l("Date and time"), validators=[Optional()], description=_l(
+        "On the office's clock, as YYYY-MM-DD HH:MM: the override rules are read at this"
+        " moment. Empty: now."))
     submit = SubmitField(_l("Run"))
 
 
@@ -72,6 +81,18 @@ class ItemVisit:
 
     number: str
     steps: list[tuple[str, str]] = field(default_factory=list)  # (title, detail)
+
+
+def office_zone() -> ZoneInfo:
+    return ZoneInfo(current_app.config["DISPLAY_TIMEZONE"])
+
+
+def parse_at(text: str) -> datetime | None:
+    """'2024-03-12 10:00' on the office's clock; None when it is not such a moment."""
+    try:
+        return datetime.strptime(text.strip(), AT_FORMAT).replace(tzinfo=office_zone())
+    except ValueError:
+        return None
 
 
 def visits(steps: list[tuple[str, str]]) -> list[ItemVisit]:
@@ -93,6 +114,17 @@ def visits(steps: list[tuple[str, str]]) -> list[ItemVisit]:
                     detail = PurePath(detail).name
                 shown.append((STEP_TITLES.get(kind, kind), step_text(detail)))
         previous = kind
+    return found
+
+
+def rules_before_menus(steps: list[tuple[str, str]]) -> list[str]:
+    """What the override rules of the number called said, before any menu item."""
+    found = []
+    for kind, detail in steps:
+        if kind == "item":
+            break
+        if kind == "rule":
+            found.append(step_text(detail))
     return found
 
 
@@ -146,19 +178,24 @@ def index():
                 "Element %(position)d (%(element)s) is neither keys (0-9, * and #) nor the word "
                 "timeout. Separate the elements with commas, e.g. 1,*123*#,timeout.",
                 position=bad[0], element=bad[1][:20]))
-        elif form.number.data not in plan.items:
+        elif form.at.data and parse_at(form.at.data) is None:
+            form.at.errors.append(_("Enter the date and time as YYYY-MM-DD HH:MM, e.g."
+                                    " 2024-03-12 10:00."))
+        elif form.number.data not in plan.items and form.number.data not in plan.rules:
             form.number.errors.append(_("%(number)s is not a voice menu item.",
                                         number=form.number.data))
         else:
+            at = parse_at(form.at.data) if form.at.data else datetime.now(office_zone())
             try:
                 steps, ending = asyncio.run(simulated_steps_over_database(
                     current_app.config["DATABASE_URL"], plan, form.number.data,
-                    form.caller.data, parse_keys(text)))
+                    form.caller.data, parse_keys(text), at))
             except (LookupError, ValueError) as exc:  # a menu Apply would refuse
                 form.form_errors.append(_("The walk stopped: %(reason)s.", reason=in_language(
                     exc.args[0] if exc.args else str(exc), _)))
             else:
-                result = {"visits": visits(steps), "ending": ending_text(ending, plan)}
+                result = {"visits": visits(steps), "ending": ending_text(ending, plan),
+                          "rules": rules_before_menus(steps)}
     status = 400 if form.is_submitted() and result is None else 200
     return render_template("simulator/index.html", form=form, result=result, plan=plan,
                            kind_titles=ITEM_KIND_TITLES, scenario_titles=SCENARIO_TITLES,

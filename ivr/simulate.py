@@ -12,20 +12,27 @@ wait, in turn: a burst such as ``*123*#`` is typed key after key (its first
 key cuts the prompt short, the rest answer the waits that follow), and
 ``timeout`` types nothing until that wait runs out.  When the keys run out
 the caller listens to every prompt to its end and every wait runs out.
+
+Given a moment (``at``, on the office's clock), the override rules have their
+say as on a real call: the number's own rules first (a rule's step says which
+fired; a redirect to a menu item walks on from there), and the rules of
+every item the walk enters.  Without one, no rule is looked at.
 """
 
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from pathlib import PurePath
 
 from dialplan import names
 from dialplan.ivr_plan import IvrPlan
-from dialplan.messages import N_, MessageText
+from dialplan.messages import N_, MessageText, message
 from fastagi.protocol import AGIEnv
 from fastagi.session import DIGITS, AGICall
 from ivr.callback import CallbackOrder, PgCallbackOrders
-from ivr.menu import MenuExit, MenuServices, run_menu
+from ivr.menu import MAX_ITEM_ENTRIES, MenuExit, MenuServices, run_menu
+from ivr.rules_route import fired_text, none_text, rule_for
 from ivr.scenarios import SCENARIOS
 
 TIMEOUT = "timeout"
@@ -63,25 +70,54 @@ async def simulate(plan: IvrPlan, number: str, caller: str, keys: list[str],
 
 
 async def simulated_steps(plan: IvrPlan, number: str, caller: str, keys: list[str],
-                          cases, open_requests=None) -> tuple[list[tuple[str, str]], MenuExit]:
+                          cases, open_requests=None,
+                          at: datetime | None = None) -> tuple[list[tuple[str, str]], MenuExit]:
     """The same walk as ``simulate``: its (kind, detail) steps and how it ended.
 
     For callers that show the steps their own way (the admin's simulator page).
-    ``open_requests`` is ``DryRunCallbacks``'s.
+    ``open_requests`` is ``DryRunCallbacks``'s; ``at`` the moment the rules are read at.
     """
+    call = SimulatedCall(caller, number, keys)
+    if at is not None:
+        number, ending = _number_after_rules(call, plan, number, caller, at)
+        if ending is not None:
+            return call.events.steps, ending
     if number not in plan.items:
         known = ", ".join(sorted(plan.items)[:10]) or "none"
         raise UnknownMenuNumber(f"{number} is not a voice menu item (menu items: {known})")
-    call = SimulatedCall(caller, number, keys)
     services = MenuServices(speak=_speak_nothing, scenarios=SCENARIOS, cases=cases,
                             callbacks=DryRunCallbacks(call.events, open_requests),
-                            queue_info=None)
+                            queue_info=None,
+                            override=None if at is None else
+                            (lambda target: rule_for(plan, target, caller, at)))
     ending = await run_menu(call, plan, number, services)
     return call.events.steps, ending
 
 
+def _number_after_rules(call, plan: IvrPlan, number: str, caller: str,
+                        at: datetime) -> tuple[str, MenuExit | None]:
+    """Where the override rules send a call to ``number``: the menu item to walk from, or
+    how the call ends when it does not reach the menus."""
+    for _ in range(MAX_ITEM_ENTRIES):
+        rule = rule_for(plan, number, caller, at)
+        if rule is None:
+            if number in plan.rules:
+                call.events.event("rule", none_text(number))
+            break
+        call.events.event("rule", fired_text(plan, rule))
+        if not rule.redirect:
+            return number, MenuExit(reason=message(N_("override rule of %(number)s"),
+                                                   number=number))
+        number = rule.redirect
+    if number not in plan.items:
+        return number, MenuExit(transfer_to=number,
+                                reason=message(N_("transfer to %(number)s"), number=number))
+    return number, None
+
+
 async def simulated_steps_over_database(url: str, plan: IvrPlan, number: str, caller: str,
-                                        keys: list[str]) -> tuple[list[tuple[str, str]], MenuExit]:
+                                        keys: list[str], at: datetime | None = None
+                                        ) -> tuple[list[tuple[str, str]], MenuExit]:
     """``simulated_steps`` with the case look-ups and open callback requests read from the
     database at ``url``."""
     from fastagi.database import open_pool
@@ -90,7 +126,7 @@ async def simulated_steps_over_database(url: str, plan: IvrPlan, number: str, ca
     pool = await open_pool(url, max_size=1)
     try:
         return await simulated_steps(plan, number, caller, keys, PgCaseBackend(pool),
-                                     PgCallbackOrders(pool).is_open)
+                                     PgCallbackOrders(pool).is_open, at)
     finally:
         await pool.close()
 
@@ -215,6 +251,7 @@ _LINES = {
     "callback": "  {}",
     "app": "  would run: {}",
     "error": "  error: {}",
+    "rule": "  {}",
 }
 
 
