@@ -23,6 +23,11 @@ what the rollback brought back and the next Apply keeps it:
   nothing beyond the configuration and are written again when they
   changed; what a kept queue or the transfer music points at is let go
   first when it changes, so the recording or playlist can be deleted;
+* schedules keep their rows (and ids); their hours and dates are written
+  again; override rules hold nothing beyond the configuration and are all
+  written again with their ids (a schedule the dialer's settings still use
+  is kept even when the configuration lacks it: those settings are not
+  part of a revision);
 * names and numbers that must be unique may trade places (phone 201 ↔
   202, two queues' names), so rows whose unique value changes hold a
   temporary one first;
@@ -50,14 +55,18 @@ from psycopg import Connection, sql
 from dialplan.change_log import record_change
 from dialplan.configuration import (AudioFile, Configuration, Handler, Line, MenuItem, Phone,
                                     Playlist, Queue, audio_file_path, read_configuration)
+from dialplan.override_rules import Rule
+from dialplan.schedules import Schedule
 
 # Every table a configuration lives in, locked while it is restored.
 CONFIGURATION_TABLES = ("phones", "lines", "audio_files", "playlists", "playlist_items",
                         "menus", "menu_items", "menu_handlers", "tts_settings", "queues",
-                        "queue_members", "queue_keys", "transfer_settings")
+                        "queue_members", "queue_keys", "transfer_settings", "schedules",
+                        "schedule_hours", "schedule_dates", "override_rules")
 # The tables whose ids a restore writes explicitly (their sequences move past them).
 _RESTORED_IDS = ("phones", "lines", "audio_files", "playlists", "menus", "menu_items",
-                 "queues")
+                 "queues", "schedules", "override_rules")
+_RULE_COLUMNS = tuple(f.name for f in fields(Rule))
 
 _LINE_COLUMNS = tuple(f.name for f in fields(Line) if f.name != "id")
 # What a queue's own row holds (its members and keys have tables of their own).
@@ -113,6 +122,10 @@ def _write(conn: Connection, current: Configuration, target: Configuration,
                    and old_queues[q].playlist_id != new_queues[q].playlist_id],))
     if current.transfer != target.transfer:
         conn.execute("UPDATE transfer_settings SET music_audio_id = NULL")
+    conn.execute("DELETE FROM override_rules")  # written again below, with their ids
+    conn.execute("DELETE FROM schedules WHERE id <> ALL(%s) AND id NOT IN"
+                 " (SELECT schedule_id FROM dialer_settings WHERE schedule_id IS NOT NULL)",
+                 ([schedule.id for schedule in target.schedules],))
     # What is left refers only to rows the configuration keeps: the rest can go.
     for table, rows in (("queues", target.queues), ("menus", target.menus),
                         ("playlists", target.playlists),
@@ -136,6 +149,14 @@ def _write(conn: Connection, current: Configuration, target: Configuration,
     _upsert(conn, "queues", "number", current.queues, target.queues, _digits_placeholder,
             lambda q: {c: getattr(q, c) for c in _QUEUE_COLUMNS}, touch=True,
             also_unique=("name", _name_placeholder))
+    _upsert(conn, "schedules", "name", current.schedules, target.schedules, _name_placeholder,
+            lambda sch: {"name": sch.name, "production_calendar": sch.production_calendar},
+            touch=True)
+    _write_schedule_days(conn, target.schedules)
+    for rule in target.rules:
+        _insert(conn, "override_rules", {c: (list(v) if isinstance(v, tuple) else v)
+                                         for c in _RULE_COLUMNS
+                                         for v in (getattr(rule, c),)})
     _write_tts(conn, target)
     _write_transfer(conn, target)
     phone_ids = {phone.number: phone.id for phone in target.phones}
@@ -174,6 +195,22 @@ def _write(conn: Connection, current: Configuration, target: Configuration,
             " greatest(coalesce(pg_sequence_last_value(pg_get_serial_sequence(%(table)s, 'id')),"
             " 0), (SELECT coalesce(max(id), 0) FROM {}), 1))").format(sql.Identifier(table)),
             {"table": table})
+
+
+def _write_schedule_days(conn, schedules: tuple[Schedule, ...]) -> None:
+    """Each schedule's hours and dates, written again."""
+    ids = [schedule.id for schedule in schedules]
+    conn.execute("DELETE FROM schedule_hours WHERE schedule_id = ANY(%s)", (ids,))
+    conn.execute("DELETE FROM schedule_dates WHERE schedule_id = ANY(%s)", (ids,))
+    for schedule in schedules:
+        for span in schedule.hours:
+            _insert(conn, "schedule_hours", {"schedule_id": schedule.id, "weekday": span.weekday,
+                                             "starts": span.starts, "ends": span.ends})
+        for entry in schedule.dates:
+            _insert(conn, "schedule_dates", {"schedule_id": schedule.id, "day": entry.day,
+                                             "working": entry.working,
+                                             "starts": entry.starts or None,
+                                             "ends": entry.ends or None})
 
 
 def _handler_columns(handler: Handler) -> dict:
@@ -299,6 +336,10 @@ def history_rows(current: Configuration, target: Configuration
             lambda menu, _config: {"name": menu.name})
     compare("menu item", current.menu_items, target.menu_items, lambda i: i.number, _item_value)
     compare("queue", current.queues, target.queues, lambda q: q.number, _queue_value)
+    compare("schedule", current.schedules, target.schedules, lambda sch: sch.name,
+            lambda sch, _config: schedule_value(sch))
+    compare("override rule", current.rules, target.rules, rule_label,
+            lambda rule, config: rule_value(rule, {sch.id: sch.name for sch in config.schedules}))
     return rows
 
 
@@ -369,3 +410,28 @@ def _transfer_value(config: Configuration) -> dict:
     """The transfer settings as their page records them: the recording's name, or empty."""
     music = config.transfer.music_audio_id
     return {"music": "" if music is None else _audio_name(config, music)}
+
+
+def schedule_value(schedule: Schedule) -> dict:
+    """A schedule as the Schedules page records it: name, calendar, hours and dates."""
+    return {"name": schedule.name, "production_calendar": schedule.production_calendar,
+            "hours": [f"{span.weekday} {span.starts}-{span.ends}" for span in schedule.hours],
+            "dates": [f"{entry.day} " + (("working" + (f" {entry.starts}-{entry.ends}"
+                                                       if entry.starts else ""))
+                                         if entry.working else "day off")
+                      for entry in schedule.dates]}
+
+
+def rule_label(rule: Rule) -> str:
+    """How the history names an override rule: its number and its id."""
+    return f"{rule.called_number} #{rule.id}"
+
+
+def rule_value(rule: Rule, schedule_names: dict[int, str]) -> dict:
+    """An override rule as the rules page records it (the schedule by name)."""
+    kept: dict[str, Any] = {c: (list(v) if isinstance(v, tuple) else v)
+                            for c in _RULE_COLUMNS if c not in ("id", "schedule_id")
+                            for v in (getattr(rule, c),)}
+    kept["schedule"] = (None if rule.schedule_id is None
+                        else schedule_names.get(rule.schedule_id, rule.schedule_id))
+    return kept

@@ -9,6 +9,10 @@ from dialplan.configuration import sip_digest
 
 
 def _clear(conn) -> None:
+    conn.execute("DELETE FROM override_rules")  # rules on numbers that go
+    # A schedule the dialer's settings use stays (their row must stay as it is).
+    conn.execute("DELETE FROM schedules WHERE id NOT IN (SELECT schedule_id FROM dialer_settings"
+                 " WHERE schedule_id IS NOT NULL)")
     conn.execute("DELETE FROM queues")  # their members are phones
     conn.execute("INSERT INTO transfer_settings (id) VALUES (1)"
                  " ON CONFLICT (id) DO UPDATE SET music_audio_id = NULL")
