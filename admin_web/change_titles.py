@@ -39,6 +39,8 @@ OBJECT_TITLES = {
     "callback": _l("Callback request"),
     "queue": _l("Queue"),
     "transfer settings": _l("Call transfer settings"),
+    "schedule": _l("Schedule"),
+    "override rule": _l("Override rule"),
 }
 
 # One line per change: %(name)s is the object's number or name.
@@ -74,6 +76,12 @@ SUMMARIES = {
     "queue": {"create": _l("Queue %(name)s added"), "update": _l("Queue %(name)s changed"),
               "delete": _l("Queue %(name)s deleted")},
     "transfer settings": {"update": _l("Call transfer settings changed")},
+    "schedule": {"create": _l("Schedule %(name)s added"),
+                 "update": _l("Schedule %(name)s changed"),
+                 "delete": _l("Schedule %(name)s deleted")},
+    "override rule": {"create": _l("Override rule %(name)s added"),
+                      "update": _l("Override rule %(name)s changed"),
+                      "delete": _l("Override rule %(name)s deleted")},
     "revision": {"apply": _l("Revision %(name)s applied"),
                  "rollback": _l("Rolled back to revision %(of)s (revision %(name)s)")},
 }
@@ -162,6 +170,18 @@ FIELD_TITLES = {
     "members": _l("Members"),
     "keys": _l("Keys while waiting"),
     "music": _l("Music while transferring"),
+    "production_calendar": _l("Russian production calendar"),
+    "hours": _l("Hours"),
+    "dates": _l("Dates"),
+    "called_number": _l("Called number"),
+    "caller_numbers": _l("Caller numbers"),
+    "caller_regexes": _l("Caller regexes"),
+    "time_ranges": _l("Time of day"),
+    "weekdays": _l("Weekdays"),
+    "schedule": _l("Schedule"),
+    "schedule_inside": _l("Inside the schedule's hours"),
+    "redirect": _l("Redirect number"),
+    "comment": _l("Comment"),
 }
 # Where one field means something else in one kind of object.
 OBJECT_FIELD_TITLES = {
@@ -210,7 +230,9 @@ NAME_FIELDS = {"sip_block": "address", "callback": "phone"}
 NESTED_HIDDEN = {"menu item": {"menu"}, "menu handler": {"item", "position"}}
 EMPTY = "—"
 # What an empty value means in some fields (a queue without a limit, the default music).
-EMPTY_TITLES = {("queue", "ring_at_once"): _l("all at once"),
+EMPTY_TITLES = {("override rule", "redirect"): _l("the call ends"),
+                ("override rule", "schedule"): _l("any time"),
+                ("queue", "ring_at_once"): _l("all at once"),
                 ("queue", "max_wait_seconds"): _l("no limit"),
                 ("queue", "playlist"): _l("plain ringing"),
                 ("transfer settings", "music"): _l("Asterisk's default music")}

@@ -46,6 +46,12 @@ _PHRASES = {
     (Kind.QUEUE, _CHANGED): _l("queue %(key)s changed"),
     (Kind.SPEECH, _CHANGED): _l("speech synthesis settings changed"),
     (Kind.TRANSFER, _CHANGED): _l("call transfer settings changed"),
+    (Kind.SCHEDULE, _ADDED): _l("schedule “%(key)s” added"),
+    (Kind.SCHEDULE, _REMOVED): _l("schedule “%(key)s” removed"),
+    (Kind.SCHEDULE, _CHANGED): _l("schedule “%(key)s” changed"),
+    (Kind.RULE, _ADDED): _l("override rule %(key)s added"),
+    (Kind.RULE, _REMOVED): _l("override rule %(key)s removed"),
+    (Kind.RULE, _CHANGED): _l("override rule %(key)s changed"),
 }
 
 # Handlers: (event, action) -> phrase.
@@ -62,7 +68,7 @@ _HANDLER_PHRASES = {
 }
 
 # Kinds whose key is a name (quoted in the phrase) rather than a number.
-_NAMED = (Kind.AUDIO_FILE, Kind.PLAYLIST, Kind.MENU)
+_NAMED = (Kind.AUDIO_FILE, Kind.PLAYLIST, Kind.MENU, Kind.SCHEDULE)
 
 
 def field_titles() -> dict[str, str]:

@@ -60,6 +60,9 @@ GROUPS = (
     Group("contact_center", _l("Contact center"), (
         Section("callbacks.index", _l("Callbacks")),
         Section("queue_live.index", _l("Queues now")),
+        # Schedules and override rules.
+        Section("schedules.index", _l("Schedules")),
+        Section("rules.index", _l("Override rules")),
     )),
     Group("logs", _l("Logs"), (
         Section("history.index", _l("History")),

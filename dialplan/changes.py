@@ -55,6 +55,8 @@ class Kind(Enum):
     QUEUE = "queue"
     SPEECH = "speech settings"
     TRANSFER = "transfer settings"
+    SCHEDULE = "schedule"
+    RULE = "override rule"
 
 
 @dataclass(frozen=True)
@@ -101,6 +103,9 @@ TTS_FIELDS = ("engine", "festival_voice", "espeak_voice", "yandex_voice",
 QUEUE_FIELDS = ("name", "number", "ring_seconds", "ring_at_once", "wrap_up_seconds", "sticky",
                 "stop_when_empty", "when_empty_number", "max_wait_seconds",
                 "after_max_wait_number")
+SCHEDULE_FIELDS = ("name", "production_calendar", "hours", "dates")
+RULE_FIELDS = ("called_number", "caller_numbers", "caller_regexes", "time_ranges", "weekdays",
+               "schedule_inside", "redirect", "position", "comment")
 SECRET_FIELDS = frozenset({"md5_cred", "reg_password", "yandex_service_account_id",
                            "yandex_key_id", "yandex_private_key_path"})
 
@@ -108,7 +113,8 @@ SECRET_FIELDS = frozenset({"md5_cred", "reg_password", "yandex_service_account_i
 def changes(old: Configuration, new: Configuration) -> list[Change]:
     """Every object added, removed or changed from ``old`` to ``new``, in a stable order:
     phones, lines, audio files, playlists (each followed by its items), menus,
-    menu items (each followed by its handlers), queues, speech and transfer settings."""
+    menu items (each followed by its handlers), queues, speech and transfer settings,
+    schedules, override rules."""
     found: list[Change] = []
     found += _Pairing(old.phones, new.phones, lambda p: p.number).changes(
         Kind.PHONE, lambda a, b: _differ(a, b, PHONE_FIELDS))
@@ -137,7 +143,17 @@ def changes(old: Configuration, new: Configuration) -> list[Change]:
                        new.transfer.music_audio_id, old.audio_files, new.audio_files)
     if music:
         found.append(Change(Action.CHANGED, Kind.TRANSFER, fields=tuple(music)))
+    schedules = _Pairing(old.schedules, new.schedules, lambda sch: sch.name)
+    found += schedules.changes(Kind.SCHEDULE, lambda a, b: _differ(a, b, SCHEDULE_FIELDS))
+    found += _Pairing(old.rules, new.rules, rule_key).changes(
+        Kind.RULE, lambda a, b: _differ(a, b, RULE_FIELDS) + _reference(
+            "schedule", schedules, a.schedule_id, b.schedule_id, old.schedules, new.schedules))
     return found
+
+
+def rule_key(rule) -> str:
+    """How a change names an override rule: its number and its id ("92000 #3")."""
+    return f"{rule.called_number} #{rule.id}"
 
 
 def _natural(key: str) -> tuple:
