@@ -3,7 +3,7 @@
 Validation names a problem's place with the functions of
 ``dialplan.validate`` (``phone_place``, ``line_place``, ``item_place``,
 ``handler_place``, ``playlist_place``, ``playlist_item_place``, ``queue_place``,
-``queue_key_place``).  The same
+``queue_key_place``, ``schedule_place``, ``rule_place``).  The same
 functions, run over the configuration, give every place it can have;
 each maps to the page where that object is edited: a phone's, a line's, a
 menu item's, a handler's own form, a playlist's, a queue's.  A place with no page
@@ -22,7 +22,7 @@ from dialplan.configuration import Configuration
 from dialplan.messages import Message, quoted
 from dialplan.validate import (handler_place, item_place, line_place, phone_place,
                                playlist_item_place, playlist_place, queue_key_place, queue_place,
-                               TRANSFER_PLACE)
+                               rule_place, schedule_place, TRANSFER_PLACE)
 
 
 def handler_ids(conn: psycopg.Connection) -> dict[int, list[int]]:
@@ -70,6 +70,11 @@ def place_links(config: Configuration, handlers: dict[int, list[int]]) -> dict[s
         for index in range(len(playlist.items)):
             add(playlist_item_place(playlist, index), url)
     add(TRANSFER_PLACE, url_for("transfer.index"))
+    # Schedules and override rules.
+    for schedule in config.schedules:
+        add(schedule_place(schedule), url_for("schedules.edit", schedule_id=schedule.id))
+    for rule in config.rules:
+        add(rule_place(config, rule), url_for("rules.edit", rule_id=rule.id))
     return links
 
 

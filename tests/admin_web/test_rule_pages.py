@@ -140,6 +140,21 @@ def test_an_operator_gets_403(auth, office):
 def test_apply_problems_link_to_the_rule(admin, office, clean):
     clean.execute("INSERT INTO override_rules (called_number, redirect) VALUES ('101', '555')")
     rule_id = clean.execute("SELECT id FROM override_rules").fetchone()["id"]
-    text = page(admin._client.get("/apply/"))
-    assert re.search(rf'href="/rules/{rule_id}"[^>]*>\s*override rule 1 of number 101', text), \
-        text[text.find("override rule") - 300:text.find("override rule") + 100]
+    text = page(admin.post("/apply/run", form_page="/apply/"))
+    assert re.search(rf'href="/rules/{rule_id}">override rule 1 of number 101</a>', text), \
+        text[text.find("override rule") - 300:text.find("override rule") + 300]
+    assert "target 555 leads nowhere" in text
+
+
+def test_the_simulator_says_which_rule_fired_at_the_time_given(admin, office, clean):
+    new_rule(admin, caller_numbers="", caller_regexes="", time_ranges="09:00-11:00",
+             weekdays=["1"], redirect="102")
+    data = {"number": "101", "caller": "79990000001", "keys": ""}
+    monday = page(admin.post("/simulator/", {**data, "at": "2030-01-07 10:00"},
+                             form_page="/simulator/"))
+    assert "override rule 1 of 101 fired: the call goes to 102" in monday
+    tuesday = page(admin.post("/simulator/", {**data, "at": "2030-01-08 10:00"},
+                              form_page="/simulator/"))
+    assert "no override rule of 101 holds: its usual route" in tuesday
+    bad = admin.post("/simulator/", {**data, "at": "next monday"}, form_page="/simulator/")
+    assert bad.status_code == 400 and "YYYY-MM-DD HH:MM" in page(bad)
