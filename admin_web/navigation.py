@@ -54,15 +54,15 @@ GROUPS = (
         Section("audio.index", _l("Audio")),
         Section("tts.index", _l("Speech synthesis")),
         Section("transfer.index", _l("Call transfer settings")),
+        # Schedules and override rules: where and when calls go.
+        Section("rules.index", _l("Override rules")),
+        Section("schedules.index", _l("Schedules")),
         Section("simulator.index", _l("Simulator")),
         Section("cases.index", _l("Cases")),
     )),
     Group("contact_center", _l("Contact center"), (
         Section("callbacks.index", _l("Callbacks")),
         Section("queue_live.index", _l("Queues now")),
-        # Schedules and override rules.
-        Section("schedules.index", _l("Schedules")),
-        Section("rules.index", _l("Override rules")),
     )),
     Group("logs", _l("Logs"), (
         Section("history.index", _l("History")),

@@ -229,8 +229,14 @@ def demo(agi_host, agi_port, admin_host, admin_port, sip_port, ami_port) -> None
 @click.option("--keys", default="", show_default=False,
               help='What the caller types, one element per prompt or wait: '
                    'e.g. "1,*123*#,timeout".')
-def simulate_command(number: str, caller: str, keys: str) -> None:
+@click.option("--at", "at_text", default="",
+              help='When the call is made, on the office clock (TELECENTER_TIMEZONE): '
+                   '"2024-03-12 10:00"; the override rules are read then (default: now).')
+def simulate_command(number: str, caller: str, keys: str, at_text: str) -> None:
     """Walk the voice menus from NUMBER as a caller typing KEYS, without calling anyone."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
     import psycopg
 
     from dialplan.configuration import load_configuration
@@ -249,12 +255,20 @@ def simulate_command(number: str, caller: str, keys: str) -> None:
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--keys") from None
     settings = _settings()
+    zone = ZoneInfo(settings.timezone)
+    try:
+        at = (datetime.strptime(at_text.strip(), "%Y-%m-%d %H:%M").replace(tzinfo=zone)
+              if at_text.strip() else datetime.now(zone))
+    except ValueError:
+        raise click.BadParameter(f"{at_text!r} is not a date and time YYYY-MM-DD HH:MM",
+                                 param_hint="--at") from None
     with database_url(settings) as url:
         apply_migrations(url, settings.sql_dir)
         with psycopg.connect(url, autocommit=True) as conn:
             plan = build_plan(load_configuration(conn), settings)
         try:
-            ending = asyncio.run(simulated_steps_over_database(url, plan, number, caller, typed))
+            ending = asyncio.run(simulated_steps_over_database(url, plan, number, caller, typed,
+                                                               at))
         except UnknownMenuNumber as exc:
             raise click.ClickException(str(exc)) from None
     for line in step_lines(*ending):

@@ -38,7 +38,8 @@ def test_the_administrator_sees_every_group_in_order_with_its_sections(client, a
     assert list(groups) == ["telephony", "voice", "contact_center", "logs", "system"]
     assert groups["telephony"] == ["/phones/", "/lines/", "/sip-blocks/"]
     assert groups["voice"] == ["/menus/", "/queues/", "/playlists/", "/audio/", "/tts/",
-                               "/transfer/", "/simulator/", "/cases/"]
+                               "/transfer/", "/rules/", "/schedules/", "/simulator/",
+                               "/cases/"]
     assert groups["contact_center"] == ["/callbacks/", "/queues/live/"]
     assert groups["logs"] == ["/history/"]
     assert groups["system"] == ["/users/", "/apply/"]

@@ -137,11 +137,25 @@ def seeded(db, app, tmp_path):
                (queue,))
     db.execute("INSERT INTO queue_keys (queue_id, key, target) VALUES (%s, '3', '90000')",
                (queue,))
+    # Schedules and override rules (not truncated by the fixtures: the dialer's settings
+    # refer to schedules), removed again afterwards.
+    schedule = db.execute("INSERT INTO schedules (name) VALUES ('Офис (проверка)') RETURNING id"
+                          ).fetchone()["id"]
+    db.execute("INSERT INTO schedule_hours (schedule_id, weekday, starts, ends)"
+               " VALUES (%s, 1, '09:00', '18:00')", (schedule,))
+    db.execute("INSERT INTO override_rules (called_number, schedule_id, redirect)"
+               " VALUES ('101', %s, '90000')", (schedule,))
     app.config["PROPAGATE_EXCEPTIONS"] = False  # a bug shows as the 500 a browser would get
+    yield
+    db.execute("DELETE FROM override_rules")
+    db.execute("DELETE FROM schedules WHERE id NOT IN (SELECT schedule_id FROM dialer_settings"
+               " WHERE schedule_id IS NOT NULL)")
 
 
 STORED = ", ".join(f"(SELECT md5(coalesce(string_agg(r::text, '|' ORDER BY r::text), ''))"
-                   f" FROM {table} r) AS {table}" for table in (*TOUCHED_TABLES, "tts_settings"))
+                   f" FROM {table} r) AS {table}" for table in (*TOUCHED_TABLES, "tts_settings", "schedules",
+                                                 "schedule_hours", "schedule_dates",
+                                                 "override_rules"))
 
 
 def stored_rows(db) -> dict:
@@ -162,7 +176,8 @@ def first_ids(db) -> dict:
                                ("menu_id", "menus"), ("item_id", "menu_items"),
                                ("handler_id", "menu_handlers"), ("person_id", "persons"),
                                ("case_id", "cases"), ("revision_id", "revisions"),
-                               ("queue_id", "queues"))}
+                               ("queue_id", "queues"), ("schedule_id", "schedules"),
+                               ("rule_id", "override_rules"))}
     one["user_id"] = db.execute("SELECT id FROM users WHERE login = 'olga'").fetchone()["id"]
     return {name: str(value or 1) for name, value in one.items()}
 
