@@ -158,3 +158,12 @@ def test_the_simulator_says_which_rule_fired_at_the_time_given(admin, office, cl
     assert "no override rule of 101 holds: its usual route" in tuesday
     bad = admin.post("/simulator/", {**data, "at": "next monday"}, form_page="/simulator/")
     assert bad.status_code == 400 and "YYYY-MM-DD HH:MM" in page(bad)
+
+
+def test_the_history_page_shows_rule_and_schedule_changes(admin, office, clean):
+    new_rule(admin, schedule_id=str(office["schedule"]))
+    admin.post("/schedules/new", {"name": "Ночь", "day1": "00:00-06:00", "dates": ""},
+               form_page="/schedules/new")
+    text = page(admin._client.get("/history/"))
+    assert "Override rule 101 #" in text and "added" in text
+    assert "Schedule Ночь added" in text
