@@ -14,6 +14,10 @@ The phones 201 and 202 are SIPp phones that answer; a caller is a Local
 channel with a caller id of the test's choice that calls 201 from the
 Telecenter context, as a line's or a phone's call does.  Each test tells
 which phone rang (or that none did) and which rule the call's steps name.
+
+Outside numbers have rules too, for the phones that dial them: 88001234567
+is forbidden to everyone; 84951234567 dialled from 202 goes to 201 instead;
+from 201 it leaves through the line to the provider (SIPp on 127.0.0.2).
 """
 
 from __future__ import annotations
@@ -36,13 +40,15 @@ from tests.conftest import new_database, require
 from tests.testbed.agi_server import AgiServer
 from tests.testbed.callers import CALLER_DIALPLAN, place_call, wait_for
 from tests.testbed.operator_phone import OperatorPhones
-from tests.testbed.ports import free_port
+from tests.testbed.ports import free_port, sipp_ports
+from tests.testbed.sipp import start_uas
 
 pytestmark = [pytest.mark.asterisk, pytest.mark.sipp]
 
 PASSWORDS = {"201": "Rules-phone-201-secret", "202": "Rules-phone-202-secret"}
 ZONE = "Europe/Moscow"
 TUESDAY_10 = "2024-03-12T10:00:00+03:00"
+PROVIDER_IP = "127.0.0.2"
 
 
 class RulesBed:
@@ -85,6 +91,23 @@ class RulesBed:
                 "SELECT * FROM calls WHERE caller = %s AND id > %s AND route = 'rules'"
                 " AND outcome IS NOT NULL ORDER BY id DESC LIMIT 1", (caller, after)).fetchone()
 
+    def mark(self) -> int:
+        with psycopg.connect(self.db_url) as conn:
+            return conn.execute("SELECT coalesce(max(id), 0) FROM calls").fetchone()[0]
+
+    def rule_steps(self, caller: str, after: int, count: int = 1) -> list[str]:
+        """What the rules said for ``caller``'s calls after call row ``after``, in order,
+        once ``count`` such steps are there."""
+        def found():
+            with psycopg.connect(self.db_url) as conn:
+                steps = [d for d, in conn.execute(
+                    "SELECT e.detail FROM call_events e JOIN calls c ON c.id = e.call_id"
+                    " WHERE c.caller = %s AND c.id > %s AND c.route = 'rules'"
+                    " AND e.kind = 'rule' ORDER BY c.id, e.seq", (caller, after))]
+            return steps if len(steps) >= count else None
+
+        return wait_for(found, 30, what=f"the rules to be asked for {caller}")
+
     def steps(self, call: dict, kind: str) -> list[str]:
         with psycopg.connect(self.db_url) as conn:
             return [d for d, in conn.execute(
@@ -97,7 +120,12 @@ class RulesBed:
                  what="every call to end")
 
 
-def configure(conn) -> None:
+def configure(conn, provider_port: int) -> None:
+    conn.execute("INSERT INTO lines (name, host, port, outbound_regex) VALUES"
+                 " ('prov', %s, %s, '^8[0-9]{10}$')", (PROVIDER_IP, provider_port))
+    conn.execute("INSERT INTO override_rules (called_number, redirect) VALUES ('88001234567', '')")
+    conn.execute("INSERT INTO override_rules (called_number, caller_numbers, redirect)"
+                 " VALUES ('84951234567', '{202}', '201')")
     for number, password in PASSWORDS.items():
         conn.execute("INSERT INTO phones (number, md5_cred) VALUES (%s, %s)",
                      (number, sip_digest(number, password)))
@@ -126,12 +154,13 @@ def bed(pg_url, tmp_path_factory):
     root = tmp_path_factory.mktemp("rules-bed")
     with new_database(pg_url, "telecenter_rules") as url:
         bed = RulesBed(root, url)
+        bed.provider_port, bed.provider_media = sipp_ports(PROVIDER_IP)
         bed.asterisk.write_config()
         bed.asterisk.start()
         try:
             bed.server.start()
             with psycopg.connect(url, autocommit=True) as conn:
-                configure(conn)
+                configure(conn, bed.provider_port)
                 apply_now(conn, bed.settings, "test", presynthesize=presynthesize_for_calls)
             with OperatorPhones(bed.asterisk.sip_port, root / "phones") as phones:
                 for number, password in PASSWORDS.items():
@@ -225,3 +254,34 @@ def test_with_the_server_down_the_number_keeps_its_usual_route(rules_bed):
             timeout=20, what="201 to answer the caller rule 1 would have sent to 202")
     finally:
         rules_bed.server.start()
+
+
+def test_phones_dialling_outside_numbers_meet_their_rules(rules_bed, tmp_path):
+    provider = start_uas(local_ip=PROVIDER_IP, local_port=rules_bed.provider_port,
+                         media_port=rules_bed.provider_media, workdir=tmp_path / "provider")
+    try:
+        mark = rules_bed.mark()
+        forbidden = rules_bed.phones["202"].dial("88001234567", timeout=15)
+        assert not forbidden.ok, forbidden.describe()
+        assert rules_bed.rule_steps("202", mark) == [
+            "override rule 1 of 88001234567 fired: the call ends"]
+
+        mark = rules_bed.mark()
+        redirected = rules_bed.phones["202"].dial("84951234567", hang_up_after=1, timeout=20)
+        assert redirected.ok, redirected.describe()
+        # The redirect meets 201's own rules next (none holds for 202 on a Tuesday morning).
+        assert rules_bed.rule_steps("202", mark, count=2) == [
+            "override rule 1 of 84951234567 fired: the call goes to 201",
+            "no override rule of 201 holds: its usual route"]
+        assert any(c.caller == "202" and c.answered for c in rules_bed.phones["201"].calls())
+
+        mark = rules_bed.mark()
+        out = rules_bed.phones["201"].dial("84951234567", hang_up_after=1, timeout=20)
+        received = provider.wait(timeout=15)
+    finally:
+        provider.stop()
+    assert out.ok and received.ok, out.describe() + received.describe()
+    assert rules_bed.rule_steps("201", mark) == [
+        "no override rule of 84951234567 holds: its usual route"]
+    assert "INVITE sip:84951234567@" in received.messages
+    assert "88001234567" not in received.messages
