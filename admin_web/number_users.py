@@ -1,7 +1,8 @@
 """Numbers in the admin's words: who owns a number of the numbering plan, what still
 sends calls to it (the rule that keeps phones, menu items and queues from being deleted
 or renumbered while handlers, lines or queues point at them; a queue rings its member
-phones), and the numbers a target field offers (``number_choices``, for the
+phones; an override rule on the number or sending calls to it), and the numbers a target
+field offers (``number_choices``, for the
 ``numbers_datalist`` macro of templates/_numbers.html)."""
 
 from __future__ import annotations
@@ -34,6 +35,10 @@ _USERS_OF_NUMBERS = (
     " SELECT 'queue member', q.name FROM queue_members m JOIN queues q ON q.id = m.queue_id"
     " JOIN phones p ON p.id = m.phone_id"
     " WHERE p.number = ANY(%(numbers)s) AND NOT q.id = ANY(%(own_queues)s)"
+    # Override rules: on the number, or sending calls to it.
+    " UNION"
+    " SELECT 'override rule', called_number FROM override_rules"
+    " WHERE redirect = ANY(%(numbers)s) OR called_number = ANY(%(numbers)s)"
     " ORDER BY 1, 2")
 
 
@@ -51,6 +56,7 @@ def users_of_numbers(conn, numbers: list[str], own_items=(), own_queues=()) -> l
         "queue after wait": lambda name: _("queue %(name)s (after the maximum wait)",
                                            name=name),
         "queue member": lambda name: _("queue %(name)s (member)", name=name),
+        "override rule": lambda number: _("the override rules of %(number)s", number=number),
     }
     rows = conn.execute(_USERS_OF_NUMBERS, {"numbers": numbers, "own_items": list(own_items),
                                             "own_queues": list(own_queues)})

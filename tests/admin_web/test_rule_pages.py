@@ -167,3 +167,12 @@ def test_the_history_page_shows_rule_and_schedule_changes(admin, office, clean):
     text = page(admin._client.get("/history/"))
     assert "Override rule 101 #" in text and "added" in text
     assert "Schedule Ночь added" in text
+
+
+def test_a_phone_a_rule_uses_is_not_deleted(admin, office, clean):
+    new_rule(admin, called_number="101", redirect="102")
+    phone = clean.execute("SELECT id FROM phones WHERE number = '102'").fetchone()["id"]
+    response = admin.post(f"/phones/{phone}/delete", {}, form_page="/phones/")
+    assert clean.execute("SELECT count(*) AS n FROM phones WHERE number = '102'"
+                         ).fetchone()["n"] == 1
+    assert "the override rules of 101" in page(admin._client.get(response.location))
