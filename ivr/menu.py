@@ -43,7 +43,9 @@ the menus:
    fires; without one the call hangs up.
 
 A handler's target decides what comes next: empty hangs up, a menu item's
-number enters that item (in this process, no dialplan round trip), any
+number enters that item (in this process, no dialplan round trip; its
+override rules are asked first, ``MenuServices.override``, as the dialplan
+asks them for every other number), any
 other number (a phone, a queue, an outside number) ends the menu with
 ``MenuExit.transfer_to`` and the route hands it to the dialplan.  A
 configuration whose items send calls round in circles without a caller
