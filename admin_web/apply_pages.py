@@ -100,8 +100,8 @@ def _restores(current, revisions) -> dict[int, str]:
             summary = _("%(count)d changes: %(changes)s", count=len(words), changes=summary)
         questions[revision.id] = _(
             "Roll back to revision %(id)d? Its phones, lines, menus, queues, recordings,"
-            " playlists, speech and call transfer settings come back and are applied now"
-            " (%(summary)s).",
+            " playlists, speech and call transfer settings, schedules and override rules come"
+            " back and are applied now (%(summary)s).",
             id=revision.id, summary=summary)
     return questions
 
