@@ -22,7 +22,6 @@ from 201 it leaves through the line to the provider (SIPp on 127.0.0.2).
 
 from __future__ import annotations
 
-import subprocess
 import sys
 from pathlib import Path
 

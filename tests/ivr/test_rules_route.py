@@ -4,10 +4,14 @@ the call goes; the menus ask the rules of the items they enter."""
 from __future__ import annotations
 
 import asyncio
+import json
 from datetime import datetime, timezone
+
+import pytest
 
 from dialplan import names
 from dialplan.configuration import Configuration, Handler, MenuItem, Phone
+from dialplan.ivr_plan import IVR_PLAN_FILE
 from dialplan.override_rules import Rule
 from dialplan.render import render_all, write_files
 from fastagi.settings import Settings
@@ -75,3 +79,18 @@ def test_the_menus_ask_the_rules_of_an_item_they_enter(tmp_path):
     asyncio.run(menu.handle(call, ("90000",)))
     assert call.variables[names.VAR_NEXT] == "102"
     assert call.events.of("rule") == ["override rule 1 of 91000 fired: the call goes to 102"]
+
+
+def test_a_damaged_plan_fails_the_route_so_the_dialplan_takes_the_usual_route(tmp_path):
+    """A redirect that is no number (an edited plan file) never reaches the dialplan's Goto:
+    the route fails, and [telecenter-rules] treats a failed route as no rule."""
+    settings = applied(tmp_path)
+    path = tmp_path / IVR_PLAN_FILE
+    data = json.loads(path.read_text(encoding="utf-8"))
+    data["rules"]["90000"][1]["redirect"] = "101,tt"
+    path.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    call = FakeCall(caller="79990000001", extension="90000")
+    route = RulesRoute(settings, PlanStore(tmp_path), lambda: MONDAY_MORNING)
+    with pytest.raises(ValueError, match="not a number the dialplan may go to"):
+        asyncio.run(route.handle(call, ("90000",)))
+    assert names.VAR_NEXT not in call.variables and names.VAR_RULE not in call.variables
