@@ -34,6 +34,7 @@ MAX_BODY_BYTES = 64 * 1024
 LIST_MAX = 1000
 OFFSET_MAX = 10**9
 TASK_ID_MAX = 2**63 - 1  # robocall_tasks.id is a bigint
+BODY_METHODS = ("POST", "PUT", "PATCH")
 # Digits with an optional "+" first, as tasks and callback requests keep them.
 PHONE_PATTERN = r"^[+]?[0-9]{3,15}$"
 # A fragment of a number to look for: digits, an optional "+" first.
@@ -71,6 +72,7 @@ STATUS_WORDS = {
     401: _l("A valid API token is needed in the header Authorization: Bearer and the token."),
     404: _l("Not found."),
     405: _l("This method is not allowed here."),
+    411: _l("Send the body with its length (Content-Length)."),
     413: _l("The body is too large: at most %(n)d bytes.", n=MAX_BODY_BYTES),
     415: _l("Send the body as JSON (Content-Type: application/json)."),
     422: _l("Some values are wrong; see errors."),
@@ -257,7 +259,8 @@ class Refusal(ma.Schema):
 
 @bp.before_request
 def _admit():
-    """Refuse a request without a token in force (401) or with too large a body (413)."""
+    """Refuse a request without a token in force (401), or with a body of unknown (411) or
+    too large a size (413)."""
     g.language = request.accept_languages.best_match(LANGUAGES) or None
     scheme, _sep, token = request.headers.get("Authorization", "").partition(" ")
     row = (api_tokens.token_in_force(get_db(), token.strip())
@@ -267,6 +270,8 @@ def _admit():
     g.api_token = row
     limit = current_app.config["API_MAX_BODY_BYTES"]
     request.max_content_length = limit
+    if request.method in BODY_METHODS and request.content_length is None:
+        abort(411)  # a chunked body: its size is not known before it is read
     if request.content_length is not None and request.content_length > limit:
         abort(413)
 

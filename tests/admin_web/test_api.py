@@ -254,6 +254,20 @@ def test_a_body_over_the_limit_is_refused_before_it_is_read(host, conn):
     assert count(conn, "robocall_tasks") == 0
 
 
+def test_a_body_of_unknown_length_is_refused(host, conn):
+    def chunks(size):
+        body = json.dumps({"phone": "+79990000001", "text": "x" * size}).encode()
+        for start in range(0, len(body), 4096):
+            yield body[start:start + 4096]
+
+    for size in (100, 100_000):
+        answer = host.post("/robocall-tasks", data=chunks(size),
+                           headers={"Content-Type": "application/json"})
+        assert answer.status_code == 411
+        assert answer.json()["message"] == "Send the body with its length (Content-Length)."
+    assert count(conn, "robocall_tasks") == 0
+
+
 @pytest.mark.parametrize("params, field", [
     ({"limit": 0}, "limit"), ({"limit": 1001}, "limit"), ({"limit": "many"}, "limit"),
     ({"offset": -1}, "offset"), ({"offset": 10**30}, "offset"), ({"done": "maybe"}, "done"),
