@@ -40,8 +40,10 @@ PHONE_PATTERN = r"^[+]?[0-9]{3,15}$"
 # A fragment of a number to look for: digits, an optional "+" first.
 NUMBER_FRAGMENT_PATTERN = r"^[+]?[0-9]{0,20}$"
 # Something to say: at least one character that is not a space, and no NUL
-# (PostgreSQL's text cannot hold one).
-TEXT_PATTERN = r"^[^\x00]*[^\x00\s][^\x00]*$"
+# (PostgreSQL's text cannot hold one). The spaces are spelt out, the union of what
+# Python's and JavaScript's \s mean, so the description and the check agree.
+SPACES = r"\t\n\v\f\r \x1c-\x1f\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
+TEXT_PATTERN = rf"^[^\x00]*[^\x00{SPACES}][^\x00]*$"
 
 # What the API answers when a value breaks a rule of its description: English keys
 # (marshmallow's words and ours below), the client's language in the answer.
@@ -108,12 +110,22 @@ class _Strict(ma.Schema):
         unknown = ma.RAISE
 
 
+class Whole(validate.Regexp):
+    """A pattern the whole value must match: Python's ``$`` also matches before a final
+    line break, which the description's (JavaScript's) ``$`` does not."""
+
+    def __call__(self, value: str) -> str:
+        if self.regex.fullmatch(value) is None:
+            raise ma.ValidationError(self._format_error(value))
+        return value
+
+
 def _range(low: int, high: int) -> validate.Range:
     return validate.Range(min=low, max=high, error=_range_rule(low, high))
 
 
 def _phone(description: str) -> ma.fields.String:
-    return ma.fields.String(required=True, validate=validate.Regexp(PHONE_PATTERN,
+    return ma.fields.String(required=True, validate=Whole(PHONE_PATTERN,
                                                                     error=PHONE_RULE),
                             metadata={"description": description, "example": "+79990000001"})
 
@@ -124,7 +136,7 @@ class TaskNew(_Strict):
         required=True,
         validate=[validate.Length(min=1, max=robocall_tasks.TEXT_MAX,
                                   error=_range_rule(1, robocall_tasks.TEXT_MAX)),
-                  validate.Regexp(TEXT_PATTERN, error=TEXT_RULE)],
+                  Whole(TEXT_PATTERN, error=TEXT_RULE)],
         metadata={"description": "What the robot says when the call is answered.",
                   "example": "Ваши документы готовы."})
     priority = ma.fields.Integer(
@@ -169,7 +181,7 @@ class TaskList(ma.Schema):
 class TaskFilter(_Strict):
     done = ma.fields.Boolean(load_default=None,
                              metadata={"description": "true: done tasks; false: open ones."})
-    number = ma.fields.String(load_default="", validate=validate.Regexp(
+    number = ma.fields.String(load_default="", validate=Whole(
         NUMBER_FRAGMENT_PATTERN, error=NUMBER_RULE),
         metadata={"description": "A fragment of the number."})
     limit = ma.fields.Integer(load_default=100, validate=_range(1, LIST_MAX))
@@ -198,7 +210,7 @@ class CallFilter(_Strict):
         data_key="to", load_default=None,
         metadata={"description": "Calls that started before this time (none when it is not"
                                  " after from)."})
-    number = ma.fields.String(load_default="", validate=validate.Regexp(
+    number = ma.fields.String(load_default="", validate=Whole(
         NUMBER_FRAGMENT_PATTERN, error=NUMBER_RULE),
         metadata={"description": "A fragment of the caller's or the called number."})
     limit = ma.fields.Integer(load_default=100, validate=_range(1, LIST_MAX))
@@ -268,7 +280,7 @@ def _admit():
     if row is None:
         abort(401, headers={"WWW-Authenticate": 'Bearer realm="telecenter"'})
     g.api_token = row
-    limit = current_app.config["API_MAX_BODY_BYTES"]
+    limit = MAX_BODY_BYTES
     request.max_content_length = limit
     if request.method in BODY_METHODS and request.content_length is None:
         abort(411)  # a chunked body: its size is not known before it is read
@@ -440,7 +452,6 @@ def docs():
 
 def init_app(app) -> None:
     """Serve the API and its description on ``app`` (the admin's app)."""
-    app.config.setdefault("API_MAX_BODY_BYTES", MAX_BODY_BYTES)
     app.config.update(
         API_TITLE="Telecenter API", API_VERSION="v1", OPENAPI_VERSION="3.0.3",
         OPENAPI_URL_PREFIX=PREFIX, OPENAPI_JSON_PATH="openapi.json",

@@ -196,8 +196,12 @@ BAD_TASKS = [
     ({"phone": "12", "text": "Hello"}, {"phone": "Digits, 3 to 15 of them, an optional + first."}),
     ({"phone": "+7 999 000", "text": "Hello"},
      {"phone": "Digits, 3 to 15 of them, an optional + first."}),
+    ({"phone": "79990000001\n", "text": "Hello"},
+     {"phone": "Digits, 3 to 15 of them, an optional + first."}),
     ({"phone": 79990000001, "text": "Hello"}, {"phone": "Must be a string."}),
     ({"phone": "+79990000001", "text": "   "},
+     {"text": "Say something: at least one character that is not a space, no NUL characters."}),
+    ({"phone": "+79990000001", "text": "\u3000\x1c\ufeff"},
      {"text": "Say something: at least one character that is not a space, no NUL characters."}),
     ({"phone": "+79990000001", "text": "a\u0000b"},
      {"text": "Say something: at least one character that is not a space, no NUL characters."}),
@@ -272,6 +276,7 @@ def test_a_body_of_unknown_length_is_refused(host, conn):
     ({"limit": 0}, "limit"), ({"limit": 1001}, "limit"), ({"limit": "many"}, "limit"),
     ({"offset": -1}, "offset"), ({"offset": 10**30}, "offset"), ({"done": "maybe"}, "done"),
     ({"number": "79a"}, "number"), ({"number": "\u0661\u0662"}, "number"),
+    ({"number": "79\n"}, "number"),
     ({"sort": "id"}, "sort"),
 ])
 def test_bad_list_filters_are_refused(host, params, field):
