@@ -76,7 +76,6 @@ STATUS_WORDS = {
     405: _l("This method is not allowed here."),
     411: _l("Send the body with its length (Content-Length)."),
     413: _l("The body is too large: at most %(n)d bytes.", n=MAX_BODY_BYTES),
-    415: _l("Send the body as JSON (Content-Type: application/json)."),
     422: _l("Some values are wrong; see errors."),
 }
 
@@ -279,12 +278,10 @@ def _admit():
            if scheme.lower() == "bearer" else None)
     if row is None:
         abort(401, headers={"WWW-Authenticate": 'Bearer realm="telecenter"'})
-    g.api_token = row
-    limit = MAX_BODY_BYTES
-    request.max_content_length = limit
+    request.max_content_length = MAX_BODY_BYTES
     if request.method in BODY_METHODS and request.content_length is None:
         abort(411)  # a chunked body: its size is not known before it is read
-    if request.content_length is not None and request.content_length > limit:
+    if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
         abort(413)
 
 
@@ -299,11 +296,12 @@ def _words(messages) -> str:
 
 
 def field_errors(messages) -> dict[str, str]:
-    """webargs' {location: {field: [messages]}} as {field: message}; '_schema' is the body."""
+    """webargs' {location: {field: [messages]}} as {field: message}; 'body' for what is
+    wrong with the body as a whole."""
     errors = {}
     for location, fields in (messages or {}).items():
-        if not isinstance(fields, dict):
-            errors[location] = _words(fields)
+        if not isinstance(fields, dict):  # the body is no JSON at all
+            errors["body" if location == "json" else location] = _words(fields)
             continue
         for field, words in fields.items():
             errors["body" if field == "_schema" else field] = _words(words)

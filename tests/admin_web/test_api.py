@@ -235,7 +235,7 @@ def test_a_bad_task_is_refused_field_by_field_and_nothing_is_stored(host, conn, 
 
 
 @pytest.mark.parametrize("data, content_type, status, errors", [
-    ("{not json", "application/json", 400, {"json": "The body is not valid JSON."}),
+    ("{not json", "application/json", 400, {"body": "The body is not valid JSON."}),
     ("[1, 2]", "application/json", 422, {"body": "The body must be a JSON object."}),
     ("null", "application/json", 422, {"body": "The body must be a JSON object."}),
     ("phone=79990000001&text=Hi", "application/x-www-form-urlencoded", 422,
