@@ -1,7 +1,9 @@
 """The API against its own description: schemathesis generates requests from the OpenAPI
 description the served admin serves (valid ones and ones that break it), sends them to it
 and checks each answer: no server error, the documented status codes, content types and
-bodies, and bad data refused. Bounded by the number of examples, so the suite stays short.
+bodies, and bad data refused; then sequences of calls the description links (a task
+added, read, deleted, read again). Bounded by the number of examples and scenarios, so the
+suite stays short (well under a minute).
 
 The description is read when the tests are collected, from the app the server runs (the
 tests are made from it before any server is up), and the first test checks that the served
@@ -82,3 +84,20 @@ def test_the_served_description_is_the_one_tested(served):
           suppress_health_check=list(HealthCheck))
 def test_the_api_keeps_to_its_description(case, served, api_token):
     case.call_and_validate(base_url=served)
+
+
+STATEFUL_SCENARIOS = 20
+
+
+def test_tasks_added_read_and_deleted_in_sequences_keep_to_the_description(served, api_token):
+    """Schemathesis links the operations (a task added is read, then deleted, then read
+    again) and checks each answer: a task just added is there, a deleted one is gone."""
+    from hypothesis.stateful import run_state_machine_as_test
+
+    class Workflow(schema.as_state_machine()):
+        def get_call_kwargs(self, case):
+            return {"base_url": served}
+
+    run_state_machine_as_test(Workflow, settings=settings(
+        max_examples=STATEFUL_SCENARIOS, stateful_step_count=6, deadline=None,
+        derandomize=True, database=None, suppress_health_check=list(HealthCheck)))
