@@ -39,6 +39,8 @@ BODY_METHODS = ("POST", "PUT", "PATCH")
 PHONE_PATTERN = r"^[+]?[0-9]{3,15}$"
 # A fragment of a number to look for: digits, an optional "+" first.
 NUMBER_FRAGMENT_PATTERN = r"^[+]?[0-9]{0,20}$"
+# A "not before" time's year, as robocall_tasks.TIME_YEARS has it (checked there).
+YEARS_PATTERN = r"^[2-8][0-9]{3}-"
 # Something to say: at least one character that is not a space, and no NUL
 # (PostgreSQL's text cannot hold one). The spaces are spelt out, the union of what
 # Python's and JavaScript's \s mean, so the description and the check agree.
@@ -144,7 +146,8 @@ class TaskNew(_Strict):
         metadata={"description": "0 is called first."})
     not_before = ma.fields.AwareDateTime(
         load_default=None, allow_none=True,
-        metadata={"description": "Not called before this time (ISO 8601 with its zone)."})
+        metadata={"description": "Not called before this time (ISO 8601 with its zone,"
+                                 " years 2000 to 8999).", "pattern": YEARS_PATTERN})
 
 
 class Task(ma.Schema):
@@ -191,7 +194,8 @@ class CallbackNew(_Strict):
     phone = _phone("The number to call back: digits, an optional + first.")
     not_before = ma.fields.AwareDateTime(
         load_default=None, allow_none=True,
-        metadata={"description": "Operators do not see it before this time."})
+        metadata={"description": "Operators do not see it before this time (ISO 8601 with"
+                                 " its zone, years 2000 to 8999).", "pattern": YEARS_PATTERN})
 
 
 class CallbackAdded(ma.Schema):

@@ -221,6 +221,10 @@ BAD_TASKS = [
      {"not_before": "Must be a date and time in ISO 8601 with its time zone,"
                     " e.g. 2030-01-31T09:00:00+03:00."}),
     ({"phone": "+79990000001", "text": "Hi", "id": 5}, {"id": "Unknown field."}),
+    ({"phone": "+79990000001", "text": "Hi", "not_before": "9999-12-31T23:59:59-12:00"},
+     {"not_before": "A time from the year 2000 to 8999."}),
+    ({"phone": "+79990000001", "text": "Hi", "not_before": "0001-01-01T00:00:00+01:00"},
+     {"not_before": "A time from the year 2000 to 8999."}),
 ]
 
 
@@ -319,6 +323,8 @@ def test_a_callback_is_ordered_once_per_number(host, conn):
 @pytest.mark.parametrize("body, field", [
     ({}, "phone"), ({"phone": "abc"}, "phone"), ({"phone": None}, "phone"),
     ({"phone": "+79990000002", "not_before": "2030-01-01"}, "not_before"),
+    ({"phone": "+79990000002", "not_before": "9999-12-31T23:59:59-12:00"}, "not_before"),
+    ({"phone": "+79990000002", "not_before": "1999-12-31T23:59:59+00:00"}, "not_before"),
     ({"phone": "+79990000002", "text": "x"}, "text"),
 ])
 def test_a_bad_callback_is_refused_and_nothing_is_stored(host, conn, body, field):
