@@ -28,7 +28,8 @@ def create_app(test_config: dict | None = None, asterisk=None,
     Apply and block lifts open a short-lived AMI connection of their own. ``settings``
     are the server's; without them they are read from the environment (tests)."""
     from admin_web import api as external_api
-    from admin_web import (api_token_pages, apply_pages, audio_pages, auth, callback_pages, case_pages, db,
+    from admin_web import api_token_pages
+    from admin_web import (apply_pages, audio_pages, auth, callback_pages, case_pages, db,
                            errors, forms,
                            history, home, i18n, line_pages, menu_pages, navigation,
                            operator_header, phone_pages, playlist_pages, queue_live, queue_pages,
