@@ -27,6 +27,8 @@ def create_app(test_config: dict | None = None, asterisk=None,
     when the admin runs inside the server; without it phone states are unknown and
     Apply and block lifts open a short-lived AMI connection of their own. ``settings``
     are the server's; without them they are read from the environment (tests)."""
+    from admin_web import api as external_api
+    from admin_web import api_token_pages
     from admin_web import (apply_pages, audio_pages, auth, callback_pages, case_pages, db,
                            errors, forms,
                            history, home, i18n, line_pages, menu_pages, navigation,
@@ -79,6 +81,9 @@ def create_app(test_config: dict | None = None, asterisk=None,
         app.register_blueprint(section.bp)
     for section in (schedule_pages, rule_pages):  # schedules and override rules
         app.register_blueprint(section.bp)
+    # The external API (spec 18) and its tokens' page.
+    app.register_blueprint(api_token_pages.bp)
+    external_api.init_app(app)
     return app
 
 

@@ -354,3 +354,13 @@ def describe(object_type: str, action: str, object_id: str, old: Any, new: Any) 
     if action == "update" and fields:
         summary += ": " + ", ".join(_lower_first(f.title) for f in fields)
     return ChangeView(summary, fields, action)
+
+
+# The external API's tokens (spec 18): made and revoked on the «API» page.
+OBJECT_TITLES["api token"] = _l("API token")
+SUMMARIES["api token"] = {"create": _l("API token %(name)s made"),
+                          "update": _l("API token %(name)s revoked")}
+NAME_FIELDS["api token"] = "name"
+FIELD_TITLES.update({"shown_prefix": _l("Starts with"), "revoked_at": _l("Revoked at"),
+                     "revoked_by": _l("Revoked by")})
+_FIELD_ORDER.update({field: index for index, field in enumerate(FIELD_TITLES)})

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from flask import render_template
+from flask import render_template, request
 from werkzeug.exceptions import HTTPException, NotFound
+
+from admin_web import api
 
 SHOWN = (400, 403, 404, 405, 429)
 
@@ -18,7 +20,9 @@ def deleted_meanwhile():
 
 
 def error_page(error: HTTPException):
-    """The error page for `error`, with its status code."""
+    """The error page for `error`, with its status code; the API's answer in JSON."""
+    if request.path.startswith(api.PREFIX + "/"):  # a path of the API's that no view serves
+        return api.json_error(error)
     return render_template("error.html", code=error.code,
                            deleted=isinstance(error, DeletedMeanwhile)), error.code
 

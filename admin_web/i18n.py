@@ -7,7 +7,7 @@ files are committed next to their .po, see translations/README).
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, redirect, request, session, url_for
+from flask import Blueprint, abort, g, redirect, request, session, url_for
 from flask_babel import Babel, format_decimal
 from flask_babel import gettext as _
 
@@ -19,8 +19,9 @@ babel = Babel()
 
 
 def current_language() -> str:
-    """The language of this request: the session's choice, else Russian."""
-    chosen = session.get("language")
+    """The language of this request: the session's choice (or the one an API client asked
+    for), else Russian."""
+    chosen = g.get("language") or session.get("language")
     return chosen if chosen in LANGUAGES else DEFAULT_LANGUAGE
 
 

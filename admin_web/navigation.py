@@ -70,6 +70,7 @@ GROUPS = (
     Group("system", _l("System"), (
         Section("user_pages.index", _l("Users")),
         Section("apply.index", _l("Apply")),
+        Section("api_tokens.index", _l("API")),
     )),
 )
 SECTIONS = tuple(section for group in GROUPS for section in group.sections)

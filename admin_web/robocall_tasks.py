@@ -21,6 +21,7 @@ TEXT_MAX = 1000
 PRIORITY_MAX = 1000
 DEFAULT_PRIORITY = 100
 SOURCES = ("api", "admin")
+TIME_YEARS = (2000, 8999)  # a "not before" outside them is a mistake (and unreadable past 9999)
 TASK_COLUMNS = ("id, phone, text, source, queued_at, not_before, priority, done_at, outcome,"
                 " attempts, answered, no_answers, failures, attempt_started_at, call_now")
 
@@ -54,9 +55,23 @@ def task_problems(phone: str | None, text: str | None, priority: int | None,
         problems["text"] = str(_l("At most %(n)d characters.", n=TEXT_MAX))
     if priority is None or isinstance(priority, bool) or not 0 <= priority <= PRIORITY_MAX:
         problems["priority"] = str(_l("A whole number from 0 (first) to %(n)d.", n=PRIORITY_MAX))
-    if not_before is not None and not_before.tzinfo is None:
-        problems["not_before"] = str(_l("Give the time with its time zone."))
+    problem = time_problem(not_before)
+    if problem:
+        problems["not_before"] = problem
     return problems
+
+
+def time_problem(value: datetime | None) -> str | None:
+    """What is wrong with a "not before" time (None: nothing).  PostgreSQL would keep a
+    time in the year 10000 or before Christ, but no page or answer could read it back."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        return str(_l("Give the time with its time zone."))
+    if not TIME_YEARS[0] <= value.year <= TIME_YEARS[1]:
+        return str(_l("A time from the year %(first)d to %(last)d.", first=TIME_YEARS[0],
+                      last=TIME_YEARS[1]))
+    return None
 
 
 def add_task(conn, task: NewTask, source: str) -> dict:
@@ -123,8 +138,9 @@ def add_callback(conn, phone: str | None, source: str, not_before: datetime | No
     if normalized is None:
         problems["phone"] = str(_l("Not a phone number: digits, 3 to 20 of them, "
                                    "an optional + first."))
-    if not_before is not None and not_before.tzinfo is None:
-        problems["not_before"] = str(_l("Give the time with its time zone."))
+    problem = time_problem(not_before)
+    if problem:
+        problems["not_before"] = problem
     if problems:
         raise TaskRefused(problems)
     row = conn.execute(

@@ -42,7 +42,7 @@ def test_the_administrator_sees_every_group_in_order_with_its_sections(client, a
                                "/cases/"]
     assert groups["contact_center"] == ["/callbacks/", "/queues/live/"]
     assert groups["logs"] == ["/history/"]
-    assert groups["system"] == ["/users/", "/apply/"]
+    assert groups["system"] == ["/users/", "/apply/", "/api-tokens/"]
 
 
 def test_groups_read_in_russian(client, auth):
