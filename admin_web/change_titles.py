@@ -161,6 +161,7 @@ FIELD_TITLES = {
     "after_max_wait_number": _l("Number after the maximum wait"),
     "members": _l("Members"),
     "keys": _l("Keys while waiting"),
+    "callback_key": _l("Callback key"),
     "music": _l("Music while transferring"),
 }
 # Where one field means something else in one kind of object.

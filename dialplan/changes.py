@@ -100,7 +100,7 @@ TTS_FIELDS = ("engine", "festival_voice", "espeak_voice", "yandex_voice",
               "yandex_private_key_path")
 QUEUE_FIELDS = ("name", "number", "ring_seconds", "ring_at_once", "wrap_up_seconds", "sticky",
                 "stop_when_empty", "when_empty_number", "max_wait_seconds",
-                "after_max_wait_number")
+                "after_max_wait_number", "callback_key")
 SECRET_FIELDS = frozenset({"md5_cred", "reg_password", "yandex_service_account_id",
                            "yandex_key_id", "yandex_private_key_path"})
 
