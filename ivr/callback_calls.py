@@ -188,10 +188,10 @@ class CallbackRoute:
             raise ValueError(f"not a callback call id: {call_id!r}")
         citizen = await self.calls.operator_answered(int(call_id))
         if citizen is None:
-            call.events.event("callback", f"call {call_id} is over: nothing to dial")
+            call.events.event("scenario", f"call {call_id} is over: nothing to dial")
             await call.hangup()
             return
-        call.events.event("callback", f"call {call_id}: the operator answered, dialling {citizen}")
+        call.events.event("scenario", f"call {call_id}: the operator answered, dialling {citizen}")
         await call.set_variable(names.VAR_NEXT, citizen)
 
 
@@ -214,7 +214,7 @@ class CallbackEndedRoute:
             raise ValueError(f"not Dial's status and seconds: {dial_status!r}, {answered!r}")
         ended = await self.calls.ended(int(call_id), dial_status, answered)
         if ended is not None:
-            call.events.event("callback", f"call {call_id} for request {ended.callback_id}:"
+            call.events.event("scenario", f"call {call_id} for request {ended.callback_id}:"
                               f" {ended.outcome}")
         if queue_caller and _QUEUE_CALLER.fullmatch(queue_caller) and _PHONE.fullmatch(phone):
             await self.queues.talk_ended(queue_caller, phone)

@@ -417,12 +417,16 @@ def reconfigured(state: QueueState, queues: tuple[QueueSettings, ...],
     accepting toggle and operator; what the engine learnt itself (calls, wrap-ups,
     rings) is kept.
 
-    A queue that is gone keeps its settings while callers still wait in it; a member
+    A queue that is gone keeps its settings while callers still wait in it (its callback
+    entries leave: nobody would ring for them, and their requests stay open); a member
     that is gone stays (serving no queue) while it is in a call, so its end is still
     counted.  A ring that can no longer be (the member gone, offline, paused, or no
     longer serving that queue) stops, not counted as tried.
     """
     settings = {q.id: q for q in queues}
+    orphans = [c for c in state.callers if c.callback is not None and c.queue not in settings]
+    if orphans:
+        state = replace(state, callers=tuple(c for c in state.callers if c not in orphans))
     for q in state.queues:
         if q.id not in settings and any(c.queue == q.id for c in state.callers):
             settings[q.id] = q
@@ -449,7 +453,7 @@ def reconfigured(state: QueueState, queues: tuple[QueueSettings, ...],
     changed = replace(state, queues=tuple(sorted(settings.values(), key=lambda q: q.id)),
                       members=tuple(sorted(new.values(), key=lambda m: m.phone)),
                       callers=tuple(callers))
-    return _settle(changed, now, decisions)
+    return _settle(changed, now, decisions, renumber=bool(orphans))
 
 
 def next_deadline(state: QueueState, now: float) -> float | None:

@@ -523,6 +523,7 @@ class QueueRuntime:
                     engine_members(plan.queues.values(), registered, self._operators, state), now)
                 if prepare is not None:  # reads or writes the event needs first
                     await prepare(conn, configured.state, now)
+                configured = await _withdraw_closed_callbacks(conn, configured, now)
                 outcome = event(configured.state, now)
                 if outcome is None:
                     outcome = engine.Outcome(configured.state)
@@ -643,6 +644,23 @@ class QueueRuntime:
             loop = asyncio.get_running_loop()
             self._timer = loop.call_later(max(0.0, deadline - now) + 0.01,
                                           lambda: self.spawn(self.tick()))
+
+
+async def _withdraw_closed_callbacks(conn, configured: engine.Outcome,
+                                     now: float) -> engine.Outcome:
+    """Callback entries whose request was done meanwhile (an operator called back) leave
+    the line before anything is decided."""
+    entries = {c.callback: c.id for c in configured.state.callers if c.callback is not None}
+    if not entries:
+        return configured
+    rows = await (await conn.execute(
+        "SELECT id FROM callbacks WHERE id = ANY(%s) AND done_at IS NULL",
+        (list(entries),))).fetchall()
+    state, decisions = configured.state, configured.decisions
+    for callback_id in set(entries) - {row[0] for row in rows}:
+        withdrawn = engine.withdraw(state, entries[callback_id], now)
+        state, decisions = withdrawn.state, decisions + withdrawn.decisions
+    return engine.Outcome(state, decisions)
 
 
 async def _claim_callback(conn, caller: engine.Caller, member: Member | None) -> BridgeTarget:

@@ -712,3 +712,12 @@ def test_a_callback_entry_survives_the_rows():
     assert qe.from_rows(rows) == line.state
     del rows["callers"][0]["callback"]  # a state stored before callbacks
     assert qe.from_rows(rows).caller("a").callback is None
+
+
+def test_callback_entries_of_a_queue_that_is_gone_leave_and_callers_stay():
+    line = Line(QueueSettings(Q), phones=("101",), in_call=True)
+    line.join("a")
+    line.join("b")
+    _callback(line, "a", 7)
+    decisions = line._apply(qe.reconfigured(line.state, (), line.state.members, line.now))
+    assert line.waiting() == ["b"] and Position("b", 1) in decisions
