@@ -29,7 +29,8 @@ An operator's Call, step by step:
    answer, no line takes the number), the channel's hangup handler runs route
    ``callback-ended`` (``CallbackEndedRoute``) with Dial's status and the
    talk's seconds: the row gets its outcome (``dial_outcome``), the claim is
-   released.  An operator marks the request done themselves.
+   released.  An operator marks the request done themselves, except one a
+   queue keeps a place for (below).
 
 A queue's callback entry (``ivr.queue_engine`` rule 8) differs in steps 1-3:
 the queue rings its members as for any caller; the member who answers gets
@@ -37,6 +38,8 @@ the claim and a call row in the same transaction as the answer
 (``QueueRuntime.answered``), and route ``queue-answer`` sends the member's leg
 to dial the citizen.  Step 4 is the same, and there the request is marked
 done when the citizen talked, and left open (for the operators) when not.
+An entry whose request was done meanwhile (an operator called back) leaves
+the line before the queue decides anything (``QueueRuntime``).
 
 Every write is conditional on the row not having ended, so a report that
 comes twice (or late) changes nothing.
@@ -166,11 +169,13 @@ class PgCallbackCalls:
             callback_id, operator, phone = row
             await conn.execute(RELEASE, (callback_id,))
             if outcome == TALKED:
-                # A queue's request is done once the citizen talked; an operator's Call
-                # leaves that to the operator (they may set "not before" instead).
+                # A request a queue keeps a place for is done once the citizen talked (so
+                # the place is not called again); otherwise the operator decides (done,
+                # or "not before").
                 await conn.execute(
                     "UPDATE callbacks SET done_at = now(), done_by = %s"
-                    " WHERE id = %s AND done_at IS NULL AND source = 'queue'",
+                    " WHERE id = %s AND done_at IS NULL"
+                    " AND (source = 'queue' OR queue_id IS NOT NULL)",
                     (operator or phone, callback_id))
         log.info("callback call %s for request %s: %s", call_id, callback_id, outcome)
         return Ended(callback_id, outcome)

@@ -17,6 +17,7 @@ process, and the row lock below across servers):
    the queues of the applied plan, their member phones, which are registered
    (``fastagi.contacts.PhonePresence``; while unknown, as they were), and
    the operator bound to each phone with their toggle (``ivr.operators``).
+   Callback entries (engine rule 8) whose request was done meanwhile leave.
 3. The event is applied (a pure function: new state, decisions).
 4. The new state is written with version + 1, and the queue call records
    (``queue_calls``) follow in the same transaction: joined, each position
@@ -29,6 +30,14 @@ process, and the row lock below across servers):
    finished well (the member's route, which asked, then bridges), ``Position``
    needs nothing: the caller's route reads positions from the state.
 6. The timer is set again to the engine's next deadline.
+
+A caller who presses the queue's callback key becomes a callback entry
+(``callback_requested``): the request is written (source 'queue') in the
+same transaction, their queue call keeps no channel any more (nothing to
+redirect or bridge), and their hangup changes nothing.  When a member
+answers an entry, the request is claimed and the callback call's row written
+with the answer (``ivr.callback_calls``); the member's route then has the
+dialplan dial the citizen.
 
 The routes (``ivr.queue_route``) never bridge or redirect by themselves: the
 caller's route holds the caller and reports a key; the member's route
