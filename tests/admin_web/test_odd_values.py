@@ -162,7 +162,7 @@ def first_ids(db) -> dict:
                                ("menu_id", "menus"), ("item_id", "menu_items"),
                                ("handler_id", "menu_handlers"), ("person_id", "persons"),
                                ("case_id", "cases"), ("revision_id", "revisions"),
-                               ("queue_id", "queues"))}
+                               ("queue_id", "queues"), ("callback_id", "callbacks"))}
     one["user_id"] = db.execute("SELECT id FROM users WHERE login = 'olga'").fetchone()["id"]
     return {name: str(value or 1) for name, value in one.items()}
 
