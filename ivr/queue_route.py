@@ -81,15 +81,17 @@ class QueueRoute:
                 return
             call.events.event("queue", f"{number}: waiting as {caller_id}")
             await call.set_variable(names.VAR_QUEUE_JOINED, "1")
-            key = await self._hold(call, plan, queue, caller_id)
+            while True:
+                key = await self._hold(call, plan, queue, caller_id)
+                if key is None or key != queue.callback_key:
+                    break
+                if await self._keep_for_callback(call, plan, queue, caller_id):
+                    return
         finally:
             if naming is not None:
                 naming.cancel()
         if key is None:
             call.events.event("queue", f"{number}: no longer in the queue, the call ends")
-            return
-        if key == queue.callback_key:
-            await self._keep_for_callback(call, plan, queue, caller_id)
             return
         target = {k.key: k.target for k in queue.keys}[key]
         if target and not TARGET.fullmatch(target):
@@ -99,19 +101,21 @@ class QueueRoute:
         call.events.event("queue", f"{number}: left with key {key} for {target or 'hang-up'}")
         await call.set_variable(names.VAR_NEXT, target)
 
-    async def _keep_for_callback(self, call, plan, queue, caller_id: str) -> None:
+    async def _keep_for_callback(self, call, plan, queue, caller_id: str) -> bool:
         """The callback key: the caller keeps their place as a callback entry, is told so,
-        and the call ends."""
+        and the call ends (True).  A caller without a number to call back is told so and
+        keeps waiting on the line (False)."""
         callback_id = await self.runtime.callback_requested(caller_id)
         if callback_id is None:
-            call.events.event("queue", f"{queue.number}: no callback (no number, or no longer"
-                                       " waiting), the call ends")
+            call.events.event("queue", f"{queue.number}: no callback without the caller's"
+                                       " number, still waiting")
             await self._say(call, plan, phrases.Phrase(phrases.NO_PHONE_FOR_CALLBACK))
-        else:
-            call.events.event("queue", f"{queue.number}: keeps the place for callback"
-                                       f" request {callback_id}")
-            await self._say(call, plan, phrases.queue_callback_kept())
+            return False
+        call.events.event("queue", f"{queue.number}: keeps the place for callback"
+                                   f" request {callback_id}")
+        await self._say(call, plan, phrases.queue_callback_kept())
         await call.hangup()
+        return True
 
     async def _say(self, call, plan, text: str) -> None:
         call.events.event("say", text)
