@@ -56,6 +56,20 @@ OUTCOME_TITLES = {
     callback_calls.FAILED: _l("failed"),
     callback_calls.INTERRUPTED: _l("the operator hung up first"),
 }
+# What the number's history says of each outcome (calls, queue waits, requests, robocalls).
+HISTORY_OUTCOME_TITLES = {
+    **OUTCOME_TITLES,
+    "completed": _l("completed"), "caller hung up": _l("the caller hung up"),
+    "waiting": _l("waiting"), "answered": _l("answered"),
+    "gave_up": _l("hung up while waiting"), "max_wait": _l("waited too long"),
+    "no_member": _l("no operator online"), "key": _l("left with a key"),
+    "open": _l("open"), "done": _l("done"), "no_answer": _l("no answer"),
+    "congestion": _l("line busy"), "unreachable": _l("unreachable"),
+    "interrupted": _l("interrupted"),
+}
+# The routes whose calls are legs of another call the history shows already (the
+# member's or operator's leg, the callback's end).
+LEG_ROUTES = (names.ROUTE_QUEUE_ANSWER, names.ROUTE_CALLBACK, names.ROUTE_CALLBACK_ENDED)
 # How many entries of a number's history the request's page shows.
 HISTORY_ROWS = 50
 # The longest number the table keeps (its CHECK: up to 20 digits after an optional '+').
@@ -202,7 +216,8 @@ def number_history(conn, phone: str, limit: int = HISTORY_ROWS) -> list[dict]:
         " SELECT started_at AS at, 'call' AS kind,"
         "  CASE WHEN caller = %(phone)s THEN called ELSE caller END AS detail,"
         "  coalesce(outcome, '') AS outcome, route AS who, caller = %(phone)s AS incoming"
-        "  FROM calls WHERE caller = %(phone)s OR called = %(phone)s"
+        "  FROM calls WHERE (caller = %(phone)s OR called = %(phone)s)"
+        "  AND NOT route = ANY(%(legs)s)"
         " UNION ALL"
         " SELECT q.joined_at, 'queue', coalesce(qs.name, q.queue_id::text), q.outcome,"
         "  coalesce(q.answered_operator, q.answered_phone, ''), true"
@@ -217,7 +232,8 @@ def number_history(conn, phone: str, limit: int = HISTORY_ROWS) -> list[dict]:
         " UNION ALL"
         " SELECT started_at, 'robocall', text, coalesce(outcome, ''), line, false"
         "  FROM robocall_attempts WHERE phone = %(phone)s"
-        ") AS history ORDER BY at DESC LIMIT %(limit)s", {"phone": phone, "limit": limit}
+        ") AS history ORDER BY at DESC LIMIT %(limit)s",
+        {"phone": phone, "limit": limit, "legs": list(LEG_ROUTES)}
     ).fetchall()
 
 
@@ -229,7 +245,8 @@ def _request_page(row: dict, form: RequestForm, status: int = 200):
         " ORDER BY id DESC", (row["id"],)).fetchall()
     return render_template("callbacks/request.html", row=row, form=form, call_form=CallForm(),
                            calls=calls, history=number_history(conn, row["phone"]),
-                           source_titles=SOURCE_TITLES, outcome_titles=OUTCOME_TITLES), status
+                           source_titles=SOURCE_TITLES, outcome_titles=OUTCOME_TITLES,
+                           history_titles=HISTORY_OUTCOME_TITLES), status
 
 
 def _zone() -> ZoneInfo:

@@ -348,6 +348,8 @@ def test_beside_the_request_the_history_of_the_number(client, auth, callbacks, p
                      " %s, 'citizen_no_answer')", (request, at(1, 15)))
         conn.execute("INSERT INTO calls (agi_call_id, caller, called, route)"
                      " VALUES ('a2', '79990000002', '90000', 'menu')")  # another number
+        conn.execute("INSERT INTO calls (agi_call_id, caller, called, route) VALUES"
+                     " ('a3', '79990000001', 's', 'callback')")  # the callback's own leg
     english(auth)
     page = client.get(f"/callbacks/{request}").get_data(as_text=True)
     history = page.split('id="number-history"')[1]
