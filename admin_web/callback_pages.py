@@ -70,6 +70,8 @@ HISTORY_OUTCOME_TITLES = {
 # The routes whose calls are legs of another call the history shows already (the
 # member's or operator's leg, the callback's end).
 LEG_ROUTES = (names.ROUTE_QUEUE_ANSWER, names.ROUTE_CALLBACK, names.ROUTE_CALLBACK_ENDED)
+# How often a request's page looks again at a call under way, in seconds.
+REFRESH_SECONDS = 2
 # How many entries of a number's history the request's page shows.
 HISTORY_ROWS = 50
 # The longest number the table keeps (its CHECK: up to 20 digits after an optional '+').
@@ -237,14 +239,29 @@ def number_history(conn, phone: str, limit: int = HISTORY_ROWS) -> list[dict]:
     ).fetchall()
 
 
-def _request_page(row: dict, form: RequestForm, status: int = 200):
-    conn = get_db()
-    calls = conn.execute(
+def _calls(conn, callback_id: int) -> list[dict]:
+    """The calls made for a request, newest first."""
+    return conn.execute(
         "SELECT id, operator, operator_phone, started_at, operator_answered_at,"
         " citizen_answered_at, ended_at, outcome FROM callback_calls WHERE callback_id = %s"
-        " ORDER BY id DESC", (row["id"],)).fetchall()
+        " ORDER BY id DESC", (callback_id,)).fetchall()
+
+
+@bp.route("/<int:callback_id>/calls")
+@role_required("operator")
+def calls(callback_id: int):
+    """The request's calls alone, fetched again by its page while a call is under way."""
+    conn = get_db()
+    row = _request_or_404(conn, callback_id)
+    return render_template("callbacks/_calls.html", row=row, calls=_calls(conn, callback_id),
+                           outcome_titles=OUTCOME_TITLES, refresh_seconds=REFRESH_SECONDS)
+
+
+def _request_page(row: dict, form: RequestForm, status: int = 200):
+    conn = get_db()
     return render_template("callbacks/request.html", row=row, form=form, call_form=CallForm(),
-                           calls=calls, history=number_history(conn, row["phone"]),
+                           calls=_calls(conn, row["id"]), refresh_seconds=REFRESH_SECONDS,
+                           history=number_history(conn, row["phone"]),
                            source_titles=SOURCE_TITLES, outcome_titles=OUTCOME_TITLES,
                            history_titles=HISTORY_OUTCOME_TITLES), status
 

@@ -358,3 +358,22 @@ def test_beside_the_request_the_history_of_the_number(client, auth, callbacks, p
     assert "callback call by boss from 202" in history and "no answer" in history
     assert "call from the number to 90000" in history
     assert "79990000002" not in history
+
+
+def test_the_call_under_way_refreshes_itself_until_it_ended(client, auth, callbacks, link,
+                                                           pg_url):
+    request = callbacks("79990000001", at(1))
+    bind(pg_url, "olga", "201")
+    english(auth)
+    press_call(auth, request)
+    page = client.get(f"/callbacks/{request}").get_data(as_text=True)
+    assert f'data-refresh-url="/callbacks/{request}/calls"' in page
+    part = client.get(f"/callbacks/{request}/calls").get_data(as_text=True)
+    assert part.lstrip().startswith('<div id="callback-calls-live"') and "<html" not in part
+    assert "ringing the operator" in part
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute("UPDATE callback_calls SET operator_answered_at = now()")
+        assert "in progress" in client.get(f"/callbacks/{request}/calls").get_data(as_text=True)
+        conn.execute("UPDATE callback_calls SET ended_at = now(), outcome = 'citizen_busy'")
+    part = client.get(f"/callbacks/{request}/calls").get_data(as_text=True)
+    assert "busy" in part and "data-refresh-url" not in part
