@@ -328,7 +328,7 @@ def call(callback_id: int):
                 code=f"{names.BIND_PREFIX}{code}"), "danger")
         return back
     link = server_asterisk()
-    if link is None:
+    if link is None or link.ami_connected() is False:
         flash(_("Calls cannot be made now: the server has no connection to Asterisk."),
               "danger")
         return back

@@ -190,6 +190,10 @@ class FakeLink:
 
     def __init__(self):
         self.originated: list[tuple] = []
+        self.connected = True
+
+    def ami_connected(self):
+        return self.connected
 
     def originate(self, uniqueid, channel, context, seconds, caller_id, variables):
         self.originated.append((uniqueid, channel, context, seconds, caller_id, variables))
@@ -284,13 +288,18 @@ def test_call_needs_a_bound_phone(client, auth, callbacks, link, db_rows):
     assert f"Bind a phone to yourself first: dial 1*{code} from it." in page
 
 
-def test_call_without_the_servers_asterisk_connection_is_refused(client, auth, callbacks,
-                                                                 db_rows, pg_url):
+@pytest.mark.parametrize("server", ["without a link", "with AMI down"])
+def test_call_without_the_servers_asterisk_connection_is_refused(app, client, auth, callbacks,
+                                                                 db_rows, pg_url, server):
+    if server == "with AMI down":
+        app.extensions["telecenter_asterisk"] = FakeLink()
+        app.extensions["telecenter_asterisk"].connected = False
     request = callbacks("79990000001", at(1))
     bind(pg_url, "olga", "201")
     english(auth)
     press_call(auth, request)
     assert db_rows("SELECT id FROM callback_calls") == []
+    assert db_rows("SELECT calling_by FROM callbacks")[0]["calling_by"] is None
     assert "the server has no connection to Asterisk" in client.get(
         f"/callbacks/{request}").get_data(as_text=True)
 
