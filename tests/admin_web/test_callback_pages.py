@@ -348,25 +348,30 @@ def test_a_time_without_a_date_is_refused_and_nothing_is_stored(client, auth, ca
 
 
 def test_beside_the_request_the_history_of_the_number(client, auth, callbacks, pg_url):
-    request = callbacks("79990000001", at(1))
+    number = "79997770001"  # a number no other test calls from
+    request = callbacks(number, at(1))
     with psycopg.connect(pg_url, autocommit=True) as conn:
         conn.execute("INSERT INTO calls (agi_call_id, caller, called, route, started_at)"
-                     " VALUES ('a1', '79990000001', '90000', 'menu', %s)", (at(1, 9),))
+                     " VALUES ('history-1', %s, '90000', 'menu', %s)", (number, at(1, 9)))
         conn.execute("INSERT INTO callback_calls (callback_id, operator, operator_phone,"
-                     " citizen, started_at, outcome) VALUES (%s, 'boss', '202', '79990000001',"
-                     " %s, 'citizen_no_answer')", (request, at(1, 15)))
+                     " citizen, started_at, outcome) VALUES (%s, 'boss', '202', %s,"
+                     " %s, 'citizen_no_answer')", (request, number, at(1, 15)))
         conn.execute("INSERT INTO calls (agi_call_id, caller, called, route)"
-                     " VALUES ('a2', '79990000002', '90000', 'menu')")  # another number
+                     " VALUES ('history-2', '79997770002', '90000', 'menu')")  # another number
         conn.execute("INSERT INTO calls (agi_call_id, caller, called, route) VALUES"
-                     " ('a3', '79990000001', 's', 'callback')")  # the callback's own leg
-    english(auth)
-    page = client.get(f"/callbacks/{request}").get_data(as_text=True)
+                     " ('history-3', %s, 's', 'callback')", (number,))  # the callback's leg
+    try:
+        english(auth)
+        page = client.get(f"/callbacks/{request}").get_data(as_text=True)
+    finally:
+        with psycopg.connect(pg_url, autocommit=True) as conn:
+            conn.execute("DELETE FROM calls WHERE agi_call_id LIKE 'history-%'")
     history = page.split('id="number-history"')[1]
     kinds = re.findall(r'<tr data-kind="(\w+)">', history)
     assert kinds == ["callback", "request", "call"]
     assert "callback call by boss from 202" in history and "no answer" in history
     assert "call from the number to 90000" in history
-    assert "79990000002" not in history
+    assert "79997770002" not in history
 
 
 def test_the_call_under_way_refreshes_itself_until_it_ended(client, auth, callbacks, link,
