@@ -169,6 +169,7 @@ FIELD_TITLES = {
     "after_max_wait_number": _l("Number after the maximum wait"),
     "members": _l("Members"),
     "keys": _l("Keys while waiting"),
+    "callback_key": _l("Callback key"),
     "music": _l("Music while transferring"),
     "production_calendar": _l("Russian production calendar"),
     "hours": _l("Hours"),

@@ -3,7 +3,8 @@
 The FastAGI server keeps the queues' state in the ``queue_state`` row (the
 engine's ``to_rows``, rewritten after every event; see ``ivr.queue_engine``),
 so this page reads that row, not Asterisk: per queue, the callers in line
-(position, time waited, number) and the members (phone, the operator bound to
+(position, time waited, number; a callback entry, whose caller hung up and
+is called back when the place comes up, is marked so) and the members (phone, the operator bound to
 it, status from ``queue_engine.member_status``).  Queue names come from the
 ``queues`` table (the engine knows queues by its ids).  The page fetches its
 live part again every few seconds (``data-refresh-url``, static/admin.js).
@@ -52,6 +53,7 @@ class WaitingCaller:
     waited_seconds: int
     number: str  # '' when the caller's number is hidden
     ringing: tuple[str, ...]  # the phones ringing for them now
+    callback: bool = False  # a callback entry: the caller hung up and keeps the place
 
 
 @dataclass(frozen=True)
@@ -81,7 +83,7 @@ def queues_now(state: QueueState, titles: dict[int, tuple[str, str]],
         callers = [c for c in state.callers if c.queue == queue_id]  # by arrival already
         waiting = tuple(
             WaitingCaller(position, max(0, int(now - c.arrived)), c.number,
-                          tuple(r.phone for r in c.ringing))
+                          tuple(r.phone for r in c.ringing), c.callback is not None)
             for position, c in enumerate(callers, start=1))
         members = tuple(MemberNow(m.phone, m.operator, queue_engine.member_status(state, m.phone,
                                                                                   now))

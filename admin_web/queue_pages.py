@@ -5,7 +5,9 @@ plan, like a menu item's. Its members are phones, listed in the admin's
 order; each rings for the queue's ring time, as many at once as the queue
 says (or all of them). A caller waits with the queue's hold playlist or
 plain ringing, may press a key that sends the call elsewhere (one target
-per key), may be sent on when nobody is online or after the longest wait.
+per key) or the callback key that keeps their place while they hang up (the
+member's phone rings when the place comes up, then the citizen's), may be
+sent on when nobody is online or after the longest wait.
 
 The whole form is one change: every field is checked first and a refused
 form writes nothing, so a typo in one field never loses another stored
@@ -71,9 +73,14 @@ STICKY_HELP = _l(
     "another operator answers first and the caller is first in the queue, the caller "
     "is put through to that operator: the caller never loses their place.")
 
+CALLBACK_KEY_HELP = _l(
+    "A waiting caller who presses this key keeps their place and may hang up. When the "
+    "place comes up, a free member's phone rings first and then the caller is dialled. "
+    "Not reached: the request stays open in Callbacks.")
+
 _COLUMNS = ("id, name, number, ring_seconds, ring_at_once, wrap_up_seconds, sticky,"
             " stop_when_empty, when_empty_number, max_wait_seconds, after_max_wait_number,"
-            " playlist_id")
+            " playlist_id, callback_key")
 
 
 def _target_field(label, description):
@@ -129,6 +136,11 @@ class QueueForm(FlaskForm):
     playlist_id = SelectField(_l("Hold playlist"), validate_choice=False,
                               description=_l("What a waiting caller hears."))
     keys = FieldList(FormField(KeyRow), min_entries=0)
+    callback_key = SelectField(_l("Callback key"), default="",
+                               choices=[SelectChoice("", _l("no callback"))] + [
+                                   SelectChoice(k, k) for k in KEYS],
+                               invalid_choice_message=_l("Choose one of the listed keys."),
+                               description=CALLBACK_KEY_HELP)
     submit = SubmitField(_l("Save"))
 
 
@@ -182,6 +194,7 @@ def public_queue(queue: dict, members: list[str], keys: list[dict],
             "max_wait_seconds": queue["max_wait_seconds"],
             "after_max_wait_number": queue["after_max_wait_number"],
             "playlist": playlists.get(queue["playlist_id"], queue["playlist_id"]),
+            "callback_key": queue.get("callback_key", ""),
             "members": list(members),
             "keys": [{"key": k["key"], "target": k["target"]} for k in keys]}
 
@@ -263,10 +276,14 @@ def _values(form: QueueForm) -> tuple[dict, list[int], list[dict]] | None:
         "when_empty_number": (form.when_empty_number.data or "").strip(),
         "max_wait_seconds": form.max_wait_seconds.data,
         "after_max_wait_number": (form.after_max_wait_number.data or "").strip(),
-        "playlist_id": playlist_id}
+        "playlist_id": playlist_id, "callback_key": form.callback_key.data or ""}
     # A list's own errors are those of validation; the rows' are checked here too.
     if any(field.errors for field in form) or any(entry.errors for entry in form.members) \
             or any(row.errors for row in form.keys):
+        return None
+    if values["callback_key"] and any(k["key"] == values["callback_key"] for k in keys):
+        form.callback_key.errors.append(_("Key %(key)s already sends the caller on.",
+                                          key=values["callback_key"]))
         return None
     return values, members, keys
 

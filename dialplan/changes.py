@@ -102,7 +102,7 @@ TTS_FIELDS = ("engine", "festival_voice", "espeak_voice", "yandex_voice",
               "yandex_private_key_path")
 QUEUE_FIELDS = ("name", "number", "ring_seconds", "ring_at_once", "wrap_up_seconds", "sticky",
                 "stop_when_empty", "when_empty_number", "max_wait_seconds",
-                "after_max_wait_number")
+                "after_max_wait_number", "callback_key")
 SCHEDULE_FIELDS = ("name", "production_calendar", "hours", "dates")
 RULE_FIELDS = ("called_number", "caller_numbers", "caller_regexes", "time_ranges", "weekdays",
                "schedule_inside", "redirect", "position", "comment")

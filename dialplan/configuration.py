@@ -166,6 +166,7 @@ class Queue:
     max_wait_seconds: int | None = None
     after_max_wait_number: str = ""
     playlist_id: int | None = None
+    callback_key: str = ""  # '' : no callback; else the key that orders one (spec 8)
     members: tuple[str, ...] = ()
     keys: tuple[QueueKey, ...] = ()
 
@@ -227,7 +228,7 @@ _TTS = ("SELECT engine, festival_voice, espeak_voice, yandex_voice, yandex_servi
         " yandex_key_id, yandex_folder_id, yandex_private_key_path FROM tts_settings")
 _QUEUES = ("SELECT id, name, number, ring_seconds, ring_at_once, wrap_up_seconds, sticky,"
            " stop_when_empty, when_empty_number, max_wait_seconds, after_max_wait_number,"
-           " playlist_id FROM queues ORDER BY number")
+           " playlist_id, callback_key FROM queues ORDER BY number")
 _QUEUE_MEMBERS = ("SELECT m.queue_id, p.number FROM queue_members m JOIN phones p ON p.id = m.phone_id"
                   " ORDER BY m.queue_id, m.position, p.number")
 _QUEUE_KEYS = "SELECT queue_id, key, target FROM queue_keys ORDER BY queue_id, key"

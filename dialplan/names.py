@@ -118,3 +118,22 @@ MOH_TRANSFER_CLASS = "telecenter-transfer"
 ROUTE_RULES = "rules"
 CONTEXT_RULES = "telecenter-rules"
 VAR_RULE = "TELECENTER_RULE"
+# Callbacks (spec 8).  An operator's Call rings their phone: the server
+# originates PJSIP/<phone> into CONTEXT_CALLBACK with VAR_CALLBACK_CALL (the
+# callback_calls row's id) for CALLBACK_RING_SECONDS.  When it answers,
+# ROUTE_CALLBACK records the answer and names the citizen's number in VAR_NEXT;
+# EXTEN_CALLBACK_CITIZEN dials it through CONTEXT_DIAL_OUT (the line whose
+# outbound regex matches, as a phone dials out).  A queue's callback entry
+# rings the member through CONTEXT_QUEUE_OPERATOR as any queue caller does;
+# ROUTE_QUEUE_ANSWER sets VAR_CALLBACK_CALL and VAR_NEXT and the member's leg
+# goes to EXTEN_CALLBACK_CITIZEN too.  A hangup handler (EXTEN_CALLBACK_ENDED)
+# runs ROUTE_CALLBACK_ENDED with the call's id, DIALSTATUS and ANSWEREDTIME.
+CONTEXT_CALLBACK = "telecenter-callback"
+EXTEN_CALLBACK_CITIZEN = "citizen"
+EXTEN_CALLBACK_ENDED = "ended"
+ROUTE_CALLBACK = "callback"
+ROUTE_CALLBACK_ENDED = "callback-ended"
+VAR_CALLBACK_CALL = "TELECENTER_CALLBACK_CALL"
+CALLBACK_RING_SECONDS = 30
+# The originated operator leg's uniqueid: CALLBACK_CHANNEL_PREFIX + the row's id.
+CALLBACK_CHANNEL_PREFIX = "tcb-"

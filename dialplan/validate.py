@@ -788,8 +788,23 @@ def _queue_problems(config: Configuration, queue: Queue, plan: dict[str, list[Nu
             problems.append(_error(place, N_("the key is listed twice")))
         seen.add(key.key)
         problems += _target_problems(config, place, key.target, plan)
+    problems += _queue_callback_key_problems(queue, seen)
     problems += _queue_leaving_problems(config, queue, where, plan)
     return problems
+
+
+def _queue_callback_key_problems(queue: Queue, keys: set[str]) -> list[Problem]:
+    """The callback key is one key of the keypad, and not a key that sends the caller on."""
+    key = queue.callback_key
+    if not key:
+        return []
+    place = queue_key_place(queue, key)
+    if len(key) != 1 or key not in KEYS:
+        return [_error(place, N_("the callback key %(key)s is not one of 0-9, * or #"),
+                       key=quoted(key))]
+    if key in keys:
+        return [_error(place, N_("the key both orders a callback and sends the caller on"))]
+    return []
 
 
 def _queue_limit(where: Message, value: int, limits: tuple[int, int],

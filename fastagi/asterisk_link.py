@@ -9,9 +9,20 @@ one (tests, a command-line tool) shows the phones' states as unknown.
 
 from __future__ import annotations
 
+import asyncio
+
+import logging
+from collections.abc import Awaitable, Callable
+
 from fastagi.ami import AmiClient, AmiError
 from fastagi.bridge import BridgeTimeout, ReactorBridge
 from fastagi.contacts import PhonePresence
+from fastagi.queue_calls_ami import QueueCallsAmi
+
+log = logging.getLogger(__name__)
+
+# What is told how an originated call's first leg ended: (uniqueid, answered, reason).
+Originated = Callable[[str, bool, str], Awaitable[None]]
 
 # How long a page waits for the reactor to read the states before it shows "unknown".
 STATES_SECONDS = 2.0
@@ -20,10 +31,41 @@ STATES_SECONDS = 2.0
 class AsteriskLink:
     """Thread-safe access to the server's AMI client and phone states."""
 
-    def __init__(self, bridge: ReactorBridge, ami: AmiClient, presence: PhonePresence):
+    def __init__(self, bridge: ReactorBridge, ami: AmiClient, presence: PhonePresence,
+                 originated: Originated | None = None):
         self.bridge = bridge
         self._ami = ami
         self._presence = presence
+        self._originated = originated
+        self._ringing: set = set()  # originates under way (kept from the collector)
+
+    def originate(self, uniqueid: str, channel: str, context: str, seconds: float,
+                  caller_id: str, variables: dict[str, str]) -> None:
+        """Ring ``channel`` (e.g. PJSIP/101) for ``seconds``; when it answers it runs
+        ``context``,s,1 with ``variables`` and the uniqueid ``uniqueid``.  Returns at once:
+        how the ring ended goes to the ``originated`` callback the server gave, on the
+        reactor (a refused or lost action: not answered).  AmiError when the reactor
+        does not take the work (the server is stopping)."""
+
+        async def start():
+            task = asyncio.ensure_future(self._originate(uniqueid, channel, context, seconds,
+                                                         caller_id, variables))
+            self._ringing.add(task)
+            task.add_done_callback(self._ringing.discard)
+
+        try:
+            self.bridge.call(start, STATES_SECONDS)
+        except BridgeTimeout as exc:
+            raise AmiError(f"the server did not start the call: {exc}") from None
+
+    async def _originate(self, uniqueid, channel, context, seconds, caller_id, variables):
+        outcome = await QueueCallsAmi(self._ami).ring(uniqueid, channel, context, seconds,
+                                                      caller_id, variables)
+        if self._originated is not None:
+            try:
+                await self._originated(uniqueid, outcome.answered, outcome.reason)
+            except Exception:  # logged with its call, never lost silently
+                log.exception("recording how originated call %s ended failed", uniqueid)
 
     def contact_states(self) -> dict[str, str] | None:
         """AOR -> ONLINE/OFFLINE as the server's events left it; None when unknown."""

@@ -54,6 +54,8 @@ NO_PHONE_FOR_CALLBACK = ("Не удалось определить ваш ном
 CALLBACK_ORDERED = "Заявка на обратный звонок принята. Оператор перезвонит вам на номер"
 CALLBACK_ALREADY_ORDERED = "Ваша заявка на обратный звонок уже принята, мы перезвоним вам."
 THANKS_FOR_CALLING = "Спасибо за звонок."
+QUEUE_CALLBACK_KEPT = ("Ваше место в очереди сохранено. Когда подойдёт ваша очередь, оператор"
+                       " перезвонит вам. Можно положить трубку.")
 NO_NUMBER_TYPED = "Вы не ввели номер."
 NUMBER = "Номер"
 CANNOT_DIAL = "набрать нельзя"
@@ -86,6 +88,7 @@ FIXED_PIECES = (
     CASE_NUMBER, OPENED_ON, STATUS, NOT_FOUND, CHECK_AND_RETRY, WRONG_CASE_NUMBER, YOU_TYPED,
     NOTHING_TYPED, NO_PHONE_FOR_CASES, NO_OPEN_CASES, OPEN_CASES, AND_MORE, OPERATOR_TELLS_MORE,
     NO_PHONE_FOR_CALLBACK, CALLBACK_ORDERED, CALLBACK_ALREADY_ORDERED, THANKS_FOR_CALLING,
+    QUEUE_CALLBACK_KEPT,
     NO_NUMBER_TYPED, NUMBER, CANNOT_DIAL, NO_SUCH_PHONE, CONNECTING_TO, HELLO, QUEUE_POSITION,
     ESTIMATED_WAIT, LESS_THAN_A_MINUTE, SERVICE_UNAVAILABLE, *CASE_FORMS, *MINUTE_FORMS,
     PHONE, BOUND_TO_USER, BIND_CODE, CODE_NOT_FOUND, PHONE_NOT_BOUND, BIND_CODE_IS_FIVE_DIGITS,
@@ -170,6 +173,11 @@ def more_cases(count: int) -> Phrase:
 
 def callback_ordered(phone: str) -> Phrase:
     return Phrase(CALLBACK_ORDERED, *case_number_parts(phone), ".", THANKS_FOR_CALLING)
+
+
+def queue_callback_kept() -> Phrase:
+    """Said to a caller who pressed a queue's callback key."""
+    return Phrase(QUEUE_CALLBACK_KEPT)
 
 
 def callback_already_ordered() -> Phrase:

@@ -26,7 +26,7 @@ The state:
   talked to, and on which day (the caller of ``answered`` and ``join``
   says what "today" is).
 
-Events: ``join``, ``tick`` (time passed), ``answered``, ``hung_up``,
+Events: ``join``, ``tick`` (time passed), ``answered``, ``hung_up``, ``keep_for_callback``,
 ``call_ended``, ``presence_changed``, ``ring_failed`` (a ring Asterisk could
 not start or that ended unanswered before its time) and ``reconfigured``
 (the applied queues, their members, registrations and operators).  Each applies its change, then
@@ -77,6 +77,14 @@ The rules:
    Ties: free members are offered longest free first (``wrap_up_until``,
    never-busy first), then by phone; rings of a caller are kept ordered by
    (since, phone), and "newest" is the last of that order.
+8. Callback entries (spec 8): a waiting caller who presses the queue's
+   callback key (``keep_for_callback``) stays in line as a callback entry
+   (``Caller.callback``: the request's id) and hangs up; hanging up no longer
+   moves those behind up.  The entry is offered members exactly as a caller
+   on the line (rules 1-5); when a member answers, the caller of the
+   decisions dials the citizen from the member's phone instead of bridging.
+   An entry never leaves by the maximum wait nor for want of a member online:
+   nobody is on the line to tell, and the request waits for the next member.
 
 As rows (``to_rows``), the state is five tables: queues, members, callers,
 rings (caller, phone, since; a phone at most once: rule 3) and sticky; the
@@ -167,6 +175,7 @@ class Caller:
     ringing: tuple[Ringing, ...] = ()  # ordered by (since, phone)
     sticky_phone: str | None = None
     sticky_operator: str | None = None  # when set, it is what stickiness follows
+    callback: int | None = None  # a callback entry: the request's id (rule 8)
 
     def sticks_to(self, member: Member) -> bool:
         """True when ``member`` is this caller's operator of earlier today."""
@@ -309,7 +318,32 @@ def answered(state: QueueState, caller_id: str, phone: str, now: float,
 
 
 def hung_up(state: QueueState, caller_id: str, now: float) -> Outcome:
-    """The caller hung up while waiting: their rings stop and those behind move up."""
+    """The caller hung up while waiting: their rings stop and those behind move up.
+    A callback entry's caller hangs up on purpose: the entry keeps its place (rule 8)."""
+    caller = state.caller(caller_id)
+    if caller is None or caller.callback is not None:
+        return _settle(state, now, [])
+    decisions = [StopRinging(caller_id, r.phone, CALLER_GONE) for r in caller.ringing]
+    callers = tuple(c for c in state.callers if c.id != caller_id)
+    return _settle(replace(state, callers=callers), now, decisions, renumber=True)
+
+
+def keep_for_callback(state: QueueState, caller_id: str, callback_id: int,
+                      now: float) -> Outcome:
+    """The caller pressed the callback key: they keep their place as a callback entry for
+    request ``callback_id``, their rings go on (rule 8).  Nothing changes for a caller
+    who no longer waits."""
+    caller = state.caller(caller_id)
+    if caller is None:
+        return _settle(state, now, [])
+    changed = replace(caller, callback=callback_id)
+    callers = tuple(changed if c.id == caller_id else c for c in state.callers)
+    return _settle(replace(state, callers=callers), now, [])
+
+
+def withdraw(state: QueueState, caller_id: str, now: float) -> Outcome:
+    """A callback entry leaves the line without a call (its request was done or is being
+    called elsewhere): its rings stop and those behind move up."""
     caller = state.caller(caller_id)
     if caller is None:
         return _settle(state, now, [])
@@ -383,12 +417,16 @@ def reconfigured(state: QueueState, queues: tuple[QueueSettings, ...],
     accepting toggle and operator; what the engine learnt itself (calls, wrap-ups,
     rings) is kept.
 
-    A queue that is gone keeps its settings while callers still wait in it; a member
+    A queue that is gone keeps its settings while callers still wait in it (its callback
+    entries leave: nobody would ring for them, and their requests stay open); a member
     that is gone stays (serving no queue) while it is in a call, so its end is still
     counted.  A ring that can no longer be (the member gone, offline, paused, or no
     longer serving that queue) stops, not counted as tried.
     """
     settings = {q.id: q for q in queues}
+    orphans = [c for c in state.callers if c.callback is not None and c.queue not in settings]
+    if orphans:
+        state = replace(state, callers=tuple(c for c in state.callers if c not in orphans))
     for q in state.queues:
         if q.id not in settings and any(c.queue == q.id for c in state.callers):
             settings[q.id] = q
@@ -415,7 +453,7 @@ def reconfigured(state: QueueState, queues: tuple[QueueSettings, ...],
     changed = replace(state, queues=tuple(sorted(settings.values(), key=lambda q: q.id)),
                       members=tuple(sorted(new.values(), key=lambda m: m.phone)),
                       callers=tuple(callers))
-    return _settle(changed, now, decisions)
+    return _settle(changed, now, decisions, renumber=bool(orphans))
 
 
 def next_deadline(state: QueueState, now: float) -> float | None:
@@ -425,7 +463,7 @@ def next_deadline(state: QueueState, now: float) -> float | None:
     for c in state.callers:
         q = queues[c.queue]
         times += [r.since + q.ring_seconds for r in c.ringing]
-        if q.max_wait_seconds is not None:
+        if q.max_wait_seconds is not None and c.callback is None:
             times.append(c.arrived + q.max_wait_seconds)
     return min((t for t in times if t > now), default=None)
 
@@ -487,7 +525,8 @@ def _max_waits_over(callers, queues, now, decisions) -> set:
     left = set()
     for c in callers:
         q = queues[c.queue]
-        if q.max_wait_seconds is not None and c.arrived + q.max_wait_seconds <= now:
+        if c.callback is None and q.max_wait_seconds is not None \
+                and c.arrived + q.max_wait_seconds <= now:
             decisions.extend(StopRinging(c.id, r.phone, CALLER_GONE) for r in c.ringing)
             decisions.append(Leave(c.id, MAX_WAIT, q.after_max_wait_number))
             left.add(c.id)
@@ -503,7 +542,7 @@ def _empty_queues(callers, queues, members, decisions) -> set:
             stopping -= m.queues
     left = set()
     for c in callers:
-        if c.queue in stopping:
+        if c.queue in stopping and c.callback is None:
             decisions.extend(StopRinging(c.id, r.phone, CALLER_GONE) for r in c.ringing)
             decisions.append(Leave(c.id, NO_MEMBER_ONLINE, queues[c.queue].when_empty_number))
             left.add(c.id)

@@ -6,14 +6,18 @@ run again after a server restart finds its place kept), sets
 TELECENTER_QUEUE_JOINED so the dialplan runs it again should the server go
 away, and holds the caller: the queue's hold playlist round and round, the
 position said again between pieces when it changed, or plain ringing.  A key
-of the queue's keys leaves the queue to that key's number.  Everything else
+of the queue's keys leaves the queue to that key's number.  The queue's
+callback key keeps the caller's place as a callback entry (``ivr.queue_engine``
+rule 8): they hear that they will be called back and the route hangs up.  Everything else
 happens to the caller from outside: the member's route pulls them into a
 bridge, or the runtime redirects them away; either way Asterisk takes the
 channel from this route (``200 result=-1``, ``HANGUP``), which then ends
 quietly.
 
 The member's route runs on the phone's leg once it answered: if the
-runtime says this answer won, it bridges the caller in (``Bridge`` with
+runtime says this answer won, it bridges the caller in (for a callback entry it
+names the callback call and the citizen, and the dialplan dials them,
+``ivr.callback_calls``) (``Bridge`` with
 ``T``: the member may transfer with the features' keys, and ``t`` too, for
 the caller, unless they came in on an external line); when the talk ends the
 member's wrap-up starts.  A late answer is hung up.
@@ -77,7 +81,12 @@ class QueueRoute:
                 return
             call.events.event("queue", f"{number}: waiting as {caller_id}")
             await call.set_variable(names.VAR_QUEUE_JOINED, "1")
-            key = await self._hold(call, plan, queue, caller_id)
+            while True:
+                key = await self._hold(call, plan, queue, caller_id)
+                if key is None or key != queue.callback_key:
+                    break
+                if await self._keep_for_callback(call, plan, queue, caller_id):
+                    return
         finally:
             if naming is not None:
                 naming.cancel()
@@ -92,10 +101,35 @@ class QueueRoute:
         call.events.event("queue", f"{number}: left with key {key} for {target or 'hang-up'}")
         await call.set_variable(names.VAR_NEXT, target)
 
+    async def _keep_for_callback(self, call, plan, queue, caller_id: str) -> bool:
+        """The callback key: the caller keeps their place as a callback entry, is told so,
+        and the call ends (True).  A caller without a number to call back is told so and
+        keeps waiting on the line (False)."""
+        callback_id = await self.runtime.callback_requested(caller_id)
+        if callback_id is None:
+            call.events.event("queue", f"{queue.number}: no callback without the caller's"
+                                       " number, still waiting")
+            await self._say(call, plan, phrases.Phrase(phrases.NO_PHONE_FOR_CALLBACK))
+            return False
+        call.events.event("queue", f"{queue.number}: keeps the place for callback"
+                                   f" request {callback_id}")
+        await self._say(call, plan, phrases.queue_callback_kept())
+        await call.hangup()
+        return True
+
+    async def _say(self, call, plan, text: str) -> None:
+        call.events.event("say", text)
+        prompts = await self.speaker.speak(
+            text, tts=plan.tts, fallback_prompt=prompt_path(
+                self.settings.sounds_dir, plan.language, names.PROMPT_TTS_FAILED))
+        for prompt in prompts:
+            await call.stream_file(prompt, "")
+
     async def _hold(self, call, plan, queue, caller_id: str) -> str | None:
-        """Hold the caller until they press one of the queue's keys (its key), or until
-        the runtime has long stopped holding them (None)."""
-        keys = {k.key for k in queue.keys}
+        """Hold the caller until they press one of the queue's keys or its callback key
+        (that key), or until the runtime has long stopped holding them (None)."""
+        keys = {k.key for k in queue.keys} | ({queue.callback_key} if queue.callback_key
+                                              else set())
         lost = _Lost(self.runtime, caller_id)
         speak = partial(self.speaker.speak, tts=plan.tts,
                         fallback_prompt=prompt_path(self.settings.sounds_dir, plan.language,
@@ -189,9 +223,26 @@ class QueueAnswerRoute:
             call.events.event("queue", f"{phone}: answered too late for {caller_id}")
             await call.hangup()
             return
+        if target.callback:
+            await self._call_back(call, caller_id, phone, target)
+            return
         call.events.event("queue", f"{phone}: talks to {caller_id}")
         try:
             await call.bridge(target.channel, "T" if target.external else "Tt")
         finally:
             self.runtime.spawn(self.runtime.talk_ended(caller_id, phone))
         await call.hangup()
+
+    async def _call_back(self, call, caller_id: str, phone: str, target) -> None:
+        """A callback entry: the dialplan dials the citizen from this leg (its hangup
+        handler ends the talk); a request done or called elsewhere meanwhile: hang up."""
+        if target.callback_call is None:
+            call.events.event("queue", f"{phone}: callback {caller_id} is done or called"
+                                       " by somebody else")
+            self.runtime.spawn(self.runtime.talk_ended(caller_id, phone))
+            await call.hangup()
+            return
+        call.events.event("queue", f"{phone}: calls back {target.citizen} for {caller_id}"
+                                   f" (callback call {target.callback_call})")
+        await call.set_variable(names.VAR_CALLBACK_CALL, str(target.callback_call))
+        await call.set_variable(names.VAR_NEXT, target.citizen)

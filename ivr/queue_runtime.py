@@ -17,6 +17,7 @@ process, and the row lock below across servers):
    the queues of the applied plan, their member phones, which are registered
    (``fastagi.contacts.PhonePresence``; while unknown, as they were), and
    the operator bound to each phone with their toggle (``ivr.operators``).
+   Callback entries (engine rule 8) whose request was done meanwhile leave.
 3. The event is applied (a pure function: new state, decisions).
 4. The new state is written with version + 1, and the queue call records
    (``queue_calls``) follow in the same transaction: joined, each position
@@ -29,6 +30,14 @@ process, and the row lock below across servers):
    finished well (the member's route, which asked, then bridges), ``Position``
    needs nothing: the caller's route reads positions from the state.
 6. The timer is set again to the engine's next deadline.
+
+A caller who presses the queue's callback key becomes a callback entry
+(``callback_requested``): the request is written (source 'queue') in the
+same transaction, their queue call keeps no channel any more (nothing to
+redirect or bridge), and their hangup changes nothing.  When a member
+answers an entry, the request is claimed and the callback call's row written
+with the answer (``ivr.callback_calls``); the member's route then has the
+dialplan dial the citizen.
 
 The routes (``ivr.queue_route``) never bridge or redirect by themselves: the
 caller's route holds the caller and reports a key; the member's route
@@ -66,6 +75,8 @@ from fastagi.route_status import STATUS_OK, VAR_STATUS
 from ivr import queue_engine as engine
 from ivr.queue_engine import Bridge, Leave, Member, Position, QueueSettings, QueueState, Ring, \
     StopRinging
+from ivr.callback_calls import CLAIM, NEW_CALL
+from ivr.cases import normalize_phone
 from ivr.operators import Operator, operator_bindings
 
 log = logging.getLogger(__name__)
@@ -178,10 +189,15 @@ class QueueActions(Protocol):
 
 @dataclass(frozen=True)
 class BridgeTarget:
-    """The caller an answering member is to be bridged with."""
+    """The caller an answering member is to be bridged with; for a callback entry, the
+    callback call to make instead (``callback_call`` None then: the request was done or
+    is being called by somebody else, and the member's leg hangs up)."""
 
     channel: str
     external: bool
+    callback: bool = False
+    callback_call: int | None = None
+    citizen: str = ""
 
 
 _LOCK_STATE = "SELECT version, state FROM queue_state WHERE id = 1 FOR UPDATE"
@@ -335,6 +351,10 @@ class QueueRuntime:
             if not any(isinstance(d, Bridge) and d.caller == caller_id
                        for d in outcome.decisions):
                 return
+            caller = before.caller(caller_id)
+            if caller is not None and caller.callback is not None:
+                target["bridge"] = await _claim_callback(conn, caller, before.member(phone))
+                return
             row = await (await conn.execute(
                 "SELECT channel, external FROM queue_calls WHERE caller_id = %s",
                 (caller_id,))).fetchone()
@@ -360,13 +380,15 @@ class QueueRuntime:
         await self._apply(event, record)
 
     async def caller_left(self, caller_id: str, outcome: str = "gave_up") -> None:
-        """A waiting caller hung up ('gave_up') or pressed a queue key ('key')."""
+        """A waiting caller hung up ('gave_up') or pressed a queue key ('key'); a callback
+        entry's caller hangs up on purpose and keeps the place."""
 
         def event(state, now):
             return engine.hung_up(state, caller_id, now) if state.caller(caller_id) else None
 
         async def record(conn, now, before, result):
-            if before.caller(caller_id) is None:
+            caller = before.caller(caller_id)
+            if caller is None or caller.callback is not None:
                 return
             await conn.execute(
                 "UPDATE queue_calls SET outcome = %s, ended_at = to_timestamp(%s),"
@@ -374,6 +396,40 @@ class QueueRuntime:
                 " WHERE caller_id = %s AND outcome = 'waiting'", (outcome, now, now, caller_id))
 
         await self._apply(event, record)
+
+    async def callback_requested(self, caller_id: str) -> int | None:
+        """The caller pressed the queue's callback key: a callback request for their number
+        (source 'queue'; the number's open request when it has one) and they keep their
+        place as a callback entry.  The request's id; None when the caller no longer
+        waits or has no number to call back (nothing changes then)."""
+        result = {}
+
+        async def prepare(conn, state, now):
+            caller = state.caller(caller_id)
+            phone = normalize_phone(caller.number) if caller is not None else None
+            if caller is None or phone is None:
+                raise _Rollback()
+            if caller.callback is not None:
+                result["id"] = caller.callback
+                return
+            row = await (await conn.execute(
+                "INSERT INTO callbacks (phone, source, queue_id) VALUES (%s, 'queue', %s)"
+                " ON CONFLICT (phone) WHERE done_at IS NULL"
+                " DO UPDATE SET queue_id = EXCLUDED.queue_id RETURNING id",
+                (phone, caller.queue))).fetchone()
+            result["id"] = row[0]
+            # Nobody is on the line any more: no redirect, bridge or channel variable.
+            await conn.execute("UPDATE queue_calls SET channel = '' WHERE caller_id = %s",
+                               (caller_id,))
+
+        def event(state, now):
+            caller = state.caller(caller_id)
+            if caller is None or caller.callback is not None:
+                return None
+            return engine.keep_for_callback(state, caller_id, result["id"], now)
+
+        await self._apply(event, prepare=prepare)
+        return result.get("id")
 
     async def ring_failed(self, caller_id: str, phone: str, since: float) -> None:
         """Asterisk says the ring of ``phone`` for ``caller_id`` started at ``since`` did not
@@ -432,7 +488,7 @@ class QueueRuntime:
         if self.actions is None:
             return
         await self.tick()  # the state as stored, so a fresh server knows its callers
-        known = [c.id for c in self._state.callers] if self._state else []
+        known = [c.id for c in self._state.callers if c.callback is None] if self._state else []
         live = await self.actions.live_channels()  # after ``known``: a newer caller is no ghost
         for caller_id in known:
             if caller_id not in live:
@@ -452,16 +508,16 @@ class QueueRuntime:
 
     # The one way state changes.
 
-    async def _apply(self, event, record=None) -> None:
+    async def _apply(self, event, record=None, prepare=None) -> None:
         async with self._lock:
-            decisions, callers, rings = await self._transaction(event, record)
+            decisions, callers, rings = await self._transaction(event, record, prepare)
             if decisions is None:
                 return
             for decision in decisions:
                 await self._carry_out(decision, callers, rings)
             self._set_timer()
 
-    async def _transaction(self, event, record):
+    async def _transaction(self, event, record, prepare=None):
         plan = self.plans.current()
         registered = self.presence.states() if self.presence is not None else None
         try:
@@ -474,6 +530,9 @@ class QueueRuntime:
                 configured = engine.reconfigured(
                     state, tuple(engine_queue(q) for q in plan.queues.values()),
                     engine_members(plan.queues.values(), registered, self._operators, state), now)
+                if prepare is not None:  # reads or writes the event needs first
+                    await prepare(conn, configured.state, now)
+                configured = await _withdraw_closed_callbacks(conn, configured, now)
                 outcome = event(configured.state, now)
                 if outcome is None:
                     outcome = engine.Outcome(configured.state)
@@ -594,6 +653,39 @@ class QueueRuntime:
             loop = asyncio.get_running_loop()
             self._timer = loop.call_later(max(0.0, deadline - now) + 0.01,
                                           lambda: self.spawn(self.tick()))
+
+
+async def _withdraw_closed_callbacks(conn, configured: engine.Outcome,
+                                     now: float) -> engine.Outcome:
+    """Callback entries whose request was done meanwhile (an operator called back) leave
+    the line before anything is decided."""
+    entries = {c.callback: c.id for c in configured.state.callers if c.callback is not None}
+    if not entries:
+        return configured
+    rows = await (await conn.execute(
+        "SELECT id FROM callbacks WHERE id = ANY(%s) AND done_at IS NULL",
+        (list(entries),))).fetchall()
+    state, decisions = configured.state, configured.decisions
+    for callback_id in set(entries) - {row[0] for row in rows}:
+        withdrawn = engine.withdraw(state, entries[callback_id], now)
+        state, decisions = withdrawn.state, decisions + withdrawn.decisions
+    return engine.Outcome(state, decisions)
+
+
+async def _claim_callback(conn, caller: engine.Caller, member: Member | None) -> BridgeTarget:
+    """The member answered a callback entry: claim its request (``ivr.callback_calls``) and
+    write the call's row, with the member's answer; refused when the request was done or
+    somebody else calls it now."""
+    operator = member.operator if member is not None and member.operator else ""
+    phone = member.phone if member is not None else ""
+    claimed = await (await conn.execute(CLAIM, (operator or phone, caller.callback))).fetchone()
+    if claimed is None:
+        return BridgeTarget("", False, callback=True)
+    call_id, = await (await conn.execute(NEW_CALL, (caller.callback, operator, phone,
+                                                    claimed[1]))).fetchone()
+    await conn.execute("UPDATE callback_calls SET operator_answered_at = now() WHERE id = %s",
+                       (call_id,))
+    return BridgeTarget("", False, callback=True, callback_call=call_id, citizen=claimed[1])
 
 
 class _Rollback(Exception):

@@ -8,6 +8,7 @@ from fastagi.settings import Settings
 from ivr import selftest
 from ivr.bind_phone import BindPhoneRoute
 from ivr.callback import PgCallbackOrders
+from ivr.callback_calls import CallbackEndedRoute, CallbackRoute, PgCallbackCalls
 from ivr.cases import PgCaseBackend
 from ivr.menu_route import MenuRoute
 from ivr.operators import PgOperators
@@ -34,4 +35,7 @@ def build_router(settings: Settings, pool, speaker: Speaker, plans: PlanStore,
         (names.ROUTE_QUEUE_ANSWER, QueueAnswerRoute(queues).handle),
         (names.ROUTE_BIND_PHONE, bind_phone.handle),
         (names.ROUTE_RULES, RulesRoute(settings, plans, clock).handle),
+        # Callbacks (spec 8): the operator's leg answered; the call ended.
+        (names.ROUTE_CALLBACK, CallbackRoute(PgCallbackCalls(pool)).handle),
+        (names.ROUTE_CALLBACK_ENDED, CallbackEndedRoute(PgCallbackCalls(pool), queues).handle),
     ])

@@ -28,6 +28,7 @@ from fastagi.reactor import as_future
 from fastagi.queue_calls_ami import QueueCallsAmi
 from fastagi.server import AGIServerFactory
 from fastagi.settings import Settings
+from ivr.callback_calls import PgCallbackCalls
 from ivr.plan_store import PlanStore
 from ivr.operators import watch_operator_changes
 from ivr.queue_runtime import QueueRuntime
@@ -110,7 +111,8 @@ async def start_services(settings: Settings, db_url: str, clock=utc_now) -> Serv
         ami.start()
         sip_guard = SipGuard(policy, pool, ami, settings.include_dir)
         sip_guard.start()
-        link = AsteriskLink(ReactorBridge(asyncio.get_running_loop()), ami, presence)
+        link = AsteriskLink(ReactorBridge(asyncio.get_running_loop()), ami, presence,
+                            originated=PgCallbackCalls(pool).ring_ended)
     admin_port = listen_admin(settings, db_url, asterisk=link)
     return Services(factory, records, speaker, settings.shutdown_grace_seconds, ami, sip_guard,
                     queues, pool, port, admin_port)

@@ -141,7 +141,12 @@ def rows(db):
                (ids["playlist_id"],))
     ids["case_id"] = one("INSERT INTO cases (number, person_id, service, status)"
                          " VALUES ('19-03', %s, 'Паспорт', 'готово')", (ids["person_id"],))
-    db.execute("INSERT INTO callbacks (phone, source) VALUES ('79990000001', 'ivr')")
+    ids["callback_id"] = one("INSERT INTO callbacks (phone, source) VALUES ('79990000001', 'ivr')")
+    db.execute("INSERT INTO callback_calls (callback_id, operator, operator_phone, citizen,"
+               " outcome, ended_at) VALUES (%s, 'olga', '203', '79990000001', 'talked', now())",
+               (ids["callback_id"],))
+    db.execute("INSERT INTO calls (agi_call_id, caller, called, route, outcome)"
+               " VALUES ('i18n-1', '79990000001', '90000', 'menu', 'completed')")
     ids["item_id"] = one("INSERT INTO menu_items (menu_id, number, kind, text)"
                          " VALUES (%s, '90000', 'tts', 'Здравствуйте')", (ids["menu_id"],))
     scenario = one("INSERT INTO menu_items (menu_id, number, kind, scenario)"
@@ -168,6 +173,7 @@ def rows(db):
     finally:
         db.execute("TRUNCATE persons, cases, callbacks, playlists, audio_files RESTART IDENTITY "
                    "CASCADE")
+        db.execute("DELETE FROM calls WHERE agi_call_id = 'i18n-1'")
 
 
 def _pages(app, ids):

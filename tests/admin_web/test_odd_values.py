@@ -179,7 +179,7 @@ def first_ids(db) -> dict:
                                ("case_id", "cases"), ("revision_id", "revisions"),
                                ("queue_id", "queues"), ("schedule_id", "schedules"),
                                ("rule_id", "override_rules"), ("task_id", "robocall_tasks"),
-                               ("token_id", "api_tokens"))}
+                               ("token_id", "api_tokens"), ("callback_id", "callbacks"))}
     one["user_id"] = db.execute("SELECT id FROM users WHERE login = 'olga'").fetchone()["id"]
     return {name: str(value or 1) for name, value in one.items()}
 

@@ -118,3 +118,24 @@ def test_a_queue_the_configuration_lost_is_still_shown(app):
         shown = queues_now(state, {6: ("Справочная", "92001")}, 1000.0)
     assert [(q.id, q.name) for q in shown] == [(6, "Справочная"), (5, "Очередь № 5")]
     assert [c.position for c in shown[1].waiting] == [1, 2]
+
+
+def test_a_callback_entry_is_shown_in_its_place(client, auth, queue_state_table, people,
+                                                 pg_url):
+    """A caller who pressed the callback key and hung up still holds their place."""
+    now = time.time()
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        queue_id = conn.execute("INSERT INTO queues (name, number) VALUES ('Приёмная', '92000')"
+                                " RETURNING id").fetchone()[0]
+        state = engine.QueueState(queues=(engine.QueueSettings(queue_id),), members=(
+            engine.Member("101", frozenset({queue_id}), in_call=True),))
+        state = engine.join(state, "c1", queue_id, "79990000001", now - 60, TODAY).state
+        state = engine.join(state, "c2", queue_id, "79990000002", now - 30, TODAY).state
+        state = engine.keep_for_callback(state, "c1", 5, now - 20).state
+        state = engine.hung_up(state, "c1", now - 19).state
+        conn.execute("INSERT INTO queue_state (id, version, state) VALUES (1, 7, %s)",
+                     (json.dumps(engine.to_rows(state)),))
+    auth.login("olga")
+    auth.post("/language/en")
+    shown = text(client.get("/queues/live/").get_data(as_text=True))
+    assert re.search(r"1 1 min 0\d s 79990000001 callback 2 3\d s 79990000002", shown), shown

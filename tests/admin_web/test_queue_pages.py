@@ -114,7 +114,8 @@ def test_a_queue_is_created_with_every_setting_and_listed(client, office, queue,
         "wrap_up_seconds": 10, "sticky": True, "stop_when_empty": True,
         "when_empty_number": "90001", "max_wait_seconds": 600, "after_max_wait_number": "90002",
         "playlist": "Песня и номер в очереди", "members": ["102", "101"],
-        "keys": [{"key": "3", "target": "90003"}, {"key": "0", "target": ""}]}
+        "keys": [{"key": "3", "target": "90003"}, {"key": "0", "target": ""}],
+        "callback_key": ""}
 
 
 def test_the_edit_form_shows_what_is_stored(client, office, queue):
@@ -190,6 +191,9 @@ BAD_INPUTS = {
     "a target without its key": ({"keys-2-target": "90009"}, "Choose a key for this number."),
     "a key's target not a number": ({"keys-0-target": "90x03"},
                                     "Up to 20 digits, * or #, optionally after a +."),
+    "the callback key also sends on": ({"callback_key": "3"},
+                                       "Key 3 already sends the caller on."),
+    "a callback key not listed": ({"callback_key": "x"}, "Choose one of the listed keys."),
 }
 
 
@@ -342,3 +346,18 @@ def test_a_menu_item_a_queue_sends_calls_to_is_not_deleted(client, admin, office
         assert (f"Menu item {number} was not deleted: calls are sent to it by queue Поддержка "
                 f"({use}).") in page(client.get(response.headers["Location"]))
     assert len(db.execute("SELECT 1 FROM menu_items").fetchall()) == 3
+
+
+def test_the_callback_key_is_stored_shown_and_kept_in_the_history(client, admin, office, queue,
+                                                                   db):
+    response = edit_queue(admin, queue, office, callback_key="5")
+    assert response.status_code == 302, page(response)
+    assert db.execute("SELECT callback_key FROM queues").fetchone()["callback_key"] == "5"
+    form = page(client.get(f"/queues/{queue}"))
+    assert re.search(r'<option selected value="5">5</option>', form), form
+    change = db.execute("SELECT old_value, new_value FROM change_log"
+                        " ORDER BY id DESC LIMIT 1").fetchone()
+    assert (change["old_value"]["callback_key"], change["new_value"]["callback_key"]) == ("", "5")
+    response = edit_queue(admin, queue, office, callback_key="")
+    assert response.status_code == 302
+    assert db.execute("SELECT callback_key FROM queues").fetchone()["callback_key"] == ""

@@ -126,8 +126,28 @@ def queue_subroutines(sounds: str, transfer_music: bool = False) -> list[str]:
         "same => n,Log(WARNING,Telecenter route queue-answer failed on ${CHANNEL(name)}:"
         " AGISTATUS=${AGISTATUS} TELECENTER_STATUS=${TELECENTER_STATUS})",
         "same => n,Goto(telecenter-agi,unavailable,1)",
-        "same => n(end),Hangup()",
+        'same => n(end),GotoIf($["${TELECENTER_CALLBACK_CALL}" != ""]?telecenter-callback,citizen,1)',
+        "same => n,Hangup()",
     ]
+
+
+# Callbacks (spec 8): the operator's leg, the citizen dialled as a phone dials out, and
+# the hangup handler that records how the call ended.
+CALLBACK = [
+    "[telecenter-callback]",
+    "exten => s,1,Set(CHANNEL(hangup_handler_push)=telecenter-callback,ended,1)",
+    "same => n,Gosub(telecenter-route,s,1(callback,${TELECENTER_CALLBACK_CALL}))",
+    'same => n,GotoIf($["${TELECENTER_STATUS}" = "OK"]?citizen,dial)',
+    "same => n,Log(WARNING,Telecenter route callback failed on ${CHANNEL(name)}:"
+    " AGISTATUS=${AGISTATUS} TELECENTER_STATUS=${TELECENTER_STATUS})",
+    "same => n,Goto(telecenter-agi,unavailable,1)",
+    "exten => citizen,1,Set(CHANNEL(hangup_handler_push)=telecenter-callback,ended,1)",
+    "same => n(dial),Gosub(telecenter-dial-out,s,1(${TELECENTER_NEXT}))",
+    "same => n,Hangup()",
+    "exten => ended,1,Gosub(telecenter-route,s,1(callback-ended,${TELECENTER_CALLBACK_CALL}:"
+    "${DIALSTATUS}:${ANSWEREDTIME}:${TELECENTER_QUEUE_CALLER}:${TELECENTER_QUEUE_PHONE}))",
+    "same => n,Return()",
+]
 
 
 # The phones' context: the code that binds a phone to an operator, then every number.
@@ -164,6 +184,7 @@ def test_extensions_route_through_agi_with_fallback(tmp_path):
         *DIAL_OUT_CHECK,
         "same => n,Log(NOTICE,No line for ${ARG1} from ${CALLERID(num)})",
         "same => n,Hangup(1)",
+        *CALLBACK,
         "[telecenter-revision]",
         "exten => s,1,NoOp(Telecenter revision none)",
     ]
@@ -247,6 +268,7 @@ def test_phones_dial_each_other_and_lines_route_out_in_order(tmp_path):
         "exten => s,1,Hangup(21)",
         "exten => _[+*#0-9],1,Hangup(21)",
         "exten => _[+*#0-9].,1,Hangup(21)",
+        *CALLBACK,
         "[telecenter-revision]",
         "exten => s,1,NoOp(Telecenter revision 12)",
     ]

@@ -229,7 +229,8 @@ def test_the_change_history_says_what_the_rollback_changed(setup):
         "name": "Support", "number": "93000", "ring_seconds": 15, "ring_at_once": 2,
         "wrap_up_seconds": 0, "sticky": True, "stop_when_empty": False, "when_empty_number": "",
         "max_wait_seconds": None, "after_max_wait_number": "", "playlist": "Wait",
-        "members": ["202", "201"], "keys": [{"key": "3", "target": "90000"}]}
+        "members": ["202", "201"], "keys": [{"key": "3", "target": "90000"}],
+        "callback_key": ""}
     assert by_object[("queue", "94000")]["new_value"] is None
     transfer = by_object[("transfer settings", "")]
     assert (transfer["old_value"], transfer["new_value"]) == ({"music": "bye"},

@@ -138,3 +138,15 @@ def test_the_transfer_music_must_be_in_the_library_and_on_disk():
     assert found(validate(with_audio, audio_on_disk=set())) == [
         (ERROR, "the transfer settings", "audio file 'Моцарт' (id 7) has no recording on"
                                          " disk: upload it again")]
+
+
+def test_the_callback_key_is_one_key_not_used_by_the_queues_other_keys():
+    assert found(check(config(replace(QUEUE, callback_key="5",
+                                      keys=(QueueKey("3", "93000"),))))) == []
+    assert found(validate(config(replace(QUEUE, callback_key="3",
+                                         keys=(QueueKey("3", "93000"),))))) == [
+        (ERROR, "queue 'Операторы' (92000), key 3",
+         "the key both orders a callback and sends the caller on")]
+    assert found(validate(config(replace(QUEUE, callback_key="55")))) == [
+        (ERROR, "queue 'Операторы' (92000), key 55",
+         "the callback key '55' is not one of 0-9, * or #")]

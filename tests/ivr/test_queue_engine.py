@@ -637,3 +637,87 @@ def test_a_member_removed_during_a_call_still_ends_it():
     line.end_call("101")
     line._apply(qe.reconfigured(line.state, line.state.queues, (), 3))
     assert line.state.members == ()
+
+
+# Rule 8: callback entries.
+
+def _callback(line: Line, caller_id: str, callback_id: int) -> list:
+    return line._apply(qe.keep_for_callback(line.state, caller_id, callback_id, line.now))
+
+
+def test_a_callback_entry_keeps_its_place_after_the_caller_hangs_up():
+    line = Line(QueueSettings(Q), phones=("101",), registered=True, in_call=True)
+    line.join("a")
+    line.join("b")
+    _callback(line, "a", 7)
+    assert line.hang_up("a") == []
+    assert line.waiting() == ["a", "b"]
+    assert line.state.caller("a").callback == 7 and line.state.caller("a").position == 1
+    line.end_call("101")
+    assert line.ringing("a") == ["101"] and line.ringing("b") == []  # b does not get ahead
+
+
+def test_the_member_who_answers_a_callback_entry_gets_the_bridge_decision_and_the_line_moves():
+    line = Line(QueueSettings(Q), phones=("101",))
+    line.join("a")
+    _callback(line, "a", 7)
+    line.hang_up("a")
+    line.join("b")
+    decisions = line.answer("a", "101")
+    assert decisions[0] == Bridge("a", "101")
+    assert Position("b", 1) in decisions and line.waiting() == ["b"]
+
+
+def test_a_callback_entry_whose_member_does_not_answer_goes_to_the_next_member():
+    line = Line(QueueSettings(Q, ring_seconds=10), phones=("101", "102"))
+    line.join("a")
+    _callback(line, "a", 7)
+    line.hang_up("a")
+    assert line.ringing("a") == ["101"]
+    decisions = line.at(10)
+    assert StopRinging("a", "101", qe.RING_TIME_OVER) in decisions
+    assert Ring("a", "102", 10) in decisions
+
+
+def test_a_callback_entry_never_leaves_by_the_maximum_wait_or_an_empty_queue():
+    line = Line(QueueSettings(Q, max_wait_seconds=30, stop_when_empty=True), phones=("101",),
+                in_call=True)
+    line.join("a")
+    line.join("b")
+    _callback(line, "a", 7)
+    line.hang_up("a")
+    decisions = line.at(30)
+    assert [d for d in decisions if isinstance(d, Leave)] == [Leave("b", qe.MAX_WAIT, None)]
+    assert line.waiting() == ["a"]
+    assert qe.next_deadline(line.state, 30) is None
+    line.presence("101", registered=False)
+    assert line.waiting() == ["a"]
+
+
+def test_a_withdrawn_callback_entry_stops_ringing_and_the_line_moves():
+    line = Line(QueueSettings(Q), phones=("101",))
+    line.join("a")
+    line.join("b")
+    _callback(line, "a", 7)
+    decisions = line._apply(qe.withdraw(line.state, "a", line.now))
+    assert StopRinging("a", "101", qe.CALLER_GONE) in decisions
+    assert line.waiting() == ["b"] and Position("b", 1) in decisions
+
+
+def test_a_callback_entry_survives_the_rows():
+    line = Line(QueueSettings(Q), phones=("101",), in_call=True)
+    line.join("a")
+    _callback(line, "a", 7)
+    rows = json.loads(json.dumps(qe.to_rows(line.state)))
+    assert qe.from_rows(rows) == line.state
+    del rows["callers"][0]["callback"]  # a state stored before callbacks
+    assert qe.from_rows(rows).caller("a").callback is None
+
+
+def test_callback_entries_of_a_queue_that_is_gone_leave_and_callers_stay():
+    line = Line(QueueSettings(Q), phones=("101",), in_call=True)
+    line.join("a")
+    line.join("b")
+    _callback(line, "a", 7)
+    decisions = line._apply(qe.reconfigured(line.state, (), line.state.members, line.now))
+    assert line.waiting() == ["b"] and Position("b", 1) in decisions

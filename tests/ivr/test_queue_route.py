@@ -166,3 +166,66 @@ def test_a_changed_position_is_said_again_between_the_pieces_of_the_playlist():
     said = call.events.of("say")
     assert said == [str(phrases.queue_position(2)), "Ждите.", str(phrases.queue_position(1)),
                     "Спасибо.", str(phrases.queue_position(1)), "Ждите."], said
+
+
+# The callback key (spec 8).
+
+class CallbackRuntime(Runtime):
+    def __init__(self, callback_id, **kwargs):
+        super().__init__(**kwargs)
+        self.callback_id = callback_id
+
+    async def callback_requested(self, caller_id):
+        self.reported.append(("callback", caller_id))
+        return self.callback_id
+
+
+def callback_route(runtime) -> QueueRoute:
+    queue = Queue(id=1, name="Справки", number="92000", members=("101",),
+                  keys=(QueueKey("3", "93000"),), callback_key="5")
+    return QueueRoute(Settings(), Plans(IvrPlan(queues={"92000": queue})), runtime,
+                      NullCases(), None, speaker=Speaker())
+
+
+def test_the_callback_key_keeps_the_place_tells_the_caller_and_hangs_up():
+    runtime = CallbackRuntime(17)
+    call = FakeCall(waits=[None, "5"], extension="92000")
+    asyncio.run(callback_route(runtime).handle(call, ("92000",)))
+    assert runtime.reported[1:] == [("callback", "1.1")]  # not "left": the place is kept
+    assert call.events.of("say") == [str(phrases.queue_callback_kept())]
+    assert call.commands[-1] == ("hangup",)
+    assert names.VAR_NEXT not in call.variables or call.variables[names.VAR_NEXT] == ""
+
+
+def test_a_caller_without_a_number_to_call_back_is_told_and_keeps_waiting():
+    runtime = CallbackRuntime(None)
+    call = FakeCall(waits=[None, "5", None, "3"], extension="92000")
+    asyncio.run(callback_route(runtime).handle(call, ("92000",)))
+    assert runtime.reported[1:] == [("callback", "1.1"), ("left", "1.1", "key")]
+    assert call.events.of("say") == [phrases.NO_PHONE_FOR_CALLBACK]
+    assert call.variables[names.VAR_NEXT] == "93000"
+
+
+def test_a_member_who_answers_a_callback_entry_has_the_citizen_dialled():
+    runtime = Runtime(bridge=BridgeTarget("", False, callback=True, callback_call=8,
+                                          citizen="79990000001"))
+    call = FakeCall(variables={names.VAR_QUEUE_PHONE: "101"})
+    asyncio.run(QueueAnswerRoute(runtime).handle(call, ("1.1",)))
+    assert call.variables[names.VAR_CALLBACK_CALL] == "8"
+    assert call.variables[names.VAR_NEXT] == "79990000001"
+    assert not any(c[0] in ("bridge", "hangup") for c in call.commands)
+    assert runtime.spawned == []  # the talk ends with the call's hangup handler
+
+
+def test_a_callback_entry_done_meanwhile_hangs_up_the_member_and_ends_the_talk():
+    runtime = Runtime(bridge=BridgeTarget("", False, callback=True))
+    call = FakeCall(variables={names.VAR_QUEUE_PHONE: "101"})
+
+    async def go():
+        await QueueAnswerRoute(runtime).handle(call, ("1.1",))
+        for coro in runtime.spawned:
+            await coro
+
+    asyncio.run(go())
+    assert call.commands[-1] == ("hangup",)
+    assert runtime.reported[-1] == ("talk_ended", "1.1", "101")

@@ -352,3 +352,71 @@ def test_after_a_login_a_member_found_busy_is_not_offered(fresh_database):
 
     run(fresh_database, scenario)
     assert [d[1] for d in asterisk.done if d[0] == "ring"] == ["PJSIP/102"]
+
+
+# Callback entries (spec 8).
+
+def callback_rows(db_url, sql: str, params=()) -> list[dict]:
+    with psycopg.connect(db_url, row_factory=dict_row) as conn:
+        return conn.execute(sql, params).fetchall()
+
+
+def test_the_callback_key_keeps_the_place_through_the_hangup_and_the_answer_calls_back(
+        fresh_database):
+    asterisk = FakeAsterisk()
+
+    async def scenario(make):
+        runtime = make(asterisk=asterisk, states={"101": OFFLINE, "102": OFFLINE})
+        await runtime.join(QUEUE, "1.1", "PJSIP/line-1", "79990001111", True)
+        await runtime.join(QUEUE, "1.2", "PJSIP/line-2", "79990002222", True)
+        request = await runtime.callback_requested("1.1")
+        assert await runtime.callback_requested("1.1") == request  # pressed again: the same
+        await runtime.caller_left("1.1")  # the Hangup event of the caller's channel
+        asterisk.live = {"1.2"}
+        await runtime.let_go_vanished_callers()  # after an AMI login: still there
+        assert (runtime.position("1.1"), runtime.position("1.2")) == (1, 2)
+        runtime.presence = Presence({"101": ONLINE, "102": OFFLINE})
+        await runtime.tick()
+        await settle()
+        target = await runtime.answered("1.1", "101")
+        await settle()
+        return request, target, runtime.position("1.2")
+
+    request, target, behind = run(fresh_database, scenario)
+    [ring] = [d for d in asterisk.done if d[0] == "ring"]
+    assert ring[1] == "PJSIP/101" and ring[4] == "79990001111"  # the member sees the citizen
+    [row] = callback_rows(fresh_database, "SELECT * FROM callbacks")
+    assert (row["id"], row["phone"], row["source"], row["queue_id"]) == \
+        (request, "79990001111", "queue", 1)
+    assert row["calling_by"] == "101"  # the member's phone, when no operator is bound
+    [call] = callback_rows(fresh_database, "SELECT * FROM callback_calls")
+    assert target == BridgeTarget("", False, callback=True, callback_call=call["id"],
+                                  citizen="79990001111")
+    assert (call["operator_phone"], call["citizen"]) == ("101", "79990001111")
+    assert call["operator_answered_at"] is not None
+    assert behind == 1
+    assert not any(d[0] in ("set", "redirect") for d in asterisk.done)  # nobody on the line
+
+
+def test_a_callback_entry_whose_request_was_done_leaves_the_line(fresh_database):
+    async def scenario(make):
+        runtime = make(states={"101": OFFLINE, "102": OFFLINE})
+        await runtime.join(QUEUE, "1.1", "PJSIP/line-1", "79990001111", True)
+        await runtime.join(QUEUE, "1.2", "PJSIP/line-2", "79990002222", True)
+        request = await runtime.callback_requested("1.1")
+        with psycopg.connect(fresh_database, autocommit=True) as conn:
+            conn.execute("UPDATE callbacks SET done_at = now() WHERE id = %s", (request,))
+        await runtime.tick()
+        return runtime.waiting("1.1"), runtime.position("1.2")
+
+    assert run(fresh_database, scenario) == (False, 1)
+
+
+def test_a_caller_without_a_number_gets_no_callback(fresh_database):
+    async def scenario(make):
+        runtime = make(states={"101": OFFLINE, "102": OFFLINE})
+        await runtime.join(QUEUE, "1.1", "PJSIP/line-1", "", True)
+        return await runtime.callback_requested("1.1"), runtime.waiting("1.1")
+
+    assert run(fresh_database, scenario) == (None, True)
+    assert callback_rows(fresh_database, "SELECT * FROM callbacks") == []
