@@ -23,6 +23,15 @@ IVR_PLAN_FILE = "telecenter_ivr.json"
 
 
 @dataclass(frozen=True)
+class OutboundLine:
+    """A line as the dialer needs it to dial out: no address, no password."""
+
+    name: str
+    endpoint: str  # the pjsip endpoint: PJSIP/<number>@<endpoint>
+    outbound_regex: str
+
+
+@dataclass(frozen=True)
 class IvrPlan:
     """Menu items and queues by number, playlists by id, audio paths, and every number
     that exists."""
@@ -36,6 +45,8 @@ class IvrPlan:
     language: str = "ru"
     queues: dict[str, Queue] = field(default_factory=dict)
     transfer: TransferSettings = TransferSettings()
+    # The dialer's lines, in the order [telecenter-dial-out] tries them.
+    lines: tuple[OutboundLine, ...] = ()
 
     def audio_path(self, audio_id: int) -> str:
         """What STREAM FILE plays for an audio file of the library."""
@@ -55,6 +66,9 @@ def build_plan(config: Configuration, settings: Settings, revision: int | None =
         language=settings.language,
         queues={queue.number: queue for queue in config.queues},
         transfer=config.transfer,
+        lines=tuple(OutboundLine(line.name, line.endpoint, line.outbound_regex)
+                    for line in sorted(config.lines, key=lambda line: (line.position, line.name))
+                    if line.outbound_regex),
     )
 
 
@@ -90,6 +104,7 @@ def plan_from_json(text: str) -> IvrPlan:
             # A file written before queues existed has none.
             queues={number: _queue(queue) for number, queue in data.get("queues", {}).items()},
             transfer=TransferSettings(**data.get("transfer", {})),
+            lines=tuple(OutboundLine(**line) for line in data.get("lines", ())),
         )
     except (KeyError, TypeError, AttributeError, json.JSONDecodeError) as exc:
         raise ValueError(f"not a Telecenter menu plan: {exc}") from None

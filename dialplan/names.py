@@ -109,3 +109,12 @@ BIND_CODE_DIGITS = 5
 # class the transferee hears meanwhile.
 ATTENDED_TRANSFER_CODE = "*2"
 MOH_TRANSFER_CLASS = "telecenter-transfer"
+
+# The robocall dialer (spec 9).  The server originates PJSIP/<number>@<line>
+# into CONTEXT_ROBOCALL with VAR_ROBOCALL_ATTEMPT (the attempt's id) and
+# VAR_ROBOCALL_NUMBER set; when the callee answers, ROUTE_ROBOCALL says the
+# task's text (synthesised before the number was dialled) and hangs up.
+ROUTE_ROBOCALL = "robocall"
+CONTEXT_ROBOCALL = "telecenter-robocall"
+VAR_ROBOCALL_ATTEMPT = "TELECENTER_ROBOCALL_ATTEMPT"
+VAR_ROBOCALL_NUMBER = "TELECENTER_ROBOCALL_NUMBER"

@@ -8,6 +8,7 @@ from fastagi.settings import Settings
 from ivr import selftest
 from ivr.bind_phone import BindPhoneRoute
 from ivr.callback import PgCallbackOrders
+from ivr.dialer_runtime import RobocallRoute
 from ivr.cases import PgCaseBackend
 from ivr.menu_route import MenuRoute
 from ivr.operators import PgOperators
@@ -31,4 +32,5 @@ def build_router(settings: Settings, pool, speaker: Speaker, plans: PlanStore,
         (names.ROUTE_QUEUE, queue.handle),
         (names.ROUTE_QUEUE_ANSWER, QueueAnswerRoute(queues).handle),
         (names.ROUTE_BIND_PHONE, bind_phone.handle),
+        (names.ROUTE_ROBOCALL, RobocallRoute(pool, plans, speaker, settings.sounds_dir).handle),
     ])
