@@ -38,13 +38,23 @@ TASK_ANSWERED = "answered"
 TASK_GAVE_UP_NO_ANSWER = "gave_up_no_answer"
 TASK_GAVE_UP_FAILURES = "gave_up_failures"
 
+# Q.850 hangup causes of the dialled channel (its Hangup event's Cause) that say
+# what happened by themselves.
+_CAUSES = {
+    "17": BUSY,                                            # user busy (486)
+    "18": NO_ANSWER, "19": NO_ANSWER,                      # no user response / no answer (480, 408)
+    "34": CONGESTION, "38": CONGESTION, "41": CONGESTION,  # no circuit, network out of order,
+    "42": CONGESTION, "44": CONGESTION,                    # temporary failure, congestion (503)
+    "1": FAILED, "3": FAILED, "21": FAILED, "28": FAILED,  # unallocated, no route, rejected, bad number
+    "27": UNREACHABLE,                                     # destination out of order
+}
 # An Async Originate's OriginateResponse "Reason": Asterisk's AST_CONTROL_* code
 # of how the call ended before it could run the dialplan.
 _REASONS = {
     "4": ANSWERED,     # AST_CONTROL_ANSWER
-    "3": NO_ANSWER,    # AST_CONTROL_RINGING: rang until the ring time was over
-    "5": BUSY,         # AST_CONTROL_BUSY (486)
-    "8": CONGESTION,   # AST_CONTROL_CONGESTION (503, all circuits busy)
+    "3": NO_ANSWER,    # AST_CONTROL_RINGING: the ring time was over (see ``rang``)
+    "5": BUSY,         # AST_CONTROL_BUSY
+    "8": CONGESTION,   # AST_CONTROL_CONGESTION
     "1": FAILED,       # AST_CONTROL_HANGUP: the far end refused before ringing
     "0": UNREACHABLE,  # no reply at all: the provider is down or the endpoint unavailable
 }
@@ -56,14 +66,23 @@ _DIALSTATUS = {
 }
 
 
-def outcome_of(answered: bool, reason: str) -> str:
-    """The attempt's outcome from Asterisk's report: ``answered`` (Response: Success) and
-    the OriginateResponse ``Reason`` code or a DIALSTATUS word; anything unknown (a refused
-    action, no report at all) is a failure."""
+def outcome_of(answered: bool, reason: str, rang: bool | None = None, cause: str = "") -> str:
+    """The attempt's outcome from Asterisk's report: ``answered`` (Response: Success), the
+    OriginateResponse ``Reason`` code or a DIALSTATUS word, whether the far end rang
+    (None: not known) and the channel's hangup ``cause``.  A telling cause wins; then the
+    reason, except that a ring time over without any ringing means the provider never
+    answered the call at all (Asterisk reports both as reason 3).  Anything unknown (a
+    refused action, no report) is a failure."""
     if answered:
         return ANSWERED
+    by_cause = _CAUSES.get((cause or "").strip())
+    if by_cause is not None:
+        return by_cause
     reason = (reason or "").strip()
-    return _REASONS.get(reason) or _DIALSTATUS.get(reason.upper()) or FAILED
+    outcome = _REASONS.get(reason) or _DIALSTATUS.get(reason.upper()) or FAILED
+    if outcome == NO_ANSWER and rang is False:
+        return UNREACHABLE
+    return outcome
 
 
 @dataclass(frozen=True)

@@ -392,8 +392,10 @@ class DialerRuntime:
             unique_id, f"PJSIP/{claim.phone}@{line.endpoint}", names.CONTEXT_ROBOCALL,
             claim.ring_seconds, "", {names.VAR_ROBOCALL_ATTEMPT: str(claim.attempt_id),
                                      names.VAR_ROBOCALL_NUMBER: claim.phone})
-        outcome = dialer.outcome_of(ring.answered, ring.reason)
-        reason = "answered" if ring.answered else f"reason {ring.reason}"
+        outcome = dialer.outcome_of(ring.answered, ring.reason, ring.rang, ring.cause)
+        reason = ("answered" if ring.answered else
+                  f"reason {ring.reason}, cause {ring.cause or '-'}, "
+                  + ("rang" if ring.rang else "no ringing"))
         if not ring.answered:
             return AttemptReport(outcome, reason, line.name, dialed_at, None, self.clock(),
                                  unique_id)

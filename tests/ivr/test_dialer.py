@@ -26,6 +26,20 @@ def test_the_outcome_is_told_from_asterisks_report(answered, reason, outcome):
     assert outcome_of(answered, reason) == outcome
 
 
+@pytest.mark.parametrize("reason, rang, cause, outcome", [
+    ("3", True, "0", dialer.NO_ANSWER),     # rang until the ring time was over (seen)
+    ("3", False, "0", dialer.UNREACHABLE),  # no reply from the provider at all (seen)
+    ("0", False, "17", dialer.BUSY),        # 486 Busy Here (seen)
+    ("0", False, "34", dialer.CONGESTION),
+    ("0", True, "19", dialer.NO_ANSWER),
+    ("0", False, "21", dialer.FAILED),
+    ("0", False, "", dialer.UNREACHABLE),
+])
+def test_the_hangup_cause_and_the_ringing_say_why_it_was_not_answered(reason, rang, cause,
+                                                                       outcome):
+    assert outcome_of(False, reason, rang, cause) == outcome
+
+
 def test_an_answer_ends_the_task():
     after = after_attempt(Counts(attempts=1), dialer.ANSWERED, DialerSettings(), NOW)
     assert after.done and after.task_outcome == dialer.TASK_ANSWERED

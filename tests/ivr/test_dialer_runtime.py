@@ -12,7 +12,7 @@ from psycopg.rows import dict_row
 
 from dialplan.ivr_plan import IvrPlan, OutboundLine
 from fastagi.database import open_pool
-from fastagi.queue_calls_ami import RingOutcome
+from fastagi.robocall_ami import RobocallReport
 from ivr import dialer
 from ivr.dialer_runtime import (AttemptReport, DialerRuntime, claim_next, finish_attempt,
                                 release_own_claims, renew_leases)
@@ -254,7 +254,8 @@ def test_the_runtime_dials_through_the_first_matching_line_and_logs_the_outcome(
     answered = add(conn, "79000000001")
     busy = add(conn, "79000000002")
     nowhere = add(conn, "5550001")
-    ami = FakeAmi({"79000000001": RingOutcome(True), "79000000002": RingOutcome(False, "5")})
+    ami = FakeAmi({"79000000001": RobocallReport(True, "4", True),
+                   "79000000002": RobocallReport(False, "0", True, "17")})
     # Both lines take 79...: the first in order is chosen; nothing takes 5550001.
     plan = IvrPlan(lines=(OutboundLine("mobile", "line-mobile", r"^7\d{10}$"),
                           OutboundLine("any7", "line-any7", r"^7\d+$")))
@@ -280,7 +281,8 @@ def test_the_runtime_dials_through_the_first_matching_line_and_logs_the_outcome(
     assert all(ctx == "telecenter-robocall" for _, ctx, _ in ami.originated)
     rows = {r["task_id"]: r for r in conn.execute("SELECT * FROM robocall_attempts")}
     assert rows[answered]["outcome"] == "answered" and rows[answered]["line"] == "mobile"
-    assert rows[busy]["outcome"] == "busy" and rows[busy]["reason"] == "reason 5"
+    assert rows[busy]["outcome"] == "busy"
+    assert rows[busy]["reason"] == "reason 0, cause 17, rang"
     assert rows[nowhere]["outcome"] == "failed" and "no line" in rows[nowhere]["reason"]
     tasks = {r["id"]: r for r in conn.execute("SELECT * FROM robocall_tasks")}
     assert tasks[nowhere]["outcome"] == "gave_up_failures"
