@@ -39,6 +39,8 @@ OBJECT_TITLES = {
     "callback": _l("Callback request"),
     "queue": _l("Queue"),
     "transfer settings": _l("Call transfer settings"),
+    "dialer settings": _l("Robocall settings"),
+    "robocall task": _l("Robocall task"),
 }
 
 # One line per change: %(name)s is the object's number or name.
@@ -74,6 +76,10 @@ SUMMARIES = {
     "queue": {"create": _l("Queue %(name)s added"), "update": _l("Queue %(name)s changed"),
               "delete": _l("Queue %(name)s deleted")},
     "transfer settings": {"update": _l("Call transfer settings changed")},
+    "dialer settings": {"update": _l("Robocall settings changed")},
+    "robocall task": {"create": _l("Robocall task for %(name)s added"),
+                      "update": _l("Robocall task for %(name)s called now"),
+                      "delete": _l("Robocall task for %(name)s deleted")},
     "revision": {"apply": _l("Revision %(name)s applied"),
                  "rollback": _l("Rolled back to revision %(of)s (revision %(name)s)")},
 }
@@ -205,7 +211,7 @@ NESTED_TYPES = {("menu", "items"): "menu item", ("menu item", "handlers"): "menu
                 ("queue", "keys"): "queue key",
                 ("playlist", "items"): "playlist item", ("person", "cases"): "case"}
 # Objects whose change_log id is a row id: the field that names them instead.
-NAME_FIELDS = {"sip_block": "address", "callback": "phone"}
+NAME_FIELDS = {"sip_block": "address", "callback": "phone", "robocall task": "phone"}
 # What a row inside another repeats of it (a menu's items name the menu).
 NESTED_HIDDEN = {"menu item": {"menu"}, "menu handler": {"item", "position"}}
 EMPTY = "—"

@@ -60,6 +60,10 @@ GROUPS = (
     Group("contact_center", _l("Contact center"), (
         Section("callbacks.index", _l("Callbacks")),
         Section("queue_live.index", _l("Queues now")),
+        # The robocall dialer
+        Section("dialer.index", _l("Robocall queue")),
+        Section("dialer.log", _l("Robocall log")),
+        Section("dialer.settings", _l("Robocall settings")),
     )),
     Group("logs", _l("Logs"), (
         Section("history.index", _l("History")),
