@@ -74,8 +74,8 @@ def fill(url: str, tasks: int) -> float:
             "INSERT INTO robocall_tasks (phone, text, priority, queued_at, next_try_at, done_at,"
             " outcome)"
             " SELECT '79' || lpad(g::text, 9, '0'), 'Ваше дело ' || g || ' готово',"
-            " (g * 7919) %% 1001, now() - interval '7 days',"
-            " now() - make_interval(secs => (g * 104729) %% 604800)"
+            " (g::bigint * 7919) %% 1001, now() - interval '7 days',"
+            " now() - make_interval(secs => (g::bigint * 104729) %% 604800)"
             "   + CASE WHEN g %% 10 = 3 THEN interval '8 days' ELSE interval '0' END,"
             " CASE WHEN g %% 10 = 7 THEN now() END, CASE WHEN g %% 10 = 7 THEN 'answered' END"
             " FROM generate_series(1, %s) AS g", (tasks,))

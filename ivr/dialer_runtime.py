@@ -11,8 +11,9 @@ counted in the database, inside one transaction per claim:
    FOR UPDATE`` serialises the claimers of every server (a missing row is
    made again with the defaults).  Leases that ran out (their server died or
    hung) are taken back first: the attempt is logged ``interrupted`` and the
-   task is due again at once (``ivr.dialer.after_attempt``).  Then the tasks
-   in progress are counted; below ``max_lines``, the next task is taken with
+   task is due again at once (``ivr.dialer.after_attempt``).  Then the lines
+   in use are counted: the tasks in progress, and the attempts whose task was
+   deleted while they lasted (their call goes on); below ``max_lines``, the next task is taken with
    ``FOR UPDATE SKIP LOCKED``: one asked to be "called now" first (dialed
    even outside the window or with the dialer off), else, with the dialer on
    and the window open, the first due one by priority, due time and id (the
@@ -76,6 +77,9 @@ DEFAULT_POLL_SECONDS = 5.0
 SPEECH_SECONDS = 60.0
 # The longest an answered call may last before the dialer stops waiting for its end.
 CALL_LIMIT_SECONDS = 600.0
+# An attempt whose task was deleted while it lasted holds its line until it is logged,
+# or (its server died meanwhile) this long after it started.
+ORPHAN_SECONDS = CALL_LIMIT_SECONDS + 300
 
 SETTINGS_COLUMNS = ", ".join(f.name for f in fields(DialerSettings))
 
@@ -153,14 +157,21 @@ async def claim_next(conn, server: str, lease_seconds: float,
     the lines are all in use or nothing may be dialled now."""
     now = now or datetime.now(timezone.utc)
     async with conn.transaction(), conn.cursor(row_factory=dict_row) as cur:
+        # Locked first, in a statement of its own: each later statement then reads what
+        # the claimer before us committed (READ COMMITTED takes a snapshot per statement).
         settings = await dialer_settings(cur, lock=True)
-        interrupted = await _take_back(cur, settings, "t.claimed_until < now()", (), now)
-        busy = (await (await cur.execute(
-            "SELECT count(*) AS n FROM robocall_tasks WHERE attempt_started_at IS NOT NULL"
-        )).fetchone())["n"]
-        if busy >= settings.max_lines:
+        lines = await (await cur.execute(
+            "SELECT count(*) FILTER (WHERE claimed_until >= now()) AS live,"
+            " count(*) FILTER (WHERE claimed_until < now()) AS expired,"
+            " (SELECT count(*) FROM robocall_attempts WHERE outcome IS NULL AND task_id IS NULL"
+            "  AND started_at > now() - make_interval(secs => %s)) AS orphans"
+            " FROM robocall_tasks WHERE attempt_started_at IS NOT NULL",
+            (ORPHAN_SECONDS,))).fetchone()
+        interrupted = (await _take_back(cur, settings, "t.claimed_until < now()", (), now)
+                       if lines["expired"] else [])
+        if lines["live"] + lines["orphans"] >= settings.max_lines:
             return _nothing(interrupted)
-        select = ("SELECT id, phone, text, call_now FROM robocall_tasks"
+        select = ("SELECT id, call_now FROM robocall_tasks"
                   " WHERE done_at IS NULL AND attempt_started_at IS NULL AND {}"
                   " ORDER BY {} LIMIT 1 FOR UPDATE SKIP LOCKED")
         task = await (await cur.execute(select.format("call_now", "id"))).fetchone()
@@ -170,15 +181,16 @@ async def claim_next(conn, server: str, lease_seconds: float,
         if task is None:
             return _nothing(interrupted)
         lease = max(lease_seconds, settings.ring_seconds + LEASE_MARGIN_SECONDS)
-        await cur.execute(
-            "UPDATE robocall_tasks SET attempt_started_at = now(), claimed_by = %s,"
-            " claimed_until = now() + make_interval(secs => %s), attempts = attempts + 1,"
-            " call_now = false WHERE id = %s", (server, lease, task["id"]))
-        attempt = await (await cur.execute(
-            "INSERT INTO robocall_attempts (task_id, phone, text, server) VALUES (%s, %s, %s, %s)"
-            " RETURNING id", (task["id"], task["phone"], task["text"], server))).fetchone()
-        return Claim(task["id"], attempt["id"], task["phone"], task["text"], task["call_now"],
-                     settings.ring_seconds, settings, tuple(interrupted))
+        claimed = await (await cur.execute(
+            "WITH task AS (UPDATE robocall_tasks SET attempt_started_at = now(),"
+            " claimed_by = %s, claimed_until = now() + make_interval(secs => %s),"
+            " attempts = attempts + 1, call_now = false WHERE id = %s"
+            " RETURNING id, phone, text)"
+            " INSERT INTO robocall_attempts (task_id, phone, text, server)"
+            " SELECT id, phone, text, %s FROM task RETURNING id, task_id, phone, text",
+            (server, lease, task["id"], server))).fetchone()
+        return Claim(claimed["task_id"], claimed["id"], claimed["phone"], claimed["text"],
+                     task["call_now"], settings.ring_seconds, settings, tuple(interrupted))
 
 
 class _Nothing(Claim):

@@ -287,3 +287,20 @@ def test_the_runtime_dials_through_the_first_matching_line_and_logs_the_outcome(
     tasks = {r["id"]: r for r in conn.execute("SELECT * FROM robocall_tasks")}
     assert tasks[nowhere]["outcome"] == "gave_up_failures"
     assert tasks[busy]["done_at"] is None and tasks[busy]["no_answers"] == 1
+
+
+def test_a_task_deleted_mid_call_keeps_its_line_until_the_attempt_ends(conn, db):
+    conn.execute("UPDATE dialer_settings SET max_lines = 1")
+    first = add(conn, "79000000001")
+    add(conn, "79000000002")
+    claim, = claims(db, 1)
+    conn.execute("DELETE FROM robocall_tasks WHERE id = %s", (first,))
+    assert claims(db, 1) == [None]  # the call to the deleted task's number goes on
+
+    async def scenario(pool):
+        async with pool.connection() as c:
+            await finish_attempt(c, claim, "s1", AttemptReport(dialer.ANSWERED, "answered"))
+    run(db, scenario)
+    attempt = conn.execute("SELECT task_id, outcome FROM robocall_attempts").fetchone()
+    assert attempt == {"task_id": None, "outcome": "answered"}
+    assert claims(db, 1)[0] is not None
