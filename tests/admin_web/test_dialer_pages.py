@@ -3,6 +3,7 @@ and the log with its period and number filters."""
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta, timezone
 
 import psycopg
@@ -153,3 +154,10 @@ def test_the_pages_speak_english_when_asked(client, auth, dialer_db):
     client.post("/language/en", data={"csrf_token": csrf_token(client, "/")})
     page = client.get("/dialer/settings").get_data(as_text=True)
     assert "Lines to use at most" in page and "Число доступных линий" not in page
+
+
+def test_the_navbar_marks_the_dialer_page_that_is_open(client, auth, dialer_db):
+    auth.login()
+    page = client.get("/dialer/log").get_data(as_text=True)
+    assert re.search(r'dropdown-item active"\s+aria-current="page" href="/dialer/log"', page)
+    assert not re.search(r'dropdown-item active"\s+aria-current="page" href="/dialer/"', page)
