@@ -57,10 +57,22 @@ class RobocallAmi:
     """Originate a robocall, learn how and when it ended, hang up a leftover one."""
 
     def __init__(self, ami: AmiClient):
+        self.ami = ami
         self.calls = QueueCallsAmi(ami)
         self._watches: dict[str, _Watch] = {}
         ami.on_events(["Hangup"], self._on_hangup)
         ami.on_events(["Newstate"], self._on_state)
+
+    @property
+    def connected(self) -> bool:
+        """Whether AMI is logged in now: without it no robocall can be dialled."""
+        return self.ami.logged_in
+
+    def on_connected(self, callback) -> None:
+        """Call ``callback()`` after each AMI login (the dialer looks for due tasks then)."""
+        async def logged_in():
+            callback()
+        self.ami.on_login(logged_in)
 
     def _on_state(self, event) -> None:
         watch = self._watches.get(str(event.get("Uniqueid", "")))

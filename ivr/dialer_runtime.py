@@ -277,6 +277,7 @@ class DialerRuntime:
         self._wake = asyncio.Event()
         self._active: dict[int, asyncio.Task] = {}  # task id -> its attempt
         self._tasks: list[asyncio.Task] = []
+        self._waiting_for_ami = False
 
     def in_window(self, settings: DialerSettings, now: datetime) -> bool:
         opener = (self.schedule_open(settings.schedule_id)
@@ -288,9 +289,11 @@ class DialerRuntime:
         """Take back this server's earlier claims, then claim, listen and renew."""
         async with self.pool.connection() as conn:
             leftovers = await release_own_claims(conn, self.server)
-        self._tasks = [asyncio.ensure_future(self._run(leftovers)),
-                       asyncio.ensure_future(self._listen()),
-                       asyncio.ensure_future(self._renew())]
+        if self.ami is not None:
+            self.ami.on_connected(self.wake)
+        self._tasks = [asyncio.ensure_future(_logged(self._run(leftovers), "claiming")),
+                       asyncio.ensure_future(_logged(self._listen(), "listening")),
+                       asyncio.ensure_future(_logged(self._renew(), "renewing leases"))]
 
     def stop(self) -> None:
         """Stop claiming; attempts under way are left to finish in Asterisk (their leases
@@ -317,6 +320,12 @@ class DialerRuntime:
                 pass
 
     async def _claim_all(self) -> None:
+        if self.ami is not None and not self.ami.connected:
+            if not self._waiting_for_ami:
+                log.info("robocalls: AMI is not connected; no task is claimed until it is")
+            self._waiting_for_ami = True
+            return  # a task claimed now could only fail, and count against its give-up
+        self._waiting_for_ami = False
         while True:
             async with self.pool.connection() as conn:
                 claim = await claim_next(conn, self.server, self.lease_seconds, self.in_window,
@@ -425,6 +434,16 @@ class DialerRuntime:
             except (asyncio.TimeoutError, Exception) as exc:
                 log.warning("robocall speech for %r not ready: %s", text[:40], exc)
         return cached_by_any(text, tts, self.speaker.cache_dir) is not None
+
+
+async def _logged(work, what: str) -> None:
+    """Run one of the dialer's loops; should it ever fail, say so (never a silent stall)."""
+    try:
+        await work
+    except asyncio.CancelledError:
+        raise
+    except Exception:
+        log.exception("robocalls: %s stopped by an error; the dialer needs a restart", what)
 
 
 class RobocallRoute:

@@ -212,6 +212,8 @@ def test_a_server_starting_again_takes_back_its_own_claims_at_once(conn, db):
 class FakeAmi:
     """Records each originate; answers as told per number; the call ends at once."""
 
+    connected = True
+
     def __init__(self, outcomes):
         self.outcomes = outcomes
         self.originated = []
@@ -227,6 +229,9 @@ class FakeAmi:
     async def hang_up(self, channel_id):
         self.hung_up.append(channel_id)
         return True
+
+    def on_connected(self, callback):
+        self.on_login = callback
 
 
 class FixedPlans:
@@ -304,3 +309,17 @@ def test_a_task_deleted_mid_call_keeps_its_line_until_the_attempt_ends(conn, db)
     attempt = conn.execute("SELECT task_id, outcome FROM robocall_attempts").fetchone()
     assert attempt == {"task_id": None, "outcome": "answered"}
     assert claims(db, 1)[0] is not None
+
+
+def test_nothing_is_claimed_while_ami_is_down(conn, db, tmp_path):
+    task = add(conn, "79000000001")
+    ami = FakeAmi({})
+    ami.connected = False
+
+    async def scenario(pool):
+        runtime = DialerRuntime(pool, db, FixedPlans(IvrPlan()), ReadySpeaker(tmp_path), ami,
+                                server="t", timezone_name="UTC", sounds_dir=tmp_path)
+        await runtime._claim_all()
+    run(db, scenario)
+    assert conn.execute("SELECT attempts FROM robocall_tasks WHERE id = %s",
+                        (task,)).fetchone()["attempts"] == 0
