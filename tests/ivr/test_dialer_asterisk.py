@@ -346,3 +346,34 @@ def test_a_server_killed_mid_attempt_is_retried_once_never_twice_at_once(dialer)
     assert [a["outcome"] for a in attempts] == ["interrupted", "answered"]
     first, second = dialer.provider.calls(phone)
     assert first.ended_at is not None and first.ended_at <= second.arrived
+
+
+def test_two_servers_on_one_database_share_the_lines_without_exceeding_them(dialer, tmp_path):
+    second = AgiServer(free_port(), tmp_path / "second", {
+        **dialer.server.env, "TELECENTER_SERVER_NAME": SERVER_NAME + "-2"})
+    second.start()
+    try:
+        dialer.settings(max_lines=2)
+        phones = [number(ANSWER, 40 + i) for i in range(6)]
+        tasks = [dialer.add(phone, "Проверка связи") for phone in phones]
+        seen: list[int] = []
+        stop = threading.Event()
+        sampler = threading.Thread(target=sample_channels, args=(dialer.asterisk, stop, seen))
+        sampler.start()
+        try:
+            dialer.settings(enabled=True)
+            for task in tasks:
+                dialer.task_when(task, lambda row: row["done_at"] is not None, timeout=60,
+                                 what=f"task {task} to be answered")
+        finally:
+            stop.set()
+            sampler.join(10)
+        assert max(seen) == 2, f"AMI samples: {seen}"
+        with dialer.db() as conn:
+            servers = {r["server"] for r in conn.execute(
+                "SELECT server FROM robocall_attempts WHERE task_id = ANY(%s)", (tasks,))}
+        assert servers == {SERVER_NAME, SERVER_NAME + "-2"}, servers
+        calls = [c for c in dialer.provider.calls() if c.number in phones]
+        assert len(calls) == 6  # each task dialled once
+    finally:
+        second.stop()
