@@ -181,11 +181,12 @@ async def claim_next(conn, server: str, lease_seconds: float,
         if task is None:
             return _nothing(interrupted)
         lease = max(lease_seconds, settings.ring_seconds + LEASE_MARGIN_SECONDS)
+        # call_now is only set when it was true: setting it wakes every dialer (its trigger).
         claimed = await (await cur.execute(
             "WITH task AS (UPDATE robocall_tasks SET attempt_started_at = now(),"
             " claimed_by = %s, claimed_until = now() + make_interval(secs => %s),"
-            " attempts = attempts + 1, call_now = false WHERE id = %s"
-            " RETURNING id, phone, text)"
+            f" attempts = attempts + 1{', call_now = false' if task['call_now'] else ''}"
+            " WHERE id = %s RETURNING id, phone, text)"
             " INSERT INTO robocall_attempts (task_id, phone, text, server)"
             " SELECT id, phone, text, %s FROM task RETURNING id, task_id, phone, text",
             (server, lease, task["id"], server))).fetchone()
