@@ -171,6 +171,23 @@ FIELD_TITLES = {
 }
 # Where one field means something else in one kind of object.
 OBJECT_FIELD_TITLES = {
+    # The robocall dialer's settings and tasks: as their forms name the fields.
+    ("dialer settings", "enabled"): _l("Robocalls on"),
+    ("dialer settings", "retry_minutes"): _l("Retry after an unsuccessful attempt (minutes)"),
+    ("dialer settings", "max_lines"): _l("Lines to use at most"),
+    ("dialer settings", "give_up_no_answers"): _l(
+        "Give up after this many unanswered calls (the provider said it rang)"),
+    ("dialer settings", "give_up_failures"): _l(
+        "Give up after this many technical failures (the provider could not be reached)"),
+    ("dialer settings", "window_start"): _l("Call from"),
+    ("dialer settings", "window_end"): _l("Call until"),
+    ("dialer settings", "ring_seconds"): _l("Ring for (seconds)"),
+    ("dialer settings", "schedule_id"): _l("Only within the working hours of"),
+    ("robocall task", "phone"): _l("Number"),
+    ("robocall task", "text"): _l("Text to say"),
+    ("robocall task", "priority"): _l("Priority (0 highest)"),
+    ("robocall task", "not_before"): _l("Call not before"),
+    ("robocall task", "call_now"): _l("Call now"),
     ("menu item", "kind"): _l("What it plays"),
     ("menu item", "audio"): _l("Audio file"),
     ("menu item", "items"): _l("Items"),

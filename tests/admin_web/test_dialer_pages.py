@@ -161,3 +161,11 @@ def test_the_navbar_marks_the_dialer_page_that_is_open(client, auth, dialer_db):
     page = client.get("/dialer/log").get_data(as_text=True)
     assert re.search(r'dropdown-item active"\s+aria-current="page" href="/dialer/log"', page)
     assert not re.search(r'dropdown-item active"\s+aria-current="page" href="/dialer/"', page)
+
+
+def test_the_history_names_the_settings_fields_as_the_form_does(client, auth, dialer_db):
+    auth.login()
+    auth.post("/dialer/settings", SETTINGS, form_page="/dialer/settings")
+    page = client.get("/history/").get_data(as_text=True)
+    assert "Изменены настройки автообзвона" in page
+    assert "Число доступных линий" in page and "max_lines" not in page
