@@ -231,9 +231,12 @@ async def finish_attempt(conn, claim: Claim, server: str, report: AttemptReport)
     async with conn.transaction(), conn.cursor(row_factory=dict_row) as cur:
         settings = await dialer_settings(cur, lock=False)
         task = await (await cur.execute(
-            "SELECT attempts, answered, no_answers, failures FROM robocall_tasks"
-            " WHERE id = %s AND claimed_by = %s AND attempt_started_at IS NOT NULL FOR UPDATE",
-            (claim.task_id, server))).fetchone()
+            "SELECT attempts, answered, no_answers, failures FROM robocall_tasks t"
+            " WHERE id = %s AND claimed_by = %s AND attempt_started_at IS NOT NULL"
+            # still this attempt's claim (a lease lost and the task claimed again is not)
+            " AND NOT EXISTS (SELECT 1 FROM robocall_attempts a WHERE a.task_id = t.id"
+            " AND a.id > %s) FOR UPDATE",
+            (claim.task_id, server, claim.attempt_id))).fetchone()
         if task is not None:
             counts = Counts(task["attempts"], task["answered"], task["no_answers"],
                             task["failures"])

@@ -323,3 +323,21 @@ def test_nothing_is_claimed_while_ami_is_down(conn, db, tmp_path):
     run(db, scenario)
     assert conn.execute("SELECT attempts FROM robocall_tasks WHERE id = %s",
                         (task,)).fetchone()["attempts"] == 0
+
+
+def test_an_attempt_ending_after_its_lease_was_lost_leaves_the_new_claim_alone(conn, db):
+    add(conn, "79000000001")
+    old, = claims(db, 1, server="s1")
+    conn.execute("UPDATE robocall_tasks SET claimed_until = now() - interval '1 second'")
+    new, = claims(db, 1, server="s1")  # taken back and claimed again by the same server
+    assert new.task_id == old.task_id and new.attempt_id != old.attempt_id
+
+    async def scenario(pool):
+        async with pool.connection() as c:
+            await finish_attempt(c, old, "s1", AttemptReport(dialer.ANSWERED, "late"))
+    run(db, scenario)
+    task = conn.execute("SELECT done_at, claimed_by FROM robocall_tasks").fetchone()
+    assert task == {"done_at": None, "claimed_by": "s1"}  # the new attempt still holds it
+    outcomes = [r["outcome"] for r in conn.execute(
+        "SELECT outcome FROM robocall_attempts ORDER BY id")]
+    assert outcomes == ["answered", None]  # the late one logged as it really ended
