@@ -48,6 +48,7 @@ class Settings:
     # The robocall dialer: this server's name in its claims (empty: host name and AGI
     # port), how long a claim holds without renewal, how often due tasks are looked for.
     server_name: str = ""
+    dialer_on: bool = True  # TELECENTER_DIALER=off: this server never claims robocalls
     dialer_lease_seconds: float = 60.0
     dialer_poll_seconds: float = 5.0
 
@@ -98,6 +99,7 @@ class Settings:
             fallback_number=env("TELECENTER_FALLBACK_NUMBER", "").strip(),
             timezone=env("TELECENTER_TIMEZONE", defaults.timezone),
             server_name=env("TELECENTER_SERVER_NAME", "").strip(),
+            dialer_on=env("TELECENTER_DIALER", "on").strip().lower() != "off",
             dialer_lease_seconds=float(env("TELECENTER_DIALER_LEASE",
                                            defaults.dialer_lease_seconds)),
             dialer_poll_seconds=float(env("TELECENTER_DIALER_POLL",

@@ -123,6 +123,9 @@ async def start_services(settings: Settings, db_url: str) -> Services:
 async def start_dialer(settings: Settings, db_url: str, pool, plans: PlanStore,
                        speaker: Speaker, ami: AmiClient | None) -> DialerRuntime | None:
     """The robocall dialer (``ivr.dialer_runtime``); none without AMI, which it dials with."""
+    if not settings.dialer_on:
+        log.info("the robocall dialer is off on this server (TELECENTER_DIALER=off)")
+        return None
     if ami is None:
         log.warning("the robocall dialer is off: it needs AMI to dial")
         return None
