@@ -147,7 +147,7 @@ def sample_channels(asterisk: AsteriskInstance, stop: threading.Event, seen: lis
 def bed(tmp_path_factory, pg_url):
     require("asterisk", "sipp", "espeak-ng")
     root = tmp_path_factory.mktemp("dialer-bed")
-    provider = Provider(root / "provider").start()
+    provider = Provider(root / "provider")
     agi_port = free_port()
     instance = AsteriskInstance(root=root / "asterisk", include_dir=root / "include",
                                 sip_port=free_port(), ami_port=free_port(),
@@ -160,6 +160,7 @@ def bed(tmp_path_factory, pg_url):
         Provider.down_line("down", r"^7800[0-9]{7}$", position=1, line_id=2),
     ), tts=TTS)
     write_files(Path(instance.include_dir), render_all(settings, config, revision=1))
+    provider.start()
     try:
         with new_database(pg_url, "telecenter_dialer_e2e") as url:
             instance.write_config()
