@@ -36,6 +36,7 @@ def create_app(test_config: dict | None = None, asterisk=None,
                            security, simulator_pages, sip_block_pages, transfer_pages, tts_pages,
                            user_pages)
     from admin_web import rule_pages, schedule_pages  # schedules and override rules
+    from admin_web import dialer_pages
     from admin_web.secret_key import load_or_create
 
     app = Flask(__name__)
@@ -77,7 +78,7 @@ def create_app(test_config: dict | None = None, asterisk=None,
     for section in (home, phone_pages, line_pages, audio_pages, playlist_pages, tts_pages,
                     menu_pages, queue_pages, transfer_pages, simulator_pages, case_pages,
                     callback_pages, apply_pages, sip_block_pages, history, user_pages,
-                    operator_header, queue_live):
+                    operator_header, queue_live, dialer_pages):
         app.register_blueprint(section.bp)
     for section in (schedule_pages, rule_pages):  # schedules and override rules
         app.register_blueprint(section.bp)

@@ -41,6 +41,8 @@ OBJECT_TITLES = {
     "transfer settings": _l("Call transfer settings"),
     "schedule": _l("Schedule"),
     "override rule": _l("Override rule"),
+    "dialer settings": _l("Robocall settings"),
+    "robocall task": _l("Robocall task"),
 }
 
 # One line per change: %(name)s is the object's number or name.
@@ -82,6 +84,10 @@ SUMMARIES = {
     "override rule": {"create": _l("Override rule %(name)s added"),
                       "update": _l("Override rule %(name)s changed"),
                       "delete": _l("Override rule %(name)s deleted")},
+    "dialer settings": {"update": _l("Robocall settings changed")},
+    "robocall task": {"create": _l("Robocall task for %(name)s added"),
+                      "update": _l("Robocall task for %(name)s called now"),
+                      "delete": _l("Robocall task for %(name)s deleted")},
     "revision": {"apply": _l("Revision %(name)s applied"),
                  "rollback": _l("Rolled back to revision %(of)s (revision %(name)s)")},
 }
@@ -186,6 +192,23 @@ FIELD_TITLES = {
 }
 # Where one field means something else in one kind of object.
 OBJECT_FIELD_TITLES = {
+    # The robocall dialer's settings and tasks: as their forms name the fields.
+    ("dialer settings", "enabled"): _l("Robocalls on"),
+    ("dialer settings", "retry_minutes"): _l("Retry after an unsuccessful attempt (minutes)"),
+    ("dialer settings", "max_lines"): _l("Lines to use at most"),
+    ("dialer settings", "give_up_no_answers"): _l(
+        "Give up after this many unanswered calls (the provider said it rang)"),
+    ("dialer settings", "give_up_failures"): _l(
+        "Give up after this many technical failures (the provider could not be reached)"),
+    ("dialer settings", "window_start"): _l("Call from"),
+    ("dialer settings", "window_end"): _l("Call until"),
+    ("dialer settings", "ring_seconds"): _l("Ring for (seconds)"),
+    ("dialer settings", "schedule_id"): _l("Only within the working hours of"),
+    ("robocall task", "phone"): _l("Number"),
+    ("robocall task", "text"): _l("Text to say"),
+    ("robocall task", "priority"): _l("Priority (0 highest)"),
+    ("robocall task", "not_before"): _l("Call not before"),
+    ("robocall task", "call_now"): _l("Call now"),
     ("menu item", "kind"): _l("What it plays"),
     ("menu item", "audio"): _l("Audio file"),
     ("menu item", "items"): _l("Items"),
@@ -226,7 +249,7 @@ NESTED_TYPES = {("menu", "items"): "menu item", ("menu item", "handlers"): "menu
                 ("queue", "keys"): "queue key",
                 ("playlist", "items"): "playlist item", ("person", "cases"): "case"}
 # Objects whose change_log id is a row id: the field that names them instead.
-NAME_FIELDS = {"sip_block": "address", "callback": "phone"}
+NAME_FIELDS = {"sip_block": "address", "callback": "phone", "robocall task": "phone"}
 # What a row inside another repeats of it (a menu's items name the menu).
 NESTED_HIDDEN = {"menu item": {"menu"}, "menu handler": {"item", "position"}}
 EMPTY = "—"

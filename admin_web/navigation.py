@@ -63,6 +63,10 @@ GROUPS = (
     Group("contact_center", _l("Contact center"), (
         Section("callbacks.index", _l("Callbacks")),
         Section("queue_live.index", _l("Queues now")),
+        # The robocall dialer
+        Section("dialer.index", _l("Robocall queue")),
+        Section("dialer.log", _l("Robocall log")),
+        Section("dialer.settings", _l("Robocall settings")),
     )),
     Group("logs", _l("Logs"), (
         Section("history.index", _l("History")),
@@ -88,8 +92,15 @@ def visible_groups() -> list[tuple[Group, list[Section], Section | None]]:
 
 
 def is_current(section: Section) -> bool:
-    """True on the pages of `section` (its blueprint's pages)."""
-    return bool(request.endpoint) and request.endpoint.split(".", 1)[0] == section.blueprint
+    """True on the pages of `section` (its blueprint's pages); where a blueprint has
+    several sections (the dialer's queue, log and settings), on that section's own page,
+    its other pages counting as the first section's."""
+    if not request.endpoint or request.endpoint.split(".", 1)[0] != section.blueprint:
+        return False
+    siblings = [s.endpoint for s in SECTIONS if s.blueprint == section.blueprint]
+    if request.endpoint in siblings:
+        return request.endpoint == section.endpoint
+    return section.endpoint == siblings[0]
 
 
 def init_app(app) -> None:

@@ -53,6 +53,11 @@ class Line:
     external: bool = True
 
     @property
+    def endpoint(self) -> str:
+        """The pjsip endpoint (and aor, identify, registration) id of the line."""
+        return f"line-{self.name}"
+
+    @property
     def registers(self) -> bool:
         """Whether Asterisk registers to the far end (a username is set)."""
         return bool(self.reg_username)

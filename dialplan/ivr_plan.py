@@ -25,6 +25,15 @@ IVR_PLAN_FILE = "telecenter_ivr.json"
 
 
 @dataclass(frozen=True)
+class OutboundLine:
+    """A line as the dialer needs it to dial out: no address, no password."""
+
+    name: str
+    endpoint: str  # the pjsip endpoint: PJSIP/<number>@<endpoint>
+    outbound_regex: str
+
+
+@dataclass(frozen=True)
 class IvrPlan:
     """Menu items and queues by number, playlists by id, audio paths, and every number
     that exists."""
@@ -42,6 +51,8 @@ class IvrPlan:
     # read on the office's clock (``Schedule.timezone``).
     rules: dict[str, tuple[Rule, ...]] = field(default_factory=dict)
     schedules: dict[int, Schedule] = field(default_factory=dict)
+    # The dialer's lines, in the order [telecenter-dial-out] tries them.
+    lines: tuple[OutboundLine, ...] = ()
 
     def audio_path(self, audio_id: int) -> str:
         """What STREAM FILE plays for an audio file of the library."""
@@ -64,6 +75,9 @@ def build_plan(config: Configuration, settings: Settings, revision: int | None =
         rules=_rules_by_number(config.rules),
         schedules={schedule.id: replace(schedule, timezone=settings.timezone)
                    for schedule in config.schedules},
+        lines=tuple(OutboundLine(line.name, line.endpoint, line.outbound_regex)
+                    for line in sorted(config.lines, key=lambda line: (line.position, line.name))
+                    if line.outbound_regex),
     )
 
 
@@ -111,6 +125,7 @@ def plan_from_json(text: str) -> IvrPlan:
                    for number, found in data.get("rules", {}).items()},
             schedules={int(sid): _schedule(schedule)
                        for sid, schedule in data.get("schedules", {}).items()},
+            lines=tuple(OutboundLine(**line) for line in data.get("lines", ())),
         )
     except (KeyError, TypeError, AttributeError, json.JSONDecodeError) as exc:
         raise ValueError(f"not a Telecenter menu plan: {exc}") from None

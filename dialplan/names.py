@@ -137,3 +137,11 @@ VAR_CALLBACK_CALL = "TELECENTER_CALLBACK_CALL"
 CALLBACK_RING_SECONDS = 30
 # The originated operator leg's uniqueid: CALLBACK_CHANNEL_PREFIX + the row's id.
 CALLBACK_CHANNEL_PREFIX = "tcb-"
+# The robocall dialer (spec 9).  The server originates PJSIP/<number>@<line>
+# into CONTEXT_ROBOCALL with VAR_ROBOCALL_ATTEMPT (the attempt's id) and
+# VAR_ROBOCALL_NUMBER set; when the callee answers, ROUTE_ROBOCALL says the
+# task's text (synthesised before the number was dialled) and hangs up.
+ROUTE_ROBOCALL = "robocall"
+CONTEXT_ROBOCALL = "telecenter-robocall"
+VAR_ROBOCALL_ATTEMPT = "TELECENTER_ROBOCALL_ATTEMPT"
+VAR_ROBOCALL_NUMBER = "TELECENTER_ROBOCALL_NUMBER"

@@ -72,7 +72,7 @@ class ConfigurationError(ValueError):
 
 def line_endpoint(line: Line) -> str:
     """The pjsip endpoint (and aor, identify, registration) id of a line."""
-    return f"line-{line.name}"
+    return line.endpoint
 
 
 def render_file(name: str, context: dict) -> str:

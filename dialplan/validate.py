@@ -549,9 +549,16 @@ def fallback_problems(config: Configuration, fallback_number: str) -> list[Probl
 
 def line_dialling_out(config: Configuration, number: str) -> Line | None:
     """The line that takes ``number`` out, as [telecenter-outbound] decides; None if none."""
+    return first_line_for(config.lines, number)
+
+
+def first_line_for(lines, number: str):
+    """The first of ``lines`` (anything with an ``outbound_regex``, in the lines' order)
+    whose outbound regex takes ``number``, as [telecenter-dial-out] decides; None if none.
+    The dialer picks the line of a robocall with it too."""
     if not numbers.is_number(number) or len(number) < names.OUTBOUND_MIN_LENGTH:
         return None
-    for line in config.lines:
+    for line in lines:
         if not line.outbound_regex:
             continue
         try:

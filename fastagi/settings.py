@@ -45,6 +45,12 @@ class Settings:
     # The office's clock: override rules' hours and weekdays, schedules and the
     # dialer's daily window are read in this zone (as the admin shows times).
     timezone: str = "UTC"
+    # The robocall dialer: this server's name in its claims (empty: host name and AGI
+    # port), how long a claim holds without renewal, how often due tasks are looked for.
+    server_name: str = ""
+    dialer_on: bool = True  # TELECENTER_DIALER=off: this server never claims robocalls
+    dialer_lease_seconds: float = 60.0
+    dialer_poll_seconds: float = 5.0
 
     @property
     def include_dir(self) -> Path:
@@ -92,6 +98,12 @@ class Settings:
                                              defaults.shutdown_grace_seconds)),
             fallback_number=env("TELECENTER_FALLBACK_NUMBER", "").strip(),
             timezone=env("TELECENTER_TIMEZONE", defaults.timezone),
+            server_name=env("TELECENTER_SERVER_NAME", "").strip(),
+            dialer_on=env("TELECENTER_DIALER", "on").strip().lower() != "off",
+            dialer_lease_seconds=float(env("TELECENTER_DIALER_LEASE",
+                                           defaults.dialer_lease_seconds)),
+            dialer_poll_seconds=float(env("TELECENTER_DIALER_POLL",
+                                          defaults.dialer_poll_seconds)),
         )
 
     def but(self, **changes) -> Settings:

@@ -9,6 +9,7 @@ from ivr import selftest
 from ivr.bind_phone import BindPhoneRoute
 from ivr.callback import PgCallbackOrders
 from ivr.callback_calls import CallbackEndedRoute, CallbackRoute, PgCallbackCalls
+from ivr.dialer_runtime import RobocallRoute
 from ivr.cases import PgCaseBackend
 from ivr.menu_route import MenuRoute
 from ivr.operators import PgOperators
@@ -38,4 +39,5 @@ def build_router(settings: Settings, pool, speaker: Speaker, plans: PlanStore,
         # Callbacks (spec 8): the operator's leg answered; the call ended.
         (names.ROUTE_CALLBACK, CallbackRoute(PgCallbackCalls(pool)).handle),
         (names.ROUTE_CALLBACK_ENDED, CallbackEndedRoute(PgCallbackCalls(pool), queues).handle),
+        (names.ROUTE_ROBOCALL, RobocallRoute(pool, plans, speaker, settings.sounds_dir).handle),
     ])

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+from functools import partial
 import logging
 from dataclasses import dataclass
 
@@ -26,9 +27,11 @@ from fastagi.migrations import apply_migrations
 from fastagi import reactor as shared_loop
 from fastagi.reactor import as_future
 from fastagi.queue_calls_ami import QueueCallsAmi
+from fastagi.robocall_ami import RobocallAmi
 from fastagi.server import AGIServerFactory
 from fastagi.settings import Settings
 from ivr.callback_calls import PgCallbackCalls
+from ivr.dialer_runtime import DialerRuntime, default_server_name
 from ivr.plan_store import PlanStore
 from ivr.operators import watch_operator_changes
 from ivr.queue_runtime import QueueRuntime
@@ -55,6 +58,7 @@ class Services:
     ami: AmiClient | None
     sip_guard: SipGuard | None
     queues: QueueRuntime
+    dialer: DialerRuntime | None
     _pool: object
     _port: object
     _admin_port: object
@@ -68,6 +72,8 @@ class Services:
         await self.records.close(RECORDS_FLUSH_SECONDS)
         self.speaker.close()
         self.queues.stop()
+        if self.dialer is not None:
+            self.dialer.stop()
         if self.sip_guard is not None:
             self.sip_guard.stop()
         if self.ami is not None:
@@ -113,9 +119,29 @@ async def start_services(settings: Settings, db_url: str, clock=utc_now) -> Serv
         sip_guard.start()
         link = AsteriskLink(ReactorBridge(asyncio.get_running_loop()), ami, presence,
                             originated=PgCallbackCalls(pool).ring_ended)
+    dialer = await start_dialer(settings, db_url, pool, plans, speaker, ami)
     admin_port = listen_admin(settings, db_url, asterisk=link)
     return Services(factory, records, speaker, settings.shutdown_grace_seconds, ami, sip_guard,
-                    queues, pool, port, admin_port)
+                    queues, dialer, pool, port, admin_port)
+
+
+async def start_dialer(settings: Settings, db_url: str, pool, plans: PlanStore,
+                       speaker: Speaker, ami: AmiClient | None) -> DialerRuntime | None:
+    """The robocall dialer (``ivr.dialer_runtime``); none without AMI, which it dials with."""
+    if not settings.dialer_on:
+        log.info("the robocall dialer is off on this server (TELECENTER_DIALER=off)")
+        return None
+    if ami is None:
+        log.warning("the robocall dialer is off: it needs AMI to dial")
+        return None
+    dialer = DialerRuntime(
+        pool, db_url, plans, speaker, RobocallAmi(ami),
+        server=settings.server_name or default_server_name(settings.agi_port),
+        timezone_name=settings.timezone, sounds_dir=settings.sounds_dir,
+        lease_seconds=settings.dialer_lease_seconds, poll_seconds=settings.dialer_poll_seconds,
+        schedule_open=partial(schedule_opener, plans))
+    await dialer.start()
+    return dialer
 
 
 def serve_forever(settings: Settings, db_url: str, clock=utc_now) -> int:
@@ -132,3 +158,10 @@ def serve_forever(settings: Settings, db_url: str, clock=utc_now) -> int:
         return services.stop
 
     return shared_loop.run(main)
+
+
+def schedule_opener(plans: PlanStore, schedule_id: int):
+    """``is_working`` of the applied plan's schedule ``schedule_id``; None when the plan has
+    no such schedule (the dialer then keeps its window closed)."""
+    schedule = plans.current().schedules.get(schedule_id)
+    return schedule.is_working if schedule is not None else None

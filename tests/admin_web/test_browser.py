@@ -114,6 +114,28 @@ def office_data(pg_url):
                      " ('79990000002', 'ivr', now() - interval '1 hour', NULL, NULL),"
                      " ('79990000003', 'ivr', now() - interval '3 hours', now(), %s)",
                      (ADMIN_LOGIN,))
+        # Robocall tasks: one waiting, one being called, one answered (and its attempts).
+        conn.execute("DELETE FROM robocall_attempts")
+        conn.execute("DELETE FROM robocall_tasks")
+        tasks = conn.execute(
+            "INSERT INTO robocall_tasks (phone, text, priority, not_before, done_at, outcome,"
+            " attempts, answered, attempt_started_at, claimed_by, claimed_until) VALUES"
+            " ('79990000011', 'Ваше дело № 19-03-2044 готово, приходите за документами.', 0,"
+            "  now() + interval '1 day', NULL, NULL, 0, 0, NULL, NULL, NULL),"
+            " ('79990000012', 'Проверка связи.', 100, NULL, NULL, NULL, 1, 0, now(), 'demo',"
+            "  now() + interval '1 minute'),"
+            " ('79990000013', 'Привет, Костя. Проверка связи.', 100, NULL, now(), 'answered',"
+            "  2, 1, NULL, NULL, NULL) RETURNING id").fetchall()
+        conn.execute(
+            "INSERT INTO robocall_attempts (task_id, phone, text, line, started_at, dialed_at,"
+            " answered_at, ended_at, outcome, reason) VALUES"
+            " (%(t)s, '79990000013', 'Привет, Костя. Проверка связи.', 'provider',"
+            "  now() - interval '40 min', now() - interval '40 min', NULL,"
+            "  now() - interval '39 min', 'no_answer', 'reason 3, cause 0, rang'),"
+            " (%(t)s, '79990000013', 'Привет, Костя. Проверка связи.', 'provider',"
+            "  now() - interval '10 min', now() - interval '10 min', now() - interval '9 min',"
+            "  now() - interval '9 min' + interval '6 s', 'answered', 'answered')",
+            {"t": tasks[2][0]})
         menu, item = conn.execute("SELECT menu_id, id FROM menu_items WHERE number = '90000'"
                                   ).fetchone()
         handler = conn.execute("SELECT id FROM menu_handlers WHERE item_id = %s"
@@ -128,6 +150,8 @@ def office_data(pg_url):
         conn.execute("DELETE FROM phones")
         conn.execute("DELETE FROM playlists")
         conn.execute("TRUNCATE persons, cases, callbacks RESTART IDENTITY CASCADE")
+        conn.execute("DELETE FROM robocall_attempts")
+        conn.execute("DELETE FROM robocall_tasks")
 
 
 def navbar_sections(page) -> list[tuple[str, str, str]]:

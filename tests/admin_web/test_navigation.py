@@ -40,7 +40,8 @@ def test_the_administrator_sees_every_group_in_order_with_its_sections(client, a
     assert groups["voice"] == ["/menus/", "/queues/", "/playlists/", "/audio/", "/tts/",
                                "/transfer/", "/rules/", "/schedules/", "/simulator/",
                                "/cases/"]
-    assert groups["contact_center"] == ["/callbacks/", "/queues/live/"]
+    assert groups["contact_center"] == ["/callbacks/", "/queues/live/", "/dialer/", "/dialer/log",
+                                        "/dialer/settings"]
     assert groups["logs"] == ["/history/"]
     assert groups["system"] == ["/users/", "/apply/", "/api-tokens/"]
 
@@ -62,7 +63,8 @@ def test_an_operator_sees_only_the_contact_center_with_their_callbacks(client, a
 def test_a_manager_sees_what_their_role_opens_and_no_empty_group(client, auth):
     auth.login("boss")
     assert navbar(client.get("/").get_data(as_text=True)) == {
-        "voice": ["/simulator/", "/cases/"], "contact_center": ["/callbacks/", "/queues/live/"],
+        "voice": ["/simulator/", "/cases/"],
+        "contact_center": ["/callbacks/", "/queues/live/", "/dialer/", "/dialer/log"],
         "logs": ["/history/"]}
 
 

@@ -185,6 +185,9 @@ def test_extensions_route_through_agi_with_fallback(tmp_path):
         "same => n,Log(NOTICE,No line for ${ARG1} from ${CALLERID(num)})",
         "same => n,Hangup(1)",
         *CALLBACK,
+        "[telecenter-robocall]",
+        "exten => s,1,Gosub(telecenter-route,s,1(robocall,${TELECENTER_ROBOCALL_NUMBER}))",
+        "same => n,Hangup()",
         "[telecenter-revision]",
         "exten => s,1,NoOp(Telecenter revision none)",
     ]
@@ -269,6 +272,9 @@ def test_phones_dial_each_other_and_lines_route_out_in_order(tmp_path):
         "exten => _[+*#0-9],1,Hangup(21)",
         "exten => _[+*#0-9].,1,Hangup(21)",
         *CALLBACK,
+        "[telecenter-robocall]",
+        "exten => s,1,Gosub(telecenter-route,s,1(robocall,${TELECENTER_ROBOCALL_NUMBER}))",
+        "same => n,Hangup()",
         "[telecenter-revision]",
         "exten => s,1,NoOp(Telecenter revision 12)",
     ]
