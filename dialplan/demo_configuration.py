@@ -14,8 +14,9 @@ demo`` answers 90000 with a working menu at once::
     91200  scenario open_cases: reads the caller's open cases
     92000  queue "Операторы": phones 201 and 202 ring at once; the caller
            hears the hold playlist (what to press, their position, the
-           estimated wait), 3 -> 93000; with no operator online the caller
-           is told so and the call ends
+           estimated wait); 3 orders a callback that keeps the caller's
+           place (a free operator's phone rings first, then the caller's);
+           with no operator online the caller is told so and the call ends
     93000  scenario callback: orders a callback to the caller's number
 
 The demo phones' SIP passwords are the caller's (``telecenter demo``
@@ -86,11 +87,12 @@ DEMO_PLAYLIST_NAME = "Ожидание оператора"
 # (kind, text) in the order they are said, looping.
 DEMO_PLAYLIST_ITEMS = (
     ("tts", "Пожалуйста, оставайтесь на линии, вам ответит первый освободившийся оператор."
-            " Чтобы заказать обратный звонок, нажмите тройку."),
+            " Чтобы заказать обратный звонок, нажмите тройку: ваше место в очереди сохранится."),
     ("queue_position", ""),
     ("estimated_wait", ""),
 )
-DEMO_QUEUE_KEYS = (("3", "93000"),)
+# The key that orders a callback keeping the caller's place (spec 8).
+DEMO_QUEUE_CALLBACK_KEY = "3"
 
 # (full name, first name, phone, [(case number, service, status, open, filed on)])
 DEMO_PERSONS = (
@@ -163,18 +165,15 @@ def _insert_queue(cur, phone_passwords: Mapping[str, str]) -> None:
             cur.execute("INSERT INTO playlist_items (playlist_id, position, kind, text)"
                         " VALUES (%s, %s, %s, %s)", (playlist_id, position, kind, text))
     queue_id = cur.execute(
-        "INSERT INTO queues (name, number, ring_at_once, stop_when_empty, playlist_id)"
-        " VALUES (%s, %s, NULL, true, %s) ON CONFLICT DO NOTHING RETURNING id",
-        (DEMO_QUEUE_NAME, DEMO_QUEUE_NUMBER, playlist_id)).fetchone()
+        "INSERT INTO queues (name, number, ring_at_once, stop_when_empty, playlist_id, callback_key)"
+        " VALUES (%s, %s, NULL, true, %s, %s) ON CONFLICT DO NOTHING RETURNING id",
+        (DEMO_QUEUE_NAME, DEMO_QUEUE_NUMBER, playlist_id, DEMO_QUEUE_CALLBACK_KEY)).fetchone()
     if queue_id is None:
         return  # the office has a queue of that name or number: its own
     for position, number in enumerate(DEMO_PHONES):
         cur.execute("INSERT INTO queue_members (queue_id, phone_id, position)"
                     " SELECT %s, id, %s FROM phones WHERE number = %s",
                     (queue_id[0], position, number))
-    for key, target in DEMO_QUEUE_KEYS:
-        cur.execute("INSERT INTO queue_keys (queue_id, key, target) VALUES (%s, %s, %s)",
-                    (queue_id[0], key, target))
 
 
 def _insert_people(cur) -> None:

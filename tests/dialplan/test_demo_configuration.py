@@ -106,7 +106,8 @@ def test_the_operators_queue_rings_both_demo_phones_and_speaks_position_and_wait
     queue = plan.queues["92000"]
     assert queue.name == "Операторы" and queue.members == DEMO_PHONES == ("201", "202")
     assert queue.ring_at_once is None and queue.stop_when_empty and queue.when_empty_number == ""
-    assert [(key.key, key.target) for key in queue.keys] == [("3", "93000")]
+    # 3 orders a callback that keeps the caller's place, as the hold playlist says.
+    assert queue.keys == () and queue.callback_key == "3"
     hold = plan.playlists[queue.playlist_id]
     assert [item.kind for item in hold.items] == ["tts", "queue_position", "estimated_wait"]
     assert "нажмите тройку" in hold.items[0].text
