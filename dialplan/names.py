@@ -129,6 +129,8 @@ VAR_RULE = "TELECENTER_RULE"
 # goes to EXTEN_CALLBACK_CITIZEN too.  A hangup handler (EXTEN_CALLBACK_ENDED)
 # runs ROUTE_CALLBACK_ENDED with the call's id, DIALSTATUS and ANSWEREDTIME.
 CONTEXT_CALLBACK = "telecenter-callback"
+# A citizen who is one of Telecenter's phones (they phoned from it) is rung there directly.
+CONTEXT_CALLBACK_PHONES = "telecenter-callback-phones"
 EXTEN_CALLBACK_CITIZEN = "citizen"
 EXTEN_CALLBACK_ENDED = "ended"
 ROUTE_CALLBACK = "callback"

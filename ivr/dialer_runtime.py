@@ -266,7 +266,6 @@ class DialerRuntime:
                  *, server: str, timezone_name: str, sounds_dir: Path,
                  lease_seconds: float = DEFAULT_LEASE_SECONDS,
                  poll_seconds: float = DEFAULT_POLL_SECONDS,
-                 schedule_open: Callable[[int], Callable[[datetime], bool] | None] | None = None,
                  clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)):
         self.pool, self.db_url, self.plans, self.speaker, self.ami = (pool, db_url, plans,
                                                                       speaker, ami)
@@ -275,8 +274,6 @@ class DialerRuntime:
         self.sounds_dir = sounds_dir
         self.lease_seconds = lease_seconds
         self.poll_seconds = poll_seconds
-        # schedule id -> "is it working time at ...", from the applied plan (None: unknown)
-        self.schedule_open = schedule_open
         self.clock = clock
         self._wake = asyncio.Event()
         self._active: dict[int, asyncio.Task] = {}  # task id -> its attempt
@@ -284,10 +281,13 @@ class DialerRuntime:
         self._waiting_for_ami = False
 
     def in_window(self, settings: DialerSettings, now: datetime) -> bool:
-        opener = (self.schedule_open(settings.schedule_id)
-                  if self.schedule_open is not None and settings.schedule_id is not None
-                  else None)
-        return dialer.window_open(now, settings, self.timezone_name, opener)
+        """Inside the daily window and, when the settings name a schedule, inside the
+        working hours of that schedule as the applied plan has it (a schedule the plan
+        lacks keeps the window closed)."""
+        schedule = (self.plans.current().schedules.get(settings.schedule_id)
+                    if settings.schedule_id is not None else None)
+        return dialer.window_open(now, settings, self.timezone_name,
+                                  schedule.is_working if schedule is not None else None)
 
     async def start(self) -> None:
         """Take back this server's earlier claims, then claim, listen and renew."""

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import gc
-from functools import partial
 import logging
 from dataclasses import dataclass
 
@@ -138,8 +137,7 @@ async def start_dialer(settings: Settings, db_url: str, pool, plans: PlanStore,
         pool, db_url, plans, speaker, RobocallAmi(ami),
         server=settings.server_name or default_server_name(settings.agi_port),
         timezone_name=settings.timezone, sounds_dir=settings.sounds_dir,
-        lease_seconds=settings.dialer_lease_seconds, poll_seconds=settings.dialer_poll_seconds,
-        schedule_open=partial(schedule_opener, plans))
+        lease_seconds=settings.dialer_lease_seconds, poll_seconds=settings.dialer_poll_seconds)
     await dialer.start()
     return dialer
 
@@ -159,9 +157,3 @@ def serve_forever(settings: Settings, db_url: str, clock=utc_now) -> int:
 
     return shared_loop.run(main)
 
-
-def schedule_opener(plans: PlanStore, schedule_id: int):
-    """``is_working`` of the applied plan's schedule ``schedule_id``; None when the plan has
-    no such schedule (the dialer then keeps its window closed)."""
-    schedule = plans.current().schedules.get(schedule_id)
-    return schedule.is_working if schedule is not None else None

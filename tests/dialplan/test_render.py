@@ -142,11 +142,14 @@ CALLBACK = [
     " AGISTATUS=${AGISTATUS} TELECENTER_STATUS=${TELECENTER_STATUS})",
     "same => n,Goto(telecenter-agi,unavailable,1)",
     "exten => citizen,1,Set(CHANNEL(hangup_handler_push)=telecenter-callback,ended,1)",
-    "same => n(dial),Gosub(telecenter-dial-out,s,1(${TELECENTER_NEXT}))",
+    "same => n(dial),GotoIf(${DIALPLAN_EXISTS(telecenter-callback-phones,${TELECENTER_NEXT},1)}"
+    "?telecenter-callback-phones,${TELECENTER_NEXT},1)",
+    "same => n,Gosub(telecenter-dial-out,s,1(${TELECENTER_NEXT}))",
     "same => n,Hangup()",
     "exten => ended,1,Gosub(telecenter-route,s,1(callback-ended,${TELECENTER_CALLBACK_CALL}:"
     "${DIALSTATUS}:${ANSWEREDTIME}:${TELECENTER_QUEUE_CALLER}:${TELECENTER_QUEUE_PHONE}))",
     "same => n,Return()",
+    "[telecenter-callback-phones]",
 ]
 
 
@@ -272,6 +275,11 @@ def test_phones_dial_each_other_and_lines_route_out_in_order(tmp_path):
         "exten => _[+*#0-9],1,Hangup(21)",
         "exten => _[+*#0-9].,1,Hangup(21)",
         *CALLBACK,
+        # A citizen who phoned from one of the phones is called back on it, not through a line.
+        "exten => 101,1,Dial(PJSIP/101,30)",
+        "same => n,Hangup()",
+        "exten => 102,1,Dial(PJSIP/102,30)",
+        "same => n,Hangup()",
         "[telecenter-robocall]",
         "exten => s,1,Gosub(telecenter-route,s,1(robocall,${TELECENTER_ROBOCALL_NUMBER}))",
         "same => n,Hangup()",

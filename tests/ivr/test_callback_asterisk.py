@@ -140,7 +140,7 @@ def office(testbed, tmp_path_factory):
 
 def _clear(conn) -> None:
     conn.execute("DELETE FROM users WHERE login = ANY(%s)", (list(OPERATORS),))
-    conn.execute("DELETE FROM callbacks WHERE phone LIKE '7999000%%'")
+    conn.execute("DELETE FROM callbacks WHERE phone LIKE '7999000%%' OR phone = '202'")
     conn.execute("DELETE FROM queues")  # their members are phones
     conn.execute("DELETE FROM phones")
     conn.execute("DELETE FROM lines")
@@ -157,7 +157,7 @@ def bed(testbed, office, tmp_path):
         testbed.asterisk.rx("channel request hangup all")
         with psycopg.connect(testbed.pg_url, autocommit=True) as conn:
             conn.execute("UPDATE callbacks SET done_at = now() WHERE done_at IS NULL"
-                         " AND phone LIKE '7999000%%'")
+                         " AND (phone LIKE '7999000%%' OR phone = '202')")
         wait_for(lambda: not testbed.asterisk.rx("core show channels concise").strip(), 20,
                  what="every call to end")
 
@@ -227,6 +227,27 @@ def test_call_rings_the_operators_phone_first_then_the_citizen_through_the_line(
     wait_for(lambda: any("the operator answered, dialling 79990001234" in e
                          for e in testbed.events(leg)), 10,
              what="the operator's leg to keep its step in the call record")
+
+
+def test_a_citizen_who_phoned_from_a_phone_is_called_back_on_that_phone(testbed, office, bed):
+    phones, provider = bed
+    conn = office["conn"]
+    anna = phone(testbed, phones, "201", answer_after=0)
+    citizen = phone(testbed, phones, "202", answer_after=0)
+    request = request_for(conn, "202")
+    _client, auth = operator(office, "cb_anna")
+
+    auth.post(f"/callbacks/{request}/call", form_page="/callbacks/")
+    rang = anna.wait_for_call(lambda c: c.answered, timeout=15, what="the operator to answer")
+    reached = citizen.wait_for_call(lambda c: c.answered, timeout=15,
+                                    what="phone 202 to be rung directly, not through a line")
+    assert reached.arrived >= rang.answered_at
+    anna.hang_up()
+    [call] = wait_for(lambda: rows(conn, "SELECT * FROM callback_calls WHERE callback_id = %s"
+                                   " AND ended_at IS NOT NULL", (request,)), 15,
+                      what="the call's end to be recorded")
+    assert call["outcome"] == "talked", call
+    assert provider.calls() == []  # the line was not used
 
 
 def test_two_operators_pressing_call_make_one_call_and_the_second_is_told(testbed, office, bed):

@@ -4,18 +4,20 @@ call does is tests/ivr/test_dialer_asterisk.py)."""
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, time, timedelta, timezone
 
 import psycopg
 import pytest
 from psycopg.rows import dict_row
 
-from dialplan.ivr_plan import IvrPlan, OutboundLine
+from dialplan.ivr_plan import IVR_PLAN_FILE, IvrPlan, OutboundLine, plan_to_json
+from dialplan.schedules import Schedule, Span
 from fastagi.database import open_pool
 from fastagi.robocall_ami import RobocallReport
 from ivr import dialer
 from ivr.dialer_runtime import (AttemptReport, DialerRuntime, claim_next, finish_attempt,
                                 release_own_claims, renew_leases)
+from ivr.plan_store import PlanStore
 from tests.conftest import new_database
 
 ALWAYS = lambda settings, now: True  # noqa: E731
@@ -341,3 +343,21 @@ def test_an_attempt_ending_after_its_lease_was_lost_leaves_the_new_claim_alone(c
     outcomes = [r["outcome"] for r in conn.execute(
         "SELECT outcome FROM robocall_attempts ORDER BY id")]
     assert outcomes == ["answered", None]  # the late one logged as it really ended
+
+
+def test_the_window_follows_the_applied_plans_schedule(tmp_path):
+    weekdays = Schedule(7, "Приём", production_calendar=False, timezone="Europe/Moscow",
+                        hours=tuple(Span(day, "09:00", "18:00") for day in range(1, 6)))
+    (tmp_path / IVR_PLAN_FILE).write_text(plan_to_json(IvrPlan(schedules={7: weekdays}), "test"))
+    runtime = DialerRuntime(None, "", PlanStore(tmp_path), None, None, server="t",
+                            timezone_name="Europe/Moscow", sounds_dir=tmp_path)
+    settings = dialer.DialerSettings(enabled=True, window_start=time(8), window_end=time(20),
+                                     schedule_id=7)
+    wednesday_noon = datetime(2026, 12, 2, 9, 0, tzinfo=timezone.utc)  # 12:00 in Moscow
+    saturday_noon = datetime(2026, 12, 5, 9, 0, tzinfo=timezone.utc)
+    wednesday_evening = datetime(2026, 12, 2, 16, 0, tzinfo=timezone.utc)  # 19:00: window, not hours
+    assert runtime.in_window(settings, wednesday_noon)
+    assert not runtime.in_window(settings, saturday_noon)
+    assert not runtime.in_window(settings, wednesday_evening)
+    # A schedule the applied plan does not have keeps the dialer quiet rather than ringing at night.
+    assert not runtime.in_window(dialer.DialerSettings(enabled=True, schedule_id=8), wednesday_noon)
