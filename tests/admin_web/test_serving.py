@@ -6,20 +6,7 @@ import textwrap
 import urllib.request
 
 from fastagi.settings import PROJECT_ROOT
-
-SERVE = textwrap.dedent("""
-    import sys
-    from pathlib import Path
-    from fastagi import reactor
-    from fastagi.settings import Settings
-    reactor.install()
-    from twisted.internet import reactor as twisted_reactor
-    from admin_web.serving import listen_admin
-    settings = Settings(var_dir=Path(sys.argv[2]), database_url=sys.argv[1], admin_port=0)
-    port = listen_admin(settings, sys.argv[1])
-    print(port.getHost().port, flush=True)
-    twisted_reactor.run()
-""")
+from tests.admin_web.served_admin import SERVE
 
 
 def test_listen_admin_serves_pages_and_stops_on_sigterm(people, pg_url, tmp_path):

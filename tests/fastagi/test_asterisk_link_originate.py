@@ -10,17 +10,6 @@ from fastagi.asterisk_link import AsteriskLink
 from fastagi.bridge import ReactorBridge
 
 
-@pytest.fixture
-def loop():
-    loop = asyncio.new_event_loop()
-    thread = threading.Thread(target=loop.run_forever, daemon=True)
-    thread.start()
-    yield loop
-    loop.call_soon_threadsafe(loop.stop)
-    thread.join(5)
-    loop.close()
-
-
 class Manager:
     """Answers an Async Originate as Asterisk does, once the test lets the ring end."""
 

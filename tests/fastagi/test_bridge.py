@@ -8,18 +8,6 @@ import pytest
 from fastagi.bridge import BridgeTimeout, ReactorBridge
 
 
-@pytest.fixture
-def loop():
-    """An asyncio loop running on a thread of its own, as the reactor's does."""
-    loop = asyncio.new_event_loop()
-    thread = threading.Thread(target=loop.run_forever, daemon=True)
-    thread.start()
-    yield loop
-    loop.call_soon_threadsafe(loop.stop)
-    thread.join(5)
-    loop.close()
-
-
 def test_the_work_runs_on_the_loop_and_its_result_comes_back(loop):
     async def where():
         return asyncio.get_running_loop(), threading.get_ident()

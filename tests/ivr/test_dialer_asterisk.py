@@ -143,6 +143,20 @@ def sample_channels(asterisk: AsteriskInstance, stop: threading.Event, seen: lis
             stop.wait(0.05)
 
 
+@contextmanager
+def channel_counts(asterisk: AsteriskInstance):
+    """The robocalls' channel counts AMI listed while the block ran, sample by sample."""
+    seen: list[int] = []
+    stop = threading.Event()
+    sampler = threading.Thread(target=sample_channels, args=(asterisk, stop, seen))
+    sampler.start()
+    try:
+        yield seen
+    finally:
+        stop.set()
+        sampler.join(10)
+
+
 @pytest.fixture(scope="module")
 def bed(tmp_path_factory, pg_url):
     require("asterisk", "sipp", "espeak-ng")
@@ -295,18 +309,11 @@ def test_five_due_tasks_on_two_lines_never_make_more_than_two_calls_at_once(dial
     dialer.settings(max_lines=2)
     phones = [number(ANSWER, 20 + i) for i in range(5)]
     tasks = [dialer.add(phone, "Проверка связи, до свидания") for phone in phones]
-    seen: list[int] = []
-    stop = threading.Event()
-    sampler = threading.Thread(target=sample_channels, args=(dialer.asterisk, stop, seen))
-    sampler.start()
-    try:
+    with channel_counts(dialer.asterisk) as seen:
         dialer.settings(enabled=True)
         for task in tasks:
             dialer.task_when(task, lambda row: row["done_at"] is not None, timeout=60,
                              what=f"task {task} to be answered")
-    finally:
-        stop.set()
-        sampler.join(10)
     assert all(dialer.task(t)["outcome"] == "answered" for t in tasks)
     assert max(seen) == 2, f"AMI samples: {seen}"
     calls = [c for c in dialer.provider.calls() if c.number in phones]
@@ -357,18 +364,11 @@ def test_two_servers_on_one_database_share_the_lines_without_exceeding_them(dial
         dialer.settings(max_lines=2)
         phones = [number(ANSWER, 40 + i) for i in range(6)]
         tasks = [dialer.add(phone, "Проверка связи") for phone in phones]
-        seen: list[int] = []
-        stop = threading.Event()
-        sampler = threading.Thread(target=sample_channels, args=(dialer.asterisk, stop, seen))
-        sampler.start()
-        try:
+        with channel_counts(dialer.asterisk) as seen:
             dialer.settings(enabled=True)
             for task in tasks:
                 dialer.task_when(task, lambda row: row["done_at"] is not None, timeout=60,
                                  what=f"task {task} to be answered")
-        finally:
-            stop.set()
-            sampler.join(10)
         assert max(seen) == 2, f"AMI samples: {seen}"
         with dialer.db() as conn:
             servers = {r["server"] for r in conn.execute(

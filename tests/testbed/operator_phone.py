@@ -323,18 +323,25 @@ _USER = re.compile(r"<?(?:sips?|tel):([^@;>]*)")
 _DISPLAY = re.compile(r'^\s*"([^"]*)"|^\s*([^<"]+?)\s*<')
 
 
-def parse_trace(text: str) -> list[PhoneCall]:
-    """Every INVITE in a SIPp message trace (``-trace_msg``) and its outcome, by arrival."""
+def trace_messages(text: str):
+    """(when, sent, message) for each complete message of a SIPp message trace
+    (``-trace_msg``), in order; a message still being written is left out."""
     heads = list(_BLOCK_HEAD.finditer(text))
-    calls: dict[str, dict] = {}
     for i, head in enumerate(heads):
         end = heads[i + 1].start() if i + 1 < len(heads) else len(text)
         body = text[head.end():end]
         if i + 1 == len(heads) and not body.endswith("\n\n"):
-            break  # still being written
+            return  # still being written
         when = datetime.fromisoformat(head.group(1).replace("\t", " ")) \
             .replace(tzinfo=timezone.utc).timestamp()
-        _apply(calls, when, head.group(2) == "sent", body.strip("\n"))
+        yield when, head.group(2) == "sent", body.strip("\n")
+
+
+def parse_trace(text: str) -> list[PhoneCall]:
+    """Every INVITE in a SIPp message trace (``-trace_msg``) and its outcome, by arrival."""
+    calls: dict[str, dict] = {}
+    for when, sent, message in trace_messages(text):
+        _apply(calls, when, sent, message)
     return sorted((PhoneCall(**c) for c in calls.values()), key=lambda c: c.arrived)
 
 

@@ -39,13 +39,12 @@ import re
 import socket
 import tempfile
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
 from dialplan.configuration import Line
 from tests.testbed.callers import wait_for
-from tests.testbed.operator_phone import SIPP_ENV_TZ, _BLOCK_HEAD, _headers
+from tests.testbed.operator_phone import SIPP_ENV_TZ, _headers, trace_messages
 from tests.testbed.ports import sipp_ports, udp_free
 from tests.testbed.sipp import SCENARIO_DIR, SippProcess, sipp_binary
 
@@ -138,19 +137,12 @@ _REQUEST_USER = re.compile(r"^INVITE sips?:\+?([^@;> ]*)")
 
 def parse_provider_trace(text: str) -> list[ProviderCall]:
     """Every INVITE in the provider's SIPp message trace and how it ended, by arrival."""
-    heads = list(_BLOCK_HEAD.finditer(text))
     calls: dict[str, ProviderCall] = {}
-    for i, head in enumerate(heads):
-        end = heads[i + 1].start() if i + 1 < len(heads) else len(text)
-        body = text[head.end():end]
-        if i + 1 == len(heads) and not body.endswith("\n\n"):
-            break  # still being written
-        when = datetime.fromisoformat(head.group(1).replace("\t", " ")) \
-            .replace(tzinfo=timezone.utc).timestamp()
-        lines = body.strip("\n").splitlines()
+    for when, sent, message in trace_messages(text):
+        lines = message.splitlines()
         if not lines:
             continue
-        sent, start, headers = head.group(2) == "sent", lines[0], _headers(lines[1:])
+        start, headers = lines[0], _headers(lines[1:])
         call_id = headers.get("call-id", "")
         call = calls.get(call_id)
         method = (headers.get("cseq", "").split() or [""])[-1].upper()
