@@ -98,6 +98,7 @@ def _number_after_rules(call, plan: IvrPlan, number: str, caller: str,
                         at: datetime) -> tuple[str, MenuExit | None]:
     """Where the override rules send a call to ``number``: the menu item to walk from, or
     how the call ends when it does not reach the menus."""
+    redirected = False
     for _ in range(MAX_ITEM_ENTRIES):
         rule = rule_for(plan, number, caller, at)
         if rule is None:
@@ -108,8 +109,9 @@ def _number_after_rules(call, plan: IvrPlan, number: str, caller: str,
         if not rule.redirect:
             return number, MenuExit(reason=message(N_("override rule of %(number)s"),
                                                    number=number))
-        number = rule.redirect
-    if number not in plan.items:
+        number, redirected = rule.redirect, True
+    # A number no rule sent elsewhere must be a menu item: the caller asked for a walk there.
+    if redirected and number not in plan.items:
         return number, MenuExit(transfer_to=number,
                                 reason=message(N_("transfer to %(number)s"), number=number))
     return number, None
