@@ -136,14 +136,36 @@ def office_data(pg_url):
             "  now() - interval '10 min', now() - interval '10 min', now() - interval '9 min',"
             "  now() - interval '9 min' + interval '6 s', 'answered', 'answered')",
             {"t": tasks[2][0]})
+        # A schedule (weekdays, a lunch break, a day off) and the main number's override rules.
+        conn.execute("DELETE FROM override_rules")
+        conn.execute("UPDATE dialer_settings SET schedule_id = NULL")
+        conn.execute("DELETE FROM schedules")
+        schedule = conn.execute("INSERT INTO schedules (name) VALUES ('Приём граждан')"
+                                " RETURNING id").fetchone()[0]
+        for weekday in range(1, 6):
+            conn.execute("INSERT INTO schedule_hours (schedule_id, weekday, starts, ends) VALUES"
+                         " (%(s)s, %(d)s, '09:00', '13:00'), (%(s)s, %(d)s, '14:00', '18:00')",
+                         {"s": schedule, "d": weekday})
+        conn.execute("INSERT INTO schedule_dates (schedule_id, day, working) VALUES"
+                     " (%s, '2026-12-31', false)", (schedule,))
+        rule = conn.execute(
+            "INSERT INTO override_rules (called_number, caller_numbers, caller_regexes, position,"
+            " redirect, comment) VALUES ('90000', '{79990000003}', '{}', 0, '', 'Спам')"
+            " RETURNING id").fetchone()[0]
+        conn.execute("INSERT INTO override_rules (called_number, schedule_id, schedule_inside,"
+                     " position, redirect, comment) VALUES ('90000', %s, false, 1, '93000',"
+                     " 'Вне часов приёма: обратный звонок')", (schedule,))
         menu, item = conn.execute("SELECT menu_id, id FROM menu_items WHERE number = '90000'"
                                   ).fetchone()
         handler = conn.execute("SELECT id FROM menu_handlers WHERE item_id = %s"
                                " ORDER BY position LIMIT 1", (item,)).fetchone()[0]
         case = conn.execute("SELECT id FROM cases ORDER BY id LIMIT 1").fetchone()[0]
         user = conn.execute("SELECT id FROM users WHERE login = %s", (ADMIN_LOGIN,)).fetchone()[0]
+        callback = conn.execute("SELECT id FROM callbacks ORDER BY id LIMIT 1").fetchone()[0]
+        queue = conn.execute("SELECT id FROM queues ORDER BY id LIMIT 1").fetchone()[0]
     yield {"phone": phone, "menu": menu, "item": item, "handler": handler, "case": case,
-           "user": user}
+           "user": user, "schedule": schedule, "rule": rule, "callback": callback,
+           "queue": queue}
     with psycopg.connect(pg_url, autocommit=True) as conn:
         conn.execute("DELETE FROM queues")  # the demo's, whose members are phones
         conn.execute("DELETE FROM menus")
@@ -152,6 +174,8 @@ def office_data(pg_url):
         conn.execute("TRUNCATE persons, cases, callbacks RESTART IDENTITY CASCADE")
         conn.execute("DELETE FROM robocall_attempts")
         conn.execute("DELETE FROM robocall_tasks")
+        conn.execute("DELETE FROM override_rules")
+        conn.execute("DELETE FROM schedules")
 
 
 def navbar_sections(page) -> list[tuple[str, str, str]]:
@@ -182,7 +206,8 @@ NESTED_PAGES = (
     ("menu", "/menus/{menu}"), ("menu-item", "/menus/items/{item}"),
     ("menu-handler", "/menus/handlers/{handler}"), ("playlist-new", "/playlists/new"),
     ("audio-upload", "/audio/new"), ("case", "/cases/{case}"), ("user-new", "/users/new"),
-    ("user-edit", "/users/{user}"),
+    ("user-edit", "/users/{user}"), ("schedule", "/schedules/{schedule}"),
+    ("rule", "/rules/{rule}"), ("callback", "/callbacks/{callback}"), ("queue", "/queues/{queue}"),
 )
 
 
