@@ -43,6 +43,13 @@ the line before the queue decides anything (``QueueRuntime``).
 
 Every write is conditional on the row not having ended, so a report that
 comes twice (or late) changes nothing.
+
+A call whose end was never reported (the server was down when it ended, or
+Asterisk restarted) would keep its request claimed.  Whenever the server
+logs in to AMI (at start, and after Asterisk came back) ``close_lost``
+compares the open rows with the channels Asterisk has: a row whose operator
+leg is gone, and older than ``LOST_AFTER_SECONDS`` (a leg is made right after
+its row), ends as ``interrupted`` and its request is free again.
 """
 
 from __future__ import annotations
@@ -70,6 +77,9 @@ RELEASE = ("UPDATE callbacks SET calling_by = NULL, calling_since = NULL"
 # A call's row (callback id, operator login, operator phone, citizen); returns its id.
 NEW_CALL = ("INSERT INTO callback_calls (callback_id, operator, operator_phone, citizen)"
             " VALUES (%s, %s, %s, %s) RETURNING id")
+
+# An open call's row younger than this is never taken for lost: its leg may not exist yet.
+LOST_AFTER_SECONDS = 60
 
 # Outcomes of callback_calls.outcome.
 TALKED = "talked"
@@ -155,6 +165,25 @@ class PgCallbackCalls:
         outcome = dial_outcome(dial_status, answered_seconds)
         seconds = float(answered_seconds) if outcome == TALKED else None
         return await self._end(call_id, outcome, seconds)
+
+    async def close_lost(self, live_channels: set[str]) -> int:
+        """End as interrupted the open calls whose operator leg Asterisk no longer has
+        (``live_channels``: every channel's uniqueid now), and free their requests."""
+        async with self.pool.connection() as conn, conn.transaction():
+            rows = await (await conn.execute(
+                "UPDATE callback_calls SET ended_at = now(), outcome = %s"
+                " WHERE ended_at IS NULL AND started_at < now() - make_interval(secs => %s)"
+                " AND NOT coalesce(nullif(channel, ''), %s || id) = ANY(%s)"
+                " RETURNING id, callback_id",
+                (INTERRUPTED, LOST_AFTER_SECONDS, names.CALLBACK_CHANNEL_PREFIX,
+                 sorted(live_channels)))).fetchall()
+            for _call_id, callback_id in rows:
+                await conn.execute(RELEASE, (callback_id,))
+        if rows:
+            log.warning("callback calls %s ended unrecorded (the server or Asterisk stopped"
+                        " meanwhile): interrupted, their requests free again",
+                        ", ".join(str(row[0]) for row in rows))
+        return len(rows)
 
     async def _end(self, call_id: int, outcome: str, talk_seconds: float | None) -> Ended | None:
         async with self.pool.connection() as conn, conn.transaction():

@@ -683,8 +683,10 @@ async def _claim_callback(conn, caller: engine.Caller, member: Member | None) ->
         return BridgeTarget("", False, callback=True)
     call_id, = await (await conn.execute(NEW_CALL, (caller.callback, operator, phone,
                                                     claimed[1]))).fetchone()
-    await conn.execute("UPDATE callback_calls SET operator_answered_at = now() WHERE id = %s",
-                       (call_id,))
+    ring = next((r for r in caller.ringing if r.phone == phone), None)
+    await conn.execute("UPDATE callback_calls SET operator_answered_at = now(), channel = %s"
+                       " WHERE id = %s",
+                       (ring_id(caller.id, phone, ring.since) if ring else "", call_id))
     return BridgeTarget("", False, callback=True, callback_call=call_id, citizen=claimed[1])
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+from functools import partial
 from dataclasses import dataclass
 
 from admin_web.serving import listen_admin
@@ -116,12 +117,22 @@ async def start_services(settings: Settings, db_url: str, clock=utc_now) -> Serv
         ami.start()
         sip_guard = SipGuard(policy, pool, ami, settings.include_dir)
         sip_guard.start()
+        callback_calls = PgCallbackCalls(pool)
         link = AsteriskLink(ReactorBridge(asyncio.get_running_loop()), ami, presence,
-                            originated=PgCallbackCalls(pool).ring_ended)
+                            originated=callback_calls.ring_ended)
+        ami.on_login(partial(close_lost_callback_calls, callback_calls, QueueCallsAmi(ami)))
     dialer = await start_dialer(settings, db_url, pool, plans, speaker, ami)
     admin_port = listen_admin(settings, db_url, asterisk=link)
     return Services(factory, records, speaker, settings.shutdown_grace_seconds, ami, sip_guard,
                     queues, dialer, pool, port, admin_port)
+
+
+async def close_lost_callback_calls(calls: PgCallbackCalls, actions: QueueCallsAmi) -> None:
+    """After each AMI login: callback calls whose end went unrecorded free their requests."""
+    try:
+        await calls.close_lost(await actions.live_channels())
+    except Exception:  # the next login tries again; calls are not held up by it
+        log.exception("callback calls: looking for calls that ended unrecorded failed")
 
 
 async def start_dialer(settings: Settings, db_url: str, pool, plans: PlanStore,

@@ -317,6 +317,7 @@ def test_the_queue_callback_key_keeps_the_place_the_member_rings_first_then_the_
                       what="A's callback to end")
     assert (call["outcome"], call["operator_phone"], call["operator"]) == \
         ("talked", "201", "cb_anna")
+    assert call["channel"].startswith("tcq-")  # the member's leg, looked for after a restart
     done = rows(conn, "SELECT done_at, done_by FROM callbacks WHERE id = %s", (entry["id"],))[0]
     assert done["done_at"] is not None and done["done_by"] == "cb_anna"
     second = anna.wait_for_call(lambda c: c.answered, timeout=20, index=1,

@@ -171,3 +171,34 @@ def test_the_ended_route_ends_a_queue_members_talk(pg_url, request_row, db):
     run(pg_url, work)
     assert queues.ended == [("1796.5", "201")]
     assert ("scenario", f"call {call_id} for request {request_row}: talked") in call.events.seen
+
+
+def test_calls_whose_leg_is_gone_unrecorded_end_interrupted_and_free_their_requests(
+        pg_url, request_row, db):
+    lost = new_call(db, request_row)
+    talking_request = db.execute("INSERT INTO callbacks (phone, source) VALUES ('79995550002',"
+                                 " 'api') RETURNING id").fetchone()["id"]
+    db.execute(callback_calls.CLAIM, ("boris", talking_request))
+    talking = db.execute(callback_calls.NEW_CALL, (talking_request, "", "202", "79995550002")
+                         ).fetchone()["id"]
+    db.execute("UPDATE callback_calls SET channel = 'tcq-1796.5-202-1' WHERE id = %s", (talking,))
+    db.execute("UPDATE callback_calls SET started_at = now() - interval '5 minutes'"
+               " WHERE id IN (%s, %s)", (lost, talking))
+    fresh_request = db.execute("INSERT INTO callbacks (phone, source) VALUES ('79995550003',"
+                               " 'api') RETURNING id").fetchone()["id"]
+    db.execute(callback_calls.CLAIM, ("anna", fresh_request))
+    fresh = db.execute(callback_calls.NEW_CALL, (fresh_request, "anna", "201", "79995550003")
+                       ).fetchone()["id"]  # its leg is being made now
+
+    # Asterisk has the queue member's leg of the second call; the first call's leg is gone.
+    closed = run(pg_url, lambda calls: calls.close_lost({"tcq-1796.5-202-1", "other"}))
+    assert closed == 1
+    outcomes = {row["id"]: row["outcome"] for row in db.execute(
+        "SELECT id, outcome FROM callback_calls WHERE id IN (%s, %s, %s)", (lost, talking, fresh))}
+    assert outcomes == {lost: "interrupted", talking: None, fresh: None}
+    claims = {row["id"]: row["calling_by"] for row in db.execute(
+        "SELECT id, calling_by FROM callbacks WHERE id IN (%s, %s, %s)",
+        (request_row, talking_request, fresh_request))}
+    assert claims == {request_row: None, talking_request: "boris", fresh_request: "anna"}
+    assert run(pg_url, lambda calls: calls.close_lost(set())) == 1  # now the talk's leg is gone too
+    assert run(pg_url, lambda calls: calls.ended(lost, "ANSWER", "3")) is None  # a late report
