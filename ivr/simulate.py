@@ -110,8 +110,9 @@ def _number_after_rules(call, plan: IvrPlan, number: str, caller: str,
             return number, MenuExit(reason=message(N_("override rule of %(number)s"),
                                                    number=number))
         number, redirected = rule.redirect, True
-    # A number no rule sent elsewhere must be a menu item: the caller asked for a walk there.
-    if redirected and number not in plan.items:
+    # A number neither ruled nor sent elsewhere by a rule must be a menu item: the walk
+    # was asked to start there.
+    if (redirected or number in plan.rules) and number not in plan.items:
         return number, MenuExit(transfer_to=number,
                                 reason=message(N_("transfer to %(number)s"), number=number))
     return number, None
