@@ -35,7 +35,8 @@ from admin_web.audit import record_change
 from admin_web.auth import role_required
 from admin_web.db import get_db
 from admin_web.forms import MAX_ROW_ID, at_most, matching
-from admin_web.listing import Page, PeriodFilterForm, page_of, period_conditions
+from admin_web.listing import (Page, PeriodFilterForm, number_condition, page_of,
+                               period_conditions)
 from dialplan import names
 from fastagi.ami import AmiError
 from ivr import callback_calls
@@ -110,10 +111,7 @@ def _conditions(form: FilterForm) -> tuple[list[str], list]:
         where.append("done_at IS NULL")
     elif state == DONE:
         where.append("done_at IS NOT NULL")
-    digits = (form.number.data or "").strip().lstrip("+")
-    if digits:
-        where.append("strpos(phone, %s) > 0")
-        params.append(digits)
+    number_condition(form.number.data, where, params)
     return where, params
 
 

@@ -33,7 +33,8 @@ from admin_web.auth import role_required
 from admin_web.db import get_db
 from admin_web.forms import MAX_ROW_ID, PostForm, at_most, chosen_id, listed_id, matching, \
     page_status
-from admin_web.listing import Page, PeriodFilterForm, page_of, period_conditions
+from admin_web.listing import (Page, PeriodFilterForm, number_condition, page_of,
+                               period_conditions)
 
 bp = Blueprint("dialer", __name__, url_prefix="/dialer")
 
@@ -180,13 +181,6 @@ def _zone() -> ZoneInfo:
     return ZoneInfo(current_app.config["DISPLAY_TIMEZONE"])
 
 
-def _number_condition(form: FilterForm, where: list[str], params: list) -> None:
-    digits = (form.number.data or "").strip().lstrip("+")
-    if digits:
-        where.append("strpos(phone, %s) > 0")
-        params.append(digits)
-
-
 @bp.route("/", methods=("GET", "POST"))
 @role_required("manager")
 def index():
@@ -226,7 +220,7 @@ def _task_list(conn) -> dict:
     filters = FilterForm(request.args)
     where, params = [], []
     if filters.validate():
-        _number_condition(filters, where, params)
+        number_condition(filters.number.data, where, params)
         page = page_of(conn, "robocall_tasks", robocall_tasks.TASK_COLUMNS, where, params,
                        "id DESC", PAGE_SIZE)
     else:
@@ -322,7 +316,7 @@ def log():
     form = FilterForm(request.args)
     if form.validate():
         where, params = period_conditions(form, "started_at")
-        _number_condition(form, where, params)
+        number_condition(form.number.data, where, params)
         page = page_of(get_db(), "robocall_attempts",
                        "id, task_id, phone, text, line, started_at, dialed_at, answered_at,"
                        " ended_at, outcome, reason, call_id", where, params,

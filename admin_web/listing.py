@@ -33,6 +33,16 @@ class PeriodFilterForm(FlaskForm):
             raise ValidationError(_l("The end of the period is before its start."))
 
 
+def number_condition(fragment: str | None, where: list[str], params: list,
+                     column: str = "phone") -> None:
+    """Add "``column`` holds the digits of ``fragment``" (a leading '+' ignored) to
+    ``where``/``params`` when the fragment has any."""
+    digits = (fragment or "").strip().lstrip("+")
+    if digits:
+        where.append(f"strpos({column}, %s) > 0")
+        params.append(digits)
+
+
 def period_conditions(form: PeriodFilterForm, column: str) -> tuple[list[str], list]:
     """SQL conditions on ``column`` (a timestamptz, named by the code) for the form's period,
     and their values."""

@@ -15,6 +15,7 @@ from datetime import datetime
 
 from flask_babel import lazy_gettext as _l
 
+from admin_web.listing import number_condition
 from ivr.cases import normalize_phone
 
 TEXT_MAX = 1000
@@ -95,10 +96,7 @@ def list_tasks(conn, *, done: bool | None = None, number: str = "", limit: int =
     where, params = [], []
     if done is not None:
         where.append("done_at IS NOT NULL" if done else "done_at IS NULL")
-    digits = number.strip().lstrip("+")
-    if digits:
-        where.append("strpos(phone, %s) > 0")
-        params.append(digits)
+    number_condition(number, where, params)
     clause = f"WHERE {' AND '.join(where)}" if where else ""
     return conn.execute(
         f"SELECT {TASK_COLUMNS} FROM robocall_tasks {clause} ORDER BY id DESC LIMIT %s OFFSET %s",

@@ -10,7 +10,6 @@ one (tests, a command-line tool) shows the phones' states as unknown.
 from __future__ import annotations
 
 import asyncio
-
 import logging
 from collections.abc import Awaitable, Callable
 
@@ -36,6 +35,7 @@ class AsteriskLink:
         self.bridge = bridge
         self._ami = ami
         self._presence = presence
+        self._calls = QueueCallsAmi(ami)
         self._originated = originated
         self._ringing: set = set()  # originates under way (kept from the collector)
 
@@ -59,8 +59,8 @@ class AsteriskLink:
             raise AmiError(f"the server did not start the call: {exc}") from None
 
     async def _originate(self, uniqueid, channel, context, seconds, caller_id, variables):
-        outcome = await QueueCallsAmi(self._ami).ring(uniqueid, channel, context, seconds,
-                                                      caller_id, variables)
+        outcome = await self._calls.ring(uniqueid, channel, context, seconds, caller_id,
+                                         variables)
         if self._originated is not None:
             try:
                 await self._originated(uniqueid, outcome.answered, outcome.reason)

@@ -26,6 +26,7 @@ def build_router(settings: Settings, pool, speaker: Speaker, plans: PlanStore,
     the applied plan and the queues' runtime; ``clock`` (aware now) is what the override
     rules are read on."""
     cases, callbacks = PgCaseBackend(pool), PgCallbackOrders(pool)
+    callback_calls = PgCallbackCalls(pool)
     menu = MenuRoute(settings, plans, cases, callbacks, speaker, clock=clock)
     queue = QueueRoute(settings, plans, queues, cases, callbacks, speaker)
     bind_phone = BindPhoneRoute(settings, plans, PgOperators(pool), speaker)
@@ -37,7 +38,7 @@ def build_router(settings: Settings, pool, speaker: Speaker, plans: PlanStore,
         (names.ROUTE_BIND_PHONE, bind_phone.handle),
         (names.ROUTE_RULES, RulesRoute(settings, plans, clock).handle),
         # Callbacks (spec 8): the operator's leg answered; the call ended.
-        (names.ROUTE_CALLBACK, CallbackRoute(PgCallbackCalls(pool)).handle),
-        (names.ROUTE_CALLBACK_ENDED, CallbackEndedRoute(PgCallbackCalls(pool), queues).handle),
+        (names.ROUTE_CALLBACK, CallbackRoute(callback_calls).handle),
+        (names.ROUTE_CALLBACK_ENDED, CallbackEndedRoute(callback_calls, queues).handle),
         (names.ROUTE_ROBOCALL, RobocallRoute(pool, plans, speaker, settings.sounds_dir).handle),
     ])

@@ -103,7 +103,8 @@ async def start_services(settings: Settings, db_url: str, clock=utc_now) -> Serv
         log.warning("AMI is not configured (TELECENTER_AMI_USER/TELECENTER_AMI_SECRET): "
                     "reloads, originates, queues and blocking SIP password guessers are "
                     "unavailable")
-    queues = QueueRuntime(pool, plans, QueueCallsAmi(ami) if ami else None, presence)
+    calls_ami = QueueCallsAmi(ami) if ami else None
+    queues = QueueRuntime(pool, plans, calls_ami, presence)
     await queues.start()
     if ami is not None:
         queues.listen(ami)
@@ -120,7 +121,7 @@ async def start_services(settings: Settings, db_url: str, clock=utc_now) -> Serv
         callback_calls = PgCallbackCalls(pool)
         link = AsteriskLink(ReactorBridge(asyncio.get_running_loop()), ami, presence,
                             originated=callback_calls.ring_ended)
-        ami.on_login(partial(close_lost_callback_calls, callback_calls, QueueCallsAmi(ami)))
+        ami.on_login(partial(close_lost_callback_calls, callback_calls, calls_ami))
     dialer = await start_dialer(settings, db_url, pool, plans, speaker, ami)
     admin_port = listen_admin(settings, db_url, asterisk=link)
     return Services(factory, records, speaker, settings.shutdown_grace_seconds, ami, sip_guard,
